@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make run` (the whole default sweep) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: run test ui install home clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+home: install
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+## Materialize the whole default sweep on the persistent local instance and print the verdicts.
+run: home
+	$(BIN)/cvn-assets run
+
+## Install and run the whole test suite (slow and Postgres tests included).
+test: install
+	$(BIN)/python -m pytest
+
+## The Dagster web UI on http://127.0.0.1:3000 over the same instance `make run` used.
+ui: home
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+clean:
+	rm -rf $(DAGSTER_HOME) .pytest_cache

@@ -1,0 +1,1 @@
+"""Command-line interface: `cvn-assets <command>`; each command module registers its own parser."""

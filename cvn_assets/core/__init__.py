@@ -1,0 +1,1 @@
+"""Pure core: data, labels, folds, learners, metrics and statistics. Never imports Dagster."""

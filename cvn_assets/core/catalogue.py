@@ -1,0 +1,251 @@
+"""The factor catalogue: factors, variants, their parameters, and the unique training configurations.
+
+The catalogue is the single description of a sweep. Partitions, training and the gate are all
+derived from it, and its snapshot is what lineage records as "the parameters of this verdict".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
+from cvn_assets.core.smoothing import SmoothingParams
+
+DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "catalogue.yaml"
+BASELINE_CONFIG_ID = "baseline"
+
+# Factor name -> parameters class. A new factor kind registers its typed parameters here; the
+# class's own validation is the guardrail, reported with the factor and variant that broke it.
+FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams}
+
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def register_factor_kind(name: str, params_class: type) -> None:
+    """Declare a factor whose variants are parameterised by `params_class`."""
+    FACTOR_KINDS[name] = params_class
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One variant of a factor with its validated parameters."""
+
+    factor: str
+    name: str
+    params: Any
+    is_baseline: bool
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A factor: a named change to training with a baseline and alternative variants."""
+
+    name: str
+    alias: str
+    baseline: str
+    variants: tuple[Variant, ...]
+
+    def variant(self, name: str) -> Variant:
+        for candidate in self.variants:
+            if candidate.name == name:
+                return candidate
+        raise CatalogueError(f"factor {self.name!r} has no variant {name!r}; known: {[v.name for v in self.variants]}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """A unique training configuration: one parameters object per factor kind.
+
+    `members` lists every (factor, variant) this configuration stands for: the shared baseline
+    stands for the baseline variant of every factor, so it is trained once.
+    """
+
+    config_id: str
+    factor_params: Mapping[str, Any]
+    members: tuple[tuple[str, str], ...]
+
+    def params_for(self, factor: str) -> Any:
+        return self.factor_params[factor]
+
+    def fingerprint(self) -> str:
+        return _hash(_canonical({name: _as_dict(p) for name, p in sorted(self.factor_params.items())}))
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A validated sweep description."""
+
+    sweep_name: str
+    universe: tuple[str, ...]
+    seed: int
+    models: tuple[str, ...]
+    factors: tuple[Factor, ...]
+    pipeline: PipelineParams
+    source: str = field(default="")
+
+    def factor(self, name: str) -> Factor:
+        for candidate in self.factors:
+            if candidate.name == name:
+                return candidate
+        raise CatalogueError(f"unknown factor {name!r}; known: {[f.name for f in self.factors]}")
+
+    def configs(self) -> list[TrainingConfig]:
+        """Unique training configurations, the shared baseline first."""
+        baseline_params = {f.name: f.variant(f.baseline).params for f in self.factors}
+        by_fingerprint: dict[str, TrainingConfig] = {}
+        ordered: list[str] = []
+        for factor in self.factors:
+            for variant in factor.variants:
+                params = {**baseline_params, factor.name: variant.params}
+                key = _hash(_canonical({n: _as_dict(p) for n, p in sorted(params.items())}))
+                if key in by_fingerprint:
+                    existing = by_fingerprint[key]
+                    by_fingerprint[key] = dataclasses.replace(
+                        existing, members=existing.members + ((factor.name, variant.name),)
+                    )
+                    continue
+                is_baseline_config = all(params[n] == baseline_params[n] for n in params)
+                config_id = BASELINE_CONFIG_ID if is_baseline_config else f"{factor.alias}_{variant.name}"
+                by_fingerprint[key] = TrainingConfig(config_id, params, ((factor.name, variant.name),))
+                ordered.append(key)
+        configs = [by_fingerprint[k] for k in ordered]
+        return sorted(configs, key=lambda c: c.config_id != BASELINE_CONFIG_ID)
+
+    def config(self, config_id: str) -> TrainingConfig:
+        for candidate in self.configs():
+            if candidate.config_id == config_id:
+                return candidate
+        raise CatalogueError(f"unknown configuration {config_id!r}; known: {self.config_ids()}")
+
+    def config_ids(self) -> list[str]:
+        return [c.config_id for c in self.configs()]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every parameter of the sweep, JSON-ready: what lineage records for a verdict."""
+        return {
+            "sweep": {"name": self.sweep_name, "universe": list(self.universe), "seed": self.seed,
+                      "models": list(self.models)},
+            "factors": {
+                f.name: {"alias": f.alias, "baseline": f.baseline,
+                         "variants": {v.name: _as_dict(v.params) for v in f.variants}}
+                for f in self.factors
+            },
+            "pipeline": self.pipeline.snapshot(),
+            "configs": {c.config_id: [list(m) for m in c.members] for c in self.configs()},
+        }
+
+    def fingerprint(self) -> str:
+        return _hash(_canonical(self.snapshot()))
+
+
+def load_catalogue(path: str | Path | None = None, universe: list[str] | None = None) -> Catalogue:
+    """Read and validate a catalogue YAML file (the packaged default when `path` is None)."""
+    source = Path(path) if path else DEFAULT_CATALOGUE_PATH
+    if not source.is_file():
+        raise CatalogueError(f"catalogue file not found: {source}")
+    try:
+        document = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"catalogue {source} is not valid YAML: {exc}") from exc
+    return parse_catalogue(document, source=str(source), universe=universe)
+
+
+def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str] | None = None) -> Catalogue:
+    """Validate a catalogue document; every guardrail names the factor, variant and bound."""
+    if not isinstance(document, Mapping):
+        raise CatalogueError(f"catalogue {source}: top level must be a mapping")
+    known = {"sweep", "factors", *PIPELINE_SECTIONS}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise CatalogueError(f"catalogue {source}: unknown section(s) {unknown}; allowed: {sorted(known)}")
+    sweep = _mapping(document.get("sweep"), "sweep")
+    cryptos = universe or sweep.get("universe")
+    if not cryptos or not isinstance(cryptos, list):
+        raise CatalogueError("catalogue: sweep.universe must be a non-empty list of crypto symbols")
+    for crypto in cryptos:
+        _check_key(str(crypto), "crypto symbol")
+    models = sweep.get("models", ["xgboost"])
+    if not models:
+        raise CatalogueError("catalogue: sweep.models must name at least one model")
+    factors_doc = _mapping(document.get("factors"), "factors")
+    if not factors_doc:
+        raise CatalogueError("catalogue: at least one factor is required under `factors`")
+    factors = tuple(_parse_factor(name, spec) for name, spec in factors_doc.items())
+    aliases = [f.alias for f in factors]
+    if len(set(aliases)) != len(aliases):
+        raise CatalogueError(f"catalogue: factor aliases must be unique, got {aliases}")
+    return Catalogue(
+        sweep_name=str(sweep.get("name", "ftf_default")),
+        universe=tuple(str(c) for c in cryptos),
+        seed=int(sweep.get("seed", 0)),
+        models=tuple(str(m) for m in models),
+        factors=factors,
+        pipeline=build_pipeline_params({k: document[k] for k in PIPELINE_SECTIONS if k in document}),
+        source=source,
+    )
+
+
+def _parse_factor(name: str, spec: Any) -> Factor:
+    if name not in FACTOR_KINDS:
+        raise CatalogueError(f"factor {name!r} is not a known factor kind; known: {sorted(FACTOR_KINDS)}")
+    spec = _mapping(spec, f"factors.{name}")
+    alias = str(spec.get("alias", name))
+    _check_key(alias, f"alias of factor {name!r}")
+    variants_doc = _mapping(spec.get("variants"), f"factors.{name}.variants")
+    baseline = spec.get("baseline")
+    if baseline not in variants_doc:
+        raise CatalogueError(f"factor {name!r}: baseline {baseline!r} is not one of its variants {list(variants_doc)}")
+    if len(variants_doc) < 2:
+        raise CatalogueError(f"factor {name!r} needs a baseline and at least one other variant")
+    params_class = FACTOR_KINDS[name]
+    variants = []
+    for variant_name, params_doc in variants_doc.items():
+        _check_key(str(variant_name), f"variant name of factor {name!r}")
+        params_doc = _mapping(params_doc, f"factors.{name}.variants.{variant_name}")
+        try:
+            params = params_class(**params_doc)
+        except TypeError as exc:
+            allowed = [f.name for f in dataclasses.fields(params_class)]
+            raise CatalogueError(
+                f"factor {name!r}, variant {variant_name!r}: bad parameters {dict(params_doc)} ({exc}); allowed: {allowed}"
+            ) from exc
+        except (CatalogueError, ValueError) as exc:
+            raise CatalogueError(f"factor {name!r}, variant {variant_name!r}: {exc}") from exc
+        variants.append(Variant(name, str(variant_name), params, variant_name == baseline))
+    return Factor(name=name, alias=alias, baseline=str(baseline), variants=tuple(variants))
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise CatalogueError(f"catalogue: `{where}` must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _check_key(value: str, what: str) -> None:
+    # Names become partition keys: Dagster forbids `|`, `,`, `[`, `]` there and we join with `.`.
+    if not _KEY_PATTERN.match(value):
+        raise CatalogueError(f"{what} {value!r} may only use letters, digits, '_' and '-'")
+
+
+def _as_dict(params: Any) -> Any:
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else params
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

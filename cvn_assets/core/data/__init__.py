@@ -1,0 +1,1 @@
+"""OHLCV data: the embedded default set, readers for user files, resampling and validation."""

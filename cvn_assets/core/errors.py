@@ -1,0 +1,36 @@
+"""Errors raised by the core. Each names what is wrong so a user can act on it."""
+
+from __future__ import annotations
+
+
+class CvnError(Exception):
+    """Base class of every error cvn-assets raises on purpose."""
+
+
+class OhlcvValidationError(CvnError):
+    """Bad OHLCV input: names the crypto, the offending row and the problem."""
+
+    def __init__(self, crypto: str, row: int | None, problem: str, timestamp: object | None = None) -> None:
+        self.crypto = crypto
+        self.row = row
+        self.problem = problem
+        self.timestamp = timestamp
+        where = "" if row is None else f" row {row}"
+        when = "" if timestamp is None else f" ({timestamp})"
+        super().__init__(f"OHLCV for {crypto}{where}{when}: {problem}")
+
+
+class DataSourceError(CvnError):
+    """A data file or table cannot be found or read."""
+
+
+class CatalogueError(CvnError):
+    """The factor catalogue is malformed or violates a guardrail."""
+
+
+class TrainingError(CvnError):
+    """A learner failed to fit or predict on one cell."""
+
+
+class InsufficientDataError(CvnError):
+    """A step lacks the rows it needs (e.g. no validation rows for the threshold sweep)."""

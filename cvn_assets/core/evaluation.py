@@ -1,0 +1,67 @@
+"""Fold metrics of one cell from its out-of-sample predictions (one row per model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cvn_assets.core.metrics import CostModel, fold_metrics_row
+from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
+
+
+def cell_metrics(
+    predictions: pd.DataFrame,
+    models: pd.DataFrame,
+    labels: pd.DataFrame,
+    costs: CostModel = CostModel(),
+) -> pd.DataFrame:
+    """Metrics on the test window for every model of a cell.
+
+    `models` has one row per model (model, status, error, threshold, fit_seconds); a model that
+    failed to train yields a row with its status and error and no metrics.
+    """
+    rows = []
+    for model in models.itertuples(index=False):
+        row: dict[str, object] = {"model": model.model, "status": model.status, "error": model.error,
+                                  "fit_seconds": float(model.fit_seconds), "train_rows": int(model.train_rows)}
+        test = predictions[(predictions["model"] == model.model) & (predictions["window"] == "test")]
+        validation = predictions[(predictions["model"] == model.model) & (predictions["window"] == "validation")]
+        row.update(val_rows=len(validation), test_rows=len(test))
+        if model.status == STATUS_OK:
+            positions = test["position"].to_numpy()
+            row.update(fold_metrics_row(
+                test["y"].to_numpy(), test["p"].to_numpy(), float(model.threshold),
+                labels["trade_return"].to_numpy()[positions], labels["exit_offset"].to_numpy()[positions], costs,
+            ))
+        else:
+            row.update({name: np.nan for name in METRIC_COLUMNS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def result_rows(
+    metrics: pd.DataFrame,
+    *,
+    sweep_id: str,
+    crypto: str,
+    fold: str,
+    config_id: str,
+    members: Iterable[tuple[str, str]],
+    extra: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
+    """Rows of the results table: a cell's metrics repeated for every (factor, variant) it stands for."""
+    frames = []
+    for factor, variant in members:
+        frame = metrics.copy()
+        frame["sweep_id"], frame["crypto"], frame["fold"] = sweep_id, crypto, fold
+        frame["factor"], frame["variant"], frame["config_id"] = factor, variant, config_id
+        for key, value in (extra or {}).items():
+            frame[key] = value
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    for column in RESULT_COLUMNS:
+        if column not in out:
+            out[column] = np.nan
+    return out[list(RESULT_COLUMNS)]

@@ -1,0 +1,54 @@
+"""Registry of learners. Adding a model is one new module in this package that registers itself."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.learners.base import Learner
+
+LearnerFactory = Callable[..., Learner]
+
+_REGISTRY: dict[str, LearnerFactory] = {}
+_DISCOVERED = False
+
+
+def register_learner(name: str) -> Callable[[LearnerFactory], LearnerFactory]:
+    """Class decorator: make a learner available under `name` to the catalogue and the assets."""
+
+    def decorate(factory: LearnerFactory) -> LearnerFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def unregister_learner(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def _discover() -> None:
+    # Importing every module of the package runs their @register_learner decorators.
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    package = importlib.import_module("cvn_assets.core.learners")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    _DISCOVERED = True
+
+
+def learner_names() -> list[str]:
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def make_learner(name: str, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Learner:
+    """Build an unfitted learner by registered name."""
+    _discover()
+    if name not in _REGISTRY:
+        raise CatalogueError(f"unknown model {name!r}; registered: {sorted(_REGISTRY)}")
+    return _REGISTRY[name](params=dict(params or {}), seed=seed, n_threads=n_threads)

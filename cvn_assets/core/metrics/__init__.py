@@ -1,0 +1,33 @@
+"""Fold metrics: classification and calibration quality, and trading results net of costs."""
+
+from cvn_assets.core.metrics.classification import (
+    DEFAULT_ECE_BINS,
+    as_hard_labels,
+    as_probabilities,
+    classification_metrics,
+    ece_per_class,
+    expected_calibration_error,
+)
+from cvn_assets.core.metrics.fold import fold_metrics_row
+from cvn_assets.core.metrics.trading import (
+    TRADING_METRIC_NAMES,
+    CostModel,
+    max_drawdown,
+    sortino_ratio,
+    trading_metrics,
+)
+
+__all__ = [
+    "DEFAULT_ECE_BINS",
+    "TRADING_METRIC_NAMES",
+    "CostModel",
+    "as_hard_labels",
+    "as_probabilities",
+    "classification_metrics",
+    "ece_per_class",
+    "expected_calibration_error",
+    "fold_metrics_row",
+    "max_drawdown",
+    "sortino_ratio",
+    "trading_metrics",
+]

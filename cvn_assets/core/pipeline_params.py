@@ -1,0 +1,95 @@
+"""Typed parameters of every pipeline stage, with catalogue overrides applied key by key.
+
+Each default lives once, in its stage's dataclass; the catalogue may override any field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvn_assets.core.calibration import CalibrationParams
+from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.features import FeatureParams
+from cvn_assets.core.folds import FoldParams
+from cvn_assets.core.gate.thresholds import GateThresholds
+from cvn_assets.core.labels import BarrierParams
+from cvn_assets.core.metrics.trading import CostModel
+from cvn_assets.core.thresholds import ThresholdParams
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Cross-learner training options."""
+
+    class_balancing: bool = True
+
+
+_SECTION_CLASSES: dict[str, type] = {
+    "labels": BarrierParams,
+    "folds": FoldParams,
+    "features": FeatureParams,
+    "training": TrainingParams,
+    "calibration": CalibrationParams,
+    "threshold": ThresholdParams,
+    "costs": CostModel,
+    "gate": GateThresholds,
+}
+PIPELINE_SECTIONS: tuple[str, ...] = (*_SECTION_CLASSES, "learners")
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """Parameters of all stages of one sweep."""
+
+    labels: BarrierParams = field(default_factory=BarrierParams)
+    folds: FoldParams = field(default_factory=FoldParams)
+    features: FeatureParams = field(default_factory=FeatureParams)
+    training: TrainingParams = field(default_factory=TrainingParams)
+    calibration: CalibrationParams = field(default_factory=CalibrationParams)
+    threshold: ThresholdParams = field(default_factory=ThresholdParams)
+    costs: CostModel = field(default_factory=CostModel)
+    gate: GateThresholds = field(default_factory=GateThresholds)
+    learners: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: _jsonable(dataclasses.asdict(getattr(self, name))) for name in _SECTION_CLASSES}
+        out["learners"] = {k: dict(v) for k, v in self.learners.items()}
+        return out
+
+
+def build_pipeline_params(sections: Mapping[str, Any]) -> PipelineParams:
+    """Apply catalogue overrides on top of the defaults; unknown keys name the section and key."""
+    values: dict[str, Any] = {}
+    for name, cls in _SECTION_CLASSES.items():
+        override = sections.get(name) or {}
+        if not isinstance(override, Mapping):
+            raise CatalogueError(f"catalogue section `{name}` must be a mapping")
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(override) - allowed)
+        if unknown:
+            raise CatalogueError(f"catalogue section `{name}`: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        try:
+            values[name] = cls(**{k: _tuple_lists(v) for k, v in override.items()})
+        except (CatalogueError, ValueError, TypeError) as exc:
+            raise CatalogueError(f"catalogue section `{name}`: {exc}") from exc
+    learners = sections.get("learners") or {}
+    if not isinstance(learners, Mapping) or not all(isinstance(v, Mapping) for v in learners.values()):
+        raise CatalogueError("catalogue section `learners` must map a model name to its parameters")
+    values["learners"] = {str(k): dict(v) for k, v in learners.items()}
+    return PipelineParams(**values)
+
+
+def _tuple_lists(value: Any) -> Any:
+    # YAML gives lists; the frozen dataclasses hold tuples so they stay hashable.
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,43 @@
+"""Column names shared by the core, the results store and the gate."""
+
+from __future__ import annotations
+
+OHLCV_COLUMNS: tuple[str, ...] = ("timestamp", "open", "high", "low", "close", "volume")
+
+RESULT_KEY_COLUMNS: tuple[str, ...] = ("sweep_id", "crypto", "fold", "factor", "variant", "model")
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "f1_buy",
+    "precision_buy",
+    "recall_buy",
+    "auc",
+    "brier",
+    "log_loss",
+    "ece",
+    "ece_hold",
+    "ece_buy",
+    "threshold",
+    "n_trades",
+    "win_rate",
+    "mean_return",
+    "sortino",
+    "max_drawdown",
+    "expectancy_gross",
+    "expectancy_net",
+)
+
+INFO_COLUMNS: tuple[str, ...] = (
+    "config_id",
+    "status",
+    "error",
+    "train_rows",
+    "val_rows",
+    "test_rows",
+    "fit_seconds",
+    "duration_seconds",
+)
+
+RESULT_COLUMNS: tuple[str, ...] = RESULT_KEY_COLUMNS + INFO_COLUMNS + METRIC_COLUMNS
+
+STATUS_OK = "ok"
+STATUS_TRAINING_FAILED = "training_failed"

@@ -1,0 +1,135 @@
+"""Training of one cell (crypto × fold × configuration): targets, fit, calibration, threshold.
+
+Plain functions over frames so that the Dagster assets and a plain Python loop run the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cvn_assets.core.calibration import CalibrationParams, make_calibrator
+from cvn_assets.core.errors import InsufficientDataError
+from cvn_assets.core.folds import FoldWindows
+from cvn_assets.core.learners import Learner, make_learner
+from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
+from cvn_assets.core.smoothing import SmoothingParams, smooth_labels
+from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
+
+EVALUATION_WINDOWS: tuple[str, ...] = ("validation", "test")
+
+
+def training_targets(labels: pd.DataFrame, fold: FoldWindows, smoothing: SmoothingParams) -> pd.DataFrame:
+    """Training rows of a fold with their hard label and (possibly smoothed) training target."""
+    positions = np.asarray(fold.train, dtype=int)
+    hard = labels["label"].to_numpy()[positions]
+    if np.isnan(hard).any():
+        raise InsufficientDataError(f"fold {fold.fold}: training window contains unlabeled rows")
+    return pd.DataFrame(
+        {
+            "position": positions,
+            "timestamp": labels["timestamp"].to_numpy()[positions],
+            "hard_label": hard.astype(int),
+            "target": smooth_labels(hard, smoothing),
+        }
+    )
+
+
+def class_balance_weights(hard_labels: np.ndarray) -> np.ndarray:
+    """Weights n / (2·n_class) so BUY and HOLD contribute equally to the loss."""
+    labels = np.asarray(hard_labels, dtype=int)
+    counts = np.bincount(labels, minlength=2).astype(float)
+    if (counts == 0).any():
+        raise InsufficientDataError(f"training window has a single class (HOLD={int(counts[0])}, BUY={int(counts[1])})")
+    return (labels.size / (2.0 * counts))[labels]
+
+
+@dataclass
+class ModelOutcome:
+    """What training one model on one cell produced."""
+
+    model: str
+    status: str
+    predictions: pd.DataFrame
+    threshold: float = float("nan")
+    fit_seconds: float = 0.0
+    train_rows: int = 0
+    error: str | None = None
+    learner: Learner | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, object]:
+        return {"model": self.model, "status": self.status, "error": self.error,
+                "threshold": self.threshold, "fit_seconds": self.fit_seconds, "train_rows": self.train_rows}
+
+
+def fit_and_predict(
+    model: str,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    fold: FoldWindows,
+    targets: pd.DataFrame,
+    *,
+    learner_params: dict[str, object] | None = None,
+    class_balancing: bool = True,
+    calibration: CalibrationParams = CalibrationParams(),
+    threshold: ThresholdParams = ThresholdParams(),
+    seed: int = 0,
+    n_threads: int = 1,
+) -> ModelOutcome:
+    """Fit one learner, predict validation and test, calibrate on validation, choose the threshold.
+
+    A failure of the learner itself is recorded as `training_failed` with its error so the sweep
+    goes on; problems with the inputs (no validation rows, one class) still raise.
+    """
+    feature_matrix = features.drop(columns=["timestamp"]).to_numpy(dtype=float)
+    weights = class_balance_weights(targets["hard_label"].to_numpy()) if class_balancing else None
+    learner = make_learner(model, learner_params, seed=seed, n_threads=n_threads)
+    started = time.perf_counter()
+    try:
+        learner.fit(feature_matrix[targets["position"].to_numpy()], targets["target"].to_numpy(), weights)
+        scores = {w: _scores(learner, feature_matrix[_window(fold, w)], calibration) for w in EVALUATION_WINDOWS}
+    except Exception as exc:  # noqa: BLE001 - any learner failure is recorded, not fatal to the sweep
+        return ModelOutcome(model, STATUS_TRAINING_FAILED, _empty_predictions(), fit_seconds=time.perf_counter() - started,
+                            train_rows=len(targets), error=f"{type(exc).__name__}: {exc}")
+    fit_seconds = time.perf_counter() - started
+    y = {w: labels["label"].to_numpy()[_window(fold, w)] for w in EVALUATION_WINDOWS}
+    calibrator = make_calibrator(calibration).fit(scores["validation"], y["validation"])
+    calibrated = {w: calibrator.transform(scores[w]) for w in EVALUATION_WINDOWS}
+    choice = sweep_threshold(calibrated["validation"], y["validation"], threshold)
+    frames = [
+        pd.DataFrame({
+            "model": model, "window": w, "position": _window(fold, w),
+            "timestamp": labels["timestamp"].to_numpy()[_window(fold, w)],
+            "y": y[w].astype(int), "score": scores[w], "p": calibrated[w],
+        })
+        for w in EVALUATION_WINDOWS
+    ]
+    return ModelOutcome(model, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold,
+                        fit_seconds, train_rows=len(targets), learner=learner)
+
+
+def _window(fold: FoldWindows, window: str) -> np.ndarray:
+    positions = np.asarray(fold.validation if window == "validation" else fold.test, dtype=int)
+    if positions.size == 0:
+        raise InsufficientDataError(f"fold {fold.fold}: the {window} window is empty")
+    return positions
+
+
+def _scores(learner: Learner, matrix: np.ndarray, calibration: CalibrationParams) -> np.ndarray:
+    # Temperature scaling works on raw margins; isotonic on probabilities. Margins always pass
+    # through a sigmoid (inside the calibrator) before being used as probabilities.
+    if calibration.method == "temperature":
+        margins = learner.decision_margin(matrix)
+        if margins is None:
+            raise InsufficientDataError(f"{learner.name} has no raw margins for temperature scaling")
+        return np.asarray(margins, dtype=float)
+    return np.asarray(learner.predict_proba(matrix), dtype=float)
+
+
+def _empty_predictions() -> pd.DataFrame:
+    return pd.DataFrame({"model": pd.Series(dtype=str), "window": pd.Series(dtype=str),
+                         "position": pd.Series(dtype=int), "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                         "y": pd.Series(dtype=int), "score": pd.Series(dtype=float), "p": pd.Series(dtype=float)})

@@ -1,0 +1,1 @@
+"""Dagster layer: wires the pure core into assets, resources, IO managers and jobs."""

@@ -1,0 +1,37 @@
+"""Builds the Definitions of the code location from the settings and the catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from cvn_assets.defs.assets.data import build_data_assets
+from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
+from cvn_assets.defs.assets.training import build_training_assets
+from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
+from cvn_assets.defs.jobs import build_jobs
+from cvn_assets.defs.partitions import build_partitions
+from cvn_assets.defs.resources import ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
+from cvn_assets.defs.settings import Settings
+
+
+def build_defs(settings: Settings | None = None) -> dg.Definitions:
+    """All assets, resources and jobs; the catalogue is validated here, so a bad one fails at load time."""
+    settings = settings or Settings.from_env()
+    sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
+                          sweep_id=settings.sweep_id)
+    partitions = build_partitions(sweep.catalogue)
+    results = ResultsStoreResource(url=settings.results_url)
+    resources = {
+        "ohlcv_source": OhlcvSourceResource(directory=settings.data_dir, file_pattern=settings.data_pattern,
+                                            sql_url=settings.data_sql_url, sql_table=settings.data_sql_table),
+        "sweep": sweep,
+        "results": results,
+        "artifacts": ArtifactStoreResource(base_dir=settings.storage_dir),
+        "io_manager": FrameIOManager(base_dir=str(Path(settings.storage_dir) / "assets")),
+        RESULTS_IO_MANAGER: FinetuneResultsIOManager(results=results, sweep=sweep),
+    }
+    assets = [*build_data_assets(partitions), *build_training_assets(partitions), *build_evaluation_assets(partitions)]
+    return dg.Definitions(assets=assets, resources=resources, jobs=build_jobs(),
+                          executor=dg.in_process_executor)

@@ -1,0 +1,58 @@
+"""Partitions derived from the catalogue.
+
+Dagster allows two dimensions, so a cell is `crypto` × `fv`, where `fv` = "<fold>.<config>".
+Per-crypto assets are partitioned by crypto alone (computed once, shared by every variant), and the
+built-in multi-to-single mapping connects them to cells. `fv` keys are ordered configuration-major
+so one configuration's folds form one contiguous key range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from cvn_assets.core.catalogue import Catalogue
+from cvn_assets.core.folds import fold_ids
+
+CRYPTO_DIMENSION = "crypto"
+FOLD_VARIANT_DIMENSION = "fv"
+
+
+@dataclass(frozen=True)
+class SweepPartitions:
+    crypto: dg.StaticPartitionsDefinition
+    cell: dg.MultiPartitionsDefinition
+    factor: dg.StaticPartitionsDefinition
+
+
+def fold_variant_key(fold: str, config_id: str) -> str:
+    return f"{fold}.{config_id}"
+
+
+def cell_key(crypto: str, fold: str, config_id: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: fold_variant_key(fold, config_id)})
+
+
+def split_cell_key(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str, str]:
+    """(crypto, fold, config_id) of a cell partition key such as 'BTC|f1.baseline'."""
+    if isinstance(partition_key, dg.MultiPartitionKey):
+        dims = partition_key.keys_by_dimension
+        crypto, fv = dims[CRYPTO_DIMENSION], dims[FOLD_VARIANT_DIMENSION]
+    else:
+        crypto, fv = str(partition_key).split("|", 1)
+    fold, config_id = fv.split(".", 1)
+    return crypto, fold, config_id
+
+
+def build_partitions(catalogue: Catalogue) -> SweepPartitions:
+    folds = fold_ids(catalogue.pipeline.folds)
+    fv_keys = [fold_variant_key(f, c) for c in catalogue.config_ids() for f in folds]
+    crypto = dg.StaticPartitionsDefinition(list(catalogue.universe))
+    return SweepPartitions(
+        crypto=crypto,
+        cell=dg.MultiPartitionsDefinition(
+            {CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: dg.StaticPartitionsDefinition(fv_keys)}
+        ),
+        factor=dg.StaticPartitionsDefinition([f.name for f in catalogue.factors]),
+    )

@@ -1,0 +1,84 @@
+"""Resources: where OHLCV comes from, which catalogue a sweep uses, where results and models go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import PrivateAttr
+
+from cvn_assets.core.catalogue import Catalogue, load_catalogue
+from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
+from cvn_assets.core.data.validation import OhlcvRules
+from cvn_assets.core.results_store import ResultsStore
+
+
+class OhlcvSourceResource(dg.ConfigurableResource):
+    """OHLCV per crypto: the embedded real data set by default, or your CSV/Parquet files or a SQL table."""
+
+    directory: str | None = None
+    file_pattern: str = "{crypto}.*"
+    sql_url: str | None = None
+    sql_table: str | None = None
+    bar: str = "1h"
+    max_gap_bars: int | None = None
+
+    def load(self, crypto: str) -> pd.DataFrame:
+        spec = OhlcvSourceSpec(directory=self.directory, file_pattern=self.file_pattern,
+                               sql_url=self.sql_url, sql_table=self.sql_table, bar=self.bar)
+        rules = OhlcvRules() if self.max_gap_bars is None else OhlcvRules(max_gap_bars=self.max_gap_bars)
+        return load_ohlcv(crypto, spec, rules)
+
+    def describe(self) -> str:
+        if self.sql_url:
+            return f"table {self.sql_table}"
+        return f"files {Path(self.directory) / self.file_pattern}" if self.directory else "embedded Bitfinex candles"
+
+
+class SweepResource(dg.ConfigurableResource):
+    """The catalogue of the sweep and its name; learners' thread count."""
+
+    catalogue_path: str | None = None
+    universe: list[str] | None = None
+    sweep_id: str | None = None
+    n_threads: int = 2
+
+    _catalogue: Catalogue | None = PrivateAttr(default=None)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            self._catalogue = load_catalogue(self.catalogue_path, universe=self.universe)
+        return self._catalogue
+
+    @property
+    def name(self) -> str:
+        return self.sweep_id or self.catalogue.sweep_name
+
+
+class ResultsStoreResource(dg.ConfigurableResource):
+    """The `finetune_results` table (SQLite file by default; any SQLAlchemy URL, e.g. PostgreSQL)."""
+
+    url: str
+
+    _store: ResultsStore | None = PrivateAttr(default=None)
+
+    def store(self) -> ResultsStore:
+        if self._store is None:
+            self._store = ResultsStore(self.url)
+        return self._store
+
+
+class ArtifactStoreResource(dg.ConfigurableResource):
+    """Directory for model artifacts, one file per cell and model."""
+
+    base_dir: str
+
+    def write_model(self, crypto: str, fold: str, config_id: str, model: str, payload: bytes) -> Path:
+        path = Path(self.base_dir) / "models" / crypto / fold / config_id / f"{model}.ubj"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(payload)
+        temporary.replace(path)
+        return path

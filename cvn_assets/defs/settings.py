@@ -1,0 +1,49 @@
+"""Deployment settings read once from the environment (one place, not scattered `os.environ` reads)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and which catalogue and universe a deployment uses.
+
+    CVN_CATALOGUE: path of a catalogue YAML (default: the packaged one).
+    CVN_UNIVERSE: comma-separated cryptos overriding the catalogue universe.
+    CVN_SWEEP_ID: sweep name for the results table (default: the catalogue's sweep name).
+    CVN_STORAGE_DIR: where asset values and models are written (default: $DAGSTER_HOME/storage).
+    CVN_RESULTS_URL: SQLAlchemy URL of the results store (default: SQLite in the storage dir).
+    CVN_DATA_DIR / CVN_DATA_PATTERN: read OHLCV from your own files instead of the embedded set.
+    CVN_DATA_SQL_URL / CVN_DATA_SQL_TABLE: read OHLCV from a database table.
+    """
+
+    catalogue_path: str | None
+    universe: list[str] | None
+    sweep_id: str | None
+    storage_dir: str
+    results_url: str
+    data_dir: str | None
+    data_pattern: str
+    data_sql_url: str | None
+    data_sql_table: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        home = Path(env.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home")
+        storage = env.get("CVN_STORAGE_DIR") or str(home / "storage")
+        universe = [c.strip() for c in env["CVN_UNIVERSE"].split(",") if c.strip()] if env.get("CVN_UNIVERSE") else None
+        return cls(
+            catalogue_path=env.get("CVN_CATALOGUE") or None,
+            universe=universe,
+            sweep_id=env.get("CVN_SWEEP_ID") or None,
+            storage_dir=storage,
+            results_url=env.get("CVN_RESULTS_URL") or f"sqlite:///{Path(storage) / 'results.db'}",
+            data_dir=env.get("CVN_DATA_DIR") or None,
+            data_pattern=env.get("CVN_DATA_PATTERN") or "{crypto}.*",
+            data_sql_url=env.get("CVN_DATA_SQL_URL") or None,
+            data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
+        )

@@ -1,0 +1,101 @@
+"""Materializes a sweep (or a slice of it) on a Dagster instance, in process, and reports the verdicts.
+
+Each partition is one Dagster run recorded on the instance, so the web UI shows exactly what ran.
+Per-crypto work runs once per crypto; a crypto whose data fails validation gets no downstream run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pandas as pd
+
+from cvn_assets.core.folds import fold_ids
+from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
+from cvn_assets.defs.partitions import cell_key
+from cvn_assets.defs.resources import SweepResource
+
+
+@dataclass
+class SweepReport:
+    """What a sweep run did: runs launched, failures by partition, verdict tables per factor."""
+
+    runs: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def run_sweep(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    cryptos: Sequence[str] | None = None,
+    folds: Sequence[str] | None = None,
+    configs: Sequence[str] | None = None,
+    gate: bool = True,
+    log: Callable[[str], None] = print,
+) -> SweepReport:
+    """Materialize the selected cells (default: the whole grid), then the gate of every factor."""
+    started = time.perf_counter()
+    catalogue = _sweep_resource(defs).catalogue
+    report = SweepReport()
+    selected_cryptos = list(cryptos or catalogue.universe)
+    selected_folds = list(folds or fold_ids(catalogue.pipeline.folds))
+    selected_configs = list(configs or catalogue.config_ids())
+
+    data_job = defs.resolve_job_def(CRYPTO_DATA_JOB)
+    ready = []
+    for crypto in selected_cryptos:
+        if _execute(data_job, crypto, instance, report, log):
+            ready.append(crypto)
+    cell_job = defs.resolve_job_def(CELL_JOB)
+    for crypto in ready:
+        for config_id in selected_configs:
+            for fold in selected_folds:
+                _execute(cell_job, str(cell_key(crypto, fold, config_id)), instance, report, log)
+    if gate:
+        gate_job = defs.resolve_job_def(GATE_JOB)
+        for factor in catalogue.factors:
+            result = _execute(gate_job, factor.name, instance, report, log)
+            if result:
+                payload = result.asset_value(dg.AssetKey("gate_verdict"))
+                report.verdicts[factor.name] = pd.DataFrame(payload["table"])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
+             log: Callable[[str], None]) -> dg.ExecuteInProcessResult | None:
+    started = time.perf_counter()
+    result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
+    report.runs += 1
+    if result.success:
+        log(f"  ok    {job.name:<16} {partition_key:<28} {time.perf_counter() - started:6.1f}s")
+        return result
+    message = _failure_message(result)
+    report.failures[f"{job.name}[{partition_key}]"] = message
+    log(f"  FAIL  {job.name:<16} {partition_key:<28} {message}")
+    return None
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            if error is not None:
+                return (error.cause or error).message.strip()
+    return "run failed"
+
+
+def _sweep_resource(defs: dg.Definitions) -> SweepResource:
+    resource = defs.resources["sweep"]
+    if not isinstance(resource, SweepResource):
+        raise TypeError("Definitions must bind a SweepResource under the key 'sweep'")
+    return resource

@@ -1,0 +1,108 @@
+"""`cvn-assets gate` on results files written to a temporary directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cvn_assets.cli.main import main
+from cvn_assets_tests.core.gate.hand_table import BASELINE, FACTOR, baseline_rows, standard_table, variant_rows
+
+
+def write(table: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".csv":
+        table.to_csv(path, index=False)
+    else:
+        table.to_parquet(path, index=False)
+    return path
+
+
+def flagged(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(is_baseline=table["variant"] == BASELINE)
+
+
+@pytest.mark.parametrize("name", [pytest.param("results.csv", id="csv"), pytest.param("results.parquet", id="parquet")])
+def test_prints_a_verdict_table(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    path = write(standard_table(), tmp_path / name)
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE]) == 0
+    output = capsys.readouterr().out
+    for verdict in ("LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE"):
+        assert verdict in output
+
+
+def test_json_has_observed_and_threshold_for_every_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(standard_table(), tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    variants = {v["variant"]: v for v in document["factors"][0]["variants"]}
+    assert variants["lock"]["verdict"] == "LOCK"
+    assert variants["few"]["verdict"] == "INCONCLUSIVE"  # no blocking failures from the command line
+    for variant in variants.values():
+        for gate in variant["gates"]:
+            assert "observed" in gate and "threshold" in gate
+
+
+def test_every_factor_is_gated_with_baselines_from_the_is_baseline_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = baseline_rows(factor="other") + variant_rows("worse", -0.03, factor="other")
+    table = flagged(pd.concat([standard_table(), pd.DataFrame(second)], ignore_index=True))
+    path = write(table, tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--json"]) == 0
+    factors = {f["factor"]: f for f in json.loads(capsys.readouterr().out)["factors"]}
+    assert sorted(factors) == ["other", FACTOR]
+    assert factors["other"]["variants"][0]["verdict"] == "ABANDON"
+
+
+def test_variant_names_that_look_missing_survive_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = standard_table().replace({"variant": {BASELINE: "None", "lock": "NA"}})
+    path = write(table, tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", "None", "--json"]) == 0
+    variants = {v["variant"]: v["verdict"] for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert variants["NA"] == "LOCK"
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "extra", "message"),
+    [
+        pytest.param(None, "absent.csv", [], "does not exist", id="missing file"),
+        pytest.param(standard_table(), "results.json", [], "must end in .csv or .parquet", id="unsupported suffix"),
+        pytest.param(standard_table().drop(columns=["status", "sortino"]), "results.csv", [], "status, sortino",
+                     id="missing columns listed"),
+        pytest.param(standard_table(), "results.csv", ["--factor", "nope", "--baseline", BASELINE],
+                     "unknown factor 'nope'", id="unknown factor"),
+        pytest.param(standard_table(), "results.csv", ["--factor", FACTOR], "pass --baseline", id="no baseline known"),
+        pytest.param(standard_table(), "results.csv", ["--factor", FACTOR, "--baseline", "ghost"], "'ghost'",
+                     id="baseline not in table"),
+        pytest.param(flagged(standard_table()).assign(is_baseline=True), "results.csv", [], "exactly one variant",
+                     id="several variants flagged baseline"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], table: pd.DataFrame | None, name: str, extra: list[str],
+    message: str,
+) -> None:
+    path = tmp_path / name
+    if table is not None:
+        table.to_csv(path, index=False)
+    assert main(["gate", "--results", str(path), *extra]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("cvn-assets gate: error:") and error.count("\n") == 1
+    assert message in error
+
+
+def test_baseline_without_factor_is_refused_when_several_factors_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = pd.DataFrame(baseline_rows(factor="other") + variant_rows("worse", -0.03, factor="other"))
+    path = write(pd.concat([standard_table(), second], ignore_index=True), tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--baseline", BASELINE]) == 2
+    assert "--baseline needs --factor" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate"]) == 2
+    assert "--results" in capsys.readouterr().err

@@ -1,0 +1,189 @@
+"""load_ohlcv reads any source, resamples to the bar, validates, and the content hash versions the data."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cvn_assets.core.data.embedded import EMBEDDED_CRYPTOS
+from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv, ohlcv_content_hash, read_ohlcv_source
+from cvn_assets.core.data.validation import OhlcvRules, validate_ohlcv
+from cvn_assets.core.errors import CatalogueError, DataSourceError, OhlcvValidationError
+from cvn_assets.core.schema import OHLCV_COLUMNS
+
+# Hourly rows of the embedded set after resampling (30-minute source rows pair up into hours).
+EMBEDDED_HOURLY_ROWS = {"BTC": 17514, "ETH": 17512, "LTC": 17502, "XRP": 17503, "EOS": 17506}
+HALF_HOUR_MS = 1_800_000
+START_MS = pd.Timestamp("2024-03-01", tz="UTC").value // 1_000_000
+
+
+@pytest.fixture(scope="module")
+def embedded_hourly() -> dict[str, pd.DataFrame]:
+    return {crypto: load_ohlcv(crypto) for crypto in EMBEDDED_CRYPTOS}
+
+
+@pytest.mark.parametrize("crypto", EMBEDDED_CRYPTOS)
+def test_default_source_is_embedded_resampled_to_hourly(embedded_hourly: dict[str, pd.DataFrame], crypto: str) -> None:
+    frame = embedded_hourly[crypto]
+    assert list(frame.columns) == list(OHLCV_COLUMNS)
+    assert isinstance(frame.index, pd.RangeIndex)
+    assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert len(frame) == EMBEDDED_HOURLY_ROWS[crypto]
+    assert frame["timestamp"].is_monotonic_increasing and frame["timestamp"].is_unique
+    assert (frame["timestamp"].dt.minute == 0).all()
+    validate_ohlcv(frame, crypto, "1h")
+    with pytest.raises(OhlcvValidationError, match="gap of"):
+        validate_ohlcv(frame, crypto, "1h", OhlcvRules(max_gap_bars=1))
+
+
+def test_embedded_content_hash_is_pinned(embedded_hourly: dict[str, pd.DataFrame]) -> None:
+    """The data version of the default set: a change here means the default data changed."""
+    expected = "66d5a40b18aace3eeb52f4c035dc364649fe19d623938b077a16bd32fb01b0b0"
+    assert ohlcv_content_hash(embedded_hourly["BTC"]) == expected
+    assert len({ohlcv_content_hash(f) for f in embedded_hourly.values()}) == len(EMBEDDED_CRYPTOS)
+
+
+def _small() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC"),
+            "open": [1.0, 2.0, 3.0],
+            "high": [2.0, 3.0, 4.0],
+            "low": [0.5, 1.5, 2.5],
+            "close": [1.5, 2.5, 3.5],
+            "volume": [1.0, 2.0, 3.0],
+        }
+    )
+
+
+def test_content_hash_depends_only_on_content() -> None:
+    frame = _small()
+    relabelled = frame.copy()
+    relabelled.index = [7, 8, 9]
+    assert ohlcv_content_hash(frame) == ohlcv_content_hash(relabelled)
+    in_tokyo = frame.assign(timestamp=frame["timestamp"].dt.tz_convert("Asia/Tokyo"))
+    assert ohlcv_content_hash(frame) == ohlcv_content_hash(in_tokyo)
+    assert ohlcv_content_hash(frame) == ohlcv_content_hash(frame[list(reversed(OHLCV_COLUMNS))])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda f: f.assign(volume=[1.0, 2.0, 3.0000001]), id="one-value"),
+        pytest.param(lambda f: f.assign(timestamp=f["timestamp"] + pd.Timedelta("1ns")), id="one-nanosecond"),
+        pytest.param(lambda f: f.iloc[:2], id="one-row-fewer"),
+        pytest.param(lambda f: f.rename(columns={"open": "close", "close": "open"}), id="columns-swapped"),
+    ],
+)
+def test_content_hash_changes_with_content(change) -> None:
+    assert ohlcv_content_hash(change(_small())) != ohlcv_content_hash(_small())
+
+
+def test_content_hash_needs_the_canonical_columns() -> None:
+    with pytest.raises(DataSourceError, match=r"missing columns \['volume'\]"):
+        ohlcv_content_hash(_small().drop(columns=["volume"]))
+
+
+def _write_binance_30min(path: Path, n: int, skip: int | None = None, duplicate: int | None = None) -> None:
+    lines = []
+    for i in range(n):
+        if i == skip:
+            continue
+        t = START_MS + i * HALF_HOUR_MS
+        lines.append(f"{t},{10 + i},{12 + i},{9 + i},{11 + i},1.5,{t + HALF_HOUR_MS - 1},0,1,0,0,0")
+        if i == duplicate:
+            lines.append(lines[-1])
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_directory_source_is_read_resampled_and_validated(tmp_path: Path) -> None:
+    _write_binance_30min(tmp_path / "ARBUSDC-30m.csv", 8)
+    spec = OhlcvSourceSpec(directory=str(tmp_path), file_pattern="{crypto}-30m.csv")
+    frame = load_ohlcv("ARBUSDC", spec)
+    assert len(frame) == 4
+    assert frame["open"].tolist() == [10.0, 12.0, 14.0, 16.0]
+    assert frame["close"].tolist() == [12.0, 14.0, 16.0, 18.0]
+    assert frame["volume"].tolist() == [3.0, 3.0, 3.0, 3.0]
+    assert len(read_ohlcv_source("ARBUSDC", spec)) == 8
+
+
+def test_source_at_the_bar_is_kept_as_is(tmp_path: Path) -> None:
+    _write_binance_30min(tmp_path / "OPUSDC.csv", 6)
+    frame = load_ohlcv("OPUSDC", OhlcvSourceSpec(directory=str(tmp_path), bar="30min"))
+    pd.testing.assert_frame_equal(frame, read_ohlcv_source("OPUSDC", OhlcvSourceSpec(directory=str(tmp_path))))
+
+
+def test_source_row_problems_name_the_source_row_before_resampling(tmp_path: Path) -> None:
+    """A duplicate would vanish into an hourly bin; it must be reported at its row in the file."""
+    _write_binance_30min(tmp_path / "UNIUSDC.csv", 8, duplicate=5)
+    with pytest.raises(OhlcvValidationError) as info:
+        load_ohlcv("UNIUSDC", OhlcvSourceSpec(directory=str(tmp_path)))
+    error = info.value
+    assert (error.crypto, error.row, error.problem) == ("UNIUSDC", 6, "duplicate timestamp (same as row 5)")
+
+
+def test_gaps_are_judged_after_resampling(tmp_path: Path) -> None:
+    _write_binance_30min(tmp_path / "LDOUSDC.csv", 8)
+    text = (tmp_path / "LDOUSDC.csv").read_text().splitlines()
+    old = str(START_MS + 7 * HALF_HOUR_MS)
+    late = [line.replace(old, str(int(old) + 30 * 3_600_000), 1) for line in text[7:]]
+    (tmp_path / "LDOUSDC.csv").write_text("\n".join(text[:7] + late) + "\n")
+    spec = OhlcvSourceSpec(directory=str(tmp_path))
+    with pytest.raises(OhlcvValidationError, match=r"row 4 .*gap of 29 bars \(> 24 allowed\) after 2024-03-01 03:00"):
+        load_ohlcv("LDOUSDC", spec)
+    assert len(load_ohlcv("LDOUSDC", spec, OhlcvRules(max_gap_bars=29))) == 5
+
+
+def test_coarser_source_than_bar_is_refused(tmp_path: Path) -> None:
+    _write_binance_30min(tmp_path / "AAVEUSDC.csv", 4)
+    with pytest.raises(DataSourceError, match=r"AAVEUSDC \(files source\): rows are at least 0 days 00:30:00 apart"):
+        load_ohlcv("AAVEUSDC", OhlcvSourceSpec(directory=str(tmp_path), bar="15min"))
+
+
+def test_sql_source(tmp_path: Path) -> None:
+    path = tmp_path / "market.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE ohlcv (crypto TEXT, timestamp TEXT, open REAL, high REAL, low REAL, close REAL, volume REAL)"
+        )
+        stamps = pd.date_range("2024-01-01", periods=4, freq="30min")
+        conn.executemany(
+            "INSERT INTO ohlcv VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [("BTC", str(t), 1.0 + i, 2.0 + i, 0.5 + i, 1.5 + i, 1.0) for i, t in enumerate(stamps)],
+        )
+    frame = load_ohlcv("BTC", OhlcvSourceSpec(sql_url=f"sqlite:///{path}", sql_table="ohlcv"))
+    assert frame["timestamp"].tolist() == list(pd.date_range("2024-01-01", periods=2, freq="1h", tz="UTC"))
+    assert frame["high"].tolist() == [3.0, 5.0]
+
+
+def test_unknown_embedded_crypto() -> None:
+    with pytest.raises(DataSourceError, match=r"no embedded OHLCV data for crypto 'ARBUSDC'"):
+        load_ohlcv("ARBUSDC")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param(
+            {"directory": "/data", "sql_url": "sqlite://", "sql_table": "t"},
+            "either directory or sql_url",
+            id="two-sources",
+        ),
+        pytest.param({"sql_url": "sqlite://"}, "must be set together", id="url-without-table"),
+        pytest.param({"sql_table": "ohlcv"}, "must be set together", id="table-without-url"),
+        pytest.param({"file_pattern": "BTC.csv"}, r"must contain \{crypto\}", id="pattern-without-placeholder"),
+        pytest.param({"bar": "1ME"}, "not a fixed duration", id="calendar-bar"),
+    ],
+)
+def test_source_spec_guardrails(kwargs: dict[str, str], match: str) -> None:
+    with pytest.raises(CatalogueError, match=match):
+        OhlcvSourceSpec(**kwargs)
+
+
+def test_source_kind() -> None:
+    assert OhlcvSourceSpec().kind == "embedded"
+    assert OhlcvSourceSpec(directory="/data").kind == "files"
+    assert OhlcvSourceSpec(sql_url="sqlite://", sql_table="t").kind == "sql"

@@ -1,0 +1,93 @@
+"""Assets materialized in process on small slices of the real data."""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.settings import Settings
+from cvn_assets_tests.conftest import SMALL_CRYPTOS, make_settings
+
+PER_CRYPTO = ["ohlcv", "features", "raw_labels", "fold_windows"]
+PER_CELL = ["smoothed_labels", "oos_predictions", "fold_metrics"]
+
+
+def _materialize(defs: dg.Definitions, job: str, partition: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def(job).execute_in_process(partition_key=partition, instance=instance,
+                                                         raise_on_error=False)
+
+
+def test_per_crypto_assets_are_computed_once_per_crypto(small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    result = _materialize(defs, "crypto_data_job", "BTC", instance)
+    assert result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == set(PER_CRYPTO)
+    labels = result.asset_value("raw_labels")
+    assert labels["label"].isna().sum() >= 4  # the last H rows are unlabeled
+    materialization = instance.fetch_materializations(dg.AssetKey("ohlcv"), limit=1).records[0]
+    assert len(materialization.asset_materialization.metadata["content_sha256"].value) == 64
+
+
+def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Settings,
+                                                              instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    assert _materialize(defs, "crypto_data_job", "BTC", instance).success
+    result = _materialize(defs, "cell_job", "BTC|f2.ls_mild", instance)
+    assert result.success
+    targets = result.asset_value("smoothed_labels")
+    assert set(targets["target"].round(6)) == {0.85, 0.075}
+    predictions = result.asset_value("oos_predictions")["predictions"]
+    assert set(predictions["window"]) == {"validation", "test"}
+    assert set(predictions["y"]) <= {0, 1}  # evaluation labels stay hard
+    assert predictions["p"].between(0, 1).all()
+    rows = defs.resources["results"].store().read("test_sweep")
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row["crypto"], row["fold"], row["factor"], row["variant"], row["model"]) == (
+        "BTC", "f2", "label_smoothing", "mild", "xgboost")
+    assert row["status"] == "ok" and 0 < row["f1_buy"] <= 1 and row["ece_hold"] > 0
+
+
+def test_a_failing_fit_is_recorded_and_the_sweep_goes_on(tmp_path: Path, small_data_dir: Path,
+                                                         instance: dg.DagsterInstance) -> None:
+    from cvn_assets_tests.conftest import small_catalogue_document
+
+    document = small_catalogue_document()
+    document["learners"] = {"xgboost": {"num_boost_round": 5, "max_depth": -3}}
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    assert _materialize(defs, "crypto_data_job", "BTC", instance).success
+    result = _materialize(defs, "cell_job", "BTC|f1.baseline", instance)
+    assert result.success
+    row = defs.resources["results"].store().read("test_sweep").iloc[0]
+    assert row["status"] == "training_failed"
+    assert "max_depth" in row["error"]
+    assert pd.isna(row["f1_buy"])
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "problem"),
+    [
+        pytest.param(lambda f: f.assign(high=f["high"].where(f.index != 100, f["low"] - 1)), "row 100", id="high-below-low"),
+        pytest.param(lambda f: f.drop(index=range(200, 260)), "gap", id="gap-beyond-tolerance"),
+        pytest.param(lambda f: pd.concat([f.iloc[:50], f.iloc[49:]]), "duplicate", id="duplicate-timestamp"),
+    ],
+)
+def test_bad_ohlcv_stops_that_crypto_and_nothing_downstream_is_written(tmp_path: Path, small_data_dir: Path,
+                                                                        instance: dg.DagsterInstance, corrupt,
+                                                                        problem: str) -> None:
+    data = tmp_path / "bad"
+    data.mkdir()
+    for crypto in SMALL_CRYPTOS:
+        frame = pd.read_csv(small_data_dir / f"{crypto}.csv")
+        (corrupt(frame) if crypto == "ETH" else frame).to_csv(data / f"{crypto}.csv", index=False)
+    defs = build_defs(make_settings(tmp_path, data))
+    result = _materialize(defs, "crypto_data_job", "ETH", instance)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error.cause or failure.step_failure_data.error)
+    assert "OHLCV for ETH" in message and problem in message
+    for key in PER_CRYPTO:
+        assert not instance.fetch_materializations(dg.AssetKey(key), limit=1).records
+    assert _materialize(defs, "crypto_data_job", "BTC", instance).success

@@ -1,0 +1,47 @@
+"""A whole small sweep through Dagster: every partition, the results table, the verdicts, re-runs."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.sweep_runner import run_sweep
+from cvn_assets_tests.conftest import make_settings
+
+VERDICTS = {"LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE"}
+
+
+@pytest.mark.slow
+def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Path, small_data_dir: Path,
+                                                                   instance: dg.DagsterInstance) -> None:
+    settings = make_settings(tmp_path, small_data_dir)
+    defs = build_defs(settings)
+    report = run_sweep(defs, instance, log=lambda _: None)
+    assert report.ok, report.failures
+    assert report.runs == 2 + 2 * 5 * 3 + 1
+
+    cells = defs.resolve_asset_graph().get(dg.AssetKey("fold_metrics")).partitions_def.get_partition_keys()
+    materialized = instance.get_materialized_partitions(dg.AssetKey("fold_metrics"))
+    assert materialized == set(cells)
+
+    store = defs.resources["results"].store()
+    first = store.read("test_sweep")
+    assert len(first) == 2 * 5 * 3
+    assert set(first["variant"]) == {"none", "mild", "aggressive"}
+    table = report.verdicts["label_smoothing"]
+    assert list(table["variant"]) == ["mild", "aggressive"]
+    assert set(table["verdict"]) <= VERDICTS
+    assert (table["n_pairs"] == 10).all()
+
+    rerun = run_sweep(defs, instance, cryptos=["BTC"], folds=["f1"], configs=["ls_mild"], log=lambda _: None)
+    assert rerun.ok
+    again = store.read("test_sweep")
+    assert len(again) == len(first)
+    assert again.sort_values(["crypto", "fold", "variant"])["f1_buy"].tolist() == pytest.approx(
+        first.sort_values(["crypto", "fold", "variant"])["f1_buy"].tolist(), nan_ok=True)
+
+    other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
+    assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok
+    assert len(store.read("test_sweep")) == len(first)
+    assert len(store.read("second")) == 3
