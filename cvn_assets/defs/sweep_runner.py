@@ -19,6 +19,10 @@ from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import SweepResource
 
 
+# Every event is still stored on the instance; only the console echo is limited to problems.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class SweepReport:
     """What a sweep run did: runs launched, failures by partition, verdict tables per factor."""
@@ -74,7 +78,8 @@ def run_sweep(
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
              log: Callable[[str], None]) -> dg.ExecuteInProcessResult | None:
     started = time.perf_counter()
-    result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False,
+                                    run_config=QUIET_CONSOLE)
     report.runs += 1
     if result.success:
         log(f"  ok    {job.name:<16} {partition_key:<28} {time.perf_counter() - started:6.1f}s")

@@ -47,6 +47,7 @@ def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefini
         table = verdict_table(verdicts)
         payload = verdicts_to_dict(verdicts)
         payload["sweep_id"] = sweep.name
+        payload["table"] = table.to_dict(orient="records")
         return dg.Output(payload, metadata={
             "verdicts": table_metadata(table),
             "verdict_markdown": dg.MetadataValue.md(table.to_markdown(index=False)),
