@@ -21,6 +21,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(handler=handle)
 
 
+SUMMARY_COLUMNS = ("variant", "model", "verdict", "n_pairs", "mean_delta_f1_buy", "ci_low", "ci_high", "cohens_d",
+                   "p_adjusted", "cryptos_improving", "mde")
+
+
+def _summary(table: pd.DataFrame) -> pd.DataFrame:
+    summary = table[[c for c in SUMMARY_COLUMNS if c in table.columns]].copy()
+    return summary.round({"mean_delta_f1_buy": 4, "ci_low": 4, "ci_high": 4, "cohens_d": 3, "p_adjusted": 4,
+                          "mde": 4})
+
+
 def handle(args: argparse.Namespace) -> int:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
@@ -36,9 +46,11 @@ def handle(args: argparse.Namespace) -> int:
         report = run_sweep(defs, instance, cryptos=args.crypto, folds=args.fold, configs=args.variant,
                            gate=not args.no_gate)
     print(f"\n{report.runs} runs in {report.seconds:.1f}s")
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
-        for factor, table in report.verdicts.items():
-            print(f"\nGate verdicts — factor {factor}\n{table.to_string(index=False)}")
+    for factor, table in report.verdicts.items():
+        print(f"\nGate verdicts — factor {factor}\n{_summary(table).to_string(index=False)}")
+        for row in table.itertuples(index=False):
+            if row.failed_gates:
+                print(f"  {row.variant}: failed gates: {row.failed_gates}")
     if report.failures:
         print(f"\n{len(report.failures)} partition(s) failed:")
         for partition, message in report.failures.items():

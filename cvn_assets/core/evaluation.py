@@ -25,7 +25,8 @@ def cell_metrics(
     rows = []
     for model in models.itertuples(index=False):
         row: dict[str, object] = {"model": model.model, "status": model.status, "error": model.error,
-                                  "fit_seconds": float(model.fit_seconds), "train_rows": int(model.train_rows)}
+                                  "fit_seconds": float(model.fit_seconds), "train_rows": int(model.train_rows),
+                                  "duration_seconds": float(model.duration_seconds)}
         test = predictions[(predictions["model"] == model.model) & (predictions["window"] == "test")]
         validation = predictions[(predictions["model"] == model.model) & (predictions["window"] == "validation")]
         row.update(val_rows=len(validation), test_rows=len(test))

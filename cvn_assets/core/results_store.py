@@ -35,6 +35,7 @@ class ResultsStore:
     """Reads and idempotently writes the results table through SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
+        url = postgres_driver_url(url)
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,20 @@ class ResultsStore:
         else:
             raise DataSourceError(f"{RESULTS_TABLE}: unsupported database {self.engine.dialect.name!r}")
         return insert(self.table)
+
+
+def postgres_driver_url(url: str) -> str:
+    """Pin a bare `postgresql://` URL to an installed driver.
+
+    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, while the Dagster PostgreSQL storage
+    ships psycopg2; whichever driver is installed is named explicitly so both work.
+    """
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
+    return url.replace("postgresql://", f"postgresql+{driver}://", 1)
 
 
 def _clean(column: str, value: object) -> object:

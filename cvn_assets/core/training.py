@@ -56,13 +56,15 @@ class ModelOutcome:
     predictions: pd.DataFrame
     threshold: float = float("nan")
     fit_seconds: float = 0.0
+    duration_seconds: float = 0.0
     train_rows: int = 0
     error: str | None = None
     learner: Learner | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, object]:
         return {"model": self.model, "status": self.status, "error": self.error,
-                "threshold": self.threshold, "fit_seconds": self.fit_seconds, "train_rows": self.train_rows}
+                "threshold": self.threshold, "fit_seconds": self.fit_seconds,
+                "duration_seconds": self.duration_seconds, "train_rows": self.train_rows}
 
 
 def fit_and_predict(
@@ -92,8 +94,9 @@ def fit_and_predict(
         learner.fit(feature_matrix[targets["position"].to_numpy()], targets["target"].to_numpy(), weights)
         scores = {w: _scores(learner, feature_matrix[_window(fold, w)], calibration) for w in EVALUATION_WINDOWS}
     except Exception as exc:  # noqa: BLE001 - any learner failure is recorded, not fatal to the sweep
-        return ModelOutcome(model, STATUS_TRAINING_FAILED, _empty_predictions(), fit_seconds=time.perf_counter() - started,
-                            train_rows=len(targets), error=f"{type(exc).__name__}: {exc}")
+        elapsed = time.perf_counter() - started
+        return ModelOutcome(model, STATUS_TRAINING_FAILED, _empty_predictions(), fit_seconds=elapsed,
+                            duration_seconds=elapsed, train_rows=len(targets), error=f"{type(exc).__name__}: {exc}")
     fit_seconds = time.perf_counter() - started
     y = {w: labels["label"].to_numpy()[_window(fold, w)] for w in EVALUATION_WINDOWS}
     calibrator = make_calibrator(calibration).fit(scores["validation"], y["validation"])
@@ -107,8 +110,8 @@ def fit_and_predict(
         })
         for w in EVALUATION_WINDOWS
     ]
-    return ModelOutcome(model, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold,
-                        fit_seconds, train_rows=len(targets), learner=learner)
+    return ModelOutcome(model, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold, fit_seconds,
+                        duration_seconds=time.perf_counter() - started, train_rows=len(targets), learner=learner)
 
 
 def _window(fold: FoldWindows, window: str) -> np.ndarray:
