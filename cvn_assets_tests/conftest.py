@@ -24,7 +24,12 @@ def small_catalogue_document(universe: tuple[str, ...] = SMALL_CRYPTOS) -> dict:
             "none": {"eps_buy": 0.0, "eps_hold": 0.0},
             "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
             "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
+        }}, "cleanlab": {"alias": "cl", "baseline": "off", "variants": {
+            "off": {"mode": "off"},
+            "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 20}},
+            "reweight": {"mode": "reweight", "inner_model_params": {"num_boost_round": 20}},
         }}},
+        "joint": [["label_smoothing", "cleanlab"]],
     }
 
 
@@ -55,5 +60,5 @@ def small_settings(tmp_path: Path, small_data_dir: Path) -> Settings:
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    with dg.DagsterInstance.local_temp(str(home)) as temp_instance:
+    with dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}}) as temp_instance:
         yield temp_instance

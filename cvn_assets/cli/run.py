@@ -49,8 +49,10 @@ def handle(args: argparse.Namespace) -> int:
     for factor, table in report.verdicts.items():
         print(f"\nGate verdicts — factor {factor}\n{_summary(table).to_string(index=False)}")
         for row in table.itertuples(index=False):
-            if row.failed_gates:
+            if getattr(row, "failed_gates", ""):
                 print(f"  {row.variant}: failed gates: {row.failed_gates}")
+            if getattr(row, "reasons", ""):
+                print(f"  {row.reasons}")
     if report.failures:
         print(f"\n{len(report.failures)} partition(s) failed:")
         for partition, message in report.failures.items():

@@ -7,8 +7,6 @@ derived from it, and its snapshot is what lineage records as "the parameters of 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,16 +15,17 @@ from typing import Any
 
 import yaml
 
+from cvn_assets.core.configs import BASELINE_CONFIG_ID, TrainingConfig, as_dict, build_configs, fingerprint
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
+from cvn_assets.core.noise.params import CleanlabParams
 from cvn_assets.core.smoothing import SmoothingParams
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "catalogue.yaml"
-BASELINE_CONFIG_ID = "baseline"
 
 # Factor name -> parameters class. A new factor kind registers its typed parameters here; the
 # class's own validation is the guardrail, reported with the factor and variant that broke it.
-FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams}
+FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams, "cleanlab": CleanlabParams}
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -63,22 +62,14 @@ class Factor:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
-    """A unique training configuration: one parameters object per factor kind.
+class JointRule:
+    """Two factors whose winners, when both pass their gates, are also tried together."""
 
-    `members` lists every (factor, variant) this configuration stands for: the shared baseline
-    stands for the baseline variant of every factor, so it is trained once.
-    """
+    factors: tuple[str, str]
 
-    config_id: str
-    factor_params: Mapping[str, Any]
-    members: tuple[tuple[str, str], ...]
-
-    def params_for(self, factor: str) -> Any:
-        return self.factor_params[factor]
-
-    def fingerprint(self) -> str:
-        return _hash(_canonical({name: _as_dict(p) for name, p in sorted(self.factor_params.items())}))
+    @property
+    def name(self) -> str:
+        return f"{self.factors[0]}_x_{self.factors[1]}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +82,7 @@ class Catalogue:
     models: tuple[str, ...]
     factors: tuple[Factor, ...]
     pipeline: PipelineParams
+    joint_rules: tuple[JointRule, ...] = ()
     source: str = field(default="")
 
     def factor(self, name: str) -> Factor:
@@ -100,26 +92,8 @@ class Catalogue:
         raise CatalogueError(f"unknown factor {name!r}; known: {[f.name for f in self.factors]}")
 
     def configs(self) -> list[TrainingConfig]:
-        """Unique training configurations, the shared baseline first."""
-        baseline_params = {f.name: f.variant(f.baseline).params for f in self.factors}
-        by_fingerprint: dict[str, TrainingConfig] = {}
-        ordered: list[str] = []
-        for factor in self.factors:
-            for variant in factor.variants:
-                params = {**baseline_params, factor.name: variant.params}
-                key = _hash(_canonical({n: _as_dict(p) for n, p in sorted(params.items())}))
-                if key in by_fingerprint:
-                    existing = by_fingerprint[key]
-                    by_fingerprint[key] = dataclasses.replace(
-                        existing, members=existing.members + ((factor.name, variant.name),)
-                    )
-                    continue
-                is_baseline_config = all(params[n] == baseline_params[n] for n in params)
-                config_id = BASELINE_CONFIG_ID if is_baseline_config else f"{factor.alias}_{variant.name}"
-                by_fingerprint[key] = TrainingConfig(config_id, params, ((factor.name, variant.name),))
-                ordered.append(key)
-        configs = [by_fingerprint[k] for k in ordered]
-        return sorted(configs, key=lambda c: c.config_id != BASELINE_CONFIG_ID)
+        """Unique training configurations, the shared baseline first, joint candidates last."""
+        return build_configs(self.factors, self.joint_rules)
 
     def config(self, config_id: str) -> TrainingConfig:
         for candidate in self.configs():
@@ -127,8 +101,13 @@ class Catalogue:
                 return candidate
         raise CatalogueError(f"unknown configuration {config_id!r}; known: {self.config_ids()}")
 
-    def config_ids(self) -> list[str]:
-        return [c.config_id for c in self.configs()]
+    def config_ids(self, include_joint: bool = True) -> list[str]:
+        """Configuration ids; joint candidates only run when their rule allows, so they can be left out."""
+        return [c.config_id for c in self.configs() if include_joint or c.joint_rule is None]
+
+    def gate_names(self) -> list[str]:
+        """What a gate verdict is computed for: every factor, then every joint rule."""
+        return [f.name for f in self.factors] + [r.name for r in self.joint_rules]
 
     def snapshot(self) -> dict[str, Any]:
         """Every parameter of the sweep, JSON-ready: what lineage records for a verdict."""
@@ -137,15 +116,16 @@ class Catalogue:
                       "models": list(self.models)},
             "factors": {
                 f.name: {"alias": f.alias, "baseline": f.baseline,
-                         "variants": {v.name: _as_dict(v.params) for v in f.variants}}
+                         "variants": {v.name: as_dict(v.params) for v in f.variants}}
                 for f in self.factors
             },
             "pipeline": self.pipeline.snapshot(),
+            "joint": [list(r.factors) for r in self.joint_rules],
             "configs": {c.config_id: [list(m) for m in c.members] for c in self.configs()},
         }
 
     def fingerprint(self) -> str:
-        return _hash(_canonical(self.snapshot()))
+        return fingerprint(self.snapshot())
 
 
 def load_catalogue(path: str | Path | None = None, universe: list[str] | None = None) -> Catalogue:
@@ -164,7 +144,7 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
     """Validate a catalogue document; every guardrail names the factor, variant and bound."""
     if not isinstance(document, Mapping):
         raise CatalogueError(f"catalogue {source}: top level must be a mapping")
-    known = {"sweep", "factors", *PIPELINE_SECTIONS}
+    known = {"sweep", "factors", "joint", *PIPELINE_SECTIONS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise CatalogueError(f"catalogue {source}: unknown section(s) {unknown}; allowed: {sorted(known)}")
@@ -191,6 +171,7 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
         models=tuple(str(m) for m in models),
         factors=factors,
         pipeline=build_pipeline_params({k: document[k] for k in PIPELINE_SECTIONS if k in document}),
+        joint_rules=_parse_joint_rules(document.get("joint"), factors),
         source=source,
     )
 
@@ -225,6 +206,23 @@ def _parse_factor(name: str, spec: Any) -> Factor:
     return Factor(name=name, alias=alias, baseline=str(baseline), variants=tuple(variants))
 
 
+def _parse_joint_rules(document: Any, factors: tuple[Factor, ...]) -> tuple[JointRule, ...]:
+    if document is None:
+        return ()
+    if not isinstance(document, list):
+        raise CatalogueError("catalogue: `joint` must be a list of factor pairs, e.g. [[label_smoothing, cleanlab]]")
+    names = {f.name for f in factors}
+    rules = []
+    for pair in document:
+        if not isinstance(pair, list) or len(pair) != 2 or len(set(pair)) != 2:
+            raise CatalogueError(f"catalogue: joint rule {pair!r} must name two different factors")
+        unknown = [name for name in pair if name not in names]
+        if unknown:
+            raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; known: {sorted(names)}")
+        rules.append(JointRule((str(pair[0]), str(pair[1]))))
+    return tuple(rules)
+
+
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
@@ -237,15 +235,3 @@ def _check_key(value: str, what: str) -> None:
     # Names become partition keys: Dagster forbids `|`, `,`, `[`, `]` there and we join with `.`.
     if not _KEY_PATTERN.match(value):
         raise CatalogueError(f"{what} {value!r} may only use letters, digits, '_' and '-'")
-
-
-def _as_dict(params: Any) -> Any:
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else params
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -47,6 +47,22 @@ def class_balance_weights(hard_labels: np.ndarray) -> np.ndarray:
     return (labels.size / (2.0 * counts))[labels]
 
 
+def combine_weights(class_weights: np.ndarray, cleanlab_weights: np.ndarray) -> np.ndarray:
+    """Sample weights for training: the cleanlab weights multiply the class-balancing weights."""
+    left, right = np.asarray(class_weights, dtype=float), np.asarray(cleanlab_weights, dtype=float)
+    if left.shape != right.shape:
+        raise ValueError(f"class_weights has length {left.size} but cleanlab_weights has length {right.size}")
+    return left * right
+
+
+def training_weights(hard_labels: np.ndarray, class_balancing: bool, sample_weight: np.ndarray | None) -> np.ndarray | None:
+    """Class-balancing weights (or none) multiplied by any extra per-row weights."""
+    weights = class_balance_weights(hard_labels) if class_balancing else np.ones(np.size(hard_labels))
+    if sample_weight is None:
+        return weights if class_balancing else None
+    return combine_weights(weights, sample_weight)
+
+
 @dataclass
 class ModelOutcome:
     """What training one model on one cell produced."""
@@ -76,6 +92,7 @@ def fit_and_predict(
     *,
     learner_params: dict[str, object] | None = None,
     class_balancing: bool = True,
+    sample_weight: np.ndarray | None = None,
     calibration: CalibrationParams = CalibrationParams(),
     threshold: ThresholdParams = ThresholdParams(),
     seed: int = 0,
@@ -83,11 +100,12 @@ def fit_and_predict(
 ) -> ModelOutcome:
     """Fit one learner, predict validation and test, calibrate on validation, choose the threshold.
 
-    A failure of the learner itself is recorded as `training_failed` with its error so the sweep
-    goes on; problems with the inputs (no validation rows, one class) still raise.
+    `sample_weight` (e.g. cleanlab's) multiplies the class-balancing weights. A failure of the
+    learner itself is recorded as `training_failed` with its error so the sweep goes on; problems
+    with the inputs (no validation rows, one class) still raise.
     """
     feature_matrix = features.drop(columns=["timestamp"]).to_numpy(dtype=float)
-    weights = class_balance_weights(targets["hard_label"].to_numpy()) if class_balancing else None
+    weights = training_weights(targets["hard_label"].to_numpy(), class_balancing, sample_weight)
     learner = make_learner(model, learner_params, seed=seed, n_threads=n_threads)
     started = time.perf_counter()
     try:

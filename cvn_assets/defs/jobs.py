@@ -16,7 +16,8 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             description="Per-crypto work shared by every variant: OHLCV, features, labels, folds.",
         ),
         dg.define_asset_job(
-            CELL_JOB, selection=dg.AssetSelection.assets("smoothed_labels", "oos_predictions", "fold_metrics"),
+            CELL_JOB, selection=dg.AssetSelection.assets("smoothed_labels", "cleanlab_mask", "oos_predictions",
+                                                   "fold_metrics"),
             description="Train, predict and evaluate one crypto × fold × configuration cell.",
         ),
         dg.define_asset_job(

@@ -54,5 +54,5 @@ def build_partitions(catalogue: Catalogue) -> SweepPartitions:
         cell=dg.MultiPartitionsDefinition(
             {CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: dg.StaticPartitionsDefinition(fv_keys)}
         ),
-        factor=dg.StaticPartitionsDefinition([f.name for f in catalogue.factors]),
+        factor=dg.StaticPartitionsDefinition(catalogue.gate_names()),
     )

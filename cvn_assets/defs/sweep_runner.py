@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.folds import fold_ids
+from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import SweepResource
@@ -52,27 +53,41 @@ def run_sweep(
     report = SweepReport()
     selected_cryptos = list(cryptos or catalogue.universe)
     selected_folds = list(folds or fold_ids(catalogue.pipeline.folds))
-    selected_configs = list(configs or catalogue.config_ids())
+    selected_configs = list(configs or catalogue.config_ids(include_joint=False))
 
     data_job = defs.resolve_job_def(CRYPTO_DATA_JOB)
-    ready = []
-    for crypto in selected_cryptos:
-        if _execute(data_job, crypto, instance, report, log):
-            ready.append(crypto)
+    ready = [crypto for crypto in selected_cryptos if _execute(data_job, crypto, instance, report, log)]
     cell_job = defs.resolve_job_def(CELL_JOB)
-    for crypto in ready:
-        for config_id in selected_configs:
-            for fold in selected_folds:
-                _execute(cell_job, str(cell_key(crypto, fold, config_id)), instance, report, log)
-    if gate:
-        gate_job = defs.resolve_job_def(GATE_JOB)
-        for factor in catalogue.factors:
-            result = _execute(gate_job, factor.name, instance, report, log)
-            if result:
-                payload = result.asset_value(dg.AssetKey("gate_verdict"))
-                report.verdicts[factor.name] = pd.DataFrame(payload["table"])
+
+    def run_cells(config_ids: Sequence[str]) -> None:
+        for crypto in ready:
+            for config_id in config_ids:
+                for fold in selected_folds:
+                    _execute(cell_job, str(cell_key(crypto, fold, config_id)), instance, report, log)
+
+    run_cells(selected_configs)
+    if not gate:
+        report.seconds = time.perf_counter() - started
+        return report
+    gate_job = defs.resolve_job_def(GATE_JOB)
+    for factor in catalogue.factors:
+        _record_verdicts(gate_job, factor.name, instance, report, log)
+    results = defs.resources["results"].store()
+    for rule in catalogue.joint_rules:
+        decision = decide_joint(catalogue, rule, results.read(_sweep_resource(defs).name))
+        log(f"  joint {rule.name}: " + "; ".join(decision.reasons))
+        if decision.config_id is not None:
+            run_cells([decision.config_id])
+        _record_verdicts(gate_job, rule.name, instance, report, log)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _record_verdicts(gate_job: dg.JobDefinition, name: str, instance: dg.DagsterInstance, report: SweepReport,
+                     log: Callable[[str], None]) -> None:
+    result = _execute(gate_job, name, instance, report, log)
+    if result:
+        report.verdicts[name] = pd.DataFrame(result.asset_value(dg.AssetKey("gate_verdict"))["table"])
 
 
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,

@@ -32,7 +32,8 @@ def test_run_one_crypto_slice_prints_the_verdicts_and_leaves_runs_on_the_instanc
     assert "INCONCLUSIVE" in result.stdout  # 2 pairs < 10: the gate must not conclude
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         materialized = instance.get_materialized_partitions(dg.AssetKey("fold_metrics"))
-    assert materialized == {f"BTC|{f}.{c}" for f in ("f1", "f2") for c in ("baseline", "ls_mild", "ls_aggressive")}
+    assert materialized == {f"BTC|{f}.{c}" for f in ("f1", "f2")
+                            for c in ("baseline", "ls_mild", "ls_aggressive", "cl_filter", "cl_reweight")}
 
 
 def test_bad_catalogue_exits_2_with_the_guardrail_message(tmp_path: Path, small_data_dir: Path) -> None:

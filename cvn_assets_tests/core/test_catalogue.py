@@ -24,14 +24,8 @@ def test_default_catalogue_has_label_smoothing_with_three_variants() -> None:
     factor = catalogue.factor("label_smoothing")
     assert [v.name for v in factor.variants] == ["none", "mild", "aggressive"]
     assert factor.baseline == "none"
-    assert catalogue.config_ids() == [BASELINE_CONFIG_ID, "ls_mild", "ls_aggressive"]
+    assert catalogue.config_ids(include_joint=False)[:3] == [BASELINE_CONFIG_ID, "ls_mild", "ls_aggressive"]
     assert catalogue.universe == ("BTC", "ETH", "LTC", "XRP", "EOS")
-
-
-def test_baseline_configuration_stands_for_the_baseline_variant() -> None:
-    baseline = load_catalogue().config(BASELINE_CONFIG_ID)
-    assert baseline.members == (("label_smoothing", "none"),)
-    assert baseline.params_for("label_smoothing").is_identity
 
 
 def test_snapshot_holds_every_parameter_and_is_stable() -> None:
@@ -92,3 +86,56 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(_document()))
     assert load_catalogue(path).config_ids() == ["baseline", "ls_mild"]
+
+
+def test_default_sweep_has_five_unique_configurations_and_a_shared_baseline() -> None:
+    catalogue = load_catalogue()
+    assert catalogue.config_ids(include_joint=False) == [
+        "baseline", "ls_mild", "ls_aggressive", "cl_filter", "cl_reweight"]
+    baseline = catalogue.config("baseline")
+    assert baseline.members == (("label_smoothing", "none"), ("cleanlab", "off"),
+                                ("label_smoothing_x_cleanlab", "baseline"))
+    assert baseline.params_for("cleanlab").mode == "off"
+    assert catalogue.gate_names() == ["label_smoothing", "cleanlab", "label_smoothing_x_cleanlab"]
+
+
+def test_joint_candidates_combine_both_factors_parameters() -> None:
+    catalogue = load_catalogue()
+    joint = catalogue.config("ls_aggressive_x_cl_reweight")
+    assert joint.joint_rule == "label_smoothing_x_cleanlab"
+    assert joint.params_for("label_smoothing").eps_buy == 0.30
+    assert joint.params_for("cleanlab").mode == "reweight"
+    assert len([c for c in catalogue.configs() if c.joint_rule]) == 4
+
+
+@pytest.mark.parametrize(
+    ("joint", "message"),
+    [
+        pytest.param([["label_smoothing", "focal"]], r"names unknown factor\(s\) \['focal'\]", id="unknown-factor"),
+        pytest.param([["label_smoothing", "label_smoothing"]], "two different factors", id="same-factor-twice"),
+        pytest.param("label_smoothing", "must be a list of factor pairs", id="not-a-list"),
+    ],
+)
+def test_bad_joint_rules_are_named(joint: object, message: str) -> None:
+    document = _document(joint=joint)
+    with pytest.raises(CatalogueError, match=message):
+        parse_catalogue(document)
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        pytest.param({"mode": "drop"}, r"variant 'bad': mode 'drop' is not one of \['off', 'filter', 'reweight'\]",
+                     id="mode-outside-the-closed-enum"),
+        pytest.param({"mode": "filter", "max_drop_pct": 7.0}, r"variant 'bad': max_drop_pct=7.0 is outside \[0, 5\]",
+                     id="cap-above-five-percent"),
+        pytest.param({"mode": "reweight", "reweight_floor": 1.5}, r"variant 'bad': reweight_floor=1.5 is outside",
+                     id="floor-above-one"),
+    ],
+)
+def test_cleanlab_guardrails_fail_at_load(variant: dict, message: str) -> None:
+    document = _document()
+    document["factors"]["cleanlab"] = {"alias": "cl", "baseline": "off",
+                                       "variants": {"off": {"mode": "off"}, "bad": variant}}
+    with pytest.raises(CatalogueError, match=message):
+        parse_catalogue(document)

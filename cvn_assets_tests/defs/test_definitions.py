@@ -20,7 +20,8 @@ EXPECTED_GRAPH = {
     "raw_labels": ("labels", {"ohlcv"}),
     "fold_windows": ("labels", {"raw_labels"}),
     "smoothed_labels": ("labels", {"raw_labels", "fold_windows"}),
-    "oos_predictions": ("models", {"features", "raw_labels", "fold_windows", "smoothed_labels"}),
+    "cleanlab_mask": ("labels", {"features", "raw_labels", "fold_windows"}),
+    "oos_predictions": ("models", {"features", "raw_labels", "fold_windows", "smoothed_labels", "cleanlab_mask"}),
     "fold_metrics": ("evaluation", {"oos_predictions", "raw_labels"}),
     "gate_verdict": ("evaluation", {"fold_metrics"}),
 }
@@ -51,9 +52,13 @@ def test_partitions_follow_the_catalogue(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("ohlcv")).partitions_def.get_partition_keys() == ["BTC", "ETH"]
     cells = graph.get(dg.AssetKey("oos_predictions")).partitions_def.get_partition_keys()
-    assert len(cells) == 2 * 5 * 3
-    assert "BTC|f1.baseline" in cells and "ETH|f5.ls_aggressive" in cells
-    assert graph.get(dg.AssetKey("gate_verdict")).partitions_def.get_partition_keys() == ["label_smoothing"]
+    # 5 unique configurations (the baseline is shared by both factors) + 4 joint candidates.
+    assert len(cells) == 2 * 5 * (5 + 4)
+    assert "BTC|f1.baseline" in cells and "ETH|f5.ls_aggressive" in cells and "BTC|f2.cl_filter" in cells
+    assert "ETH|f3.ls_mild_x_cl_reweight" in cells
+    assert not any(".ls_none" in c or ".cl_off" in c for c in cells)
+    assert graph.get(dg.AssetKey("gate_verdict")).partitions_def.get_partition_keys() == [
+        "label_smoothing", "cleanlab", "label_smoothing_x_cleanlab"]
 
 
 def test_jobs(defs: dg.Definitions) -> None:

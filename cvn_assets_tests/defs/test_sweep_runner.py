@@ -19,20 +19,28 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     defs = build_defs(settings)
     report = run_sweep(defs, instance, log=lambda _: None)
     assert report.ok, report.failures
-    assert report.runs == 2 + 2 * 5 * 3 + 1
+    # 2 crypto runs, 2 cryptos × 5 folds × 5 unique configurations, 3 gates (2 factors + the joint rule)
+    assert report.runs == 2 + 2 * 5 * 5 + 3
 
-    cells = defs.resolve_asset_graph().get(dg.AssetKey("fold_metrics")).partitions_def.get_partition_keys()
     materialized = instance.get_materialized_partitions(dg.AssetKey("fold_metrics"))
-    assert materialized == set(cells)
+    assert materialized == {f"{c}|f{f}.{v}" for c in ("BTC", "ETH") for f in range(1, 6)
+                            for v in ("baseline", "ls_mild", "ls_aggressive", "cl_filter", "cl_reweight")}
 
     store = defs.resources["results"].store()
     first = store.read("test_sweep")
-    assert len(first) == 2 * 5 * 3
-    assert set(first["variant"]) == {"none", "mild", "aggressive"}
-    table = report.verdicts["label_smoothing"]
-    assert list(table["variant"]) == ["mild", "aggressive"]
-    assert set(table["verdict"]) <= VERDICTS
-    assert (table["n_pairs"] == 10).all()
+    # the shared baseline appears once per factor it serves, plus once for the joint rule
+    assert len(first) == 2 * 5 * (3 + 3 + 1)
+    baseline = first[first["config_id"] == "baseline"]
+    assert set(zip(baseline["factor"], baseline["variant"])) == {
+        ("label_smoothing", "none"), ("cleanlab", "off"), ("label_smoothing_x_cleanlab", "baseline")}
+    for factor, variants in (("label_smoothing", ["mild", "aggressive"]), ("cleanlab", ["filter", "reweight"])):
+        table = report.verdicts[factor]
+        assert list(table["variant"]) == variants
+        assert set(table["verdict"]) <= VERDICTS
+        assert (table["n_pairs"] == 10).all()
+    joint = report.verdicts["label_smoothing_x_cleanlab"]
+    if joint["variant"].tolist() == ["-"]:
+        assert "joint variant not materialized" in joint["reasons"].iloc[0]
 
     rerun = run_sweep(defs, instance, cryptos=["BTC"], folds=["f1"], configs=["ls_mild"], log=lambda _: None)
     assert rerun.ok
@@ -44,4 +52,4 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok
     assert len(store.read("test_sweep")) == len(first)
-    assert len(store.read("second")) == 3
+    assert len(store.read("second")) == 3 + 4  # the shared baseline serves 3 gates, each variant 1

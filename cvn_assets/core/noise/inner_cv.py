@@ -76,8 +76,8 @@ def out_of_sample_buy_probs(
                                 f"{type(exc).__name__}: {exc}") from exc
         if scores.shape != held_out.shape or not np.all((scores >= 0.0) & (scores <= 1.0)):
             raise TrainingError(f"cleanlab {where}: inner model {params.inner_model} returned "
-                                f"{scores.shape[0]} probabilities for {held_out.size} rows, or values outside [0, 1]")
-        rows = np.searchsorted(sorted_positions, held_out)
+                                f"{scores.size} probabilities for {held_out.size} rows, or values outside [0, 1]")
+        rows = order[np.searchsorted(sorted_positions, held_out)]
         probs[rows] = scores
         covered[rows] = True
         processed += 1

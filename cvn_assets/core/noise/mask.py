@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from cleanlab.filter import find_label_issues
-from cleanlab.rank import get_label_quality_scores
 
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.labels import LABEL, TIMESTAMP
@@ -52,7 +50,8 @@ def _hard_labels(labels: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
     if unlabeled.any():
         first = int(np.flatnonzero(unlabeled)[0])
         raise InsufficientDataError(
-            f"cleanlab mask: training position {positions[first]} has label {float(values[first])}, not a hard 0/1 label"
+            f"cleanlab mask: training position {positions[first]} has label {float(values[first])}, "
+            "not a hard 0/1 label"
         )
     return values.astype(np.int64)
 
@@ -99,6 +98,10 @@ def _label_issues(hard: np.ndarray, probs: np.ndarray, n_rows: int) -> tuple[np.
             f"cleanlab needs more than {MIN_EXAMPLES_PER_CLASS} covered row(s) of each class, got HOLD={counts[0]}, "
             f"BUY={counts[1]} among {hard.size} covered of {n_rows} training rows"
         )
+    # Imported here: cleanlab takes ~1.7 s to import, which every Dagster run would otherwise pay.
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
     pred_probs = np.column_stack([1.0 - probs, probs])
     # n_jobs=1: cleanlab's default forks a process pool, and forking after an OpenMP gradient-boosting
     # model has trained in this process can hang (LightGBM does).

@@ -9,14 +9,9 @@ import pandas as pd
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.noise.mask import CleanlabMask
 from cvn_assets.core.noise.params import MODE_FILTER, MODE_OFF, MODES
+from cvn_assets.core.training import combine_weights
 
-
-def combine_weights(class_weights: np.ndarray, cleanlab_weights: np.ndarray) -> np.ndarray:
-    """Sample weights for training: the cleanlab weights multiply the class-balancing weights."""
-    left, right = np.asarray(class_weights, dtype=float), np.asarray(cleanlab_weights, dtype=float)
-    if left.shape != right.shape:
-        raise ValueError(f"class_weights has length {left.size} but cleanlab_weights has length {right.size}")
-    return left * right
+__all__ = ["apply_cleanlab", "combine_weights"]
 
 
 def apply_cleanlab(targets: pd.DataFrame, mask: CleanlabMask, mode: str) -> tuple[pd.DataFrame, np.ndarray]:

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.evaluation import cell_metrics, result_rows
-from cvn_assets.core.gate import evaluate_factor, verdict_table, verdicts_to_dict
+from cvn_assets.core.gate import verdicts_to_dict
+from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.defs.assets.common import OWNERS, float_metadata, table_metadata
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
 from cvn_assets.defs.resources import SweepResource
@@ -36,23 +37,30 @@ def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefini
               ins={"fold_metrics": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())}, code_version="1")
     def gate_verdict(context: dg.AssetExecutionContext, fold_metrics: pd.DataFrame,
                      sweep: SweepResource) -> dg.Output[dict]:
-        """Gate verdict (LOCK / KEEP_AVAILABLE / ABANDON / INCONCLUSIVE) of every variant of one factor."""
-        factor_name = context.partition_key
+        """Gate verdict (LOCK / KEEP_AVAILABLE / ABANDON / INCONCLUSIVE) of every variant of a factor.
+
+        For a joint rule, the verdict of the two factors' winners tried together, or why they were not.
+        """
+        name = context.partition_key
         catalogue = sweep.catalogue
-        factor = catalogue.factor(factor_name)
-        rows = fold_metrics[fold_metrics["factor"] == factor_name]
-        verdicts = evaluate_factor(rows, factor_name, factor.baseline,
-                                   variants=[v.name for v in factor.variants if not v.is_baseline],
-                                   universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate)
-        table = verdict_table(verdicts)
+        rules = {r.name: r for r in catalogue.joint_rules}
+        decision = None
+        if name in rules:
+            verdicts, decision = evaluate_joint(catalogue, rules[name], fold_metrics)
+        else:
+            verdicts = evaluate_single_factor(catalogue, fold_metrics, name)
+        table = gate_table(verdicts, decision)
         payload = verdicts_to_dict(verdicts)
-        payload["sweep_id"] = sweep.name
-        payload["table"] = table.to_dict(orient="records")
-        return dg.Output(payload, metadata={
+        payload.update(sweep_id=sweep.name, table=table.to_dict(orient="records"),
+                       joint=decision.as_dict() if decision else None)
+        metadata = {
             "verdicts": table_metadata(table),
             "verdict_markdown": dg.MetadataValue.md(table.to_markdown(index=False)),
-            "rows_evaluated": dg.MetadataValue.int(len(rows)),
+            "rows_evaluated": dg.MetadataValue.int(int((fold_metrics["factor"] == name).sum())),
             "sweep_id": dg.MetadataValue.text(sweep.name),
-        })
+        }
+        if decision:
+            metadata["joint_decision"] = dg.MetadataValue.json(decision.as_dict())
+        return dg.Output(payload, metadata=metadata)
 
     return [fold_metrics, gate_verdict]

@@ -62,7 +62,9 @@ class RecordingLearner:
         self.recorder = recorder
         self.trained_on_ = np.empty(0, dtype=np.int64)
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> RecordingLearner:
+    def fit(
+        self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> RecordingLearner:
         assert sample_weight is not None and sample_weight.shape == targets.shape
         self.trained_on_ = features[:, 0].astype(np.int64)
         if callable(self.recorder.on_fit):

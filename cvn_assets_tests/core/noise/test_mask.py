@@ -118,8 +118,8 @@ def test_off_mode_does_no_work(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("off mode must not train or call cleanlab")
 
     monkeypatch.setattr("cvn_assets.core.noise.inner_cv.make_learner", forbidden)
-    monkeypatch.setattr("cvn_assets.core.noise.mask.find_label_issues", forbidden)
-    monkeypatch.setattr("cvn_assets.core.noise.mask.get_label_quality_scores", forbidden)
+    monkeypatch.setattr("cleanlab.filter.find_label_issues", forbidden)
+    monkeypatch.setattr("cleanlab.rank.get_label_quality_scores", forbidden)
     features, labels = frames(np.tile([1.0, 0.0, 0.0, 0.0], 25))
     mask = run(features, labels, np.arange(100), mode="off")
     frame = mask.frame

@@ -17,7 +17,8 @@ def test_defaults_follow_the_spec() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        pytest.param({"mode": "drop"}, "mode 'drop' is not one of ['off', 'filter', 'reweight']", id="mode-closed-enum"),
+        pytest.param({"mode": "drop"}, "mode 'drop' is not one of ['off', 'filter', 'reweight']",
+                     id="mode-closed-enum"),
         pytest.param({"mode": "Filter"}, "mode 'Filter' is not one of", id="mode-case-sensitive"),
         pytest.param({"max_drop_pct": 7.0}, "max_drop_pct=7.0 is outside [0, 5]", id="cap-above-5pct-decimates"),
         pytest.param({"max_drop_pct": -1.0}, "max_drop_pct=-1.0 is outside [0, 5]", id="negative-cap"),

@@ -1,0 +1,85 @@
+"""Gate verdicts of a whole sweep: each factor against its baseline, and each joint rule.
+
+A joint rule tries the winners of two factors together, and only when both winners pass their
+gates (LOCK). The decision is a pure function of the results rows, so the runner that decides
+what to train and the gate that explains the outcome always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cvn_assets.core.catalogue import Catalogue, JointRule
+from cvn_assets.core.configs import JOINT_BASELINE_VARIANT, joint_config_id
+from cvn_assets.core.gate import FactorVerdict, Verdict, evaluate_factor, verdict_table
+
+
+@dataclass(frozen=True)
+class JointDecision:
+    """Whether a joint rule's candidate runs, which one, and why."""
+
+    rule: str
+    config_id: str | None
+    winners: Mapping[str, str | None]
+    reasons: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rule": self.rule, "config_id": self.config_id, "winners": dict(self.winners),
+                "reasons": list(self.reasons)}
+
+
+def evaluate_single_factor(catalogue: Catalogue, rows: pd.DataFrame, factor_name: str) -> list[FactorVerdict]:
+    """Verdicts of every non-baseline variant of one factor against its baseline."""
+    factor = catalogue.factor(factor_name)
+    return evaluate_factor(rows[rows["factor"] == factor_name], factor_name, factor.baseline,
+                           variants=[v.name for v in factor.variants if not v.is_baseline],
+                           universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate)
+
+
+def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> JointDecision:
+    """The joint candidate to run: the best LOCK variant of each factor, or none with the reasons."""
+    model = catalogue.models[0]
+    winners: dict[str, str | None] = {}
+    reasons = []
+    for factor_name in rule.factors:
+        verdicts = [v for fv in evaluate_single_factor(catalogue, rows, factor_name) if fv.model == model
+                    for v in fv.variants]
+        passing = [v for v in verdicts if v.verdict == Verdict.LOCK]
+        if passing:
+            best = max(passing, key=lambda v: v.mean_delta_f1)
+            winners[factor_name] = best.variant
+            reasons.append(f"{factor_name}: {best.variant} passes its gate (mean Δf1_buy {best.mean_delta_f1:+.4f})")
+        else:
+            winners[factor_name] = None
+            summary = ", ".join(f"{v.variant} {v.verdict}" for v in verdicts) or "no variant evaluated"
+            reasons.append(f"{factor_name}: no variant passes its gate ({summary})")
+    if None in winners.values():
+        return JointDecision(rule.name, None, winners, ("joint variant not materialized", *reasons))
+    first, second = (catalogue.factor(name) for name in rule.factors)
+    config_id = joint_config_id(first.alias, winners[first.name], second.alias, winners[second.name])  # type: ignore[arg-type]
+    return JointDecision(rule.name, config_id, winners, tuple(reasons))
+
+
+def evaluate_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> tuple[list[FactorVerdict], JointDecision]:
+    """Verdict of the joint candidate against the shared baseline, when the rule lets it run."""
+    decision = decide_joint(catalogue, rule, rows)
+    joint_rows = rows[rows["factor"] == rule.name]
+    if decision.config_id is None or decision.config_id not in set(joint_rows["variant"]):
+        return [], decision
+    verdicts = evaluate_factor(joint_rows, rule.name, JOINT_BASELINE_VARIANT, variants=[decision.config_id],
+                               universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate)
+    return verdicts, decision
+
+
+def gate_table(verdicts: list[FactorVerdict], decision: JointDecision | None = None) -> pd.DataFrame:
+    """The verdict table; a joint rule that did not run gets one INCONCLUSIVE row saying why."""
+    if verdicts:
+        return verdict_table(verdicts)
+    if decision is None:
+        return pd.DataFrame()
+    return pd.DataFrame([{"factor": decision.rule, "variant": "-", "model": "-", "baseline": JOINT_BASELINE_VARIANT,
+                          "verdict": str(Verdict.INCONCLUSIVE), "n_pairs": 0, "failed_gates": "",
+                          "reasons": "; ".join(decision.reasons)}])
