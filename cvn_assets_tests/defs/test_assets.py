@@ -91,3 +91,20 @@ def test_bad_ohlcv_stops_that_crypto_and_nothing_downstream_is_written(tmp_path:
     for key in PER_CRYPTO:
         assert not instance.fetch_materializations(dg.AssetKey(key), limit=1).records
     assert _materialize(defs, "crypto_data_job", "BTC", instance).success
+
+
+def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_rows(
+        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    assert _materialize(defs, "crypto_data_job", "ETH", instance).success
+    result = _materialize(defs, "cell_job", "ETH|f3.cl_filter", instance)
+    assert result.success
+    record = instance.fetch_materializations(dg.AssetKey("cleanlab_mask"), limit=1).records[0]
+    metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+    for key in ("suspect_count", "drop_pct", "buy_drop_pct", "hold_drop_pct", "coverage_pct", "duration_seconds"):
+        assert key in metadata, key
+    assert metadata["mode"] == "filter" and metadata["coverage_pct"] == 100.0
+    assert 0 < metadata["buy_drop_pct"] <= 5.0 and 0 < metadata["hold_drop_pct"] <= 5.0
+    mask = result.asset_value("cleanlab_mask")
+    kept = result.asset_value("oos_predictions")["models"]["train_rows"].iloc[0]
+    assert kept == len(mask) - int(mask["flagged"].sum())
