@@ -18,7 +18,7 @@ SMALL_ROWS = 2400
 
 def small_catalogue_document(universe: tuple[str, ...] = SMALL_CRYPTOS) -> dict:
     return {
-        "sweep": {"name": "test_sweep", "universe": list(universe), "seed": 7},
+        "sweep": {"name": "test_sweep", "universe": list(universe), "seed": 7, "models": ["xgboost"]},
         "learners": {"xgboost": {"num_boost_round": 25}},
         "factors": {"label_smoothing": {"alias": "ls", "baseline": "none", "variants": {
             "none": {"eps_buy": 0.0, "eps_hold": 0.0},

@@ -17,6 +17,7 @@ import yaml
 
 from cvn_assets.core.configs import BASELINE_CONFIG_ID, TrainingConfig, as_dict, build_configs, fingerprint
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.learners.registry import default_learner_names, learner_names
 from cvn_assets.core.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
 from cvn_assets.core.noise.params import CleanlabParams
 from cvn_assets.core.smoothing import SmoothingParams
@@ -80,6 +81,7 @@ class Catalogue:
     universe: tuple[str, ...]
     seed: int
     models: tuple[str, ...]
+    primary_model: str
     factors: tuple[Factor, ...]
     pipeline: PipelineParams
     joint_rules: tuple[JointRule, ...] = ()
@@ -113,7 +115,7 @@ class Catalogue:
         """Every parameter of the sweep, JSON-ready: what lineage records for a verdict."""
         return {
             "sweep": {"name": self.sweep_name, "universe": list(self.universe), "seed": self.seed,
-                      "models": list(self.models)},
+                      "models": list(self.models), "primary_model": self.primary_model},
             "factors": {
                 f.name: {"alias": f.alias, "baseline": f.baseline,
                          "variants": {v.name: as_dict(v.params) for v in f.variants}}
@@ -154,9 +156,14 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
         raise CatalogueError("catalogue: sweep.universe must be a non-empty list of crypto symbols")
     for crypto in cryptos:
         _check_key(str(crypto), "crypto symbol")
-    models = sweep.get("models", ["xgboost"])
-    if not models:
-        raise CatalogueError("catalogue: sweep.models must name at least one model")
+    models = sweep.get("models") or default_learner_names()
+    unknown_models = sorted(set(models) - set(learner_names()))
+    if unknown_models:
+        raise CatalogueError(f"catalogue: sweep.models names unknown model(s) {unknown_models}; "
+                             f"registered: {learner_names()}")
+    primary = str(sweep.get("primary_model", models[0]))
+    if primary not in models:
+        raise CatalogueError(f"catalogue: sweep.primary_model {primary!r} is not one of the models {list(models)}")
     factors_doc = _mapping(document.get("factors"), "factors")
     if not factors_doc:
         raise CatalogueError("catalogue: at least one factor is required under `factors`")
@@ -169,6 +176,7 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
         universe=tuple(str(c) for c in cryptos),
         seed=int(sweep.get("seed", 0)),
         models=tuple(str(m) for m in models),
+        primary_model=primary,
         factors=factors,
         pipeline=build_pipeline_params({k: document[k] for k in PIPELINE_SECTIONS if k in document}),
         joint_rules=_parse_joint_rules(document.get("joint"), factors),

@@ -41,7 +41,7 @@ def evaluate_single_factor(catalogue: Catalogue, rows: pd.DataFrame, factor_name
 
 def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> JointDecision:
     """The joint candidate to run: the best LOCK variant of each factor, or none with the reasons."""
-    model = catalogue.models[0]
+    model = catalogue.primary_model
     winners: dict[str, str | None] = {}
     reasons = []
     for factor_name in rule.factors:

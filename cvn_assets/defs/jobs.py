@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cvn_assets.defs.assets.models import PREDICTIONS_PREFIX
+
 CRYPTO_DATA_JOB = "crypto_data_job"
 CELL_JOB = "cell_job"
 GATE_JOB = "gate_job"
@@ -16,8 +18,8 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             description="Per-crypto work shared by every variant: OHLCV, features, labels, folds.",
         ),
         dg.define_asset_job(
-            CELL_JOB, selection=dg.AssetSelection.assets("smoothed_labels", "cleanlab_mask", "oos_predictions",
-                                                   "fold_metrics"),
+            CELL_JOB, selection=dg.AssetSelection.assets("smoothed_labels", "cleanlab_mask", "fold_metrics")
+            | dg.AssetSelection.key_prefixes([PREDICTIONS_PREFIX]),
             description="Train, predict and evaluate one crypto × fold × configuration cell.",
         ),
         dg.define_asset_job(

@@ -11,7 +11,7 @@ from cvn_assets.defs.settings import Settings
 from cvn_assets_tests.conftest import SMALL_CRYPTOS, make_settings
 
 PER_CRYPTO = ["ohlcv", "features", "raw_labels", "fold_windows"]
-PER_CELL = ["smoothed_labels", "oos_predictions", "fold_metrics"]
+XGBOOST_PREDICTIONS = dg.AssetKey(["oos_predictions", "xgboost"])
 
 
 def _materialize(defs: dg.Definitions, job: str, partition: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -38,7 +38,7 @@ def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Se
     assert result.success
     targets = result.asset_value("smoothed_labels")
     assert set(targets["target"].round(6)) == {0.85, 0.075}
-    predictions = result.asset_value("oos_predictions")["predictions"]
+    predictions = result.asset_value(XGBOOST_PREDICTIONS)["predictions"]
     assert set(predictions["window"]) == {"validation", "test"}
     assert set(predictions["y"]) <= {0, 1}  # evaluation labels stay hard
     assert predictions["p"].between(0, 1).all()
@@ -106,5 +106,5 @@ def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_row
     assert metadata["mode"] == "filter" and metadata["coverage_pct"] == 100.0
     assert 0 < metadata["buy_drop_pct"] <= 5.0 and 0 < metadata["hold_drop_pct"] <= 5.0
     mask = result.asset_value("cleanlab_mask")
-    kept = result.asset_value("oos_predictions")["models"]["train_rows"].iloc[0]
+    kept = result.asset_value(XGBOOST_PREDICTIONS)["models"]["train_rows"].iloc[0]
     assert kept == len(mask) - int(mask["flagged"].sum())

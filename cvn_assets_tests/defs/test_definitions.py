@@ -21,8 +21,9 @@ EXPECTED_GRAPH = {
     "fold_windows": ("labels", {"raw_labels"}),
     "smoothed_labels": ("labels", {"raw_labels", "fold_windows"}),
     "cleanlab_mask": ("labels", {"features", "raw_labels", "fold_windows"}),
-    "oos_predictions": ("models", {"features", "raw_labels", "fold_windows", "smoothed_labels", "cleanlab_mask"}),
-    "fold_metrics": ("evaluation", {"oos_predictions", "raw_labels"}),
+    "oos_predictions/xgboost": ("models", {"features", "raw_labels", "fold_windows", "smoothed_labels",
+                                           "cleanlab_mask"}),
+    "fold_metrics": ("evaluation", {"oos_predictions/xgboost", "raw_labels"}),
     "gate_verdict": ("evaluation", {"fold_metrics"}),
 }
 
@@ -51,7 +52,7 @@ def test_every_asset_is_described_owned_and_kinded(defs: dg.Definitions) -> None
 def test_partitions_follow_the_catalogue(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("ohlcv")).partitions_def.get_partition_keys() == ["BTC", "ETH"]
-    cells = graph.get(dg.AssetKey("oos_predictions")).partitions_def.get_partition_keys()
+    cells = graph.get(dg.AssetKey(["oos_predictions", "xgboost"])).partitions_def.get_partition_keys()
     # 5 unique configurations (the baseline is shared by both factors) + 4 joint candidates.
     assert len(cells) == 2 * 5 * (5 + 4)
     assert "BTC|f1.baseline" in cells and "ETH|f5.ls_aggressive" in cells and "BTC|f2.cl_filter" in cells

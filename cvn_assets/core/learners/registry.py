@@ -46,6 +46,15 @@ def learner_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def default_learner_names() -> list[str]:
+    """Learners a sweep trains when its catalogue names none: every registered one not opted out.
+
+    A learner class opts out with `in_default_sweep = False` (e.g. one that only serves a factor).
+    """
+    _discover()
+    return [name for name in sorted(_REGISTRY) if getattr(_REGISTRY[name], "in_default_sweep", True)]
+
+
 def make_learner(name: str, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Learner:
     """Build an unfitted learner by registered name."""
     _discover()

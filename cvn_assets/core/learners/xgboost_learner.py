@@ -47,6 +47,7 @@ class XGBoostLearner:
         train = xgb.DMatrix(np.asarray(features, dtype=np.float32), label=np.asarray(targets, dtype=float),
                             weight=sample_weight)
         self.booster_ = xgb.train(params, train, num_boost_round=rounds)
+        self.n_iterations_ = rounds
         return self
 
     def decision_margin(self, features: np.ndarray) -> np.ndarray:

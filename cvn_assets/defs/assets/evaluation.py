@@ -6,31 +6,36 @@ import pandas as pd
 from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
-from cvn_assets.defs.assets.common import OWNERS, float_metadata, table_metadata
+from cvn_assets.defs.assets.common import OWNERS, table_metadata
+from cvn_assets.defs.assets.models import prediction_asset_key
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
 from cvn_assets.defs.resources import SweepResource
 
 RESULTS_IO_MANAGER = "results_io_manager"
 
 
-def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
+def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]) -> list[dg.AssetsDefinition]:
+    prediction_inputs = {model: dg.AssetIn(key=prediction_asset_key(model)) for model in models}
+
     @dg.asset(partitions_def=partitions.cell, group_name="evaluation", kinds={"pandas", "sql"}, owners=OWNERS,
-              io_manager_key=RESULTS_IO_MANAGER, code_version="1")
-    def fold_metrics(context: dg.AssetExecutionContext, oos_predictions: dict[str, pd.DataFrame],
-                     raw_labels: pd.DataFrame, sweep: SweepResource) -> dg.Output[pd.DataFrame]:
-        """Every SPEC §6 metric of one cell on its test window, one row per model and per factor it serves."""
+              io_manager_key=RESULTS_IO_MANAGER, code_version="1",
+              ins={"raw_labels": dg.AssetIn(), **prediction_inputs})
+    def fold_metrics(context: dg.AssetExecutionContext, sweep: SweepResource,
+                     **inputs: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+        """Every SPEC §6 metric of one cell on its test window: one row per model and per factor it serves."""
         crypto, fold_id, config_id = split_cell_key(context.partition_key)
-        config = sweep.catalogue.config(config_id)
-        metrics = cell_metrics(oos_predictions["predictions"], oos_predictions["models"], raw_labels,
-                               sweep.catalogue.pipeline.costs)
+        raw_labels = inputs.pop("raw_labels")
+        predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
+        summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
+        metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
         rows = result_rows(metrics, sweep_id=sweep.name, crypto=crypto, fold=fold_id, config_id=config_id,
-                           members=config.members)
-        first = metrics.iloc[0].to_dict()
+                           members=sweep.catalogue.config(config_id).members)
+        failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
         return dg.Output(rows, metadata={
             "metrics": table_metadata(metrics),
             "sweep_id": dg.MetadataValue.text(sweep.name),
-            **float_metadata({k: first[k] for k in ("status", "f1_buy", "auc", "ece_hold", "n_trades",
-                                                    "expectancy_net") if k in first}),
+            "models": dg.MetadataValue.int(len(metrics)),
+            "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
         })
 
     @dg.asset(partitions_def=partitions.factor, group_name="evaluation", kinds={"scipy"}, owners=OWNERS,

@@ -66,3 +66,13 @@ def test_sample_weights_change_the_fit() -> None:
 def test_unknown_model_lists_the_registered_ones() -> None:
     with pytest.raises(CatalogueError, match="unknown model 'nope'; registered: .*xgboost"):
         make_learner("nope")
+
+
+@pytest.mark.parametrize("name", learner_names())
+def test_every_learner_honours_sample_weights(name: str) -> None:
+    """Class-balancing and cleanlab weights reach the fit of every model, not only XGBoost's."""
+    x, y = _data()
+    weights = np.where(y == 1, 5.0, 1.0)
+    plain = make_learner(name, SMALL, seed=1).fit(x, y).predict_proba(x).mean()
+    weighted = make_learner(name, SMALL, seed=1).fit(x, y, weights).predict_proba(x).mean()
+    assert weighted > plain + 0.05

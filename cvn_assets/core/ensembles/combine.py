@@ -1,0 +1,229 @@
+"""Running one ensemble on one cell: base predictions in, an outcome shaped like a base model's out.
+
+Meta-models learn only from validation rows, never from test rows. The ensemble's own calibration
+and threshold need validation scores that its fitted state has not seen: for an ensemble that learns
+from labels they are out-of-fold predictions from a purged K-fold over the validation positions; for
+one that does not (the mean blend) the validation blend itself is already out-of-sample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logit
+
+from cvn_assets.core.calibration import CalibrationParams, make_calibrator
+from cvn_assets.core.ensembles.base import Ensemble, check_training_labels
+from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
+from cvn_assets.core.errors import CatalogueError, InsufficientDataError
+from cvn_assets.core.folds import purged_inner_splits
+from cvn_assets.core.metrics.classification import as_hard_labels
+from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
+from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
+
+WINDOWS: tuple[str, ...] = ("validation", "test")
+BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "p")
+
+
+@dataclass(frozen=True)
+class EnsembleRunParams:
+    """Folds of the out-of-fold validation scores, and the clip applied before logit(score) margins."""
+
+    oof_splits: int = 2
+    margin_clip_eps: float = 1e-7
+
+    def __post_init__(self) -> None:
+        if isinstance(self.oof_splits, bool) or not isinstance(self.oof_splits, int) or self.oof_splits < 2:
+            raise CatalogueError(f"oof_splits must be an integer >= 2, got {self.oof_splits!r}")
+        if not (isinstance(self.margin_clip_eps, float) and 0.0 < self.margin_clip_eps < 0.5):
+            raise CatalogueError(f"margin_clip_eps must be a float in (0, 0.5), got {self.margin_clip_eps!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class WindowMatrix:
+    """One window of base predictions side by side: rows = positions (ascending), columns = base models."""
+
+    positions: np.ndarray
+    timestamps: np.ndarray
+    y: np.ndarray
+    matrix: np.ndarray
+
+
+@dataclass
+class EnsembleOutcome:
+    """What running one ensemble on one cell produced (the counterpart of `training.ModelOutcome`)."""
+
+    name: str
+    status: str
+    predictions: pd.DataFrame
+    threshold: float = float("nan")
+    fit_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    train_rows: int = 0
+    error: str | None = None
+    note: str | None = None
+    ensemble: Ensemble | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, object]:
+        """The keys of `ModelOutcome.summary`, so base models and ensembles are reported alike."""
+        return {"model": self.name, "status": self.status, "error": self.error,
+                "threshold": self.threshold, "fit_seconds": self.fit_seconds,
+                "duration_seconds": self.duration_seconds, "train_rows": self.train_rows}
+
+
+def base_matrices(base_predictions: pd.DataFrame, name: str, base_models: tuple[str, ...]) -> dict[str, WindowMatrix]:
+    """Pivot the base models' prediction frames into one matrix of calibrated P(BUY) per window.
+
+    A declared base model without predictions in a window (e.g. because it failed) or without a
+    prediction for every position of that window raises `InsufficientDataError` naming it.
+    """
+    absent = [c for c in BASE_COLUMNS if c not in base_predictions.columns]
+    if absent:
+        raise InsufficientDataError(f"ensemble {name!r}: base predictions lack column(s) {absent}")
+    return {w: _window_matrix(base_predictions[base_predictions["window"] == w], name, base_models, w)
+            for w in WINDOWS}
+
+
+def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...], window: str) -> WindowMatrix:
+    present = set(frame["model"])
+    for model in base_models:
+        if model not in present:
+            raise InsufficientDataError(
+                f"ensemble {name!r} needs the {window} predictions of base model {model!r}, which are missing "
+                f"(a base model that failed fails the ensemble)"
+            )
+    frame = frame[frame["model"].isin(base_models)]
+    repeated = frame[frame.duplicated(["model", "position"])]
+    if not repeated.empty:
+        row = repeated.iloc[0]
+        raise ValueError(f"ensemble {name!r}: base model {row['model']!r} has {len(repeated)} repeated {window} "
+                         f"prediction(s), first at position {row['position']}")
+    wide = frame.pivot(index="position", columns="model", values="p").reindex(columns=list(base_models)).sort_index()
+    for model in base_models:
+        holes = wide.index[wide[model].isna()]
+        if holes.size:
+            raise InsufficientDataError(
+                f"ensemble {name!r}: base model {model!r} has no {window} probability at {holes.size} position(s) "
+                f"the other base models cover, first at position {holes[0]}"
+            )
+    per_position = frame.groupby("position")[["y", "timestamp"]].nunique()
+    clash = per_position.index[(per_position > 1).any(axis=1)]
+    if clash.size:
+        raise ValueError(f"ensemble {name!r}: base models disagree on the {window} label or timestamp at "
+                         f"{clash.size} position(s), first at position {clash[0]}")
+    first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide.index)
+    return WindowMatrix(
+        positions=wide.index.to_numpy(dtype=np.int64),
+        timestamps=first["timestamp"].to_numpy(),
+        y=as_hard_labels(first["y"].to_numpy(), f"ensemble {name!r} {window} labels"),
+        matrix=wide.to_numpy(dtype=np.float64),
+    )
+
+
+def out_of_fold_scores(
+    name: str,
+    validation: WindowMatrix,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    n_threads: int = 1,
+) -> np.ndarray:
+    """Validation scores, each from an ensemble fitted on its split's training positions only.
+
+    `splits` are (training positions, held-out positions) pairs whose held-out parts cover every
+    validation position once, as `folds.purged_inner_splits` returns them.
+    """
+    scores = np.full(validation.positions.size, np.nan)
+    for train_positions, held_positions in splits:
+        train = np.searchsorted(validation.positions, train_positions)
+        held = np.searchsorted(validation.positions, held_positions)
+        ensemble = make_ensemble(name, params, seed=seed, n_threads=n_threads)
+        ensemble.fit(validation.matrix[train], validation.y[train])
+        scores[held] = ensemble.predict_proba(validation.matrix[held])
+    unscored = np.flatnonzero(np.isnan(scores))
+    if unscored.size:
+        raise ValueError(f"ensemble {name!r}: the splits hold out no fold for {unscored.size} validation "
+                         f"position(s), first {int(validation.positions[unscored[0]])}")
+    return scores
+
+
+def run_ensemble(
+    name: str,
+    base_predictions: pd.DataFrame,
+    calibration: CalibrationParams,
+    threshold: ThresholdParams,
+    seed: int,
+    n_threads: int,
+    label_horizon: int,
+    embargo_bars: int,
+    *,
+    params: Mapping[str, Any] | None = None,
+    run: EnsembleRunParams = EnsembleRunParams(),
+) -> EnsembleOutcome:
+    """Fit ensemble `name` on validation, predict test, calibrate and choose its threshold.
+
+    `base_predictions` is the concatenation of the base models' prediction frames (columns model,
+    window, position, timestamp, y, p). The test predictions come from the ensemble fitted on all
+    validation rows; calibration and threshold use out-of-fold validation scores (see the module
+    doc). The returned frame's `score` is what the calibrator consumed, as for base models:
+    logit(clipped ensemble P(BUY)) for temperature scaling, the probability otherwise.
+
+    Like `training.fit_and_predict`, a failing meta-model fit is recorded as `training_failed`;
+    input problems (missing base model, one-class validation, unknown ensemble or parameter) raise.
+    """
+    started = time.perf_counter()
+    windows = base_matrices(base_predictions, name, ensemble_base_models(name))
+    validation, test = windows["validation"], windows["test"]
+    check_training_labels(name, validation.matrix, validation.y)
+    ensemble = make_ensemble(name, params, seed=seed, n_threads=n_threads)
+    splits = (purged_inner_splits(validation.positions, label_horizon, embargo_bars, n_splits=run.oof_splits)
+              if ensemble.learns_from_labels else None)
+    fit_started = time.perf_counter()
+    try:
+        ensemble.fit(np.vstack([validation.matrix, test.matrix]), np.r_[validation.y, test.y])
+        scores = {"test": ensemble.predict_proba(test.matrix)}
+        scores["validation"] = (
+            out_of_fold_scores(name, validation, splits, params=params, seed=seed, n_threads=n_threads)
+            if splits is not None else ensemble.predict_proba(validation.matrix)
+        )
+    except Exception as exc:  # noqa: BLE001 - a meta-model failure is recorded, not fatal to the sweep
+        return EnsembleOutcome(name, STATUS_TRAINING_FAILED, empty_predictions(),
+                               fit_seconds=time.perf_counter() - fit_started,
+                               duration_seconds=time.perf_counter() - started, train_rows=validation.positions.size,
+                               error=f"{type(exc).__name__}: {exc}")
+    fit_seconds = time.perf_counter() - fit_started
+    inputs = {w: _calibrator_input(scores[w], calibration, run.margin_clip_eps) for w in WINDOWS}
+    calibrator = make_calibrator(calibration).fit(inputs["validation"], validation.y)
+    calibrated = {w: calibrator.transform(inputs[w]) for w in WINDOWS}
+    choice = sweep_threshold(calibrated["validation"], validation.y, threshold)
+    frames = [
+        pd.DataFrame({"model": name, "window": w, "position": windows[w].positions,
+                      "timestamp": windows[w].timestamps, "y": windows[w].y.astype(int),
+                      "score": inputs[w], "p": calibrated[w]})
+        for w in WINDOWS
+    ]
+    return EnsembleOutcome(name, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold, fit_seconds,
+                           duration_seconds=time.perf_counter() - started, train_rows=validation.positions.size,
+                           note=getattr(ensemble, "note_", None), ensemble=ensemble)
+
+
+def _calibrator_input(probabilities: np.ndarray, calibration: CalibrationParams, clip_eps: float) -> np.ndarray:
+    # Temperature scaling rescales margins; an ensemble's margin is the logit of its probability,
+    # clipped because calibrated base probabilities (hence blends) can be exactly 0 or 1.
+    p = np.asarray(probabilities, dtype=np.float64)
+    if calibration.method == "temperature":
+        return np.asarray(logit(np.clip(p, clip_eps, 1.0 - clip_eps)), dtype=np.float64)
+    return p
+
+
+def empty_predictions() -> pd.DataFrame:
+    """A prediction frame with no rows and the columns of a base model's frame."""
+    return pd.DataFrame({"model": pd.Series(dtype=str), "window": pd.Series(dtype=str),
+                         "position": pd.Series(dtype=int), "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                         "y": pd.Series(dtype=int), "score": pd.Series(dtype=float), "p": pd.Series(dtype=float)})

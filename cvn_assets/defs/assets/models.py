@@ -1,0 +1,88 @@
+"""Per-cell model assets: out-of-sample predictions of each model, one asset per registered learner."""
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
+from cvn_assets.core.training import ModelOutcome, fit_and_predict
+from cvn_assets.defs.assets.common import OWNERS, table_metadata
+from cvn_assets.defs.assets.training import fold_of
+from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
+from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
+
+PREDICTIONS_PREFIX = "oos_predictions"
+
+
+def prediction_asset_key(model: str) -> dg.AssetKey:
+    return dg.AssetKey([PREDICTIONS_PREFIX, model])
+
+
+def build_model_assets(partitions: SweepPartitions, models: tuple[str, ...]) -> list[dg.AssetsDefinition]:
+    return [_prediction_asset(partitions, model) for model in models]
+
+
+def _prediction_asset(partitions: SweepPartitions, model: str) -> dg.AssetsDefinition:
+    @dg.asset(key=prediction_asset_key(model), partitions_def=partitions.cell, group_name="models",
+              kinds={model.split("_")[0], "parquet"}, owners=OWNERS, code_version="1",
+              description=(f"Calibrated out-of-sample P(BUY) of {model} on the validation and test windows of one "
+                           "cell, with the threshold chosen on validation. Training rows and weights follow the "
+                           "cleanlab mask on top of class balancing; a failed fit is recorded as training_failed "
+                           "and the sweep goes on."))
+    def predictions(context: dg.AssetExecutionContext, features: pd.DataFrame, raw_labels: pd.DataFrame,
+                    fold_windows: pd.DataFrame, smoothed_labels: pd.DataFrame, cleanlab_mask: pd.DataFrame,
+                    sweep: SweepResource, artifacts: ArtifactStoreResource) -> dg.Output[dict[str, pd.DataFrame]]:
+        crypto, fold_id, config_id = split_cell_key(context.partition_key)
+        catalogue = sweep.catalogue
+        pipeline = catalogue.pipeline
+        mode = str(cleanlab_mask["mode"].iloc[0]) if len(cleanlab_mask) else "off"
+        mask = CleanlabMask(frame=cleanlab_mask.drop(columns=["mode"]), stats={}, mode=mode)
+        targets, cleanlab_weights = apply_cleanlab(smoothed_labels, mask, mode)
+        _log_event(context, "training_started", model=model, crypto=crypto, fold=fold_id, config=config_id,
+                   n_train=len(targets), n_features=features.shape[1] - 1,
+                   buy_share=round(float(targets["hard_label"].mean()), 4), cleanlab_mode=mode)
+        outcome = fit_and_predict(
+            model, features, raw_labels, fold_of(fold_windows, fold_id), targets, sample_weight=cleanlab_weights,
+            learner_params=pipeline.learners.get(model), class_balancing=pipeline.training.class_balancing,
+            calibration=pipeline.calibration, threshold=pipeline.threshold,
+            seed=catalogue.seed, n_threads=sweep.n_threads,
+        )
+        _log_event(context, "training_complete", **_completion_fields(outcome, crypto, fold_id, config_id))
+        metadata: dict[str, dg.MetadataValue] = {
+            "status": dg.MetadataValue.text(outcome.status),
+            "threshold": dg.MetadataValue.float(float(outcome.threshold)),
+            "train_rows": dg.MetadataValue.int(len(targets)),
+            "fit_seconds": dg.MetadataValue.float(outcome.fit_seconds),
+            "cleanlab_mode": dg.MetadataValue.text(mode),
+        }
+        if outcome.learner is not None and hasattr(outcome.learner, "to_bytes"):
+            path = artifacts.write_model(crypto, fold_id, config_id, model, outcome.learner.to_bytes())
+            metadata["model_path"] = dg.MetadataValue.path(str(path))
+        if outcome.learner is not None and hasattr(outcome.learner, "feature_importance"):
+            names = [c for c in features.columns if c != "timestamp"]
+            importance = pd.Series(outcome.learner.feature_importance(names)).sort_values(ascending=False)
+            metadata["top_features"] = table_metadata(
+                importance.head(10).rename_axis("feature").reset_index(name="importance"))
+        if outcome.error:
+            context.log.error(f"{crypto} {fold_id} {config_id} {model}: training failed: {outcome.error}")
+            metadata["error"] = dg.MetadataValue.text(outcome.error)
+        return dg.Output({"predictions": outcome.predictions, "models": pd.DataFrame([outcome.summary()])},
+                         metadata=metadata)
+
+    return predictions
+
+
+def _completion_fields(outcome: ModelOutcome, crypto: str, fold: str, config: str) -> dict[str, object]:
+    learner = outcome.learner
+    best_iteration = getattr(learner, "n_iterations_", None) if learner is not None else None
+    return {"model": outcome.model, "crypto": crypto, "fold": fold, "config": config, "status": outcome.status,
+            "n_train": outcome.train_rows, "threshold": None if np.isnan(outcome.threshold) else outcome.threshold,
+            "duration_seconds": round(outcome.duration_seconds, 3), "fit_seconds": round(outcome.fit_seconds, 3),
+            "best_iteration": best_iteration, "error": outcome.error}
+
+
+def _log_event(context: dg.AssetExecutionContext, event: str, **fields: object) -> None:
+    # One JSON object per line with a fixed event name: every learner logs the same schema.
+    context.log.info(json.dumps({"event": event, **fields}, default=str))
