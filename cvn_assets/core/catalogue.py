@@ -15,25 +15,22 @@ from typing import Any
 
 import yaml
 
-from cvn_assets.core.configs import BASELINE_CONFIG_ID, TrainingConfig, as_dict, build_configs, fingerprint
+from cvn_assets.core.configs import (
+    BASELINE_CONFIG_ID,
+    FACTOR_KINDS,
+    TrainingConfig,
+    as_dict,
+    build_configs,
+    fingerprint,
+    register_factor_kind,
+)
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.learners.registry import default_learner_names, learner_names
 from cvn_assets.core.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
-from cvn_assets.core.noise.params import CleanlabParams
-from cvn_assets.core.smoothing import SmoothingParams
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "catalogue.yaml"
 
-# Factor name -> parameters class. A new factor kind registers its typed parameters here; the
-# class's own validation is the guardrail, reported with the factor and variant that broke it.
-FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams, "cleanlab": CleanlabParams}
-
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def register_factor_kind(name: str, params_class: type) -> None:
-    """Declare a factor whose variants are parameterised by `params_class`."""
-    FACTOR_KINDS[name] = params_class
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cvn_assets.core.catalogue import Factor, JointRule
 
+from cvn_assets.core.focal_loss import FocalParams
+from cvn_assets.core.noise.params import CleanlabParams
+from cvn_assets.core.smoothing import SmoothingParams
+
 BASELINE_CONFIG_ID = "baseline"
 JOINT_BASELINE_VARIANT = "baseline"
+
+# Factor name -> parameters class. A new factor kind registers its typed parameters here; the
+# class's own validation is the guardrail, reported with the factor and variant that broke it, and
+# its default is what a sweep that does not vary the factor trains with.
+FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams, "cleanlab": CleanlabParams,
+                                 "focal_loss": FocalParams}
+
+
+def register_factor_kind(name: str, params_class: type) -> None:
+    """Declare a factor whose variants are parameterised by `params_class`."""
+    FACTOR_KINDS[name] = params_class
 
 
 @dataclass(frozen=True)
@@ -35,10 +50,25 @@ class TrainingConfig:
     joint_rule: str | None = None
 
     def params_for(self, factor: str) -> Any:
-        return self.factor_params[factor]
+        """This configuration's parameters of a factor kind (its default when the sweep does not vary it)."""
+        if factor in self.factor_params:
+            return self.factor_params[factor]
+        return FACTOR_KINDS[factor]()
 
     def fingerprint(self) -> str:
         return fingerprint({name: as_dict(p) for name, p in sorted(self.factor_params.items())})
+
+    def learner_for(self, model: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        """The learner and parameters that train `model` here: a factor (e.g. focal loss) may swap them.
+
+        Results keep the model's own name, so a variant pairs with its baseline in the gate.
+        """
+        name, resolved = model, dict(params or {})
+        for factor_params in self.factor_params.values():
+            choose = getattr(factor_params, "learner_choice", None)
+            if choose is not None:
+                name, resolved = choose(name, resolved)
+        return name, resolved
 
 
 def build_configs(factors: Sequence[Factor], joint_rules: Sequence[JointRule] = ()) -> list[TrainingConfig]:

@@ -10,17 +10,18 @@ extreme margins never overflow.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy
 from scipy.special import expit
 
 from cvn_assets.core.errors import CatalogueError, TrainingError
 
 if TYPE_CHECKING:
+    # SymPy is imported where it is used: it costs ~0.4 s that runs not using focal loss should not pay.
+    import sympy
     import xgboost
 
 MAX_GAMMA = 10.0
@@ -59,9 +60,19 @@ class FocalParams:
         """True when the loss is (class-weighted) cross entropy, i.e. γ = 0."""
         return self.gamma == 0.0
 
+    def learner_choice(self, model: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The learner realising this loss for `model`: XGBoost switches to its focal objective.
+
+        The default (γ = 0, α = 0.5) is plain cross entropy, so the model is left as it is.
+        """
+        if model != "xgboost" or (self.gamma == 0.0 and self.alpha == 0.5):
+            return model, dict(params)
+        return "xgboost_focal", {**params, "focal_gamma": self.gamma, "focal_alpha": self.alpha}
+
 
 def symbolic_focal_loss(p: sympy.Expr, y: sympy.Expr, gamma: sympy.Expr, alpha: sympy.Expr) -> sympy.Expr:
     """The focal loss of one row as a SymPy expression in probability `p` and target `y`."""
+    import sympy
     return -CLASS_WEIGHT_SCALE * (
         alpha * y * (1 - p) ** gamma * sympy.log(p) + (1 - alpha) * (1 - y) * p**gamma * sympy.log(1 - p)
     )
@@ -83,6 +94,7 @@ class FocalExpressions:
 @functools.lru_cache(maxsize=1)
 def focal_expressions() -> FocalExpressions:
     """Differentiate the loss in p, then chain through the sigmoid with dp/dm = p(1 − p)."""
+    import sympy
     p = sympy.Symbol("p", positive=True)
     y = sympy.Symbol("y", real=True)
     gamma = sympy.Symbol("gamma", nonnegative=True)
@@ -98,12 +110,14 @@ def focal_expressions() -> FocalExpressions:
 
 @functools.lru_cache(maxsize=1)
 def _numeric_grad_hess() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    import sympy
     e = focal_expressions()
     return sympy.lambdify((e.p, e.y, e.gamma, e.alpha), (e.grad, e.hess), modules="numpy", cse=sympy.cse)
 
 
 @functools.lru_cache(maxsize=1)
 def _numeric_loss() -> Callable[..., tuple[np.ndarray]]:
+    import sympy
     # A one-tuple: with `cse`, lambdify returns a list even for a single expression.
     e = focal_expressions()
     return sympy.lambdify((e.p, e.y, e.gamma, e.alpha), (e.loss,), modules="numpy", cse=sympy.cse)

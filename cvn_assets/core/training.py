@@ -91,6 +91,7 @@ def fit_and_predict(
     targets: pd.DataFrame,
     *,
     learner_params: dict[str, object] | None = None,
+    learner_name: str | None = None,
     class_balancing: bool = True,
     sample_weight: np.ndarray | None = None,
     calibration: CalibrationParams = CalibrationParams(),
@@ -100,13 +101,14 @@ def fit_and_predict(
 ) -> ModelOutcome:
     """Fit one learner, predict validation and test, calibrate on validation, choose the threshold.
 
+    `learner_name` trains another registered learner under the name `model` (a factor's choice).
     `sample_weight` (e.g. cleanlab's) multiplies the class-balancing weights. A failure of the
     learner itself is recorded as `training_failed` with its error so the sweep goes on; problems
     with the inputs (no validation rows, one class) still raise.
     """
     feature_matrix = features.drop(columns=["timestamp"]).to_numpy(dtype=float)
     weights = training_weights(targets["hard_label"].to_numpy(), class_balancing, sample_weight)
-    learner = make_learner(model, learner_params, seed=seed, n_threads=n_threads)
+    learner = make_learner(learner_name or model, learner_params, seed=seed, n_threads=n_threads)
     started = time.perf_counter()
     try:
         learner.fit(feature_matrix[targets["position"].to_numpy()], targets["target"].to_numpy(), weights)

@@ -108,3 +108,22 @@ def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_row
     mask = result.asset_value("cleanlab_mask")
     kept = result.asset_value(XGBOOST_PREDICTIONS)["models"]["train_rows"].iloc[0]
     assert kept == len(mask) - int(mask["flagged"].sum())
+
+
+def test_focal_variant_trains_the_focal_objective_under_the_xgboost_name(tmp_path: Path, small_data_dir: Path,
+                                                                        instance: dg.DagsterInstance) -> None:
+    from cvn_assets.core.catalogue import load_catalogue  # noqa: F401 - the shipped focal catalogue must load
+    import yaml
+
+    document = yaml.safe_load((Path(__file__).resolve().parents[2] / "cvn_assets/catalogues/focal_loss.yaml").read_text())
+    document["sweep"]["universe"] = ["BTC"]
+    document["learners"] = {"xgboost": {"num_boost_round": 25}}
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    assert _materialize(defs, "crypto_data_job", "BTC", instance).success
+    assert _materialize(defs, "cell_job", "BTC|f2.fl_g2", instance).success
+    record = instance.fetch_materializations(XGBOOST_PREDICTIONS, limit=1).records[0]
+    metadata = record.asset_materialization.metadata
+    assert metadata["learner"].value == "xgboost_focal"
+    assert metadata["learner_params"].value == {"num_boost_round": 25, "focal_gamma": 2.0, "focal_alpha": 0.5}
+    rows = defs.resources["results"].store().read("ftf_focal_loss")
+    assert rows[["factor", "variant", "model", "status"]].values.tolist() == [["focal_loss", "g2", "xgboost", "ok"]]

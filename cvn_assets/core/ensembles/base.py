@@ -102,6 +102,7 @@ def check_training_labels(ensemble: str, matrix: np.ndarray, y: np.ndarray) -> n
 
 
 def check_fitted(ensemble: object, attribute: str) -> None:
+    """Refuse to predict with an ensemble whose `fit` has not set `attribute`."""
     if not hasattr(ensemble, attribute):
         name = getattr(ensemble, "name", type(ensemble).__name__)
         raise NotFittedError(f"ensemble {name!r} is not fitted; call fit on the validation rows first")

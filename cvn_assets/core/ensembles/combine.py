@@ -186,7 +186,7 @@ def run_ensemble(
               if ensemble.learns_from_labels else None)
     fit_started = time.perf_counter()
     try:
-        ensemble.fit(np.vstack([validation.matrix, test.matrix]), np.r_[validation.y, test.y])
+        ensemble.fit(validation.matrix, validation.y)
         scores = {"test": ensemble.predict_proba(test.matrix)}
         scores["validation"] = (
             out_of_fold_scores(name, validation, splits, params=params, seed=seed, n_threads=n_threads)

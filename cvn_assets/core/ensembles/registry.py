@@ -28,7 +28,9 @@ def register_ensemble(name: str, base_models: Sequence[str]) -> Callable[[Ensemb
     """
     models = tuple(base_models)
     if isinstance(base_models, str) or not models or not all(isinstance(m, str) and m for m in models):
-        raise CatalogueError(f"ensemble {name!r}: base_models must be a non-empty sequence of model names, got {base_models!r}")
+        raise CatalogueError(
+            f"ensemble {name!r}: base_models must be a non-empty sequence of model names, got {base_models!r}"
+        )
     if len(set(models)) != len(models):
         raise CatalogueError(f"ensemble {name!r}: base_models lists a model twice: {list(models)}")
 
@@ -42,6 +44,7 @@ def register_ensemble(name: str, base_models: Sequence[str]) -> Callable[[Ensemb
 
 
 def unregister_ensemble(name: str) -> None:
+    """Forget `name` (no error if it was never registered)."""
     _REGISTRY.pop(name, None)
 
 
@@ -57,6 +60,7 @@ def _discover() -> None:
 
 
 def ensemble_names() -> list[str]:
+    """Every registered ensemble, sorted."""
     _discover()
     return sorted(_REGISTRY)
 

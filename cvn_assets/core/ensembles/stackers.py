@@ -38,7 +38,9 @@ class StackLogregParams:
         check_positive("stack_logreg", "c", self.c)
         check_positive("stack_logreg", "max_iter", self.max_iter, integer=True)
         if not (isinstance(self.clip_eps, float) and 0.0 < self.clip_eps < 0.5):
-            raise CatalogueError(f"ensemble 'stack_logreg': clip_eps must be a float in (0, 0.5), got {self.clip_eps!r}")
+            raise CatalogueError(
+                f"ensemble 'stack_logreg': clip_eps must be a float in (0, 0.5), got {self.clip_eps!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -40,18 +40,23 @@ def _prediction_asset(partitions: SweepPartitions, model: str) -> dg.AssetsDefin
         mode = str(cleanlab_mask["mode"].iloc[0]) if len(cleanlab_mask) else "off"
         mask = CleanlabMask(frame=cleanlab_mask.drop(columns=["mode"]), stats={}, mode=mode)
         targets, cleanlab_weights = apply_cleanlab(smoothed_labels, mask, mode)
-        _log_event(context, "training_started", model=model, crypto=crypto, fold=fold_id, config=config_id,
+        learner_name, learner_params = catalogue.config(config_id).learner_for(model, pipeline.learners.get(model))
+        _log_event(context, "training_started", model=model, learner=learner_name, crypto=crypto, fold=fold_id,
+                   config=config_id,
                    n_train=len(targets), n_features=features.shape[1] - 1,
                    buy_share=round(float(targets["hard_label"].mean()), 4), cleanlab_mode=mode)
         outcome = fit_and_predict(
             model, features, raw_labels, fold_of(fold_windows, fold_id), targets, sample_weight=cleanlab_weights,
-            learner_params=pipeline.learners.get(model), class_balancing=pipeline.training.class_balancing,
+            learner_params=learner_params, learner_name=learner_name,
+            class_balancing=pipeline.training.class_balancing,
             calibration=pipeline.calibration, threshold=pipeline.threshold,
             seed=catalogue.seed, n_threads=sweep.n_threads,
         )
         _log_event(context, "training_complete", **_completion_fields(outcome, crypto, fold_id, config_id))
         metadata: dict[str, dg.MetadataValue] = {
             "status": dg.MetadataValue.text(outcome.status),
+            "learner": dg.MetadataValue.text(learner_name),
+            "learner_params": dg.MetadataValue.json(learner_params),
             "threshold": dg.MetadataValue.float(float(outcome.threshold)),
             "train_rows": dg.MetadataValue.int(len(targets)),
             "fit_seconds": dg.MetadataValue.float(outcome.fit_seconds),

@@ -75,11 +75,14 @@ def test_ensembles_that_learn_from_labels_need_both_classes(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "params", "match"),
     [
-        pytest.param("stack_logreg", {"C": 1.0}, r"unknown parameter\(s\) \['C'\]; allowed: c, clip_eps", id="sklearn-spelling-of-c"),
+        pytest.param("stack_logreg", {"C": 1.0}, r"unknown parameter\(s\) \['C'\]; allowed: c, clip_eps",
+                     id="sklearn-spelling-of-c"),
         pytest.param("stack_logreg", {"c": 0.0}, "c must be a positive number", id="no-regularisation-strength"),
-        pytest.param("stack_logreg", {"clip_eps": 0.5}, r"clip_eps must be a float in \(0, 0.5\)", id="clip-swallows-everything"),
+        pytest.param("stack_logreg", {"clip_eps": 0.5}, r"clip_eps must be a float in \(0, 0.5\)",
+                     id="clip-swallows-everything"),
         pytest.param("stack_xgb", {"max_depth": 0}, "max_depth must be a positive integer", id="zero-depth-trees"),
-        pytest.param("stack_xgb", {"num_boost_round": 2.5}, "num_boost_round must be a positive integer", id="fractional-rounds"),
+        pytest.param("stack_xgb", {"num_boost_round": 2.5}, "num_boost_round must be a positive integer",
+                     id="fractional-rounds"),
         pytest.param("blend_mean", {"weights": [1, 0, 0]}, "allowed: none", id="blends-take-no-parameters"),
     ],
 )
