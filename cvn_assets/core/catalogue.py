@@ -82,6 +82,7 @@ class Catalogue:
     factors: tuple[Factor, ...]
     pipeline: PipelineParams
     joint_rules: tuple[JointRule, ...] = ()
+    ensembles: tuple[str, ...] = ()
     source: str = field(default="")
 
     def factor(self, name: str) -> Factor:
@@ -112,7 +113,8 @@ class Catalogue:
         """Every parameter of the sweep, JSON-ready: what lineage records for a verdict."""
         return {
             "sweep": {"name": self.sweep_name, "universe": list(self.universe), "seed": self.seed,
-                      "models": list(self.models), "primary_model": self.primary_model},
+                      "models": list(self.models), "primary_model": self.primary_model,
+                      "ensembles": list(self.ensembles)},
             "factors": {
                 f.name: {"alias": f.alias, "baseline": f.baseline,
                          "variants": {v.name: as_dict(v.params) for v in f.variants}}
@@ -174,6 +176,7 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
         seed=int(sweep.get("seed", 0)),
         models=tuple(str(m) for m in models),
         primary_model=primary,
+        ensembles=_ensembles(sweep.get("ensembles"), models),
         factors=factors,
         pipeline=build_pipeline_params({k: document[k] for k in PIPELINE_SECTIONS if k in document}),
         joint_rules=_parse_joint_rules(document.get("joint"), factors),
@@ -209,6 +212,23 @@ def _parse_factor(name: str, spec: Any) -> Factor:
             raise CatalogueError(f"factor {name!r}, variant {variant_name!r}: {exc}") from exc
         variants.append(Variant(name, str(variant_name), params, variant_name == baseline))
     return Factor(name=name, alias=alias, baseline=str(baseline), variants=tuple(variants))
+
+
+def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:
+    """Ensembles to run: those named, or every registered one whose base models the sweep trains."""
+    from cvn_assets.core.ensembles import ensemble_base_models, ensemble_names
+
+    if names is None:
+        return tuple(n for n in ensemble_names() if set(ensemble_base_models(n)) <= set(models))
+    unknown = sorted(set(names) - set(ensemble_names()))
+    if unknown:
+        raise CatalogueError(f"catalogue: sweep.ensembles names unknown ensemble(s) {unknown}; "
+                             f"registered: {ensemble_names()}")
+    for name in names:
+        missing = sorted(set(ensemble_base_models(name)) - set(models))
+        if missing:
+            raise CatalogueError(f"catalogue: ensemble {name!r} needs base model(s) {missing} that the sweep does not train")
+    return tuple(names)
 
 
 def _parse_joint_rules(document: Any, factors: tuple[Factor, ...]) -> tuple[JointRule, ...]:

@@ -8,7 +8,7 @@ import dagster as dg
 
 from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
-from cvn_assets.defs.assets.models import build_model_assets
+from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
 from cvn_assets.defs.assets.training import build_training_assets
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
@@ -33,8 +33,9 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "io_manager": FrameIOManager(base_dir=str(Path(settings.storage_dir) / "assets")),
         RESULTS_IO_MANAGER: FinetuneResultsIOManager(results=results, sweep=sweep),
     }
-    models = sweep.catalogue.models
+    models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
     assets = [*build_data_assets(partitions), *build_training_assets(partitions),
-              *build_model_assets(partitions, models), *build_evaluation_assets(partitions, models)]
-    return dg.Definitions(assets=assets, resources=resources, jobs=build_jobs(),
+              *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
+              *build_evaluation_assets(partitions, models, ensembles)]
+    return dg.Definitions(assets=assets, resources=resources, jobs=build_jobs(assets, partitions.cell),
                           executor=dg.in_process_executor)

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import dagster as dg
+from collections.abc import Sequence
 
-from cvn_assets.defs.assets.models import PREDICTIONS_PREFIX
+import dagster as dg
 
 CRYPTO_DATA_JOB = "crypto_data_job"
 CELL_JOB = "cell_job"
 GATE_JOB = "gate_job"
 
 
-def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(assets: Sequence[dg.AssetsDefinition], cell_partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+    """The cell job holds every asset partitioned by cell, so new models and ensembles join it by themselves."""
+    cell_keys = [key for asset in assets if asset.partitions_def == cell_partitions for key in asset.keys]
     return [
         dg.define_asset_job(
             CRYPTO_DATA_JOB, selection=dg.AssetSelection.assets("ohlcv", "features", "raw_labels", "fold_windows"),
             description="Per-crypto work shared by every variant: OHLCV, features, labels, folds.",
         ),
         dg.define_asset_job(
-            CELL_JOB, selection=dg.AssetSelection.assets("smoothed_labels", "cleanlab_mask", "fold_metrics")
-            | dg.AssetSelection.key_prefixes([PREDICTIONS_PREFIX]),
+            CELL_JOB, selection=dg.AssetSelection.assets(*cell_keys),
             description="Train, predict and evaluate one crypto × fold × configuration cell.",
         ),
         dg.define_asset_job(

@@ -56,7 +56,7 @@ def throwaway_model(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_every_registered_model_reaches_fold_metrics_with_the_same_schema(
+def test_every_registered_model_and_ensemble_reaches_fold_metrics_with_the_same_schema(
         tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, throwaway_model: str) -> None:
     document = small_catalogue_document()
     document["sweep"]["models"] = ["xgboost", "lightgbm", "catboost", throwaway_model]
@@ -68,9 +68,10 @@ def test_every_registered_model_reaches_fold_metrics_with_the_same_schema(
     assert result.success
     rows = defs.resources["results"].store().read("test_sweep")
     by_model = rows[rows["factor"] == "label_smoothing"].set_index("model")
-    assert set(by_model.index) == {"xgboost", "lightgbm", "catboost", throwaway_model}
+    ensembles = {"blend_mean", "blend_auc", "stack_logreg", "stack_xgb"}
+    assert set(by_model.index) == {"xgboost", "lightgbm", "catboost", throwaway_model} | ensembles
     assert (by_model["status"] == "ok").all()
     assert by_model[["f1_buy", "auc", "ece_hold", "threshold"]].notna().all().all()
     logs = [e.message for e in instance.all_logs(result.run_id) if e.user_message.startswith('{"event": "training_')]
-    for model in ("xgboost", "lightgbm", "catboost", throwaway_model):
+    for model in ("xgboost", "lightgbm", "catboost", throwaway_model, *ensembles):
         assert any('"training_complete"' in m and f'"model": "{model}"' in m for m in logs), model

@@ -14,15 +14,18 @@ from cvn_assets.defs.resources import SweepResource
 RESULTS_IO_MANAGER = "results_io_manager"
 
 
-def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]) -> list[dg.AssetsDefinition]:
+def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...],
+                            ensembles: tuple[str, ...] = ()) -> list[dg.AssetsDefinition]:
     prediction_inputs = {model: dg.AssetIn(key=prediction_asset_key(model)) for model in models}
+    if ensembles:
+        prediction_inputs["stacked_ensemble"] = dg.AssetIn()
 
     @dg.asset(partitions_def=partitions.cell, group_name="evaluation", kinds={"pandas", "sql"}, owners=OWNERS,
               io_manager_key=RESULTS_IO_MANAGER, code_version="1",
               ins={"raw_labels": dg.AssetIn(), **prediction_inputs})
     def fold_metrics(context: dg.AssetExecutionContext, sweep: SweepResource,
                      **inputs: pd.DataFrame) -> dg.Output[pd.DataFrame]:
-        """Every SPEC §6 metric of one cell on its test window: one row per model and per factor it serves."""
+        """Every SPEC §6 metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
         crypto, fold_id, config_id = split_cell_key(context.partition_key)
         raw_labels = inputs.pop("raw_labels")
         predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)

@@ -6,7 +6,9 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from cvn_assets.core.ensembles import EnsembleOutcome, ensemble_base_models, run_ensemble
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
+from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 from cvn_assets.core.training import ModelOutcome, fit_and_predict
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.training import fold_of
@@ -91,3 +93,47 @@ def _completion_fields(outcome: ModelOutcome, crypto: str, fold: str, config: st
 def _log_event(context: dg.AssetExecutionContext, event: str, **fields: object) -> None:
     # One JSON object per line with a fixed event name: every learner logs the same schema.
     context.log.info(json.dumps({"event": event, **fields}, default=str))
+
+
+def build_ensemble_asset(partitions: SweepPartitions, models: tuple[str, ...],
+                         ensembles: tuple[str, ...]) -> list[dg.AssetsDefinition]:
+    """One asset per cell with every ensemble's predictions; none when the sweep runs no ensemble."""
+    if not ensembles:
+        return []
+
+    @dg.asset(partitions_def=partitions.cell, group_name="models", kinds={"scikitlearn", "parquet"},
+              owners=OWNERS, code_version="1", ins={m: dg.AssetIn(key=prediction_asset_key(m)) for m in models})
+    def stacked_ensemble(context: dg.AssetExecutionContext, sweep: SweepResource,
+                         **base: dict[str, pd.DataFrame]) -> dg.Output[dict[str, pd.DataFrame]]:
+        """Blends and stackers over the base models' calibrated validation predictions.
+
+        Meta-models learn only from validation rows (scored out of fold for their own calibration and
+        threshold); test rows are only predicted. An ensemble whose base model failed is recorded as
+        training_failed.
+        """
+        crypto, fold_id, config_id = split_cell_key(context.partition_key)
+        catalogue = sweep.catalogue
+        pipeline = catalogue.pipeline
+        failed = sorted(m for m, value in base.items() if (value["models"]["status"] != "ok").any())
+        predictions = pd.concat([value["predictions"] for value in base.values()], ignore_index=True)
+        outcomes = []
+        for name in catalogue.ensembles:
+            missing = sorted(set(ensemble_base_models(name)) & set(failed))
+            if missing:
+                outcomes.append(EnsembleOutcome(name, STATUS_TRAINING_FAILED, predictions.iloc[0:0],
+                                                error=f"base model(s) {missing} failed to train"))
+                continue
+            _log_event(context, "training_started", model=name, crypto=crypto, fold=fold_id, config=config_id,
+                       base_models=list(ensemble_base_models(name)))
+            outcome = run_ensemble(name, predictions, pipeline.calibration, pipeline.threshold, catalogue.seed,
+                                   sweep.n_threads, pipeline.labels.horizon, pipeline.folds.embargo_bars,
+                                   params=pipeline.learners.get(name))
+            _log_event(context, "training_complete", model=name, crypto=crypto, fold=fold_id, config=config_id,
+                       status=outcome.status, n_train=outcome.train_rows, threshold=outcome.threshold,
+                       duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error)
+            outcomes.append(outcome)
+        summaries = pd.DataFrame([o.summary() for o in outcomes])
+        return dg.Output({"predictions": pd.concat([o.predictions for o in outcomes], ignore_index=True),
+                          "models": summaries}, metadata={"ensembles": table_metadata(summaries)})
+
+    return [stacked_ensemble]
