@@ -167,6 +167,7 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
     if not factors_doc:
         raise CatalogueError("catalogue: at least one factor is required under `factors`")
     factors = tuple(_parse_factor(name, spec) for name, spec in factors_doc.items())
+    _check_model_choices(factors, [*models, *_ensembles(sweep.get("ensembles"), models)])
     aliases = [f.alias for f in factors]
     if len(set(aliases)) != len(aliases):
         raise CatalogueError(f"catalogue: factor aliases must be unique, got {aliases}")
@@ -212,6 +213,21 @@ def _parse_factor(name: str, spec: Any) -> Factor:
             raise CatalogueError(f"factor {name!r}, variant {variant_name!r}: {exc}") from exc
         variants.append(Variant(name, str(variant_name), params, variant_name == baseline))
     return Factor(name=name, alias=alias, baseline=str(baseline), variants=tuple(variants))
+
+
+def _check_model_choices(factors: tuple[Factor, ...], available: list[str]) -> None:
+    for factor in factors:
+        for variant in factor.variants:
+            chosen = getattr(variant.params, "model", None)
+            if getattr(variant.params, "evaluation_only", False) and chosen not in available:
+                raise CatalogueError(f"factor {factor.name!r}, variant {variant.name!r}: model {chosen!r} is not "
+                                     f"trained by this sweep; available: {sorted(available)}")
+
+
+def model_choices(catalogue: Catalogue) -> dict[tuple[str, str], str]:
+    """(factor, variant) -> the model whose results stand for it, for evaluation-only factors."""
+    return {(f.name, v.name): v.params.model for f in catalogue.factors for v in f.variants
+            if getattr(v.params, "evaluation_only", False)}
 
 
 def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:

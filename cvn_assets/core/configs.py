@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cvn_assets.core.catalogue import Factor, JointRule
 
 from cvn_assets.core.focal_loss import FocalParams
+from cvn_assets.core.model_choice import ModelChoiceParams
 from cvn_assets.core.noise.params import CleanlabParams
 from cvn_assets.core.smoothing import SmoothingParams
 
@@ -28,7 +29,7 @@ JOINT_BASELINE_VARIANT = "baseline"
 # class's own validation is the guardrail, reported with the factor and variant that broke it, and
 # its default is what a sweep that does not vary the factor trains with.
 FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams, "cleanlab": CleanlabParams,
-                                 "focal_loss": FocalParams}
+                                 "focal_loss": FocalParams, "ensemble": ModelChoiceParams}
 
 
 def register_factor_kind(name: str, params_class: type) -> None:
@@ -77,6 +78,8 @@ def build_configs(factors: Sequence[Factor], joint_rules: Sequence[JointRule] = 
     by_key: dict[str, TrainingConfig] = {}
 
     def add(params: dict[str, Any], member: tuple[str, str], config_id: str, joint_rule: str | None = None) -> None:
+        # Evaluation-only factors (which model answers) change no training: their variants share cells.
+        params = {n: p for n, p in params.items() if not getattr(p, "evaluation_only", False)}
         key = fingerprint({n: as_dict(p) for n, p in sorted(params.items())})
         if key in by_key:
             existing = by_key[key]

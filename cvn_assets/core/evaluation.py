@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cvn_assets.core.metrics import CostModel, fold_metrics_row
+from cvn_assets.core.model_choice import SELECTED_MODEL
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 
 
@@ -50,12 +51,20 @@ def result_rows(
     fold: str,
     config_id: str,
     members: Iterable[tuple[str, str]],
+    model_choices: Mapping[tuple[str, str], str] | None = None,
     extra: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
-    """Rows of the results table: a cell's metrics repeated for every (factor, variant) it stands for."""
+    """Rows of the results table: a cell's metrics repeated for every (factor, variant) it stands for.
+
+    For a model-choice variant only the chosen model's row is kept, named SELECTED_MODEL so that
+    every variant of that factor pairs with its baseline in the gate.
+    """
     frames = []
     for factor, variant in members:
         frame = metrics.copy()
+        chosen = (model_choices or {}).get((factor, variant))
+        if chosen is not None:
+            frame = frame[frame["model"] == chosen].assign(model=SELECTED_MODEL)
         frame["sweep_id"], frame["crypto"], frame["fold"] = sweep_id, crypto, fold
         frame["factor"], frame["variant"], frame["config_id"] = factor, variant, config_id
         for key, value in (extra or {}).items():

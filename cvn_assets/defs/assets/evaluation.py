@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.core.catalogue import model_choices
 from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
@@ -32,7 +33,8 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
         summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
         metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
         rows = result_rows(metrics, sweep_id=sweep.name, crypto=crypto, fold=fold_id, config_id=config_id,
-                           members=sweep.catalogue.config(config_id).members)
+                           members=sweep.catalogue.config(config_id).members,
+                           model_choices=model_choices(sweep.catalogue))
         failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
         return dg.Output(rows, metadata={
             "metrics": table_metadata(metrics),
