@@ -50,7 +50,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"\nGate verdicts — factor {factor}\n{_summary(table).to_string(index=False)}")
         for row in table.itertuples(index=False):
             if getattr(row, "failed_gates", ""):
-                print(f"  {row.variant}: failed gates: {row.failed_gates}")
+                print(f"  {row.variant} ({row.model}): failed gates: {row.failed_gates}")
             if getattr(row, "reasons", ""):
                 print(f"  {row.reasons}")
     if report.failures:

@@ -21,7 +21,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     """All assets, resources and jobs; the catalogue is validated here, so a bad one fails at load time."""
     settings = settings or Settings.from_env()
     sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
-                          sweep_id=settings.sweep_id)
+                          sweep_id=settings.sweep_id, n_threads=settings.n_threads)
     partitions = build_partitions(sweep.catalogue)
     results = ResultsStoreResource(url=settings.results_url)
     resources = {

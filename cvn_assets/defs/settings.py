@@ -18,6 +18,7 @@ class Settings:
     CVN_RESULTS_URL: SQLAlchemy URL of the results store (default: SQLite in the storage dir).
     CVN_DATA_DIR / CVN_DATA_PATTERN: read OHLCV from your own files instead of the embedded set.
     CVN_DATA_SQL_URL / CVN_DATA_SQL_TABLE: read OHLCV from a database table.
+    CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
     """
 
     catalogue_path: str | None
@@ -29,6 +30,7 @@ class Settings:
     data_pattern: str
     data_sql_url: str | None
     data_sql_table: str | None
+    n_threads: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,4 +48,5 @@ class Settings:
             data_pattern=env.get("CVN_DATA_PATTERN") or "{crypto}.*",
             data_sql_url=env.get("CVN_DATA_SQL_URL") or None,
             data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
+            n_threads=int(env.get("CVN_THREADS") or 2),
         )

@@ -60,6 +60,9 @@ def test_every_registered_model_and_ensemble_reaches_fold_metrics_with_the_same_
         tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, throwaway_model: str) -> None:
     document = small_catalogue_document()
     document["sweep"]["models"] = ["xgboost", "lightgbm", "catboost", throwaway_model]
+    document["factors"]["ensemble"] = {"alias": "en", "baseline": "xgb_only", "variants": {
+        "xgb_only": {"model": "xgboost"}, "throwaway": {"model": throwaway_model},
+        "stack_logreg": {"model": "stack_logreg"}}}
     defs = build_defs(make_settings(tmp_path, small_data_dir, document))
     graph = defs.resolve_asset_graph()
     assert dg.AssetKey(["oos_predictions", throwaway_model]) in graph.get_all_asset_keys()
@@ -72,6 +75,12 @@ def test_every_registered_model_and_ensemble_reaches_fold_metrics_with_the_same_
     assert set(by_model.index) == {"xgboost", "lightgbm", "catboost", throwaway_model} | ensembles
     assert (by_model["status"] == "ok").all()
     assert by_model[["f1_buy", "auc", "ece_hold", "threshold"]].notna().all().all()
+    second = defs.resolve_job_def("cell_job").execute_in_process(partition_key="BTC|f5.baseline", instance=instance)
+    assert second.success
+    gate = defs.resolve_job_def("gate_job").execute_in_process(partition_key="ensemble", instance=instance)
+    table = {row["variant"]: row for row in gate.asset_value("gate_verdict")["table"]}
+    assert set(table) == {"throwaway", "stack_logreg"}
+    assert all(row["n_pairs"] == 2 and row["verdict"] == "INCONCLUSIVE" for row in table.values())
     logs = [e.message for e in instance.all_logs(result.run_id) if e.user_message.startswith('{"event": "training_')]
     for model in ("xgboost", "lightgbm", "catboost", throwaway_model, *ensembles):
         assert any('"training_complete"' in m and f'"model": "{model}"' in m for m in logs), model
