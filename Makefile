@@ -29,7 +29,7 @@ test: install
 
 ## The Dagster web UI on http://127.0.0.1:3000 over the same instance `make run` used.
 ui: home
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	CVN_THREADS=$${CVN_THREADS:-1} $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 clean:
 	rm -rf $(DAGSTER_HOME) .pytest_cache
