@@ -17,6 +17,7 @@ from cvn_assets.core.folds import FoldParams
 from cvn_assets.core.gate.thresholds import GateThresholds
 from cvn_assets.core.labels import BarrierParams
 from cvn_assets.core.metrics.trading import CostModel
+from cvn_assets.core.sanity import SanityThresholds
 from cvn_assets.core.thresholds import ThresholdParams
 
 
@@ -36,6 +37,7 @@ _SECTION_CLASSES: dict[str, type] = {
     "threshold": ThresholdParams,
     "costs": CostModel,
     "gate": GateThresholds,
+    "checks": SanityThresholds,
 }
 PIPELINE_SECTIONS: tuple[str, ...] = (*_SECTION_CLASSES, "learners")
 
@@ -52,6 +54,7 @@ class PipelineParams:
     threshold: ThresholdParams = field(default_factory=ThresholdParams)
     costs: CostModel = field(default_factory=CostModel)
     gate: GateThresholds = field(default_factory=GateThresholds)
+    checks: SanityThresholds = field(default_factory=SanityThresholds)
     learners: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import pandas as pd
 from cvn_assets.core.catalogue import Catalogue, JointRule
 from cvn_assets.core.configs import JOINT_BASELINE_VARIANT, joint_config_id
 from cvn_assets.core.gate import FactorVerdict, Verdict, evaluate_factor, verdict_table
+from cvn_assets.core.sanity import blocking_failures_by_variant
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,11 @@ class JointDecision:
 def evaluate_single_factor(catalogue: Catalogue, rows: pd.DataFrame, factor_name: str) -> list[FactorVerdict]:
     """Verdicts of every non-baseline variant of one factor against its baseline."""
     factor = catalogue.factor(factor_name)
-    return evaluate_factor(rows[rows["factor"] == factor_name], factor_name, factor.baseline,
+    factor_rows = rows[rows["factor"] == factor_name]
+    return evaluate_factor(factor_rows, factor_name, factor.baseline,
                            variants=[v.name for v in factor.variants if not v.is_baseline],
-                           universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate)
+                           universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate,
+                           blocking_failures=blocking_failures_by_variant(factor_rows))
 
 
 def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> JointDecision:
@@ -70,7 +73,8 @@ def evaluate_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) ->
     if decision.config_id is None or decision.config_id not in set(joint_rows["variant"]):
         return [], decision
     verdicts = evaluate_factor(joint_rows, rule.name, JOINT_BASELINE_VARIANT, variants=[decision.config_id],
-                               universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate)
+                               universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate,
+                               blocking_failures=blocking_failures_by_variant(joint_rows))
     return verdicts, decision
 
 

@@ -10,6 +10,7 @@ from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
 from cvn_assets.defs.assets.training import build_training_assets
+from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
 from cvn_assets.defs.partitions import build_partitions
@@ -37,5 +38,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     assets = [*build_data_assets(partitions), *build_training_assets(partitions),
               *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
               *build_evaluation_assets(partitions, models, ensembles)]
-    return dg.Definitions(assets=assets, resources=resources, jobs=build_jobs(assets, partitions.cell),
+    checks = build_checks(partitions, models, ensembles)
+    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources,
+                          jobs=build_jobs(assets, partitions.cell),
                           executor=dg.in_process_executor)

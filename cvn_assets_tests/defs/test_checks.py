@@ -1,0 +1,37 @@
+"""Blocking checks stop downstream steps in the run; the gate check passes only for LOCK."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from cvn_assets.defs.build import build_defs
+from cvn_assets_tests.conftest import make_settings, small_catalogue_document
+
+
+def test_label_check_failure_blocks_the_downstream_fold_plan(tmp_path: Path, small_data_dir: Path,
+                                                             instance: dg.DagsterInstance) -> None:
+    document = small_catalogue_document()
+    document["checks"] = {"buy_rate_min": 0.5, "buy_rate_max": 0.9}
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    result = defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance,
+                                                                        raise_on_error=False)
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = evaluations["label_rate_and_tail"]
+    assert not failed.passed
+    assert failed.metadata["threshold"].value == "[0.5, 0.9]"
+    assert evaluations["ohlcv_sanity"].passed
+    assert instance.fetch_materializations(dg.AssetKey("raw_labels"), limit=1).records
+    assert not instance.fetch_materializations(dg.AssetKey("fold_windows"), limit=1).records
+
+
+def test_cell_checks_pass_on_real_data_and_record_observed_and_threshold(small_settings, instance) -> None:
+    defs = build_defs(small_settings)
+    assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="ETH", instance=instance).success
+    result = defs.resolve_job_def("cell_job").execute_in_process(partition_key="ETH|f2.cl_reweight", instance=instance)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"targets_in_range_and_train_only", "cleanlab_within_class_cap",
+                                "xgboost_probabilities_valid", "no_degenerate_metrics"}
+    for evaluation in evaluations.values():
+        assert evaluation.passed, evaluation.description
+        assert {"observed", "threshold"} <= set(evaluation.metadata)
