@@ -10,12 +10,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from cvn_assets.cli import gate, run
+from cvn_assets.cli import alerts, gate, run
 from cvn_assets.core.errors import CvnError
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: tuple[Registrar, ...] = (run.add_parser, gate.add_parser)
+COMMANDS: tuple[Registrar, ...] = (run.add_parser, gate.add_parser, alerts.add_parser)
 
 BAD_INPUT_EXIT_CODE = 2
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cvn_assets.core.alert_rules import AlertThresholds
 from cvn_assets.core.calibration import CalibrationParams
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.features import FeatureParams
@@ -38,6 +39,7 @@ _SECTION_CLASSES: dict[str, type] = {
     "costs": CostModel,
     "gate": GateThresholds,
     "checks": SanityThresholds,
+    "alerts": AlertThresholds,
 }
 PIPELINE_SECTIONS: tuple[str, ...] = (*_SECTION_CLASSES, "learners")
 
@@ -55,6 +57,7 @@ class PipelineParams:
     costs: CostModel = field(default_factory=CostModel)
     gate: GateThresholds = field(default_factory=GateThresholds)
     checks: SanityThresholds = field(default_factory=SanityThresholds)
+    alerts: AlertThresholds = field(default_factory=AlertThresholds)
     learners: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
 from cvn_assets.defs.partitions import build_partitions
-from cvn_assets.defs.resources import ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
+from cvn_assets.defs.sensors import SENSORS
+from cvn_assets.defs.resources import AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
 
 
@@ -33,12 +34,14 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "artifacts": ArtifactStoreResource(base_dir=settings.storage_dir),
         "io_manager": FrameIOManager(base_dir=str(Path(settings.storage_dir) / "assets")),
         RESULTS_IO_MANAGER: FinetuneResultsIOManager(results=results, sweep=sweep),
+        "alert_sink": AlertSinkResource(url=settings.alerts_url or settings.results_url,
+                                        webhook_url=settings.alert_webhook_url),
     }
     models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
     assets = [*build_data_assets(partitions), *build_training_assets(partitions),
               *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
               *build_evaluation_assets(partitions, models, ensembles)]
     checks = build_checks(partitions, models, ensembles)
-    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources,
+    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,
                           jobs=build_jobs(assets, partitions.cell),
                           executor=dg.in_process_executor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ from pydantic import PrivateAttr
 from cvn_assets.core.catalogue import Catalogue, load_catalogue
 from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
 from cvn_assets.core.data.validation import OhlcvRules
+from cvn_assets.core.alerts import AlertSink, AlertStore, WebhookSender
 from cvn_assets.core.results_store import ResultsStore
 
 
@@ -82,3 +84,22 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         temporary.write_bytes(payload)
         temporary.replace(path)
         return path
+
+
+class AlertSinkResource(dg.ConfigurableResource):
+    """Where alerts go: the `alerts` table (queryable with `cvn-assets alerts`), the log, and a
+    Slack-compatible webhook when one is configured. Sending an alert never starts any run."""
+
+    url: str
+    webhook_url: str | None = None
+
+    _store: AlertStore | None = PrivateAttr(default=None)
+
+    def store(self) -> AlertStore:
+        if self._store is None:
+            self._store = AlertStore(self.url)
+        return self._store
+
+    def sink(self, log: Callable[[str], None]) -> AlertSink:
+        webhook = WebhookSender(self.webhook_url) if self.webhook_url else None
+        return AlertSink(self.store(), webhook, log)

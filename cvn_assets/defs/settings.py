@@ -18,6 +18,8 @@ class Settings:
     CVN_RESULTS_URL: SQLAlchemy URL of the results store (default: SQLite in the storage dir).
     CVN_DATA_DIR / CVN_DATA_PATTERN: read OHLCV from your own files instead of the embedded set.
     CVN_DATA_SQL_URL / CVN_DATA_SQL_TABLE: read OHLCV from a database table.
+    CVN_ALERTS_URL: SQLAlchemy URL of the alerts table (default: the results store's database).
+    CVN_ALERT_WEBHOOK_URL: Slack-compatible webhook for alerts (default: none).
     CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
     """
 
@@ -31,6 +33,8 @@ class Settings:
     data_sql_url: str | None
     data_sql_table: str | None
     n_threads: int = 2
+    alerts_url: str | None = None
+    alert_webhook_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,4 +53,6 @@ class Settings:
             data_sql_url=env.get("CVN_DATA_SQL_URL") or None,
             data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
             n_threads=int(env.get("CVN_THREADS") or 2),
+            alerts_url=env.get("CVN_ALERTS_URL") or None,
+            alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
         )

@@ -18,6 +18,7 @@ from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import SweepResource
+from cvn_assets.defs.sensors import scan_all
 
 
 # Every event is still stored on the instance; only the console echo is limited to problems.
@@ -31,6 +32,7 @@ class SweepReport:
     runs: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    alerts: int = 0
     seconds: float = 0.0
 
     @property
@@ -79,6 +81,9 @@ def run_sweep(
         if decision.config_id is not None:
             run_cells([decision.config_id])
         _record_verdicts(gate_job, rule.name, instance, report, log)
+    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
+    report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None), catalogue.pipeline.alerts)
+    log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     report.seconds = time.perf_counter() - started
     return report
 

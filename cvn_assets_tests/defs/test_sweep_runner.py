@@ -42,8 +42,13 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     if joint["variant"].tolist() == ["-"]:
         assert "joint variant not materialized" in joint["reasons"].iloc[0]
 
+    alerts = defs.resources["alert_sink"].store().query()
+    assert len(alerts) == report.alerts
+    assert set(alerts["kind"]) <= {"cleanlab_drop_rate", "minority_decimation", "training_failed"}
+
     rerun = run_sweep(defs, instance, cryptos=["BTC"], folds=["f1"], configs=["ls_mild"], log=lambda _: None)
     assert rerun.ok
+    assert len(defs.resources["alert_sink"].store().query()) == report.alerts  # a re-run adds no duplicate
     again = store.read("test_sweep")
     assert len(again) == len(first)
     assert again.sort_values(["crypto", "fold", "variant"])["f1_buy"].tolist() == pytest.approx(

@@ -1,0 +1,86 @@
+"""Alert sensors. Each reads every new event with a storage-id cursor (an asset sensor sees only the
+latest event per tick and would miss partitions) and only sends alerts: none starts a run."""
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from cvn_assets.core.alert_rules import AlertThresholds, cleanlab_alerts, training_failure_alert
+from cvn_assets.core.alerts import AlertSink
+from cvn_assets.defs.resources import AlertSinkResource, SweepResource
+
+BATCH = 500
+
+
+def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None) -> list[dg.EventLogRecord]:
+    after = int(cursor) if cursor else None
+    return list(instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=after), limit=BATCH, ascending=True).records)
+
+
+def scan_cleanlab_masks(instance: dg.DagsterInstance, cursor: str | None, sink: AlertSink,
+                        thresholds: AlertThresholds) -> tuple[str | None, int, int]:
+    """Alert on every cleanlab mask materialized after `cursor`: (new cursor, scanned, sent)."""
+    records = _new_records(instance, dg.AssetKey("cleanlab_mask"), cursor)
+    sent = 0
+    for record in records:
+        metadata = record.asset_materialization.metadata
+        stats = {k: metadata[k].value for k in ("drop_pct", "buy_drop_pct") if k in metadata}
+        for alert in cleanlab_alerts(stats, str(record.partition_key), record.run_id, thresholds):
+            sent += sink.send(alert)
+    return (str(records[-1].storage_id) if records else cursor), len(records), sent
+
+
+def scan_training_failures(instance: dg.DagsterInstance, cursor: str | None,
+                           sink: AlertSink) -> tuple[str | None, int, int]:
+    """Alert once per cell and run where a model or ensemble failed to train: (new cursor, scanned, sent)."""
+    records = _new_records(instance, dg.AssetKey("fold_metrics"), cursor)
+    sent = 0
+    for record in records:
+        failed = record.asset_materialization.metadata.get("training_failed")
+        if failed is None or failed.value == "none":
+            continue
+        # Keyed on the cell and what failed: a re-run failing the same way does not alert again.
+        sent += sink.send(training_failure_alert(f"fold_metrics {record.partition_key}", f"models {failed.value}",
+                                                 f"training_failed:{record.partition_key}:{failed.value}"))
+    return (str(records[-1].storage_id) if records else cursor), len(records), sent
+
+
+def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds) -> int:
+    """Every alert rule over the whole event log; dedup keys keep already-sent alerts silent."""
+    return scan_cleanlab_masks(instance, None, sink, thresholds)[2] + scan_training_failures(instance, None, sink)[2]
+
+
+def _tick(context: dg.SensorEvaluationContext, scan: Callable[..., tuple[str | None, int, int]], what: str,
+          *args: object) -> dg.SkipReason:
+    cursor, scanned, sent = scan(context.instance, context.cursor, *args)
+    if cursor is not None and cursor != context.cursor:
+        context.update_cursor(cursor)
+    return dg.SkipReason(f"scanned {scanned} {what}, sent {sent} alert(s)")
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Alerts when a cleanlab mask drops > 4.5 % of rows or > 3 % of BUY rows.")
+def cleanlab_drop_rate_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSinkResource,
+                              sweep: SweepResource) -> dg.SkipReason:
+    return _tick(context, scan_cleanlab_masks, "cleanlab masks", alert_sink.sink(context.log.warning),
+                 sweep.catalogue.pipeline.alerts)
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Alerts once for every cell where a model or ensemble failed to train.")
+def training_failure_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSinkResource) -> dg.SkipReason:
+    return _tick(context, scan_training_failures, "cells", alert_sink.sink(context.log.warning))
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Alerts once per failed run (keyed on the run id, so re-evaluation is silent).")
+def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSinkResource) -> None:
+    run = context.dagster_run
+    partition = run.tags.get("dagster/partition", "")
+    message = context.failure_event.message or "run failed"
+    alert_sink.sink(context.log.warning).send(training_failure_alert(
+        f"run {run.job_name} {partition}".strip(), message, f"run_failed:{run.run_id}"))
+
+
+SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, failed_run_sensor]

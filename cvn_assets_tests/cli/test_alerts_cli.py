@@ -1,0 +1,31 @@
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from cvn_assets.cli.alerts import parse_since
+from cvn_assets.cli.main import main
+from cvn_assets.core.alert_rules import cleanlab_alerts
+from cvn_assets.core.alerts import AlertStore
+
+
+def test_alerts_are_listed_and_filtered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    store = AlertStore(url)
+    for alert in cleanlab_alerts({"drop_pct": 4.99, "buy_drop_pct": 4.96}, "BTC|f1.cl_filter", "run-1"):
+        store.record(alert)
+    assert main(["alerts", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert "cleanlab_drop_rate" in out and "minority_decimation" in out
+    assert main(["alerts", "--url", url, "--kind", "training_failed"]) == 0
+    assert capsys.readouterr().out.strip() == "no alerts"
+    assert main(["alerts", "--url", url, "--since", "1h"]) == 0
+    assert "minority_decimation" in capsys.readouterr().out
+
+
+def test_since_accepts_ages_and_iso_times_and_names_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+    assert parse_since("24h", now) == now - timedelta(hours=24)
+    assert parse_since("2026-11-01T00:00Z") == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    assert main(["alerts", "--since", "yesterday"]) == 2
+    assert "--since 'yesterday'" in capsys.readouterr().err

@@ -1,0 +1,106 @@
+"""Alert sensors, one test per cursor scenario, on events reported into a real temporary instance."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cvn_assets.defs.resources import AlertSinkResource, SweepResource
+from cvn_assets.defs.sensors import cleanlab_drop_rate_sensor, training_failure_sensor
+
+
+def _report_mask(instance: dg.DagsterInstance, partition: str, drop: float, buy_drop: float) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key="cleanlab_mask", partition=partition, metadata={"drop_pct": drop, "buy_drop_pct": buy_drop}))
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> AlertSinkResource:
+    return AlertSinkResource(url=f"sqlite:///{tmp_path / 'alerts.db'}")
+
+
+def _tick(sensor, instance: dg.DagsterInstance, sink: AlertSinkResource, cursor: str | None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"alert_sink": sink, "sweep": SweepResource()})
+    result = sensor(context)
+    return context.cursor, result
+
+
+def test_first_event_alerts_and_moves_the_cursor(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)
+    cursor, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+    assert cursor is not None and "sent 2 alert(s)" in result.skip_message
+    alerts = sink.store().query()
+    assert sorted(alerts["kind"]) == ["cleanlab_drop_rate", "minority_decimation"]
+    assert set(alerts["threshold"]) == {4.5, 3.0}
+
+
+def test_nothing_new_sends_nothing(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)
+    cursor, _ = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+    again, result = _tick(cleanlab_drop_rate_sensor, instance, sink, cursor)
+    assert again == cursor and "scanned 0" in result.skip_message
+    assert len(sink.store().query()) == 2
+
+
+def test_several_partitions_at_once_are_all_seen(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=1.0)
+    _report_mask(instance, "ETH|f2.cl_filter", drop=1.0, buy_drop=3.5)
+    _report_mask(instance, "LTC|f3.cl_filter", drop=2.0, buy_drop=1.0)
+    _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+    assert "scanned 3 cleanlab masks, sent 2 alert(s)" in result.skip_message
+    subjects = set(sink.store().query()["subject"])
+    assert subjects == {"cleanlab_mask BTC|f1.cl_filter", "cleanlab_mask ETH|f2.cl_filter"}
+
+
+def test_restart_from_scratch_does_not_alert_twice(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)
+    _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+    _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)  # cursor lost, e.g. sensor reset
+    assert "sent 0 alert(s)" in result.skip_message
+    assert len(sink.store().query()) == 2
+
+
+def test_training_failure_alerts_once_per_cell_and_run(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    for partition, failed in (("BTC|f1.baseline", "lightgbm"), ("BTC|f2.baseline", "none")):
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key="fold_metrics", partition=partition, metadata={"training_failed": failed}))
+    cursor, result = _tick(training_failure_sensor, instance, sink, None)
+    assert "sent 1 alert(s)" in result.skip_message
+    alert = sink.store().query().iloc[0]
+    assert alert["kind"] == "training_failed" and alert["subject"] == "fold_metrics BTC|f1.baseline"
+    _, result = _tick(training_failure_sensor, instance, sink, None)
+    assert "sent 0 alert(s)" in result.skip_message
+
+
+def test_a_rerun_with_the_same_observation_does_not_alert_again(instance: dg.DagsterInstance,
+                                                                 sink: AlertSinkResource) -> None:
+    _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)
+    cursor, _ = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+    _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)  # the sweep re-ran this cell
+    _report_mask(instance, "BTC|f2.cl_filter", drop=4.7, buy_drop=1.0)
+    _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, cursor)
+    assert "scanned 2 cleanlab masks, sent 1 alert(s)" in result.skip_message
+
+
+def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    from cvn_assets.defs.sensors import failed_run_sensor
+
+    @dg.op
+    def broken() -> None:
+        raise RuntimeError("disk full")
+
+    @dg.job
+    def failing_job() -> None:
+        broken()
+
+    result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    for _ in range(2):  # the daemon may evaluate the same failure again
+        context = dg.build_run_status_sensor_context(sensor_name="failed_run_sensor", dagster_instance=instance,
+                                                     dagster_run=run, dagster_event=failure,
+                                                     resources={"alert_sink": sink}).for_run_failure()
+        failed_run_sensor(context)
+    alerts = sink.store().query()
+    assert len(alerts) == 1 and alerts.iloc[0]["subject"].startswith("run failing_job")
