@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvn_assets.core.errors import CatalogueError, DataSourceError
-from cvn_assets.core.results_store import postgres_driver_url
+from cvn_assets.core.results_store import dialect_insert, postgres_driver_url
 
 ALERTS_TABLE = "alerts"
 SEVERITIES: tuple[str, ...] = ("warn", "critical")
@@ -172,13 +172,7 @@ class AlertStore:
         return frame
 
     def _insert(self):  # noqa: ANN202 - dialect-specific Insert types
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self.engine.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            raise DataSourceError(f"{ALERTS_TABLE}: unsupported database {self.engine.dialect.name!r}")
-        return insert(self.table)
+        return dialect_insert(self.engine, self.table)
 
 
 def slack_payload(alert: Alert) -> dict[str, Any]:

@@ -82,13 +82,18 @@ class ResultsStore:
             return [r[0] for r in connection.execute(sa.select(self.table.c.sweep_id).distinct())]
 
     def _insert(self):  # noqa: ANN202 - dialect-specific Insert types
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self.engine.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            raise DataSourceError(f"{RESULTS_TABLE}: unsupported database {self.engine.dialect.name!r}")
-        return insert(self.table)
+        return dialect_insert(self.engine, self.table)
+
+
+def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert types
+    """An INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL share that syntax)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
+    return insert(table)
 
 
 def postgres_driver_url(url: str) -> str:

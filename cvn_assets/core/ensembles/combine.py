@@ -25,6 +25,7 @@ from cvn_assets.core.folds import purged_inner_splits
 from cvn_assets.core.metrics.classification import as_hard_labels
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
 from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
+from cvn_assets.core.training import ModelOutcome
 
 WINDOWS: tuple[str, ...] = ("validation", "test")
 BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "p")
@@ -55,25 +56,16 @@ class WindowMatrix:
 
 
 @dataclass
-class EnsembleOutcome:
-    """What running one ensemble on one cell produced (the counterpart of `training.ModelOutcome`)."""
+class EnsembleOutcome(ModelOutcome):
+    """What running one ensemble on one cell produced: a `ModelOutcome`, so base models and ensembles
+    are reported alike, plus the fitted ensemble and any note it left (e.g. blend_auc's fallback)."""
 
-    name: str
-    status: str
-    predictions: pd.DataFrame
-    threshold: float = float("nan")
-    fit_seconds: float = 0.0
-    duration_seconds: float = 0.0
-    train_rows: int = 0
-    error: str | None = None
     note: str | None = None
     ensemble: Ensemble | None = field(default=None, repr=False)
 
-    def summary(self) -> dict[str, object]:
-        """The keys of `ModelOutcome.summary`, so base models and ensembles are reported alike."""
-        return {"model": self.name, "status": self.status, "error": self.error,
-                "threshold": self.threshold, "fit_seconds": self.fit_seconds,
-                "duration_seconds": self.duration_seconds, "train_rows": self.train_rows}
+    @property
+    def name(self) -> str:
+        return self.model
 
 
 def base_matrices(base_predictions: pd.DataFrame, name: str, base_models: tuple[str, ...]) -> dict[str, WindowMatrix]:
