@@ -9,6 +9,7 @@ import dagster as dg
 from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
+from cvn_assets.defs.assets.promotion import build_promotion_assets
 from cvn_assets.defs.assets.training import build_training_assets
 from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
@@ -40,7 +41,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
     assets = [*build_data_assets(partitions), *build_training_assets(partitions),
               *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
-              *build_evaluation_assets(partitions, models, ensembles)]
+              *build_evaluation_assets(partitions, models, ensembles), *build_promotion_assets(partitions)]
     checks = build_checks(partitions, models, ensembles)
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,
                           jobs=build_jobs(assets, partitions.cell),

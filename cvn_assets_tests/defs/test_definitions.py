@@ -25,6 +25,7 @@ EXPECTED_GRAPH = {
                                            "cleanlab_mask"}),
     "fold_metrics": ("evaluation", {"oos_predictions/xgboost", "raw_labels"}),
     "gate_verdict": ("evaluation", {"fold_metrics"}),
+    "promoted_baseline": ("evaluation", {"gate_verdict"}),
 }
 
 
