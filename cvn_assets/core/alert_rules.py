@@ -34,22 +34,20 @@ def cleanlab_alerts(stats: Mapping[str, float], partition: str, run_id: str,
     Keyed on the partition and the observed value, so re-running a sweep on the same data (a new
     run, the same observation) raises nothing new, while a changed observation does.
     """
-    alerts = []
     drop = float(stats.get("drop_pct", 0.0))
     buy_drop = float(stats.get("buy_drop_pct", 0.0))
-    if drop > thresholds.drop_pct_warn:
-        alerts.append(Alert(kind=KIND_CLEANLAB_DROP_RATE, severity="warn", subject=f"cleanlab_mask {partition}",
-                            message=f"cleanlab drops {drop:.2f} % of training rows (> {thresholds.drop_pct_warn} %): "
-                                    "the per-class cap is about to bind",
-                            observed=drop, threshold=thresholds.drop_pct_warn,
-                            dedup_key=f"{KIND_CLEANLAB_DROP_RATE}:{partition}:{drop:.4f}", details={"run_id": run_id}))
-    if buy_drop > thresholds.buy_drop_pct_warn:
-        alerts.append(Alert(kind=KIND_MINORITY_DECIMATION, severity="warn", subject=f"cleanlab_mask {partition}",
-                            message=f"cleanlab drops {buy_drop:.2f} % of BUY rows (> {thresholds.buy_drop_pct_warn} %): "
-                                    "the minority class is being decimated",
-                            observed=buy_drop, threshold=thresholds.buy_drop_pct_warn,
-                            dedup_key=f"{KIND_MINORITY_DECIMATION}:{partition}:{buy_drop:.4f}", details={"run_id": run_id}))
-    return alerts
+    rules = (
+        (KIND_CLEANLAB_DROP_RATE, drop, thresholds.drop_pct_warn,
+         f"cleanlab drops {drop:.2f} % of training rows (> {thresholds.drop_pct_warn} %): the per-class cap is "
+         "about to bind"),
+        (KIND_MINORITY_DECIMATION, buy_drop, thresholds.buy_drop_pct_warn,
+         f"cleanlab drops {buy_drop:.2f} % of BUY rows (> {thresholds.buy_drop_pct_warn} %): the minority class is "
+         "being decimated"),
+    )
+    return [Alert(kind=kind, severity="warn", subject=f"cleanlab_mask {partition}", message=message,
+                  observed=observed, threshold=threshold, dedup_key=f"{kind}:{partition}:{observed:.4f}",
+                  details={"run_id": run_id})
+            for kind, observed, threshold, message in rules if observed > threshold]
 
 
 def training_failure_alert(subject: str, error: str, dedup_key: str) -> Alert:
