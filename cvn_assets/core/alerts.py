@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from http.client import HTTPException
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvn_assets.core.errors import CatalogueError, DataSourceError
-from cvn_assets.core.results_store import dialect_insert, postgres_driver_url
+from cvn_assets.core.results_store import dialect_insert, open_table
 
 ALERTS_TABLE = "alerts"
 SEVERITIES: tuple[str, ...] = ("warn", "critical")
@@ -118,13 +117,7 @@ class AlertStore:
     """The `alerts` table (SQLite by default, PostgreSQL by URL); one row per dedup_key."""
 
     def __init__(self, url: str) -> None:
-        url = postgres_driver_url(url)
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, future=True)
-        self.metadata = sa.MetaData()
-        self.table = _alerts_table(self.metadata)
-        self.metadata.create_all(self.engine, checkfirst=True)
+        self.engine, self.table = open_table(url, _alerts_table)
 
     def record(self, alert: Alert) -> bool:
         """Insert `alert` unless its dedup_key is already stored. True when the row is new."""

@@ -7,7 +7,7 @@ rows of other sweeps are never touched, so earlier sweeps stay as a permanent re
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,14 +35,8 @@ class ResultsStore:
     """Reads and idempotently writes the results table through SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
-        url = postgres_driver_url(url)
-        self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, future=True)
-        self.metadata = sa.MetaData()
-        self.table = _results_table(self.metadata)
-        self.metadata.create_all(self.engine, checkfirst=True)
+        self.url = postgres_driver_url(url)
+        self.engine, self.table = open_table(self.url, _results_table)
 
     def upsert(self, rows: pd.DataFrame, run_id: str | None = None) -> int:
         """Insert or replace rows by key, all in one transaction. Returns the number of rows written."""
@@ -94,6 +88,18 @@ def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialec
     else:
         raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
     return insert(table)
+
+
+def open_table(url: str, define: Callable[[sa.MetaData], sa.Table]) -> tuple[sa.Engine, sa.Table]:
+    """Engine for `url` (a SQLite file's folder is created) and the table `define` declares, created if absent."""
+    url = postgres_driver_url(url)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, future=True)
+    metadata = sa.MetaData()
+    table = define(metadata)
+    metadata.create_all(engine, checkfirst=True)
+    return engine, table
 
 
 def postgres_driver_url(url: str) -> str:

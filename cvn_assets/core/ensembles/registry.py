@@ -6,18 +6,16 @@ in the column order its `fit` and `predict_proba` expect.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from cvn_assets.core.ensembles.base import Ensemble
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.plugins import import_package_modules
 
 EnsembleClass = TypeVar("EnsembleClass", bound=type)
 
 _REGISTRY: dict[str, type] = {}
-_DISCOVERED = False
 
 
 def register_ensemble(name: str, base_models: Sequence[str]) -> Callable[[EnsembleClass], EnsembleClass]:
@@ -49,14 +47,7 @@ def unregister_ensemble(name: str) -> None:
 
 
 def _discover() -> None:
-    # Importing every module of the package runs their @register_ensemble decorators.
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    package = importlib.import_module("cvn_assets.core.ensembles")
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
-    _DISCOVERED = True
+    import_package_modules("cvn_assets.core.ensembles")
 
 
 def ensemble_names() -> list[str]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.plugins import import_package_modules
 from cvn_assets.core.learners.base import Learner
 
 LearnerFactory = Callable[..., Learner]
 
 _REGISTRY: dict[str, LearnerFactory] = {}
-_DISCOVERED = False
 
 
 def register_learner(name: str) -> Callable[[LearnerFactory], LearnerFactory]:
@@ -31,14 +29,7 @@ def unregister_learner(name: str) -> None:
 
 
 def _discover() -> None:
-    # Importing every module of the package runs their @register_learner decorators.
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    package = importlib.import_module("cvn_assets.core.learners")
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
-    _DISCOVERED = True
+    import_package_modules("cvn_assets.core.learners")
 
 
 def learner_names() -> list[str]:
