@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cvn_assets.core.alerts import (
     KIND_CLEANLAB_DROP_RATE,
+    KIND_CONCEPT_DRIFT,
+    KIND_DRIFT_PSI,
     KIND_MINORITY_DECIMATION,
+    KIND_OUTPUT_SHARPNESS,
     KIND_TRAINING_FAILED,
     Alert,
 )
@@ -54,3 +57,27 @@ def training_failure_alert(subject: str, error: str, dedup_key: str) -> Alert:
     """One alert per failed fit or failed run; the dedup key makes retries and re-scans silent."""
     return Alert(kind=KIND_TRAINING_FAILED, severity="critical", subject=subject, message=f"training failed: {error}",
                  observed=None, threshold=None, dedup_key=dedup_key, details={})
+
+
+def drift_alerts(results: Sequence[Mapping[str, object]], crypto: str, recent_last_bar: str) -> list[Alert]:
+    """One alert per drift statistic at warn or critical (`results`: DriftResult fields as mappings).
+
+    Keyed on the crypto, the statistic, its level and the newest bar seen: a daily re-run on the same
+    data is silent, new candles or a worsening level alert again.
+    """
+    alerts = []
+    for result in results:
+        level, metric = str(result["level"]), str(result["metric"])
+        if level == "ok":
+            continue
+        kind = (KIND_DRIFT_PSI if metric.startswith("psi:") else
+                KIND_CONCEPT_DRIFT if metric == "concept_drift" else KIND_OUTPUT_SHARPNESS)
+        threshold = result["threshold_critical"] if level == "critical" else result["threshold_warn"]
+        observed = float(result["value"])  # type: ignore[arg-type]
+        alerts.append(Alert(
+            kind=kind, severity="critical" if level == "critical" else "warn", subject=f"drift_monitor {crypto}",
+            message=f"{metric} = {observed:.4f} is {level} (threshold {threshold}) on bars up to {recent_last_bar}"
+                    + (f": {result['detail']}" if result.get("detail") else ""),
+            observed=observed, threshold=None if threshold is None else float(threshold),  # type: ignore[arg-type]
+            dedup_key=f"{kind}:{crypto}:{metric}:{level}:{recent_last_bar}", details={"crypto": crypto}))
+    return alerts

@@ -55,7 +55,8 @@ class DriftThresholds:
     ``sharpness_margin_warn``: warn when the recent mean of max(p, 1 - p) exceeds the training
     mean by more than this margin. ``psi_bins``: quantile bins of the reference; ``psi_epsilon``:
     proportion added to every bin so an empty bin stays finite; ``top_features``: how many features,
-    by importance, the PSI monitor watches.
+    by importance, the PSI monitor watches; ``recent_bars``: length of the recent window, the newest
+    bars the OHLCV source has (720 hourly bars = 30 days).
     """
 
     psi_warn: float = 0.2
@@ -66,6 +67,7 @@ class DriftThresholds:
     psi_bins: int = 10
     psi_epsilon: float = 1e-4
     top_features: int = 5
+    recent_bars: int = 720
 
     def __post_init__(self) -> None:
         for name in ("psi_warn", "psi_critical", "concept_gap_warn", "concept_gap_critical",
@@ -82,6 +84,8 @@ class DriftThresholds:
         _check_epsilon(self.psi_epsilon, "psi_epsilon")
         if not _is_int(self.top_features) or self.top_features < 1:
             raise CatalogueError(f"drift threshold top_features must be an integer >= 1, got {self.top_features!r}")
+        if not _is_int(self.recent_bars) or self.recent_bars < 2 * self.psi_bins:
+            raise CatalogueError(f"drift recent_bars must be an integer >= 2 x psi_bins, got {self.recent_bars!r}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from cvn_assets.core.alert_rules import AlertThresholds
 from cvn_assets.core.calibration import CalibrationParams
+from cvn_assets.core.drift import DriftThresholds
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.features import FeatureParams
 from cvn_assets.core.folds import FoldParams
@@ -40,6 +41,7 @@ _SECTION_CLASSES: dict[str, type] = {
     "gate": GateThresholds,
     "checks": SanityThresholds,
     "alerts": AlertThresholds,
+    "drift": DriftThresholds,
 }
 PIPELINE_SECTIONS: tuple[str, ...] = (*_SECTION_CLASSES, "learners")
 
@@ -58,6 +60,7 @@ class PipelineParams:
     gate: GateThresholds = field(default_factory=GateThresholds)
     checks: SanityThresholds = field(default_factory=SanityThresholds)
     alerts: AlertThresholds = field(default_factory=AlertThresholds)
+    drift: DriftThresholds = field(default_factory=DriftThresholds)
     learners: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:

@@ -35,7 +35,11 @@ INFO_COLUMNS: tuple[str, ...] = (
     "test_rows",
     "fit_seconds",
     "duration_seconds",
+    "reliability_bins",
 )
+
+# Stored as text: identifiers, status messages and JSON documents (reliability bins of the test window).
+TEXT_COLUMNS: frozenset[str] = frozenset({"config_id", "status", "error", "reliability_bins"})
 
 RESULT_COLUMNS: tuple[str, ...] = RESULT_KEY_COLUMNS + INFO_COLUMNS + METRIC_COLUMNS
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.calibration import CalibrationParams, make_calibrator
+from cvn_assets.core.calibration import CalibrationParams, Calibrator, make_calibrator
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.folds import FoldWindows
 from cvn_assets.core.learners import Learner, make_learner
@@ -76,6 +76,7 @@ class ModelOutcome:
     train_rows: int = 0
     error: str | None = None
     learner: Learner | None = field(default=None, repr=False)
+    calibrator: Calibrator | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, object]:
         return {"model": self.model, "status": self.status, "error": self.error,
@@ -131,7 +132,8 @@ def fit_and_predict(
         for w in EVALUATION_WINDOWS
     ]
     return ModelOutcome(model, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold, fit_seconds,
-                        duration_seconds=time.perf_counter() - started, train_rows=len(targets), learner=learner)
+                        duration_seconds=time.perf_counter() - started, train_rows=len(targets), learner=learner,
+                        calibrator=calibrator)
 
 
 def _window(fold: FoldWindows, window: str) -> np.ndarray:
@@ -139,6 +141,11 @@ def _window(fold: FoldWindows, window: str) -> np.ndarray:
     if positions.size == 0:
         raise InsufficientDataError(f"fold {fold.fold}: the {window} window is empty")
     return positions
+
+
+def raw_scores(learner: Learner, matrix: np.ndarray, calibration: CalibrationParams) -> np.ndarray:
+    """The learner's uncalibrated scores in the form its calibrator expects (margins or probabilities)."""
+    return _scores(learner, matrix, calibration)
 
 
 def _scores(learner: Learner, matrix: np.ndarray, calibration: CalibrationParams) -> np.ndarray:

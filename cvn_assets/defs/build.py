@@ -9,12 +9,15 @@ import dagster as dg
 from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
+from cvn_assets.defs.assets.monitoring import build_monitoring_assets
 from cvn_assets.defs.assets.promotion import build_promotion_assets
 from cvn_assets.defs.assets.training import build_training_assets
 from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
 from cvn_assets.defs.partitions import build_partitions
+from cvn_assets.defs.scheduled_sweep import build_sweep_job
+from cvn_assets.defs.schedules import build_schedules
 from cvn_assets.defs.sensors import SENSORS
 from cvn_assets.defs.resources import AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
@@ -41,8 +44,10 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
     assets = [*build_data_assets(partitions), *build_training_assets(partitions),
               *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
-              *build_evaluation_assets(partitions, models, ensembles), *build_promotion_assets(partitions)]
+              *build_evaluation_assets(partitions, models, ensembles), *build_promotion_assets(partitions),
+              *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions, models, ensembles)
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,
-                          jobs=build_jobs(assets, partitions.cell),
+                          jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings)],
+                          schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=dg.in_process_executor)

@@ -9,6 +9,7 @@ import dagster as dg
 CRYPTO_DATA_JOB = "crypto_data_job"
 CELL_JOB = "cell_job"
 GATE_JOB = "gate_job"
+DRIFT_JOB = "drift_job"
 
 
 def build_jobs(assets: Sequence[dg.AssetsDefinition], cell_partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
@@ -26,5 +27,9 @@ def build_jobs(assets: Sequence[dg.AssetsDefinition], cell_partitions: dg.Partit
         dg.define_asset_job(
             GATE_JOB, selection=dg.AssetSelection.assets("gate_verdict"),
             description="Statistical gate verdict of one factor.",
+        ),
+        dg.define_asset_job(
+            DRIFT_JOB, selection=dg.AssetSelection.assets("drift_monitor"),
+            description="Drift monitor of one crypto on the newest data of its source.",
         ),
     ]

@@ -73,12 +73,12 @@ class ResultsStoreResource(dg.ConfigurableResource):
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
-    """Directory for model artifacts, one file per cell and model."""
+    """Directory for model artifacts, one scoring bundle per cell and model."""
 
     base_dir: str
 
     def write_model(self, crypto: str, fold: str, config_id: str, model: str, payload: bytes) -> Path:
-        path = Path(self.base_dir) / "models" / crypto / fold / config_id / f"{model}.ubj"
+        path = Path(self.base_dir) / "models" / crypto / fold / config_id / f"{model}.pkl"
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_bytes(payload)

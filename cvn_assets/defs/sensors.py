@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from cvn_assets.core.alert_rules import AlertThresholds, cleanlab_alerts, training_failure_alert
+from cvn_assets.core.alert_rules import AlertThresholds, cleanlab_alerts, drift_alerts, training_failure_alert
 from cvn_assets.core.alerts import AlertSink
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
 
@@ -46,9 +46,25 @@ def scan_training_failures(instance: dg.DagsterInstance, cursor: str | None,
     return (str(records[-1].storage_id) if records else cursor), len(records), sent
 
 
+def scan_drift_monitors(instance: dg.DagsterInstance, cursor: str | None,
+                        sink: AlertSink) -> tuple[str | None, int, int]:
+    """Alert on every drift statistic at warn or critical in monitors materialized after `cursor`."""
+    records = _new_records(instance, dg.AssetKey("drift_monitor"), cursor)
+    sent = 0
+    for record in records:
+        metadata = record.asset_materialization.metadata
+        if "results" not in metadata:
+            continue
+        last_bar = str(metadata["recent_last_bar"].value) if "recent_last_bar" in metadata else record.run_id
+        for alert in drift_alerts(metadata["results"].value, str(record.partition_key), last_bar):
+            sent += sink.send(alert)
+    return (str(records[-1].storage_id) if records else cursor), len(records), sent
+
+
 def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds) -> int:
     """Every alert rule over the whole event log; dedup keys keep already-sent alerts silent."""
-    return scan_cleanlab_masks(instance, None, sink, thresholds)[2] + scan_training_failures(instance, None, sink)[2]
+    return (scan_cleanlab_masks(instance, None, sink, thresholds)[2] + scan_training_failures(instance, None, sink)[2]
+            + scan_drift_monitors(instance, None, sink)[2])
 
 
 def _tick(context: dg.SensorEvaluationContext, scan: Callable[..., tuple[str | None, int, int]], what: str,
@@ -73,6 +89,12 @@ def training_failure_sensor(context: dg.SensorEvaluationContext, alert_sink: Ale
     return _tick(context, scan_training_failures, "cells", alert_sink.sink(context.log.warning))
 
 
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Alerts on drift monitors at warn or critical (PSI, concept drift, output sharpness).")
+def drift_alert_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSinkResource) -> dg.SkipReason:
+    return _tick(context, scan_drift_monitors, "drift monitors", alert_sink.sink(context.log.warning))
+
+
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Alerts once per failed run (keyed on the run id, so re-evaluation is silent).")
 def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSinkResource) -> None:
@@ -83,4 +105,4 @@ def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSink
         f"run {run.job_name} {partition}".strip(), message, f"run_failed:{run.run_id}"))
 
 
-SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, failed_run_sensor]
+SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, failed_run_sensor]

@@ -21,6 +21,8 @@ class Settings:
     CVN_ALERTS_URL: SQLAlchemy URL of the alerts table (default: the results store's database).
     CVN_ALERT_WEBHOOK_URL: Slack-compatible webhook for alerts (default: none).
     CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
+    CVN_SWEEP_CRON / CVN_DRIFT_CRON: schedules of the whole sweep (default weekly, Sunday 03:00 UTC)
+    and of the drift monitors (default daily, 06:00 UTC). CVN_SCHEDULES=off starts them stopped.
     """
 
     catalogue_path: str | None
@@ -35,6 +37,9 @@ class Settings:
     n_threads: int = 2
     alerts_url: str | None = None
     alert_webhook_url: str | None = None
+    sweep_cron: str = "0 3 * * 0"
+    drift_cron: str = "0 6 * * *"
+    schedules_enabled: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,4 +60,7 @@ class Settings:
             n_threads=int(env.get("CVN_THREADS") or 2),
             alerts_url=env.get("CVN_ALERTS_URL") or None,
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
+            sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,
+            drift_cron=env.get("CVN_DRIFT_CRON") or cls.drift_cron,
+            schedules_enabled=(env.get("CVN_SCHEDULES") or "on").strip().lower() not in {"off", "0", "false", "no"},
         )

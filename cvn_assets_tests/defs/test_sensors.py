@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
-from cvn_assets.defs.sensors import cleanlab_drop_rate_sensor, training_failure_sensor
+from cvn_assets.defs.sensors import cleanlab_drop_rate_sensor, drift_alert_sensor, training_failure_sensor
 
 
 def _report_mask(instance: dg.DagsterInstance, partition: str, drop: float, buy_drop: float) -> None:
@@ -104,3 +104,29 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
         failed_run_sensor(context)
     alerts = sink.store().query()
     assert len(alerts) == 1 and alerts.iloc[0]["subject"].startswith("run failing_job")
+
+
+def _report_drift(instance: dg.DagsterInstance, crypto: str, psi: float, last_bar: str) -> None:
+    level = "critical" if psi > 0.5 else "warn" if psi > 0.2 else "ok"
+    results = [{"metric": "psi:volatility_24", "value": psi, "threshold_warn": 0.2, "threshold_critical": 0.5,
+                "level": level, "detail": ""}]
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key="drift_monitor", partition=crypto,
+        metadata={"results": dg.MetadataValue.json(results), "recent_last_bar": last_bar}))
+
+
+def test_drift_sensor_cursor_scenarios(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
+    _report_drift(instance, "BTC", 0.7, "2026-11-22 23:00")
+    cursor, result = _tick(drift_alert_sensor, instance, sink, None)  # first event
+    assert "scanned 1 drift monitors, sent 1 alert(s)" in result.skip_message
+    assert sink.store().query()["severity"].tolist() == ["critical"]
+    again, result = _tick(drift_alert_sensor, instance, sink, cursor)  # nothing new
+    assert again == cursor and "scanned 0" in result.skip_message
+    _report_drift(instance, "ETH", 0.3, "2026-11-22 23:00")  # several partitions at once
+    _report_drift(instance, "LTC", 0.1, "2026-11-22 23:00")
+    _report_drift(instance, "BTC", 0.7, "2026-11-23 23:00")  # new candles, same level: a new observation
+    _, result = _tick(drift_alert_sensor, instance, sink, cursor)
+    assert "scanned 3 drift monitors, sent 2 alert(s)" in result.skip_message
+    _, result = _tick(drift_alert_sensor, instance, sink, None)  # restart from scratch
+    assert "sent 0 alert(s)" in result.skip_message
+    assert len(sink.store().query()) == 3

@@ -9,6 +9,7 @@ import pandas as pd
 from cvn_assets.core.ensembles import EnsembleOutcome, ensemble_base_models, run_ensemble
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
 from cvn_assets.core.schema import STATUS_TRAINING_FAILED
+from cvn_assets.core.scoring import bundle_from_outcome, dump_bundle
 from cvn_assets.core.training import ModelOutcome, fit_and_predict
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.training import fold_of
@@ -64,12 +65,13 @@ def _prediction_asset(partitions: SweepPartitions, model: str) -> dg.AssetsDefin
             "fit_seconds": dg.MetadataValue.float(outcome.fit_seconds),
             "cleanlab_mode": dg.MetadataValue.text(mode),
         }
-        if outcome.learner is not None and hasattr(outcome.learner, "to_bytes"):
-            path = artifacts.write_model(crypto, fold_id, config_id, model, outcome.learner.to_bytes())
+        feature_names = tuple(c for c in features.columns if c != "timestamp")
+        bundle = bundle_from_outcome(outcome, pipeline.calibration, feature_names)
+        if bundle is not None:
+            path = artifacts.write_model(crypto, fold_id, config_id, model, dump_bundle(bundle))
             metadata["model_path"] = dg.MetadataValue.path(str(path))
         if outcome.learner is not None and hasattr(outcome.learner, "feature_importance"):
-            names = [c for c in features.columns if c != "timestamp"]
-            importance = pd.Series(outcome.learner.feature_importance(names)).sort_values(ascending=False)
+            importance = pd.Series(outcome.learner.feature_importance(list(feature_names))).sort_values(ascending=False)
             metadata["top_features"] = table_metadata(
                 importance.head(10).rename_axis("feature").reset_index(name="importance"))
         if outcome.error:
