@@ -15,8 +15,9 @@ from cvn_assets.defs.assets.training import build_training_assets
 from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
+from cvn_assets.defs.k8s import K8S_JOB_TAGS, executor_from_name
 from cvn_assets.defs.partitions import build_partitions
-from cvn_assets.defs.scheduled_sweep import build_sweep_job
+from cvn_assets.defs.scheduled_sweep import SWEEP_JOB, build_sweep_job
 from cvn_assets.defs.schedules import build_schedules
 from cvn_assets.defs.sensors import SENSORS
 from cvn_assets.defs.resources import AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
@@ -48,6 +49,6 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions, models, ensembles)
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,
-                          jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings)],
+                          jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),
-                          executor=dg.in_process_executor)
+                          executor=executor_from_name(settings.executor))

@@ -40,6 +40,7 @@ class Settings:
     sweep_cron: str = "0 3 * * 0"
     drift_cron: str = "0 6 * * *"
     schedules_enabled: bool = True
+    executor: str = "in_process"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,5 +63,6 @@ class Settings:
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,
             drift_cron=env.get("CVN_DRIFT_CRON") or cls.drift_cron,
+            executor=env.get("CVN_EXECUTOR") or "in_process",
             schedules_enabled=(env.get("CVN_SCHEDULES") or "on").strip().lower() not in {"off", "0", "false", "no"},
         )
