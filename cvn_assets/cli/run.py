@@ -18,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--fold", action="append", help="only this fold, e.g. f1 (repeatable)")
     parser.add_argument("--variant", action="append", help="only this configuration id, e.g. ls_mild (repeatable)")
     parser.add_argument("--no-gate", action="store_true", help="skip the gate verdicts")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute every selected partition, even those unchanged since their last run")
     parser.set_defaults(handler=handle)
 
 
@@ -44,8 +46,8 @@ def handle(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         print(f"Dagster instance: {home}")
         report = run_sweep(defs, instance, cryptos=args.crypto, folds=args.fold, configs=args.variant,
-                           gate=not args.no_gate)
-    print(f"\n{report.runs} runs in {report.seconds:.1f}s")
+                           gate=not args.no_gate, force=args.force)
+    print(f"\n{report.runs} runs, {report.skipped} unchanged partition(s) skipped, in {report.seconds:.1f}s")
     for factor, table in report.verdicts.items():
         print(f"\nGate verdicts — factor {factor}\n{_summary(table).to_string(index=False)}")
         for row in table.itertuples(index=False):

@@ -20,6 +20,7 @@ class SweepSelection(dg.Config):
     folds: list[str] = []
     configs: list[str] = []
     gate: bool = True
+    force: bool = False
 
 
 def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -> dg.JobDefinition:
@@ -30,7 +31,7 @@ def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -
         from cvn_assets.defs.sweep_runner import run_sweep
 
         report = run_sweep(build_defs(settings), context.instance, cryptos=config.cryptos or None,
-                           folds=config.folds or None, configs=config.configs or None, gate=config.gate,
+                           folds=config.folds or None, configs=config.configs or None, gate=config.gate, force=config.force,
                            log=context.log.info)
         if report.failures:
             raise dg.Failure(description=f"{len(report.failures)} partition run(s) failed",

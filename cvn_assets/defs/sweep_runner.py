@@ -2,6 +2,7 @@
 
 Each partition is one Dagster run recorded on the instance, so the web UI shows exactly what ran.
 Per-crypto work runs once per crypto; a crypto whose data fails validation gets no downstream run.
+A partition last materialized with the same input fingerprint is skipped (see `sweep_plan`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import pandas as pd
 
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
+from cvn_assets.defs.fingerprints import FINGERPRINT_TAG
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import scan_all
+from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
 
 
 # Every event is still stored on the instance; only the console echo is limited to problems.
@@ -27,9 +30,11 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 @dataclass
 class SweepReport:
-    """What a sweep run did: runs launched, failures by partition, verdict tables per factor."""
+    """What a sweep run did: runs launched, partitions skipped as unchanged, failures, verdicts."""
 
     runs: int = 0
+    skipped: int = 0
+    executed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, pd.DataFrame] = field(default_factory=dict)
     alerts: int = 0
@@ -48,59 +53,85 @@ def run_sweep(
     configs: Sequence[str] | None = None,
     gate: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> SweepReport:
-    """Materialize the selected cells (default: the whole grid), then the gate of every factor."""
+    """Materialize the selected cells (default: the whole grid), then the gate of every factor.
+
+    Partitions whose inputs, parameters and code are unchanged since their last successful run are
+    skipped unless `force`.
+    """
     started = time.perf_counter()
-    catalogue = _sweep_resource(defs).catalogue
+    sweep = _sweep_resource(defs)
+    catalogue = sweep.catalogue
+    plan = SweepPlan(defs, instance, catalogue, sweep.name, force)
     report = SweepReport()
     selected_cryptos = list(cryptos or catalogue.universe)
-    selected_folds = list(folds or fold_ids(catalogue.pipeline.folds))
+    all_folds = fold_ids(catalogue.pipeline.folds)
+    selected_folds = list(folds or all_folds)
     selected_configs = list(configs or catalogue.config_ids(include_joint=False))
 
     data_job = defs.resolve_job_def(CRYPTO_DATA_JOB)
-    ready = [crypto for crypto in selected_cryptos if _execute(data_job, crypto, instance, report, log)]
+    done = plan.done_cryptos(selected_cryptos)
+    ready = [crypto for crypto in selected_cryptos
+             if crypto in done or _execute(data_job, crypto, instance, report, log, plan.crypto(crypto))]
+    report.skipped += len(done)
     cell_job = defs.resolve_job_def(CELL_JOB)
 
     def run_cells(config_ids: Sequence[str]) -> None:
         for crypto in ready:
-            for config_id in config_ids:
-                for fold in selected_folds:
-                    _execute(cell_job, str(cell_key(crypto, fold, config_id)), instance, report, log)
+            cells = [(crypto, fold, config_id) for config_id in config_ids for fold in selected_folds]
+            unchanged = plan.done_cells(cells)
+            report.skipped += len(unchanged)
+            for cell in cells:
+                if str(cell_key(*cell)) not in unchanged:
+                    _execute(cell_job, str(cell_key(*cell)), instance, report, log, plan.cell(*cell))
 
     run_cells(selected_configs)
     if not gate:
-        report.seconds = time.perf_counter() - started
-        return report
+        return _finish(report, started, log)
     gate_job = defs.resolve_job_def(GATE_JOB)
+
+    def record_verdicts(name: str) -> None:
+        expected = plan.gate(name, all_folds)
+        if plan.done_gate(name, expected):
+            report.skipped += 1
+            value = defs.load_asset_value(GATE_ASSET, partition_key=name, instance=instance)
+            report.verdicts[name] = pd.DataFrame(value["table"])
+            return
+        result = _execute(gate_job, name, instance, report, log, expected)
+        if result:
+            report.verdicts[name] = pd.DataFrame(result.asset_value(GATE_ASSET)["table"])
+
     for factor in catalogue.factors:
-        _record_verdicts(gate_job, factor.name, instance, report, log)
+        record_verdicts(factor.name)
     results = defs.resources["results"].store()
     for rule in catalogue.joint_rules:
-        decision = decide_joint(catalogue, rule, results.read(_sweep_resource(defs).name))
+        decision = decide_joint(catalogue, rule, results.read(sweep.name))
         log(f"  joint {rule.name}: " + "; ".join(decision.reasons))
         if decision.config_id is not None:
             run_cells([decision.config_id])
-        _record_verdicts(gate_job, rule.name, instance, report, log)
+        record_verdicts(rule.name)
     # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
     report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None), catalogue.pipeline.alerts)
     log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
+    return _finish(report, started, log)
+
+
+def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> SweepReport:
     report.seconds = time.perf_counter() - started
+    if report.skipped:
+        log(f"  {report.skipped} partition(s) unchanged since their last run: skipped (--force recomputes them)")
     return report
 
 
-def _record_verdicts(gate_job: dg.JobDefinition, name: str, instance: dg.DagsterInstance, report: SweepReport,
-                     log: Callable[[str], None]) -> None:
-    result = _execute(gate_job, name, instance, report, log)
-    if result:
-        report.verdicts[name] = pd.DataFrame(result.asset_value(dg.AssetKey("gate_verdict"))["table"])
-
-
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
-             log: Callable[[str], None]) -> dg.ExecuteInProcessResult | None:
+             log: Callable[[str], None], fingerprint: str | None) -> dg.ExecuteInProcessResult | None:
     started = time.perf_counter()
+    tags = {FINGERPRINT_TAG: fingerprint} if fingerprint else None
     result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False,
-                                    run_config=QUIET_CONSOLE)
+                                    run_config=QUIET_CONSOLE, tags=tags)
     report.runs += 1
+    report.executed.append(f"{job.name}[{partition_key}]")
     if result.success:
         log(f"  ok    {job.name:<16} {partition_key:<28} {time.perf_counter() - started:6.1f}s")
         return result

@@ -7,7 +7,7 @@ import pytest
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.sweep_runner import run_sweep
-from cvn_assets_tests.conftest import make_settings
+from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
 VERDICTS = {"LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE"}
 
@@ -46,13 +46,29 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     assert len(alerts) == report.alerts
     assert set(alerts["kind"]) <= {"cleanlab_drop_rate", "minority_decimation", "training_failed"}
 
-    rerun = run_sweep(defs, instance, cryptos=["BTC"], folds=["f1"], configs=["ls_mild"], log=lambda _: None)
-    assert rerun.ok
+    unchanged = run_sweep(defs, instance, log=lambda _: None)
+    assert (unchanged.runs, unchanged.skipped) == (0, 2 + 2 * 5 * 5 + 3)
+    for name, table in report.verdicts.items():
+        assert unchanged.verdicts[name].equals(table)
+
+    rerun = run_sweep(defs, instance, cryptos=["BTC"], folds=["f1"], configs=["ls_mild"], log=lambda _: None,
+                      force=True)
+    assert rerun.ok and rerun.skipped == 0 and rerun.runs == 1 + 1 + 3
     assert len(defs.resources["alert_sink"].store().query()) == report.alerts  # a re-run adds no duplicate
     again = store.read("test_sweep")
     assert len(again) == len(first)
     assert again.sort_values(["crypto", "fold", "variant"])["f1_buy"].tolist() == pytest.approx(
         first.sort_values(["crypto", "fold", "variant"])["f1_buy"].tolist(), nan_ok=True)
+
+    # One variant's parameters change: only its cells and the verdicts that read them recompute.
+    document = small_catalogue_document()
+    document["factors"]["label_smoothing"]["variants"]["mild"] = {"eps_buy": 0.10, "eps_hold": 0.05}
+    changed = run_sweep(build_defs(make_settings(tmp_path, small_data_dir, catalogue=document)), instance,
+                        log=lambda _: None)
+    assert changed.ok and changed.runs == 2 * 5 + 2
+    assert sorted(changed.executed)[-2:] == ["gate_job[label_smoothing]", "gate_job[label_smoothing_x_cleanlab]"]
+    assert {k.split("[")[1].split(".")[1] for k in changed.executed if k.startswith("cell_job")} == {"ls_mild]"}
+    assert changed.skipped == 2 + 2 * 5 * 4 + 1
 
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok

@@ -1,0 +1,108 @@
+"""Input fingerprints of the sweep's partition runs, and what earlier runs recorded.
+
+A fingerprint hashes everything a partition's result depends on: its input data (the OHLCV content
+hash), the parameters it uses, the code versions of its assets and the versions of the numerical
+libraries. The runner tags each run with it and does not repeat a run whose partition was last
+materialized, successfully, under the same fingerprint. This is recorded here rather than taken
+from Dagster's staleness, which does not propagate through the multi-partitioned cell assets.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+
+import dagster as dg
+
+from cvn_assets.core.catalogue import Catalogue, model_choices
+from cvn_assets.core.configs import fingerprint
+
+FINGERPRINT_TAG = "cvn/input_fingerprint"
+# Distributions whose version can change a number in the results.
+RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
+    ("cvn-assets",), ("numpy",), ("pandas",), ("scipy",), ("scikit-learn",), ("xgboost", "xgboost-cpu"),
+    ("lightgbm",), ("catboost",), ("cleanlab",), ("sympy",),
+)
+CRYPTO_SECTIONS = ("labels", "folds", "features", "checks")
+CELL_SECTIONS = ("labels", "folds", "features", "checks", "training", "calibration", "threshold", "costs", "learners")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for names in RESULT_LIBRARIES:
+        for name in names:
+            try:
+                versions[names[0]] = importlib.metadata.version(name)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+class SweepFingerprints:
+    """Fingerprints of the per-crypto, cell and gate runs of one sweep's Definitions."""
+
+    def __init__(self, defs: dg.Definitions, catalogue: Catalogue, sweep_name: str) -> None:
+        self.catalogue = catalogue
+        self.sweep_name = sweep_name
+        self._specs = list(defs.resolve_all_asset_specs())
+        self._pipeline = catalogue.pipeline.snapshot()
+        self._choices = model_choices(catalogue)
+
+    @cached_property
+    def _libraries(self) -> dict[str, str]:
+        return library_versions()
+
+    def _code_versions(self, keys: Iterable[dg.AssetKey]) -> dict[str, str | None]:
+        wanted = set(keys)
+        return {s.key.to_user_string(): s.code_version for s in self._specs if s.key in wanted}
+
+    def crypto(self, crypto: str, content_hash: str, keys: Iterable[dg.AssetKey]) -> str:
+        return fingerprint({"crypto": crypto, "ohlcv_sha256": content_hash, "libraries": self._libraries,
+                            "pipeline": {s: self._pipeline[s] for s in CRYPTO_SECTIONS},
+                            "code": self._code_versions(keys)})
+
+    def cell(self, crypto_fingerprint: str, fold: str, config_id: str, keys: Iterable[dg.AssetKey]) -> str:
+        config = self.catalogue.config(config_id)
+        return fingerprint({
+            "crypto": crypto_fingerprint, "fold": fold, "config": config.fingerprint(), "sweep": self.sweep_name,
+            "members": [list(m) for m in config.members], "seed": self.catalogue.seed,
+            "models": list(self.catalogue.models), "ensembles": list(self.catalogue.ensembles),
+            "model_choices": {f"{f}/{v}": m for (f, v), m in self._choices.items() if (f, v) in config.members},
+            "pipeline": {s: self._pipeline[s] for s in CELL_SECTIONS}, "libraries": self._libraries,
+            "code": self._code_versions(keys),
+        })
+
+    def gate(self, name: str, cell_fingerprints: Sequence[str], keys: Iterable[dg.AssetKey]) -> str:
+        """A factor's gate, or a joint rule's (which depends on both of its factors)."""
+        rules = {r.name: r.factors for r in self.catalogue.joint_rules}
+        factors = self.catalogue.snapshot()["factors"]
+        own = {f: factors[f] for f in rules.get(name, (name,))}
+        return fingerprint({"gate": name, "sweep": self.sweep_name, "cells": sorted(cell_fingerprints),
+                            "thresholds": self._pipeline["gate"], "factors": own, "code": self._code_versions(keys)})
+
+
+def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey,
+                          partitions: Sequence[str]) -> dict[str, str]:
+    """Fingerprint of the successful run that last materialized each partition (absent when none)."""
+    run_by_partition = {}
+    for partition in partitions:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1).records
+        if records:
+            run_by_partition[partition] = records[0].run_id
+    if not run_by_partition:
+        return {}
+    runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=list(set(run_by_partition.values()))))}
+    out = {}
+    for partition, run_id in run_by_partition.items():
+        run = runs.get(run_id)
+        if run is not None and run.status == dg.DagsterRunStatus.SUCCESS and FINGERPRINT_TAG in run.tags:
+            out[partition] = run.tags[FINGERPRINT_TAG]
+    return out
+
+
+def unchanged(expected: Mapping[str, str | None], recorded: Mapping[str, str]) -> set[str]:
+    """Partitions whose recorded fingerprint equals the expected one (None never matches)."""
+    return {p for p, fp in expected.items() if fp is not None and recorded.get(p) == fp}
