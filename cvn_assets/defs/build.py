@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cvn_assets.core.secrets import install_log_scrubber
 from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
@@ -22,10 +23,12 @@ from cvn_assets.defs.schedules import build_schedules
 from cvn_assets.defs.sensors import SENSORS
 from cvn_assets.defs.resources import AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
+from cvn_assets.defs.tracking import MlflowTrackingResource
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     """All assets, resources and jobs; the catalogue is validated here, so a bad one fails at load time."""
+    install_log_scrubber()
     settings = settings or Settings.from_env()
     sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
                           sweep_id=settings.sweep_id, n_threads=settings.n_threads)
@@ -39,6 +42,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "artifacts": ArtifactStoreResource(base_dir=settings.storage_dir),
         "io_manager": FrameIOManager(base_dir=str(Path(settings.storage_dir) / "assets")),
         RESULTS_IO_MANAGER: FinetuneResultsIOManager(results=results, sweep=sweep),
+        "tracking": MlflowTrackingResource(enabled=settings.mlflow_enabled, tracking_uri=settings.mlflow_uri),
         "alert_sink": AlertSinkResource(url=settings.alerts_url or settings.results_url,
                                         webhook_url=settings.alert_webhook_url),
     }

@@ -77,8 +77,11 @@ class ArtifactStoreResource(dg.ConfigurableResource):
 
     base_dir: str
 
+    def model_path(self, crypto: str, fold: str, config_id: str, model: str) -> Path:
+        return Path(self.base_dir) / "models" / crypto / fold / config_id / f"{model}.pkl"
+
     def write_model(self, crypto: str, fold: str, config_id: str, model: str, payload: bytes) -> Path:
-        path = Path(self.base_dir) / "models" / crypto / fold / config_id / f"{model}.pkl"
+        path = self.model_path(crypto, fold, config_id, model)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_bytes(payload)

@@ -41,6 +41,8 @@ class Settings:
     drift_cron: str = "0 6 * * *"
     schedules_enabled: bool = True
     executor: str = "in_process"
+    mlflow_enabled: bool = True
+    mlflow_uri: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,5 +66,14 @@ class Settings:
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,
             drift_cron=env.get("CVN_DRIFT_CRON") or cls.drift_cron,
             executor=env.get("CVN_EXECUTOR") or "in_process",
-            schedules_enabled=(env.get("CVN_SCHEDULES") or "on").strip().lower() not in {"off", "0", "false", "no"},
+            mlflow_enabled=_on_off("CVN_MLFLOW", env.get("CVN_MLFLOW") or "on"),
+            mlflow_uri=env.get("CVN_MLFLOW_URI") or None,
+            schedules_enabled=_on_off("CVN_SCHEDULES", env.get("CVN_SCHEDULES") or "on"),
         )
+
+
+def _on_off(name: str, value: str) -> bool:
+    switch = value.strip().lower()
+    if switch not in ("on", "off"):
+        raise ValueError(f"{name} must be 'on' or 'off', got {value!r}")
+    return switch == "on"

@@ -4,13 +4,15 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.catalogue import model_choices
+from cvn_assets.core.configs import as_dict
 from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.models import prediction_asset_key
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
-from cvn_assets.defs.resources import SweepResource
+from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
+from cvn_assets.defs.tracking import MlflowTrackingResource
 
 RESULTS_IO_MANAGER = "results_io_manager"
 
@@ -24,8 +26,8 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
     @dg.asset(partitions_def=partitions.cell, group_name="evaluation", kinds={"pandas", "sql"}, owners=OWNERS,
               io_manager_key=RESULTS_IO_MANAGER, code_version="1",
               ins={"raw_labels": dg.AssetIn(), **prediction_inputs})
-    def fold_metrics(context: dg.AssetExecutionContext, sweep: SweepResource,
-                     **inputs: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    def fold_metrics(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
+                     tracking: MlflowTrackingResource, **inputs: pd.DataFrame) -> dg.Output[pd.DataFrame]:
         """Every SPEC §6 metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
         crypto, fold_id, config_id = split_cell_key(context.partition_key)
         raw_labels = inputs.pop("raw_labels")
@@ -36,12 +38,16 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
                            members=sweep.catalogue.config(config_id).members,
                            model_choices=model_choices(sweep.catalogue))
         failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
-        return dg.Output(rows, metadata={
-            "metrics": table_metadata(metrics),
+        metadata = {
+            "metrics": table_metadata(metrics.drop(columns=["reliability_bins"], errors="ignore")),
             "sweep_id": dg.MetadataValue.text(sweep.name),
             "models": dg.MetadataValue.int(len(metrics)),
             "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
-        })
+        }
+        tracked = _track_cell(context, tracking, artifacts, sweep, metrics, crypto, fold_id, config_id)
+        if tracked is not None:
+            metadata.update(tracked.metadata())
+        return dg.Output(rows, metadata=metadata)
 
     @dg.asset(partitions_def=partitions.factor, group_name="evaluation", kinds={"scipy"}, owners=OWNERS,
               ins={"fold_metrics": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())}, code_version="1")
@@ -74,3 +80,22 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
         return dg.Output(payload, metadata=metadata)
 
     return [fold_metrics, gate_verdict]
+
+
+TRACKED_METRICS = ("f1_buy", "auc", "brier", "log_loss", "ece", "threshold", "expectancy_net", "fit_seconds")
+
+
+def _track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResource, artifacts: ArtifactStoreResource,
+                sweep: SweepResource, metrics: pd.DataFrame, crypto: str, fold: str, config_id: str):  # noqa: ANN202
+    """One MLflow run per cell materialization: the configuration, every model's metrics, the model bundles."""
+    catalogue = sweep.catalogue
+    config = catalogue.config(config_id)
+    params = {"sweep_id": sweep.name, "crypto": crypto, "fold": fold, "config_id": config_id, "seed": catalogue.seed,
+              "members": [f"{f}/{v}" for f, v in config.members],
+              "factor_params": {name: as_dict(p) for name, p in config.factor_params.items()},
+              "learners": {m: dict(catalogue.pipeline.learners.get(m, {})) for m in catalogue.models},
+              "calibration": as_dict(catalogue.pipeline.calibration)}
+    values = {f"{row['model']}.{name}": float(row[name]) for row in metrics.to_dict(orient="records")
+              if row["status"] == "ok" for name in TRACKED_METRICS if pd.notna(row.get(name))}
+    bundles = [artifacts.model_path(crypto, fold, config_id, m) for m in catalogue.models]
+    return tracking.log_materialization(context, params, values, [p for p in bundles if p.exists()])

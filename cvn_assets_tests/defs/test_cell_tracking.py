@@ -1,0 +1,29 @@
+"""A cell's materialization is one MLflow run: its metrics, model bundles and ids in the asset metadata."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from cvn_assets.defs.build import build_defs
+from cvn_assets_tests.conftest import make_settings
+
+
+def test_fold_metrics_records_its_mlflow_run(tmp_path: Path, small_data_dir: Path,
+                                             instance: dg.DagsterInstance) -> None:
+    from mlflow import MlflowClient
+
+    defs = build_defs(make_settings(tmp_path, small_data_dir, mlflow=True))
+    assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance).success
+    result = defs.resolve_job_def("cell_job").execute_in_process(partition_key="BTC|f2.baseline", instance=instance)
+    metadata = result.asset_materializations_for_node("fold_metrics")[0].metadata
+    run_id = metadata["mlflow_run_id"].value
+
+    client = MlflowClient(f"sqlite:///{Path(instance.root_directory) / 'mlflow' / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    assert run.data.tags["dagster/partition"] == "BTC|f2.baseline"
+    assert run.data.tags["dagster/run_id"] == result.run_id
+    assert run.data.tags["mlflow.parentRunId"] == metadata["mlflow_parent_run_id"].value
+    assert run.data.params["config_id"] == "baseline" and run.data.params["crypto"] == "BTC"
+    assert 0.0 <= run.data.metrics["xgboost.f1_buy"] <= 1.0
+    artifacts = [a.path for a in client.list_artifacts(run_id)]
+    assert artifacts == ["xgboost.pkl"]
