@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from http.client import HTTPException
@@ -25,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cvn_assets.core.errors import CatalogueError, DataSourceError
 from cvn_assets.core.results_store import dialect_insert, open_table
+from cvn_assets.core.secrets import REDACTED, SECRET_KEY_PATTERN, redact  # noqa: F401 - re-exported
 
 ALERTS_TABLE = "alerts"
 SEVERITIES: tuple[str, ...] = ("warn", "critical")
@@ -34,9 +34,6 @@ KIND_TRAINING_FAILED = "training_failed"
 KIND_DRIFT_PSI = "drift_psi"
 KIND_CONCEPT_DRIFT = "concept_drift"
 KIND_OUTPUT_SHARPNESS = "output_sharpness"
-REDACTED = "***"
-# Keys named like environment secrets (API_KEY, db_password, slack_token, ...), any case.
-SECRET_KEY_PATTERN = re.compile(r"_(KEY|TOKEN|PASSWORD|SECRET)$", re.IGNORECASE)
 ALERT_COLUMNS: tuple[str, ...] = (
     "dedup_key", "kind", "severity", "subject", "message", "observed", "threshold", "details", "created_at",
 )
@@ -82,21 +79,6 @@ class Alert:
         object.__setattr__(self, "created_at", self.created_at.astimezone(timezone.utc))
 
 
-def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy of `mapping` with the values of secret-like keys (`*_KEY`, `*_TOKEN`, `*_PASSWORD`,
-    `*_SECRET`, any case) replaced by "***", in nested mappings and in lists of mappings too."""
-    return {key: REDACTED if SECRET_KEY_PATTERN.search(str(key)) else _redact_value(value)
-            for key, value in mapping.items()}
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return redact(value)
-    if isinstance(value, list | tuple):
-        return [_redact_value(item) for item in value]
-    return value
-
-
 def _alerts_table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table(
         ALERTS_TABLE,
@@ -133,6 +115,12 @@ class AlertStore:
             # SQLite keeps no offset, so every timestamp is stored as UTC.
             "created_at": alert.created_at.astimezone(timezone.utc),
         }
+        for name in ("dedup_key", "kind"):
+            limit = self.table.c[name].type.length
+            if len(row[name]) > limit:
+                # SQLite would store it, PostgreSQL would refuse it: one rule for both.
+                raise DataSourceError(f"{ALERTS_TABLE}: alert {name} is longer than {limit} characters: "
+                                      f"{row[name][:80]}...")
         statement = self._insert().values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
         try:
             with self.engine.begin() as connection:

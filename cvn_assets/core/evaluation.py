@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.metrics import CostModel, fold_metrics_row
+from cvn_assets.core.metrics import CostModel, fold_metrics_row, reliability_bins
 from cvn_assets.core.model_choice import SELECTED_MODEL
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 
@@ -21,7 +22,8 @@ def cell_metrics(
     """Metrics on the test window for every model of a cell.
 
     `models` has one row per model (model, status, error, threshold, fit_seconds); a model that
-    failed to train yields a row with its status and error and no metrics.
+    failed to train yields a row with its status and error and no metrics. `reliability_bins` holds
+    the JSON of the test window's binned calibration (the data of a reliability diagram).
     """
     rows = []
     for model in models.itertuples(index=False):
@@ -37,8 +39,10 @@ def cell_metrics(
                 test["y"].to_numpy(), test["p"].to_numpy(), float(model.threshold),
                 labels["trade_return"].to_numpy()[positions], labels["exit_offset"].to_numpy()[positions], costs,
             ))
+            row["reliability_bins"] = json.dumps(reliability_bins(test["y"].to_numpy(), test["p"].to_numpy()))
         else:
             row.update({name: np.nan for name in METRIC_COLUMNS})
+            row["reliability_bins"] = None
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from cvn_assets.core.secrets import install_log_scrubber
 from cvn_assets.defs.assets.data import build_data_assets
+from cvn_assets.defs.assets.dossier import build_dossier_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
 from cvn_assets.defs.assets.monitoring import build_monitoring_assets
@@ -50,6 +51,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     assets = [*build_data_assets(partitions), *build_training_assets(partitions),
               *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
               *build_evaluation_assets(partitions, models, ensembles), *build_promotion_assets(partitions),
+              *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions, models, ensembles)
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,

@@ -30,8 +30,8 @@ def build_jobs(assets: Sequence[dg.AssetsDefinition], cell_partitions: dg.Partit
             tags=K8S_JOB_TAGS[CELL_JOB],
         ),
         dg.define_asset_job(
-            GATE_JOB, selection=dg.AssetSelection.assets("gate_verdict"),
-            description="Statistical gate verdict of one factor.",
+            GATE_JOB, selection=dg.AssetSelection.assets("gate_verdict", "results_dossier"),
+            description="Statistical gate verdict of one factor and its results dossier.",
             tags=K8S_JOB_TAGS[GATE_JOB],
         ),
         dg.define_asset_job(

@@ -1,10 +1,13 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from cvn_assets.core.catalogue import load_catalogue, model_choices, parse_catalogue
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.evaluation import result_rows
+from cvn_assets.core.evaluation import cell_metrics, result_rows
+from cvn_assets.core.metrics import reliability_bins
 from cvn_assets.core.schema import RESULT_COLUMNS
 
 
@@ -44,3 +47,39 @@ def test_a_model_choice_the_sweep_does_not_train_is_refused() -> None:
                                                                        "l": {"model": "lightgbm"}}}}}
     with pytest.raises(CatalogueError, match="variant 'l': model 'lightgbm' is not trained by this sweep"):
         parse_catalogue(document)
+
+
+def _cell(n_test: int = 120) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Predictions of one ok and one failed model on a cell, its model summaries and its labels."""
+    rng = np.random.default_rng(5)
+    n = 400
+    labels = pd.DataFrame({"trade_return": rng.normal(0.001, 0.01, n), "exit_offset": rng.integers(1, 5, n)})
+    test_positions = np.arange(n - n_test, n)
+    validation_positions = np.arange(n - 2 * n_test, n - n_test)
+    frames = []
+    for window, positions in (("validation", validation_positions), ("test", test_positions)):
+        p = rng.uniform(0, 1, positions.size)
+        frames.append(pd.DataFrame({"model": "xgboost", "window": window, "position": positions,
+                                    "y": (rng.uniform(0, 1, positions.size) < p).astype(float), "p": p}))
+    models = pd.DataFrame({"model": ["xgboost", "lightgbm"], "status": ["ok", "training_failed"],
+                           "error": [None, "lightgbm: boom"], "threshold": [0.5, np.nan], "fit_seconds": [1.0, 0.5],
+                           "train_rows": [160, 160], "duration_seconds": [1.2, 0.6]})
+    return pd.concat(frames, ignore_index=True), models, labels
+
+
+def test_cell_metrics_record_the_test_windows_reliability_bins_for_ok_models_only() -> None:
+    predictions, models, labels = _cell()
+    metrics = cell_metrics(predictions, models, labels).set_index("model")
+    test = predictions[predictions["window"] == "test"]
+    stored = json.loads(metrics.loc["xgboost", "reliability_bins"])
+    assert stored == reliability_bins(test["y"].to_numpy(), test["p"].to_numpy())
+    assert sum(stored["count"]) == metrics.loc["xgboost", "test_rows"] == 120
+    assert metrics.loc["lightgbm", "reliability_bins"] is None
+
+
+def test_reliability_bins_survive_the_results_rows_as_a_text_column() -> None:
+    predictions, models, labels = _cell()
+    rows = result_rows(cell_metrics(predictions, models, labels), sweep_id="s", crypto="BTC", fold="f1",
+                       config_id="baseline", members=[("label_smoothing", "none")])
+    ok = rows[rows["status"] == "ok"]
+    assert json.loads(ok["reliability_bins"].iloc[0])["n_bins"] == 10

@@ -26,6 +26,8 @@ EXPECTED_GRAPH = {
     "fold_metrics": ("evaluation", {"oos_predictions/xgboost", "raw_labels"}),
     "gate_verdict": ("evaluation", {"fold_metrics"}),
     "promoted_baseline": ("evaluation", {"gate_verdict"}),
+    "results_dossier": ("evaluation", {"gate_verdict"}),
+    "drift_monitor": ("monitoring", {"raw_labels", "fold_windows", "oos_predictions/xgboost"}),
 }
 
 

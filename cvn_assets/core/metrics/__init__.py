@@ -9,6 +9,7 @@ from cvn_assets.core.metrics.classification import (
     expected_calibration_error,
 )
 from cvn_assets.core.metrics.fold import fold_metrics_row
+from cvn_assets.core.metrics.reliability import DEFAULT_RELIABILITY_BINS, reliability_bins
 from cvn_assets.core.metrics.trading import (
     TRADING_METRIC_NAMES,
     CostModel,
@@ -19,6 +20,7 @@ from cvn_assets.core.metrics.trading import (
 
 __all__ = [
     "DEFAULT_ECE_BINS",
+    "DEFAULT_RELIABILITY_BINS",
     "TRADING_METRIC_NAMES",
     "CostModel",
     "as_hard_labels",
@@ -28,6 +30,7 @@ __all__ = [
     "expected_calibration_error",
     "fold_metrics_row",
     "max_drawdown",
+    "reliability_bins",
     "sortino_ratio",
     "trading_metrics",
 ]

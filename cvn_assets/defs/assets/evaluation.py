@@ -3,7 +3,9 @@
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.core.catalogue import model_choices
+from cvn_assets.core.audit_report import audit_markdown
+from cvn_assets.core.catalogue import Catalogue, model_choices
+from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.configs import as_dict
 from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.gate import verdicts_to_dict
@@ -11,6 +13,9 @@ from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, g
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.models import prediction_asset_key
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
+from cvn_assets.defs.audit import audit_tree, verdict_configs
+from cvn_assets.defs.lineage import CONSUMED_KEY, consumed_inputs, lineage_metadata
+from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 from cvn_assets.defs.tracking import MlflowTrackingResource
 
@@ -44,6 +49,7 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
             "models": dg.MetadataValue.int(len(metrics)),
             "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
         }
+        metadata.update(lineage_metadata(context))
         tracked = _track_cell(context, tracking, artifacts, sweep, metrics, crypto, fold_id, config_id)
         if tracked is not None:
             metadata.update(tracked.metadata())
@@ -77,6 +83,7 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
         }
         if decision:
             metadata["joint_decision"] = dg.MetadataValue.json(decision.as_dict())
+        metadata.update(_verdict_lineage(context, catalogue, name, table))
         return dg.Output(payload, metadata=metadata)
 
     return [fold_metrics, gate_verdict]
@@ -99,3 +106,22 @@ def _track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResou
               if row["status"] == "ok" for name in TRACKED_METRICS if pd.notna(row.get(name))}
     bundles = [artifacts.model_path(crypto, fold, config_id, m) for m in catalogue.models]
     return tracking.log_materialization(context, params, values, [p for p in bundles if p.exists()])
+
+
+def _verdict_lineage(context: dg.AssetExecutionContext, catalogue: Catalogue, name: str,
+                     table: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """The cells this verdict read (by materialization) and the full audit tree below it."""
+    cells = [str(cell_key(crypto, fold, config)) for config in sorted(verdict_configs(catalogue, name, None))
+             for crypto in catalogue.universe for fold in fold_ids(catalogue.pipeline.folds)]
+    consumed = consumed_inputs(context, only={"fold_metrics": cells})
+    verdict = {"asset": "gate_verdict", "partition": name, "run_id": context.run.run_id,
+               "storage_id": "this materialization", "table": table.to_dict(orient="records"), "checks": [],
+               "code_version": context.assets_def.code_versions_by_key.get(context.asset_key)}
+    tree = audit_tree(context.instance, catalogue, name, consumed["fold_metrics"], verdict)
+    summary = {"catalogue_fingerprint": tree["catalogue_fingerprint"], "seed": str(tree["seed"]),
+               "code_revision": tree["environment"]["code_revision"], "cells_read": str(len(consumed["fold_metrics"])),
+               **{f"ohlcv_sha256[{crypto}]": str(next((a.get("content_sha256") for a in data["assets"]
+                                                      if a["asset"] == "ohlcv"), None))
+                  for crypto, data in tree["data"].items()}}
+    return {CONSUMED_KEY: dg.MetadataValue.json(consumed), "lineage": dg.MetadataValue.json(summary),
+            "audit": dg.MetadataValue.md(audit_markdown(tree))}

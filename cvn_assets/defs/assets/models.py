@@ -10,9 +10,11 @@ from cvn_assets.core.ensembles import EnsembleOutcome, ensemble_base_models, run
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
 from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 from cvn_assets.core.scoring import bundle_from_outcome, dump_bundle
+from cvn_assets.core.secrets import scrub
 from cvn_assets.core.training import ModelOutcome, fit_and_predict
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.training import fold_of
+from cvn_assets.defs.lineage import lineage_metadata
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
@@ -57,9 +59,10 @@ def _prediction_asset(partitions: SweepPartitions, model: str) -> dg.AssetsDefin
         )
         _log_event(context, "training_complete", **_completion_fields(outcome, crypto, fold_id, config_id))
         metadata: dict[str, dg.MetadataValue] = {
+            **lineage_metadata(context),
             "status": dg.MetadataValue.text(outcome.status),
             "learner": dg.MetadataValue.text(learner_name),
-            "learner_params": dg.MetadataValue.json(learner_params),
+            "learner_params": dg.MetadataValue.json(scrub(learner_params)),
             "threshold": dg.MetadataValue.float(float(outcome.threshold)),
             "train_rows": dg.MetadataValue.int(len(targets)),
             "fit_seconds": dg.MetadataValue.float(outcome.fit_seconds),
@@ -136,6 +139,7 @@ def build_ensemble_asset(partitions: SweepPartitions, models: tuple[str, ...],
             outcomes.append(outcome)
         summaries = pd.DataFrame([o.summary() for o in outcomes])
         return dg.Output({"predictions": pd.concat([o.predictions for o in outcomes], ignore_index=True),
-                          "models": summaries}, metadata={"ensembles": table_metadata(summaries)})
+                          "models": summaries}, metadata={**lineage_metadata(context),
+                                                          "ensembles": table_metadata(summaries)})
 
     return [stacked_ensemble]

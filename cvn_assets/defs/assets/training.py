@@ -7,6 +7,7 @@ from cvn_assets.core.folds import FoldWindows, folds_from_frame
 from cvn_assets.core.noise import compute_cleanlab_mask
 from cvn_assets.core.training import training_targets
 from cvn_assets.defs.assets.common import OWNERS, float_metadata
+from cvn_assets.defs.lineage import lineage_metadata
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
 from cvn_assets.defs.resources import SweepResource
 
@@ -32,10 +33,10 @@ def build_training_assets(partitions: SweepPartitions) -> list[dg.AssetsDefiniti
         crypto, fold_id, config_id = split_cell_key(context.partition_key)
         smoothing = sweep.catalogue.config(config_id).params_for("label_smoothing")
         frame = training_targets(raw_labels, fold_of(fold_windows, fold_id), smoothing)
-        return dg.Output(frame, metadata=float_metadata({
+        return dg.Output(frame, metadata={**lineage_metadata(context), **float_metadata({
             "rows": len(frame), "eps_buy": smoothing.eps_buy, "eps_hold": smoothing.eps_hold,
             "mean_target": float(frame["target"].mean()), "buy_rate": float(frame["hard_label"].mean()),
-        }))
+        })})
 
     @dg.asset(partitions_def=cells, group_name="labels", kinds={"cleanlab", "parquet"}, owners=OWNERS,
               code_version="1")
@@ -53,7 +54,7 @@ def build_training_assets(partitions: SweepPartitions) -> list[dg.AssetsDefiniti
                                      embargo_bars=catalogue.pipeline.folds.embargo_bars,
                                      seed=catalogue.seed, n_threads=sweep.n_threads)
         frame = mask.frame.assign(mode=mask.mode)
-        return dg.Output(frame, metadata={"mode": dg.MetadataValue.text(params.mode),
+        return dg.Output(frame, metadata={**lineage_metadata(context), "mode": dg.MetadataValue.text(params.mode),
                                           "max_drop_pct": dg.MetadataValue.float(params.max_drop_pct),
                                           **float_metadata(mask.stats)})
 

@@ -1,0 +1,38 @@
+"""`cvn-assets audit`: where a gate verdict came from, down to the candles."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "audit", help="print the lineage of a factor's latest gate verdict",
+        description="From the verdict to every cell, model, check, parameter, code version and OHLCV content hash "
+                    "it rests on, read from the Dagster instance in $DAGSTER_HOME.",
+    )
+    parser.add_argument("factor", help="factor or joint rule, e.g. label_smoothing")
+    parser.add_argument("--variant", help="only this variant (and the baseline it is paired with)")
+    parser.add_argument("--format", choices=("md", "json"), default="md")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+
+    import dagster as dg
+
+    from cvn_assets.core.audit_report import audit_json, audit_markdown
+    from cvn_assets.defs.audit import audit_verdict
+    from cvn_assets.defs.resources import SweepResource
+    from cvn_assets.defs.settings import Settings
+
+    settings = Settings.from_env()
+    catalogue = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe).catalogue
+    with dg.DagsterInstance.get() as instance:
+        tree = audit_verdict(instance, catalogue, args.factor, args.variant)
+    print(audit_json(tree) if args.format == "json" else audit_markdown(tree))
+    return 0

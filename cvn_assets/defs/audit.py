@@ -1,0 +1,132 @@
+"""The audit of a gate verdict: from the verdict down to the candles, read from the instance's event log.
+
+Every link is a materialization (asset, partition, storage id, run): the verdict lists the cells it
+read, each cell's run holds its assets and checks, and each cell asset lists the per-crypto
+materializations it read, whose run holds the OHLCV with its content hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from cvn_assets.core.catalogue import Catalogue
+from cvn_assets.core.errors import DataSourceError
+from cvn_assets.core.secrets import scrub
+from cvn_assets.defs.fingerprints import FINGERPRINT_TAG
+from cvn_assets.defs.lineage import CONSUMED_KEY, environment, latest_records
+from cvn_assets.defs.partitions import split_cell_key
+
+GATE = dg.AssetKey("gate_verdict")
+FOLD_METRICS = dg.AssetKey("fold_metrics")
+RUN_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+SHOWN_METADATA = ("content_sha256", "source", "rows", "first_bar", "last_bar", "status", "learner", "threshold",
+                  "mlflow_run_id", "mlflow_url", "model_path", "input_fingerprint", "training_failed")
+
+
+def verdict_configs(catalogue: Catalogue, name: str, variant: str | None) -> set[str]:
+    """Configurations a gate (or one of its variants, with the baseline it is paired with) reads."""
+    configs = set()
+    for config in catalogue.configs():
+        for factor, member_variant in config.members:
+            baseline = factor in {f.name for f in catalogue.factors} and catalogue.factor(factor).baseline
+            if factor == name and (variant is None or member_variant in (variant, baseline, "baseline")):
+                configs.add(config.config_id)
+    if variant is not None and not any(m == (name, variant) for c in catalogue.configs() for m in c.members):
+        raise DataSourceError(f"audit: {name!r} has no variant {variant!r}")
+    return configs
+
+
+def audit_tree(instance: dg.DagsterInstance, catalogue: Catalogue, name: str, consumed_cells: Sequence[Mapping],
+               verdict: Mapping[str, Any], variant: str | None = None) -> dict[str, Any]:
+    """The whole tree below a verdict whose `consumed_cells` (fold_metrics records) are known."""
+    wanted = verdict_configs(catalogue, name, variant)
+    cells = [c for c in consumed_cells if split_cell_key(c["partition"])[2] in wanted]
+    data_runs: dict[str, str] = {}
+    cell_nodes = []
+    for cell in sorted(cells, key=lambda c: c["partition"]):
+        node = {**cell, **run_contents(instance, cell["run_id"])}
+        for asset in node["assets"]:
+            for upstream, records in asset.get("consumed", {}).items():
+                for record in records:
+                    if upstream == "fold_windows":
+                        data_runs.setdefault(str(record["partition"]), record["run_id"])
+        cell_nodes.append(node)
+    data = {crypto: {"run_id": run_id, **run_contents(instance, run_id)} for crypto, run_id in sorted(data_runs.items())}
+    return scrub({
+        "verdict": dict(verdict), "variant": variant or "all", "catalogue": catalogue.snapshot(),
+        "catalogue_fingerprint": catalogue.fingerprint(), "seed": catalogue.seed, "environment": environment(),
+        "cells": cell_nodes, "data": data,
+    })
+
+
+def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
+                  variant: str | None = None) -> dict[str, Any]:
+    """The audit of the latest verdict of a factor or joint rule."""
+    record = latest_records(instance, GATE, [name]).get(name)
+    if record is None:
+        raise DataSourceError(f"audit: no gate verdict for {name!r} on this instance; run the sweep first")
+    metadata = record.asset_materialization.metadata
+    if CONSUMED_KEY not in metadata:
+        raise DataSourceError(f"audit: the verdict of {name!r} (run {record.run_id}) records no consumed inputs; "
+                              "re-run its gate")
+    contents = run_contents(instance, record.run_id)
+    verdict = {"asset": GATE.to_user_string(), "partition": name, "storage_id": record.storage_id,
+               "run_id": record.run_id, "timestamp": record.timestamp,
+               "table": _rows(metadata, variant), "checks": contents["checks"],
+               "code_version": (record.asset_materialization.tags or {}).get("dagster/code_version")}
+    return audit_tree(instance, catalogue, name, metadata[CONSUMED_KEY].value.get("fold_metrics", []), verdict,
+                      variant)
+
+
+def run_contents(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
+    """Materializations (with what they consumed) and check results of one run."""
+    run = instance.get_run_by_id(run_id)
+    assets, checks = [], []
+    for record in instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            metadata = materialization.metadata
+            assets.append({
+                "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
+                "storage_id": _index_storage_id(instance, materialization.asset_key, materialization.partition,
+                                                run_id), "code_version": (materialization.tags or {}).get(
+                    "dagster/code_version"), "data_version": (materialization.tags or {}).get("dagster/data_version"),
+                "consumed": metadata[CONSUMED_KEY].value if CONSUMED_KEY in metadata else {},
+                **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
+            })
+        else:
+            evaluation = event.asset_check_evaluation_data
+            checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
+                           "partition": evaluation.partition, "passed": evaluation.passed,
+                           **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold")
+                              if k in evaluation.metadata}})
+    return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
+            "fingerprint": run.tags.get(FINGERPRINT_TAG) if run else None, "assets": assets, "checks": checks}
+
+
+def _index_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None,
+                      run_id: str) -> int | None:
+    # The run's own event ids are per-run on SQLite; the asset index's id is the one other records cite.
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=50).records
+    return next((r.storage_id for r in records if r.run_id == run_id), None)
+
+
+def _rows(metadata: Mapping[str, Any], variant: str | None) -> list[dict[str, Any]]:
+    if "verdicts" not in metadata:
+        return []
+    rows = [dict(r.data) for r in metadata["verdicts"].value.records]
+    return [r for r in rows if variant is None or r.get("variant") == variant]
+
+
+def _plain(value: Any) -> Any:
+    inner = getattr(value, "value", value)
+    if isinstance(inner, str | int | float | bool | list | dict) or inner is None:
+        return inner
+    return str(inner)

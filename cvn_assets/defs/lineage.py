@@ -1,0 +1,88 @@
+"""What each materialization consumed, recorded in its own metadata.
+
+Dagster's input event pointer names the upstream asset's latest materialization of any partition,
+not the partition that was read; here every input's partitions are listed with the storage id, run
+and data version of the materialization the IO manager loaded (the latest of that partition).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from cvn_assets.defs.fingerprints import FINGERPRINT_TAG, library_versions
+
+CONSUMED_KEY = "consumed_inputs"
+PAGE = 1000
+
+
+def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey,
+                   partitions: Sequence[str]) -> dict[str, dg.EventLogRecord]:
+    """The latest materialization record of each partition that has one (newest pages first)."""
+    wanted, found = set(partitions), {}
+    cursor = None
+    while wanted - set(found):
+        page = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(wanted)),
+                                               limit=PAGE, cursor=cursor, ascending=False)
+        for record in page.records:
+            found.setdefault(str(record.partition_key), record)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return found
+
+
+def record_summary(record: dg.EventLogRecord) -> dict[str, Any]:
+    materialization = record.asset_materialization
+    tags = dict(materialization.tags or {}) if materialization is not None else {}
+    return {"partition": record.partition_key, "storage_id": record.storage_id, "run_id": record.run_id,
+            "data_version": tags.get("dagster/data_version"), "code_version": tags.get("dagster/code_version")}
+
+
+def consumed_inputs(context: dg.AssetExecutionContext,
+                    only: dict[str, Sequence[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Per upstream asset, the partitions this step read and the materialization each one was.
+
+    `only` narrows an input to the partitions actually used (e.g. the gate reads one factor's cells).
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for input_name, key in context.assets_def.keys_by_input_name.items():
+        name = key.to_user_string()
+        partitions = list(only[name]) if only and name in only else \
+            [str(p) for p in context.asset_partition_keys_for_input(input_name)]
+        records = latest_records(context.instance, key, partitions)
+        out[name] = [record_summary(records[p]) for p in partitions if p in records]
+    return out
+
+
+def lineage_metadata(context: dg.AssetExecutionContext,
+                     only: dict[str, Sequence[str]] | None = None) -> dict[str, dg.MetadataValue]:
+    """The consumed inputs and the run's input fingerprint, as metadata of the materialization."""
+    metadata = {CONSUMED_KEY: dg.MetadataValue.json(consumed_inputs(context, only))}
+    fingerprint = context.run.tags.get(FINGERPRINT_TAG)
+    if fingerprint:
+        metadata["input_fingerprint"] = dg.MetadataValue.text(fingerprint)
+    return metadata
+
+
+@cache
+def code_revision() -> str:
+    """The git commit of the package source (with `+dirty` for local changes), or `unknown`."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "cvn_assets"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def environment() -> dict[str, Any]:
+    return {"code_revision": code_revision(), "libraries": library_versions()}
