@@ -53,7 +53,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
               *build_evaluation_assets(partitions, models, ensembles), *build_promotion_assets(partitions),
               *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
-    checks = build_checks(partitions, models, ensembles)
+    checks = build_checks(partitions)
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,
                           jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),

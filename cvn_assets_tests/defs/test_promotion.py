@@ -42,7 +42,7 @@ def _gate_graph(small_settings, tmp_path) -> dg.Definitions:
         return {"table": [{"variant": "v", "model": "xgboost", "verdict": config.verdict, "mean_delta_f1_buy": 0.02}],
                 "sweep_id": "s"}
 
-    checks = [c for c in build_checks(partitions, ("xgboost",), ()) if c.check_key.name == "gate_passed"]
+    checks = [c for c in build_checks(partitions) if c.check_key.name == "gate_passed"]
     return dg.Definitions(assets=[gate_verdict, *build_promotion_assets(partitions)], asset_checks=checks,
                           resources={"sweep": sweep, "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path))})
 

@@ -1,5 +1,7 @@
 """Evaluation assets: fold metrics per cell (into `finetune_results`) and the gate verdict per factor."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -13,7 +15,9 @@ from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, g
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.models import prediction_asset_key
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
+from cvn_assets.core.sanity import degenerate_metrics_sanity
 from cvn_assets.defs.audit import audit_tree, verdict_configs
+from cvn_assets.defs.cell_checks import METRICS_CHECK, check_result, inline_check
 from cvn_assets.defs.lineage import CONSUMED_KEY, consumed_inputs, lineage_metadata
 from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
@@ -30,9 +34,11 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
 
     @dg.asset(partitions_def=partitions.cell, group_name="evaluation", kinds={"pandas", "sql"}, owners=OWNERS,
               io_manager_key=RESULTS_IO_MANAGER, code_version="1",
-              ins={"raw_labels": dg.AssetIn(), **prediction_inputs})
+              ins={"raw_labels": dg.AssetIn(), **prediction_inputs},
+              check_specs=[inline_check(METRICS_CHECK, "fold_metrics", partitions.cell)])
     def fold_metrics(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
-                     tracking: MlflowTrackingResource, **inputs: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+                     tracking: MlflowTrackingResource,
+                     **inputs: pd.DataFrame) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
         """Every SPEC §6 metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
         crypto, fold_id, config_id = split_cell_key(context.partition_key)
         raw_labels = inputs.pop("raw_labels")
@@ -53,7 +59,8 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
         tracked = _track_cell(context, tracking, artifacts, sweep, metrics, crypto, fold_id, config_id)
         if tracked is not None:
             metadata.update(tracked.metadata())
-        return dg.Output(rows, metadata=metadata)
+        yield dg.Output(rows, metadata=metadata)
+        yield check_result(METRICS_CHECK, degenerate_metrics_sanity(rows))
 
     @dg.asset(partitions_def=partitions.factor, group_name="evaluation", kinds={"scipy"}, owners=OWNERS,
               ins={"fold_metrics": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())}, code_version="1")

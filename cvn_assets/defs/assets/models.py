@@ -1,6 +1,7 @@
 """Per-cell model assets: out-of-sample predictions of each model, one asset per registered learner."""
 
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -8,12 +9,14 @@ import pandas as pd
 
 from cvn_assets.core.ensembles import EnsembleOutcome, ensemble_base_models, run_ensemble
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
+from cvn_assets.core.sanity import prediction_sanity
 from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 from cvn_assets.core.scoring import bundle_from_outcome, dump_bundle
 from cvn_assets.core.secrets import scrub
 from cvn_assets.core.training import ModelOutcome, fit_and_predict
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.assets.training import fold_of
+from cvn_assets.defs.cell_checks import ENSEMBLE_CHECK, check_result, inline_check, predictions_check
 from cvn_assets.defs.lineage import lineage_metadata
 from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
@@ -32,13 +35,15 @@ def build_model_assets(partitions: SweepPartitions, models: tuple[str, ...]) -> 
 def _prediction_asset(partitions: SweepPartitions, model: str) -> dg.AssetsDefinition:
     @dg.asset(key=prediction_asset_key(model), partitions_def=partitions.cell, group_name="models",
               kinds={model.split("_")[0], "parquet"}, owners=OWNERS, code_version="1",
+              check_specs=[inline_check(predictions_check(model), prediction_asset_key(model), partitions.cell)],
               description=(f"Calibrated out-of-sample P(BUY) of {model} on the validation and test windows of one "
                            "cell, with the threshold chosen on validation. Training rows and weights follow the "
                            "cleanlab mask on top of class balancing; a failed fit is recorded as training_failed "
                            "and the sweep goes on."))
     def predictions(context: dg.AssetExecutionContext, features: pd.DataFrame, raw_labels: pd.DataFrame,
                     fold_windows: pd.DataFrame, smoothed_labels: pd.DataFrame, cleanlab_mask: pd.DataFrame,
-                    sweep: SweepResource, artifacts: ArtifactStoreResource) -> dg.Output[dict[str, pd.DataFrame]]:
+                    sweep: SweepResource,
+                    artifacts: ArtifactStoreResource) -> Iterator[dg.Output[dict[str, pd.DataFrame]] | dg.AssetCheckResult]:
         crypto, fold_id, config_id = split_cell_key(context.partition_key)
         catalogue = sweep.catalogue
         pipeline = catalogue.pipeline
@@ -80,8 +85,9 @@ def _prediction_asset(partitions: SweepPartitions, model: str) -> dg.AssetsDefin
         if outcome.error:
             context.log.error(f"{crypto} {fold_id} {config_id} {model}: training failed: {outcome.error}")
             metadata["error"] = dg.MetadataValue.text(outcome.error)
-        return dg.Output({"predictions": outcome.predictions, "models": pd.DataFrame([outcome.summary()])},
-                         metadata=metadata)
+        yield dg.Output({"predictions": outcome.predictions, "models": pd.DataFrame([outcome.summary()])},
+                        metadata=metadata)
+        yield check_result(predictions_check(model), prediction_sanity(outcome.predictions))
 
     return predictions
 
@@ -107,9 +113,10 @@ def build_ensemble_asset(partitions: SweepPartitions, models: tuple[str, ...],
         return []
 
     @dg.asset(partitions_def=partitions.cell, group_name="models", kinds={"scikitlearn", "parquet"},
-              owners=OWNERS, code_version="1", ins={m: dg.AssetIn(key=prediction_asset_key(m)) for m in models})
-    def stacked_ensemble(context: dg.AssetExecutionContext, sweep: SweepResource,
-                         **base: dict[str, pd.DataFrame]) -> dg.Output[dict[str, pd.DataFrame]]:
+              owners=OWNERS, code_version="1", ins={m: dg.AssetIn(key=prediction_asset_key(m)) for m in models},
+              check_specs=[inline_check(ENSEMBLE_CHECK, "stacked_ensemble", partitions.cell)])
+    def stacked_ensemble(context: dg.AssetExecutionContext, sweep: SweepResource, **base: dict[str, pd.DataFrame],
+                         ) -> Iterator[dg.Output[dict[str, pd.DataFrame]] | dg.AssetCheckResult]:
         """Blends and stackers over the base models' calibrated validation predictions.
 
         Meta-models learn only from validation rows (scored out of fold for their own calibration and
@@ -138,8 +145,9 @@ def build_ensemble_asset(partitions: SweepPartitions, models: tuple[str, ...],
                        duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error)
             outcomes.append(outcome)
         summaries = pd.DataFrame([o.summary() for o in outcomes])
-        return dg.Output({"predictions": pd.concat([o.predictions for o in outcomes], ignore_index=True),
-                          "models": summaries}, metadata={**lineage_metadata(context),
-                                                          "ensembles": table_metadata(summaries)})
+        combined = pd.concat([o.predictions for o in outcomes], ignore_index=True)
+        yield dg.Output({"predictions": combined, "models": summaries},
+                        metadata={**lineage_metadata(context), "ensembles": table_metadata(summaries)})
+        yield check_result(ENSEMBLE_CHECK, prediction_sanity(combined))
 
     return [stacked_ensemble]

@@ -1,0 +1,39 @@
+"""Blocking checks evaluated inside the cell assets' own steps.
+
+A separate check step would reload the value it checks and add a step's worth of events to every
+cell run; evaluated inline, the check still blocks everything downstream in the run (the step fails
+after recording its output and the failed check).
+"""
+
+import dagster as dg
+
+from cvn_assets.core.sanity import CheckOutcome
+
+TARGETS_CHECK = "targets_in_range_and_train_only"
+CLEANLAB_CHECK = "cleanlab_within_class_cap"
+ENSEMBLE_CHECK = "ensemble_probabilities_valid"
+METRICS_CHECK = "no_degenerate_metrics"
+
+
+def predictions_check(model: str) -> str:
+    return f"{model}_probabilities_valid"
+
+
+DESCRIPTIONS = {
+    TARGETS_CHECK: "Training targets within [0, 1], and only on the fold's training rows.",
+    CLEANLAB_CHECK: "Flagged rows of each class within the per-class cap.",
+    METRICS_CHECK: "No metric exactly 0.0 where it cannot be (e.g. ECE on soft-label models).",
+}
+PREDICTIONS_DESCRIPTION = "Predicted probabilities finite and within [0, 1]."
+
+
+def inline_check(name: str, asset: dg.AssetKey | str, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, blocking=True, partitions_def=partitions,
+                             description=DESCRIPTIONS.get(name, PREDICTIONS_DESCRIPTION))
+
+
+def check_result(name: str, outcome: CheckOutcome, asset: dg.AssetKey | str | None = None) -> dg.AssetCheckResult:
+    """The outcome with what it observed and the threshold it compared against."""
+    return dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.passed, description=outcome.detail,
+                               metadata={"observed": outcome.observed, "threshold": outcome.threshold,
+                                         "detail": dg.MetadataValue.text(outcome.detail)})
