@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test ui install home clean
+.PHONY: run test ui install home clean bench browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required"'
@@ -23,13 +23,21 @@ home: install
 run: home
 	$(BIN)/cvn-assets run
 
-## Install and run the whole test suite (slow and Postgres tests included).
-test: install
+## Chromium from Debian's packages for the browser tests (does nothing when /usr/bin/chromium exists).
+browser:
+	bash scripts/ensure-chromium.sh
+
+## Install and run the whole test suite (slow, browser and Postgres tests included).
+test: install browser
 	$(BIN)/python -m pytest
 
 ## The Dagster web UI on http://127.0.0.1:3000 over the same instance `make run` used.
 ui: home
 	CVN_THREADS=$${CVN_THREADS:-1} $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+## Benchmark the sweep: through Dagster on a fresh temporary instance vs a plain loop, a re-run, the gate.
+bench: home
+	$(BIN)/cvn-assets bench
 
 clean:
 	rm -rf $(DAGSTER_HOME) .pytest_cache
