@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cvn_assets.core.alerts import Alert, AlertSink, AlertStore, WebhookSender, redact
-from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.errors import CatalogueError, DataSourceError
 
 T0 = datetime(2026, 4, 28, 12, 0, tzinfo=timezone.utc)
 
@@ -216,3 +216,15 @@ def test_webhook_settings_are_checked_without_echoing_the_url(url: str, timeout:
 
 def test_webhook_repr_hides_the_url() -> None:
     assert "secret-token" not in repr(WebhookSender("https://example.invalid/secret-token"))
+
+
+def test_a_kind_longer_than_its_column_is_refused_on_every_database(store: AlertStore) -> None:
+    # SQLite would keep it while PostgreSQL refuses it, so the store refuses it everywhere, naming the field.
+    with pytest.raises(DataSourceError, match="alert kind is longer than 64 characters"):
+        store.record(_alert("long", kind="k" * 65))
+    assert store.query().empty
+
+
+def test_an_unreachable_alerts_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataSourceError, match="alerts: cannot open the table at sqlite:///"):
+        AlertStore(f"sqlite:///{tmp_path}")  # a folder, not a database file

@@ -1,0 +1,117 @@
+"""Whole small sweeps on a Dagster instance stored in PostgreSQL, with the results and alerts tables there too."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+from cvn_assets.core.alerts import AlertStore
+from cvn_assets.core.gate import verdict_table
+from cvn_assets.core.results_store import RESULTS_TABLE, ResultsStore, postgres_driver_url
+from cvn_assets.core.sweep_gate import evaluate_single_factor
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.sweep_runner import run_sweep
+from cvn_assets_tests.integration.postgres import postgres_instance, write_postgres_instance_home
+from cvn_assets_tests.integration.sweeps import (
+    CRYPTO,
+    FOLDS,
+    catalogue_of,
+    postgres_settings,
+    sweep_in_child_process,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+VERDICTS = {"LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE"}
+CHILD_TIMEOUT_SECONDS = 900  # guards against a hang only; nothing asserts on time
+
+
+def _query(url: str, sql: str, **params: object) -> list[tuple]:
+    engine = sa.create_engine(postgres_driver_url(url), poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql), params)]
+
+
+def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_postgres(
+        tmp_path: Path, small_data_dir: Path, fresh_postgres_url: str,
+        postgres_dagster_instance: dg.DagsterInstance) -> None:
+    instance = postgres_dagster_instance
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+    document = catalogue_of("cleanlab", ("off", "filter"), alert_on_any_drop=True)
+    defs = build_defs(postgres_settings(tmp_path / "sweep", small_data_dir, fresh_postgres_url, document))
+
+    report = run_sweep(defs, instance, cryptos=[CRYPTO], folds=list(FOLDS), log=lambda _: None)
+
+    assert report.ok, report.failures
+    assert report.runs == 1 + len(FOLDS) * 2 + 1  # data, cells (baseline and cl_filter), the gate
+    cells = {f"{CRYPTO}|{fold}.{config}" for fold in FOLDS for config in ("baseline", "cl_filter")}
+    assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == cells
+    assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [
+        ("SUCCESS", report.runs)]
+
+    rows = _query(fresh_postgres_url, f"SELECT crypto, fold, factor, variant, model, status FROM {RESULTS_TABLE} "
+                                      "WHERE sweep_id = 'test_sweep' AND f1_buy IS NOT NULL ORDER BY fold, variant")
+    assert rows == [(CRYPTO, fold, "cleanlab", variant, "xgboost", "ok") for fold in FOLDS
+                    for variant in ("filter", "off")]
+
+    table = report.verdicts["cleanlab"]
+    assert table["variant"].tolist() == ["filter"]
+    assert set(table["verdict"]) <= VERDICTS
+    assert table["n_pairs"].tolist() == [len(FOLDS)]
+    catalogue = defs.resources["sweep"].catalogue
+    rows_in_postgres = ResultsStore(fresh_postgres_url).read("test_sweep")
+    from_postgres = verdict_table(evaluate_single_factor(catalogue, rows_in_postgres, "cleanlab"))
+    assert table[["variant", "verdict", "n_pairs"]].to_dict("records") == \
+        from_postgres[["variant", "verdict", "n_pairs"]].to_dict("records")
+    assert table["mean_delta_f1_buy"].tolist() == pytest.approx(from_postgres["mean_delta_f1_buy"].tolist())
+
+    # Every drop rate is above a 0 % threshold, so each filtered cell raises both drop-rate alerts, once.
+    alerts = AlertStore(fresh_postgres_url).query()
+    assert report.alerts == len(alerts) == 2 * len(FOLDS)
+    assert set(alerts["kind"]) == {"cleanlab_drop_rate", "minority_decimation"}
+    assert run_sweep(defs, instance, cryptos=[CRYPTO], folds=["f1"], configs=["cl_filter"], log=lambda _: None).ok
+    assert _query(fresh_postgres_url, "SELECT count(*) FROM alerts") == [(2 * len(FOLDS),)]
+    assert _query(fresh_postgres_url, f"SELECT count(*) FROM {RESULTS_TABLE}") == [(2 * len(FOLDS),)]
+
+
+def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Path, small_data_dir: Path,
+                                                                   fresh_postgres_url: str) -> None:
+    """The same sweep twice at once, in two processes sharing the instance and the results table."""
+    home = write_postgres_instance_home(tmp_path / "dagster_home", fresh_postgres_url)
+    # The deployment's storage exists before its runs start (Dagster creates its tables on first use).
+    with postgres_instance(home):
+        pass
+    catalogue = catalogue_of("label_smoothing", ("none", "mild"))
+    folds, configs = ["f1"], ["baseline", "ls_mild"]
+    context = multiprocessing.get_context("spawn")
+    start, outcome = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=sweep_in_child_process, args=(
+        str(home), postgres_settings(tmp_path / f"worker{index}", small_data_dir, fresh_postgres_url, catalogue,
+                                     sweep_id="twin", n_threads=1), folds, configs, start, outcome))
+               for index in range(2)]
+    for worker in workers:
+        worker.start()
+    reports = [outcome.get(timeout=CHILD_TIMEOUT_SECONDS) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+
+    for ok, failures, runs in reports:
+        assert ok, failures
+        assert runs == 1 + len(folds) * len(configs)
+    rows = _query(fresh_postgres_url, f"SELECT fold, factor, variant, model, count(*) FROM {RESULTS_TABLE} "
+                                      "WHERE sweep_id = 'twin' AND status = 'ok' GROUP BY fold, factor, variant, model "
+                                      "ORDER BY fold, variant")
+    assert rows == [(fold, "label_smoothing", variant, "xgboost", 1) for fold in folds for variant in ("mild", "none")]
+    assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [
+        ("SUCCESS", 2 * (1 + len(folds) * len(configs)))]
+    # One process runs its runs one after another: runs that overlap come from the two sweeps at once.
+    with postgres_instance(home) as instance:
+        spans = sorted((record.start_time, record.end_time) for record in instance.get_run_records())
+    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))
