@@ -31,7 +31,8 @@ def training_targets(labels: pd.DataFrame, fold: FoldWindows, smoothing: Smoothi
     return pd.DataFrame(
         {
             "position": positions,
-            "timestamp": labels["timestamp"].to_numpy()[positions],
+            # .array keeps the tz-aware dtype; .to_numpy() would box every timestamp of the column.
+            "timestamp": labels["timestamp"].array[positions],
             "hard_label": hard.astype(int),
             "target": smooth_labels(hard, smoothing),
         }
@@ -126,7 +127,7 @@ def fit_and_predict(
     frames = [
         pd.DataFrame({
             "model": model, "window": w, "position": _window(fold, w),
-            "timestamp": labels["timestamp"].to_numpy()[_window(fold, w)],
+            "timestamp": labels["timestamp"].array[_window(fold, w)],
             "y": y[w].astype(int), "score": scores[w], "p": calibrated[w],
         })
         for w in EVALUATION_WINDOWS

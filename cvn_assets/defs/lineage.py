@@ -19,6 +19,8 @@ from cvn_assets.defs.fingerprints import FINGERPRINT_TAG, library_versions
 
 CONSUMED_KEY = "consumed_inputs"
 PAGE = 1000
+# Within one run a partition read by several steps is the same materialization: look it up once.
+_RUN_CACHE: dict[str, dict[tuple[dg.AssetKey, str], dict[str, Any]]] = {}
 
 
 def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey,
@@ -50,13 +52,21 @@ def consumed_inputs(context: dg.AssetExecutionContext,
 
     `only` narrows an input to the partitions actually used (e.g. the gate reads one factor's cells).
     """
+    run_id = context.run.run_id
+    if run_id not in _RUN_CACHE:
+        _RUN_CACHE.clear()
+        _RUN_CACHE[run_id] = {}
+    cache = _RUN_CACHE[run_id]
     out: dict[str, list[dict[str, Any]]] = {}
     for input_name, key in context.assets_def.keys_by_input_name.items():
         name = key.to_user_string()
         partitions = list(only[name]) if only and name in only else \
             [str(p) for p in context.asset_partition_keys_for_input(input_name)]
-        records = latest_records(context.instance, key, partitions)
-        out[name] = [record_summary(records[p]) for p in partitions if p in records]
+        missing = [p for p in partitions if (key, p) not in cache]
+        if missing:
+            for partition, record in latest_records(context.instance, key, missing).items():
+                cache[(key, partition)] = record_summary(record)
+        out[name] = [cache[(key, p)] for p in partitions if (key, p) in cache]
     return out
 
 

@@ -130,8 +130,12 @@ def test_log_filter_leaves_clean_records_untouched() -> None:
 
 
 def test_installed_scrubber_masks_every_logger_and_uninstalls(monkeypatch: pytest.MonkeyPatch,
-                                                              captured: tuple[logging.Logger, _Records]) -> None:
+                                                              captured: tuple[logging.Logger, _Records],
+                                                              request: pytest.FixtureRequest) -> None:
     logger, handler = captured
+    previously = logging.getLogRecordFactory()  # other tests may have built Definitions, which install it
+    request.addfinalizer(lambda: logging.setLogRecordFactory(previously))
+    uninstall_log_scrubber()
     original = logging.getLogRecordFactory()
     monkeypatch.setenv("CVN_TEST_SECRET", SECRET)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sklearn
 from sklearn.metrics import (
     brier_score_loss,
     f1_score,
@@ -147,6 +148,13 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
     pred = (p_arr >= threshold).astype(np.int64)
     single_class = np.unique(y_arr).size < 2
     ece_hold, ece_buy = ece_per_class(y_arr, p_arr)
+    # The arrays were validated above; scikit-learn's own re-validation costs more than the metrics.
+    with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
+        return _sklearn_metrics(y_arr, p_arr, pred, single_class) | {
+            "ece": expected_calibration_error(y_arr, p_arr), "ece_hold": ece_hold, "ece_buy": ece_buy}
+
+
+def _sklearn_metrics(y_arr: np.ndarray, p_arr: np.ndarray, pred: np.ndarray, single_class: bool) -> dict[str, float]:
     return {
         "f1_buy": float(f1_score(y_arr, pred, pos_label=1, zero_division=0)),
         "precision_buy": float(precision_score(y_arr, pred, pos_label=1, zero_division=0)),
@@ -154,7 +162,4 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
         "auc": math.nan if single_class else float(roc_auc_score(y_arr, p_arr)),
         "brier": float(brier_score_loss(y_arr, p_arr, pos_label=1)),
         "log_loss": float(log_loss(y_arr, np.clip(p_arr, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS), labels=[0, 1])),
-        "ece": expected_calibration_error(y_arr, p_arr),
-        "ece_hold": ece_hold,
-        "ece_buy": ece_buy,
     }
