@@ -10,9 +10,8 @@ import pytest
 
 from cvn_assets.cli.main import main
 from cvn_assets.core.dossier import png_data_uri
-from cvn_assets.defs.assets.dossier import build_dossier_assets, lineage_mapping
+from cvn_assets.defs.assets.dossier import lineage_mapping
 from cvn_assets.defs.build import build_defs
-from cvn_assets.defs.partitions import build_partitions
 from cvn_assets.defs.settings import Settings
 from cvn_assets.defs.sweep_runner import run_sweep
 from cvn_assets_tests.conftest import make_settings
@@ -34,9 +33,7 @@ def _catalogue() -> dict:
 
 
 def _with_dossier(settings: Settings) -> dg.Definitions:
-    defs = build_defs(settings)
-    partitions = build_partitions(defs.resources["sweep"].catalogue)
-    return dg.Definitions.merge(defs, dg.Definitions(assets=build_dossier_assets(partitions)))
+    return build_defs(settings)  # the code location's own Definitions carry the dossier
 
 
 def test_the_dossier_follows_the_gate_verdict_of_the_same_factor(tmp_path: Path, small_data_dir: Path) -> None:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cvn_assets.core.errors import DataSourceError, InsufficientDataError
@@ -44,7 +45,7 @@ class PairedCells:
         """Baseline and variant values of `metric` on the pairs where it is finite on both sides."""
         base = self.baseline[metric].astype(float)
         var = self.variant[metric].astype(float)
-        keep = base.map(math.isfinite) & var.map(math.isfinite)
+        keep = np.isfinite(base.to_numpy()) & np.isfinite(var.to_numpy())
         return base[keep], var[keep]
 
     def deltas(self, metric: str) -> pd.Series:
@@ -113,8 +114,9 @@ def pair_cells(model_rows: pd.DataFrame, baseline: str, variant: str) -> PairedC
     cells = base.index.union(var.index).sort_values()
     paired: list[tuple[Hashable, Hashable]] = []
     excluded: list[ExcludedCell] = []
+    base_problems, var_problems = _problems("baseline", base), _problems("variant", var)
     for cell in cells:
-        problems = _problems("baseline", base, cell) + _problems("variant", var, cell)
+        problems = base_problems.get(cell, ["no baseline row"]) + var_problems.get(cell, ["no variant row"])
         if problems:
             excluded.append((str(cell[0]), cell[1], "; ".join(problems)))
         else:
@@ -124,12 +126,15 @@ def pair_cells(model_rows: pd.DataFrame, baseline: str, variant: str) -> PairedC
     return PairedCells(base.loc[index, columns], var.loc[index, columns], excluded)
 
 
-def _problems(side: str, frame: pd.DataFrame, cell: tuple[Hashable, Hashable]) -> list[str]:
-    if cell not in frame.index:
-        return [f"no {side} row"]
-    row = frame.loc[cell]
-    if row["status"] != STATUS_OK:
-        return [f"{side} status {row['status']}"]
-    if not math.isfinite(float(row[PRIMARY_METRIC])):
-        return [f"{side} {PRIMARY_METRIC} is not finite"]
-    return []
+def _problems(side: str, frame: pd.DataFrame) -> dict[Hashable, list[str]]:
+    """Why each present cell cannot be paired (an empty list when it can), in one pass over the rows."""
+    out: dict[Hashable, list[str]] = {}
+    primary = pd.to_numeric(frame[PRIMARY_METRIC], errors="coerce").to_numpy(dtype=float)
+    for cell, status, value in zip(frame.index, frame["status"], primary):
+        if status != STATUS_OK:
+            out[cell] = [f"{side} status {status}"]
+        elif not math.isfinite(value):
+            out[cell] = [f"{side} {PRIMARY_METRIC} is not finite"]
+        else:
+            out[cell] = []
+    return out
