@@ -10,12 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from cvn_assets.cli import alerts, gate, run
+from cvn_assets.cli import alerts, audit, bench, dossier, gate, run
 from cvn_assets.core.errors import CvnError
+from cvn_assets.core.secrets import install_log_scrubber
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: tuple[Registrar, ...] = (run.add_parser, gate.add_parser, alerts.add_parser)
+COMMANDS: tuple[Registrar, ...] = (run.add_parser, gate.add_parser, alerts.add_parser, dossier.add_parser,
+                                   bench.add_parser, audit.add_parser)
 
 BAD_INPUT_EXIT_CODE = 2
 
@@ -33,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command and return its exit code: 0 on success, 2 on bad input or usage."""
+    install_log_scrubber()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

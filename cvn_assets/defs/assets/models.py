@@ -7,10 +7,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.ensembles import EnsembleOutcome, ensemble_base_models, run_ensemble
+from cvn_assets.core.ensembles import ensemble_base_models
+from cvn_assets.core.ensembles.cell import run_cell_ensembles
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
 from cvn_assets.core.sanity import prediction_sanity
-from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 from cvn_assets.core.scoring import bundle_from_outcome, dump_bundle
 from cvn_assets.core.secrets import scrub
 from cvn_assets.core.training import ModelOutcome, fit_and_predict
@@ -128,22 +128,14 @@ def build_ensemble_asset(partitions: SweepPartitions, models: tuple[str, ...],
         pipeline = catalogue.pipeline
         failed = sorted(m for m, value in base.items() if (value["models"]["status"] != "ok").any())
         predictions = pd.concat([value["predictions"] for value in base.values()], ignore_index=True)
-        outcomes = []
-        for name in catalogue.ensembles:
-            missing = sorted(set(ensemble_base_models(name)) & set(failed))
-            if missing:
-                outcomes.append(EnsembleOutcome(name, STATUS_TRAINING_FAILED, predictions.iloc[0:0],
-                                                error=f"base model(s) {missing} failed to train"))
-                continue
-            _log_event(context, "training_started", model=name, crypto=crypto, fold=fold_id, config=config_id,
-                       base_models=list(ensemble_base_models(name)))
-            outcome = run_ensemble(name, predictions, pipeline.calibration, pipeline.threshold, catalogue.seed,
-                                   sweep.n_threads, pipeline.labels.horizon, pipeline.folds.embargo_bars,
-                                   params=pipeline.learners.get(name))
-            _log_event(context, "training_complete", model=name, crypto=crypto, fold=fold_id, config=config_id,
-                       status=outcome.status, n_train=outcome.train_rows, threshold=outcome.threshold,
-                       duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error)
-            outcomes.append(outcome)
+        outcomes = run_cell_ensembles(
+            catalogue.ensembles, predictions, failed, pipeline, catalogue.seed, sweep.n_threads,
+            on_start=lambda name: _log_event(context, "training_started", model=name, crypto=crypto, fold=fold_id,
+                                             config=config_id, base_models=list(ensemble_base_models(name))),
+            on_complete=lambda outcome: _log_event(
+                context, "training_complete", model=outcome.model, crypto=crypto, fold=fold_id, config=config_id,
+                status=outcome.status, n_train=outcome.train_rows, threshold=outcome.threshold,
+                duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error))
         summaries = pd.DataFrame([o.summary() for o in outcomes])
         combined = pd.concat([o.predictions for o in outcomes], ignore_index=True)
         yield dg.Output({"predictions": combined, "models": summaries},

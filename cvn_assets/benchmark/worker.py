@@ -1,0 +1,83 @@
+"""One part of the benchmark in a fresh process: `python -m cvn_assets.benchmark.worker PART --out FILE`.
+
+Every part starts from a new interpreter, so none inherits warm imports, caches or memory from
+another, and the peak RSS read at the end is that part's own. Timing starts before the part's
+modules are imported: import time is part of what each way of running a sweep costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cvn_assets.benchmark.measure import Usage
+
+PART_MODULES = {"plain": "cvn_assets.benchmark.plain_loop", "dagster": "cvn_assets.benchmark.dagster_part",
+                "gate": "cvn_assets.benchmark.gate_bench"}
+PARTS = tuple(PART_MODULES)
+
+
+def _plain(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+    from cvn_assets.benchmark.plain_loop import run_plain_sweep
+    from cvn_assets.benchmark.workload import Workload
+
+    workload = Workload.from_json(workload_json)
+    sweep = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads,
+                            sweep_id=workload.sweep_id, log=print)
+    return {"cells": sweep.cells, "rows": len(sweep.results()), "failures": sweep.failures,
+            "stages": sweep.clock.as_dict(),
+            "verdicts": {name: table.to_dict(orient="records") for name, table in sweep.verdicts.items()}}
+
+
+def _dagster(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+    from cvn_assets.benchmark.dagster_part import run_dagster_sweep
+
+    return run_dagster_sweep(log=print)
+
+
+def _gate(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+    from cvn_assets.benchmark.gate_bench import time_gate
+
+    return time_gate(repeats=gate_repeats)
+
+
+RUNNERS = {"plain": _plain, "dagster": _dagster, "gate": _gate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = Usage.now()
+    parser = argparse.ArgumentParser(prog="cvn_assets.benchmark.worker")
+    parser.add_argument("part", choices=PARTS)
+    parser.add_argument("--out", type=Path, required=True, help="where to write this part's JSON")
+    parser.add_argument("--workload", default="{}", help="the workload as JSON (plain part)")
+    parser.add_argument("--gate-repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    importing = time.perf_counter(), time.process_time()
+    importlib.import_module(PART_MODULES[args.part])
+    imports = {"wall_seconds": time.perf_counter() - importing[0], "cpu_seconds": time.process_time() - importing[1],
+               "calls": 1}
+    result = RUNNERS[args.part](args.workload, args.gate_repeats)
+    if "stages" in result:
+        result["stages"]["imports"] = imports
+    usage = Usage.now().since(started)
+    # Other processes on the machine stretch wall time but not CPU time: the load says how much.
+    result.update(usage, dagster_imported="dagster" in sys.modules, load_average=list(os.getloadavg()))
+    args.out.write_text(json.dumps(result, default=_plain_value, indent=1))
+    return 0
+
+
+def _plain_value(value: Any) -> Any:
+    # numpy scalars and other values pandas leaves in verdict tables.
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Every ensemble of a sweep over one cell's base-model predictions (what the ensemble asset runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from cvn_assets.core.ensembles.combine import EnsembleOutcome, run_ensemble
+from cvn_assets.core.ensembles.registry import ensemble_base_models
+from cvn_assets.core.pipeline_params import PipelineParams
+from cvn_assets.core.schema import STATUS_TRAINING_FAILED
+
+
+def run_cell_ensembles(
+    names: Sequence[str],
+    predictions: pd.DataFrame,
+    failed_models: Sequence[str],
+    pipeline: PipelineParams,
+    seed: int,
+    n_threads: int,
+    on_start: Callable[[str], None] = lambda _: None,
+    on_complete: Callable[[EnsembleOutcome], None] = lambda _: None,
+) -> list[EnsembleOutcome]:
+    """One outcome per ensemble; one whose base model failed is recorded as training_failed, not run."""
+    outcomes = []
+    for name in names:
+        missing = sorted(set(ensemble_base_models(name)) & set(failed_models))
+        if missing:
+            outcomes.append(EnsembleOutcome(name, STATUS_TRAINING_FAILED, predictions.iloc[0:0],
+                                            error=f"base model(s) {missing} failed to train"))
+            continue
+        on_start(name)
+        outcome = run_ensemble(name, predictions, pipeline.calibration, pipeline.threshold, seed, n_threads,
+                               pipeline.labels.horizon, pipeline.folds.embargo_bars, params=pipeline.learners.get(name))
+        on_complete(outcome)
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,56 @@
+"""The plain loop does the work the Dagster sweep does: same inputs, same metrics."""
+
+import subprocess
+import sys
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from cvn_assets.benchmark.plain_loop import run_plain_sweep
+from cvn_assets.benchmark.workload import Workload
+from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_KEY_COLUMNS
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.settings import Settings
+from cvn_assets.defs.sweep_runner import run_sweep
+
+CELL = {"cryptos": ["BTC"], "folds": ["f2"], "configs": ["ls_mild", "cl_filter"]}
+COUNT_COLUMNS = ["status", "train_rows", "val_rows", "test_rows"]
+
+
+def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.sort_values(list(RESULT_KEY_COLUMNS)).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(small_settings: Settings,
+                                                                       instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    report = run_sweep(defs, instance, gate=False, log=lambda _: None, **CELL)
+    assert report.ok, report.failures
+    through_dagster = _sorted(defs.resources["results"].store().read("test_sweep"))
+
+    workload = Workload(catalogue_path=small_settings.catalogue_path, data_dir=small_settings.data_dir,
+                        data_pattern=small_settings.data_pattern, n_threads=small_settings.n_threads)
+    sweep = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads, gate=False, **CELL)
+    assert not sweep.failures
+    plain = _sorted(sweep.results())
+
+    # ls_mild stands for one variant, cl_filter for one: one xgboost row each
+    assert len(plain) == len(through_dagster) == 2
+    for column in RESULT_KEY_COLUMNS + ("config_id",):
+        assert plain[column].astype(str).tolist() == through_dagster[column].astype(str).tolist(), column
+    counts = plain[COUNT_COLUMNS].astype(str).values.tolist()
+    assert counts == through_dagster[COUNT_COLUMNS].astype(str).values.tolist()
+    for column in METRIC_COLUMNS:
+        assert plain[column].astype(float).tolist() == pytest.approx(
+            through_dagster[column].astype(float).tolist(), rel=1e-9, abs=1e-12, nan_ok=True), column
+    assert set(sweep.clock.stages) >= {"data", "labels", "cleanlab", "model:xgboost", "metrics", "checks"}
+
+
+def test_the_plain_loop_never_imports_dagster() -> None:
+    code = ("import sys, cvn_assets.benchmark.plain_loop, cvn_assets.benchmark.gate_bench, "
+            "cvn_assets.benchmark.workload; print('dagster' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
