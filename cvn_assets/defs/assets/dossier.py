@@ -7,7 +7,6 @@ from pathlib import Path
 import dagster as dg
 
 from cvn_assets.core.alerts import redact
-from cvn_assets.core.dossier import build_dossier, embedded_markdown, write_dossier
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, ResultsStoreResource, SweepResource
@@ -31,6 +30,9 @@ def build_dossier_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinitio
         cells, minimum detectable effect and lineage, as Markdown, HTML and PNG files."""
         name = context.partition_key
         lineage = latest_lineage(context.instance, name)
+        # Imported here: matplotlib would otherwise load with the code location in every run process.
+        from cvn_assets.core.dossier import build_dossier, embedded_markdown, write_dossier
+
         dossier = build_dossier(results.store().read(sweep.name), sweep.catalogue, name, lineage=lineage,
                                 sweep_id=sweep.name)
         files = write_dossier(dossier, Path(artifacts.base_dir) / DOSSIER_FOLDER / sweep.name / name)
