@@ -32,8 +32,10 @@ def inline_check(name: str, asset: dg.AssetKey | str, partitions: dg.PartitionsD
                              description=DESCRIPTIONS.get(name, PREDICTIONS_DESCRIPTION))
 
 
-def check_result(name: str, outcome: CheckOutcome, asset: dg.AssetKey | str | None = None) -> dg.AssetCheckResult:
-    """The outcome with what it observed and the threshold it compared against."""
+def check_result(name: str | None, outcome: CheckOutcome,
+                 asset: dg.AssetKey | str | None = None) -> dg.AssetCheckResult:
+    """The outcome with what it observed and the threshold it compared against (`name` None inside an
+    `@asset_check`, which names its own result)."""
     return dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.passed, description=outcome.detail,
                                metadata={"observed": outcome.observed, "threshold": outcome.threshold,
                                          "detail": dg.MetadataValue.text(outcome.detail)})

@@ -11,13 +11,9 @@ import pandas as pd
 from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.errors import OhlcvValidationError
 from cvn_assets.core.sanity import CheckOutcome, label_sanity
+from cvn_assets.defs.cell_checks import check_result
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import SweepResource
-
-
-def _result(outcome: CheckOutcome) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=outcome.passed, description=outcome.detail, metadata={
-        "observed": outcome.observed, "threshold": outcome.threshold, "detail": dg.MetadataValue.text(outcome.detail)})
 
 
 def build_checks(partitions: SweepPartitions) -> list[dg.AssetChecksDefinition]:
@@ -31,13 +27,13 @@ def build_checks(partitions: SweepPartitions) -> list[dg.AssetChecksDefinition]:
             outcome = CheckOutcome(True, len(ohlcv), "valid", f"{len(ohlcv)} valid bars")
         except OhlcvValidationError as error:
             outcome = CheckOutcome(False, str(error.problem), "valid", str(error))
-        return _result(outcome)
+        return check_result(None, outcome)
 
     @dg.asset_check(asset="raw_labels", partitions_def=crypto, blocking=True,
                     description="BUY rate within the configured band; no label in the unlabeled tail.")
     def label_rate_and_tail(raw_labels: pd.DataFrame, sweep: SweepResource) -> dg.AssetCheckResult:
         pipeline = sweep.catalogue.pipeline
-        return _result(label_sanity(raw_labels, pipeline.labels.horizon, pipeline.checks))
+        return check_result(None, label_sanity(raw_labels, pipeline.labels.horizon, pipeline.checks))
 
     @dg.asset_check(asset="gate_verdict", partitions_def=partitions.factor,
                     description="Passes only when a variant is LOCK (promotion is gated on it).")

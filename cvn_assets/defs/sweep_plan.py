@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, cached_property
 
 import dagster as dg
 
@@ -62,11 +62,13 @@ class SweepPlan:
     def done_cells(self, cells: Sequence[tuple[str, str, str]]) -> set[str]:
         expected = {str(cell_key(*cell)): self.cell(*cell) for cell in cells}
         done = self._done(CELL_TERMINAL, expected)
-        if not done:
-            return done
+        return done & self._stored_cells if done else done
+
+    @cached_property
+    def _stored_cells(self) -> set[str]:
+        # Read once per sweep: cells written later in this sweep are never asked about again.
         rows = self.defs.resources["results"].store().read(self.sweep_name)
-        stored = {str(cell_key(c, f, v)) for c, f, v in zip(rows["crypto"], rows["fold"], rows["config_id"])}
-        return done & stored
+        return {str(cell_key(c, f, v)) for c, f, v in zip(rows["crypto"], rows["fold"], rows["config_id"])}
 
     def done_gate(self, name: str, expected: str | None) -> bool:
         return name in self._done(GATE_ASSET, {name: expected})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cvn_assets.core.alerts import redact
+from cvn_assets.core.secrets import redact
 from cvn_assets.core.catalogue import Catalogue
 from cvn_assets.core.configs import JOINT_BASELINE_VARIANT
 from cvn_assets.core.dossier.calibration import RELIABILITY_COLUMN, PooledBins, pool_reliability_bins

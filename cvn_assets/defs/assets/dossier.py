@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cvn_assets.core.alerts import redact
+from cvn_assets.core.secrets import redact
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, ResultsStoreResource, SweepResource
