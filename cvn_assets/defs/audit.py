@@ -44,10 +44,11 @@ def audit_tree(instance: dg.DagsterInstance, catalogue: Catalogue, name: str, co
     """The whole tree below a verdict whose `consumed_cells` (fold_metrics records) are known."""
     wanted = verdict_configs(catalogue, name, variant)
     cells = [c for c in consumed_cells if split_cell_key(c["partition"])[2] in wanted]
+    latest = _latest_cell_records(instance, [c["partition"] for c in cells])
     data_runs: dict[str, str] = {}
     cell_nodes = []
     for cell in sorted(cells, key=lambda c: c["partition"]):
-        node = {**cell, **run_contents(instance, cell["run_id"])}
+        node = {**cell, **run_contents(instance, cell["run_id"], latest)}
         for asset in node["assets"]:
             for upstream, records in asset.get("consumed", {}).items():
                 for record in records:
@@ -81,8 +82,12 @@ def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
                       variant)
 
 
-def run_contents(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
-    """Materializations (with what they consumed) and check results of one run."""
+def run_contents(instance: dg.DagsterInstance, run_id: str,
+                 latest: Mapping[tuple[dg.AssetKey, str], dg.EventLogRecord] | None = None) -> dict[str, Any]:
+    """Materializations (with what they consumed) and check results of one run.
+
+    `latest` (asset, partition) → latest record saves a lookup per asset when that record is this run's.
+    """
     run = instance.get_run_by_id(run_id)
     assets, checks = [], []
     for record in instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records:
@@ -95,7 +100,7 @@ def run_contents(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
             assets.append({
                 "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
                 "storage_id": _index_storage_id(instance, materialization.asset_key, materialization.partition,
-                                                run_id), "code_version": (materialization.tags or {}).get(
+                                                run_id, latest or {}), "code_version": (materialization.tags or {}).get(
                     "dagster/code_version"), "data_version": (materialization.tags or {}).get("dagster/data_version"),
                 "consumed": metadata[CONSUMED_KEY].value if CONSUMED_KEY in metadata else {},
                 **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
@@ -110,9 +115,23 @@ def run_contents(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
             "fingerprint": run.tags.get(FINGERPRINT_TAG) if run else None, "assets": assets, "checks": checks}
 
 
-def _index_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None,
-                      run_id: str) -> int | None:
+def _latest_cell_records(instance: dg.DagsterInstance,
+                         partitions: Sequence[str]) -> dict[tuple[dg.AssetKey, str], dg.EventLogRecord]:
+    """Latest record of every cell asset for the audited cells: a few paged queries instead of one per asset."""
+    keys = list(instance.get_asset_keys()) if partitions else []
+    out: dict[tuple[dg.AssetKey, str], dg.EventLogRecord] = {}
+    for key in keys:
+        for partition, record in latest_records(instance, key, partitions).items():
+            out[(key, partition)] = record
+    return out
+
+
+def _index_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, run_id: str,
+                      latest: Mapping[tuple[dg.AssetKey, str], dg.EventLogRecord]) -> int | None:
     # The run's own event ids are per-run on SQLite; the asset index's id is the one other records cite.
+    known = latest.get((key, str(partition)))
+    if known is not None and known.run_id == run_id:
+        return known.storage_id
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=50).records
     return next((r.storage_id for r in records if r.run_id == run_id), None)
