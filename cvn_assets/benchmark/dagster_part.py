@@ -1,7 +1,8 @@
 """The sweep through Dagster exactly as `cvn-assets run` does it, and what the instance recorded.
 
-Stage times come from the event log: each step's start and end (asset steps and check steps), and
-each run's start and end; what a run spends outside its steps is Dagster's own overhead.
+Stage times come from the event log: each step's start and end (asset steps and check steps), each
+cell asset's own compute time (recorded in its materialization), and each run's start and end; what
+a run spends outside its steps, and the cell step outside its assets' computations, is overhead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from cvn_assets.defs.assets.cell import CELL_STEP
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.sweep_runner import run_sweep
@@ -25,6 +27,7 @@ ASSET_STAGES = {"smoothed_labels": "labels", "cleanlab_mask": "cleanlab", "stack
 PREDICTIONS_PREFIX = "oos_predictions"
 CELL_ASSET = dg.AssetKey("fold_metrics")
 CHECKS_STAGE = "checks"
+CELL_OVERHEAD_STAGE = "cell_step_overhead"
 
 
 def asset_stage(key: dg.AssetKey) -> str:
@@ -100,13 +103,36 @@ def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str],
         for step in instance.get_run_step_stats(record.dagster_run.run_id):
             if step.start_time is None or step.end_time is None:
                 continue
+            seconds = step.end_time - step.start_time
+            in_steps += seconds
+            if step.step_key == CELL_STEP:
+                _add_cell_stages(stages, instance, record.dagster_run.run_id, seconds)
+                continue
             stage = stages[stages_by_step.get(step.step_key, CHECKS_STAGE)]
-            stage["wall_seconds"] += step.end_time - step.start_time
+            stage["wall_seconds"] += seconds
             stage["calls"] += 1
-            in_steps += step.end_time - step.start_time
     stages["dagster_in_run_overhead"] = {"wall_seconds": in_runs - in_steps, "calls": sum(
         int(j["runs"]) for j in jobs.values())}
     return dict(stages), {"jobs": dict(jobs), "runs_wall_seconds": in_runs}
+
+
+def _add_cell_stages(stages: dict[str, dict[str, float | int]], instance: dg.DagsterInstance, run_id: str,
+                     step_seconds: float) -> None:
+    """The cell step's time per asset (each materialization records its own compute time); the rest of
+    the step (storing values, events, lineage, checks) is the cell step's overhead."""
+    computed = 0.0
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
+        materialization = record.asset_materialization
+        if materialization is None or "compute_seconds" not in materialization.metadata:
+            continue
+        seconds = float(materialization.metadata["compute_seconds"].value)
+        stage = stages[asset_stage(materialization.asset_key)]
+        stage["wall_seconds"] += seconds
+        stage["calls"] += 1
+        computed += seconds
+    overhead = stages[CELL_OVERHEAD_STAGE]
+    overhead["wall_seconds"] += step_seconds - computed
+    overhead["calls"] += 1
 
 
 def _count(value: Any) -> int | None:

@@ -15,7 +15,7 @@ import dagster as dg
 from cvn_assets.core.catalogue import Catalogue
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.secrets import scrub
-from cvn_assets.defs.fingerprints import FINGERPRINT_TAG
+from cvn_assets.defs.fingerprints import run_fingerprint
 from cvn_assets.defs.lineage import CONSUMED_KEY, environment, latest_records
 from cvn_assets.defs.partitions import split_cell_key
 
@@ -47,8 +47,9 @@ def audit_tree(instance: dg.DagsterInstance, catalogue: Catalogue, name: str, co
     latest = _latest_cell_records(instance, [c["partition"] for c in cells])
     data_runs: dict[str, str] = {}
     cell_nodes = []
+    runs: dict[str, RunEvents] = {}
     for cell in sorted(cells, key=lambda c: c["partition"]):
-        node = {**cell, **run_contents(instance, cell["run_id"], latest)}
+        node = {**cell, **run_contents(instance, cell["run_id"], latest, cell["partition"], runs)}
         for asset in node["assets"]:
             for upstream, records in asset.get("consumed", {}).items():
                 for record in records:
@@ -82,20 +83,32 @@ def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
                       variant)
 
 
-def run_contents(instance: dg.DagsterInstance, run_id: str,
-                 latest: Mapping[tuple[dg.AssetKey, str], dg.EventLogRecord] | None = None) -> dict[str, Any]:
-    """Materializations (with what they consumed) and check results of one run.
+RunEvents = tuple[dg.DagsterRun | None, list[dg.EventLogRecord]]
 
-    `latest` (asset, partition) → latest record saves a lookup per asset when that record is this run's.
+
+def run_contents(instance: dg.DagsterInstance, run_id: str,
+                 latest: Mapping[tuple[dg.AssetKey, str], dg.EventLogRecord] | None = None,
+                 partition: str | None = None, runs: dict[str, RunEvents] | None = None) -> dict[str, Any]:
+    """Materializations (with what they consumed) and check results of one run, or of one of its
+    partitions (a run may cover a range of cells).
+
+    `latest` (asset, partition) → latest record saves a lookup per asset when that record is this run's;
+    `runs` keeps each run's events for the next partition of the same run.
     """
-    run = instance.get_run_by_id(run_id)
+    runs = {} if runs is None else runs
+    if run_id not in runs:
+        runs[run_id] = (instance.get_run_by_id(run_id),
+                        list(instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records))
+    run, records = runs[run_id]
     assets, checks = [], []
-    for record in instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records:
+    for record in records:
         event = record.event_log_entry.dagster_event
         if event is None:
             continue
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
+            if partition is not None and materialization.partition != partition:
+                continue
             metadata = materialization.metadata
             assets.append({
                 "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
@@ -107,12 +120,14 @@ def run_contents(instance: dg.DagsterInstance, run_id: str,
             })
         else:
             evaluation = event.asset_check_evaluation_data
+            if partition is not None and evaluation.partition != partition:
+                continue
             checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
                            "partition": evaluation.partition, "passed": evaluation.passed,
                            **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold")
                               if k in evaluation.metadata}})
     return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
-            "fingerprint": run.tags.get(FINGERPRINT_TAG) if run else None, "assets": assets, "checks": checks}
+            "fingerprint": run_fingerprint(run.tags, partition) if run else None, "assets": assets, "checks": checks}
 
 
 def _latest_cell_records(instance: dg.DagsterInstance,

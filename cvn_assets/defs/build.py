@@ -10,10 +10,9 @@ from cvn_assets.core.secrets import install_log_scrubber
 from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.dossier import build_dossier_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
-from cvn_assets.defs.assets.models import build_ensemble_asset, build_model_assets
+from cvn_assets.defs.assets.cell import build_cell_asset
 from cvn_assets.defs.assets.monitoring import build_monitoring_assets
 from cvn_assets.defs.assets.promotion import build_promotion_assets
-from cvn_assets.defs.assets.training import build_training_assets
 from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
@@ -22,7 +21,7 @@ from cvn_assets.defs.partitions import build_partitions
 from cvn_assets.defs.scheduled_sweep import SWEEP_JOB, build_sweep_job
 from cvn_assets.defs.schedules import build_schedules
 from cvn_assets.defs.sensors import SENSORS
-from cvn_assets.defs.resources import AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
+from cvn_assets.defs.resources import ASSETS_FOLDER, AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
 from cvn_assets.defs.tracking import MlflowTrackingResource
 
@@ -41,16 +40,15 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         "sweep": sweep,
         "results": results,
         "artifacts": ArtifactStoreResource(base_dir=settings.storage_dir),
-        "io_manager": FrameIOManager(base_dir=str(Path(settings.storage_dir) / "assets")),
+        "io_manager": FrameIOManager(base_dir=str(Path(settings.storage_dir) / ASSETS_FOLDER)),
         RESULTS_IO_MANAGER: FinetuneResultsIOManager(results=results, sweep=sweep),
         "tracking": MlflowTrackingResource(enabled=settings.mlflow_enabled, tracking_uri=settings.mlflow_uri),
         "alert_sink": AlertSinkResource(url=settings.alerts_url or settings.results_url,
                                         webhook_url=settings.alert_webhook_url),
     }
     models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
-    assets = [*build_data_assets(partitions), *build_training_assets(partitions),
-              *build_model_assets(partitions, models), *build_ensemble_asset(partitions, models, ensembles),
-              *build_evaluation_assets(partitions, models, ensembles), *build_promotion_assets(partitions),
+    assets = [*build_data_assets(partitions), *build_cell_asset(partitions, models, ensembles, sweep.catalogue.pipeline.folds.n_folds),
+              *build_evaluation_assets(partitions), *build_promotion_assets(partitions),
               *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions)

@@ -1,8 +1,8 @@
-"""Blocking checks evaluated inside the cell assets' own steps.
+"""Blocking checks evaluated inside the cell step.
 
 A separate check step would reload the value it checks and add a step's worth of events to every
-cell run; evaluated inline, the check still blocks everything downstream in the run (the step fails
-after recording its output and the failed check).
+cell run; evaluated inline, the check still blocks everything downstream in the run (the step stops
+after recording the asset and the failed check, and then fails).
 """
 
 import dagster as dg
@@ -37,5 +37,17 @@ def check_result(name: str | None, outcome: CheckOutcome,
     """The outcome with what it observed and the threshold it compared against (`name` None inside an
     `@asset_check`, which names its own result)."""
     return dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.passed, description=outcome.detail,
-                               metadata={"observed": outcome.observed, "threshold": outcome.threshold,
-                                         "detail": dg.MetadataValue.text(outcome.detail)})
+                               metadata=_metadata(outcome))
+
+
+def _metadata(outcome: CheckOutcome) -> dict[str, object]:
+    return {"observed": outcome.observed, "threshold": outcome.threshold,
+            "detail": dg.MetadataValue.text(outcome.detail)}
+
+
+def check_evaluation(name: str, asset: dg.AssetKey, outcome: CheckOutcome, partition: str) -> dg.AssetCheckEvaluation:
+    """The outcome of a blocking cell check on one partition (a run may cover several partitions, which an
+    `AssetCheckResult` cannot name)."""
+    return dg.AssetCheckEvaluation(asset_key=asset, check_name=name, passed=outcome.passed, partition=partition,
+                                   blocking=True, severity=dg.AssetCheckSeverity.ERROR, description=outcome.detail,
+                                   metadata=_metadata(outcome))

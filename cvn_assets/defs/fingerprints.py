@@ -10,6 +10,7 @@ from Dagster's staleness, which does not propagate through the multi-partitioned
 from __future__ import annotations
 
 import importlib.metadata
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 
@@ -19,6 +20,8 @@ from cvn_assets.core.catalogue import Catalogue, model_choices
 from cvn_assets.core.configs import fingerprint
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
+# A run over a range of cells carries one fingerprint per partition, as JSON.
+FINGERPRINTS_TAG = "cvn/input_fingerprints"
 # Distributions whose version can change a number in the results.
 RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
     ("cvn-assets",), ("numpy",), ("pandas",), ("scipy",), ("scikit-learn",), ("xgboost", "xgboost-cpu"),
@@ -83,23 +86,38 @@ class SweepFingerprints:
                             "thresholds": self._pipeline["gate"], "factors": own, "code": self._code_versions(keys)})
 
 
+def fingerprint_tags(fingerprints: Mapping[str, str | None]) -> dict[str, str]:
+    """Run tags carrying the fingerprint of each partition the run materializes."""
+    known = {p: fp for p, fp in fingerprints.items() if fp}
+    if not known:
+        return {}
+    if len(fingerprints) == 1:
+        return {FINGERPRINT_TAG: next(iter(known.values()))}
+    return {FINGERPRINTS_TAG: json.dumps(known, sort_keys=True)}
+
+
+def run_fingerprint(tags: Mapping[str, str], partition: str | None) -> str | None:
+    """The fingerprint a run was given for one of its partitions."""
+    if FINGERPRINTS_TAG in tags and partition is not None:
+        return json.loads(tags[FINGERPRINTS_TAG]).get(str(partition))
+    return tags.get(FINGERPRINT_TAG)
+
+
 def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey,
                           partitions: Sequence[str]) -> dict[str, str]:
     """Fingerprint of the successful run that last materialized each partition (absent when none)."""
-    run_by_partition = {}
-    for partition in partitions:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1).records
-        if records:
-            run_by_partition[partition] = records[0].run_id
+    from cvn_assets.defs.lineage import latest_records  # lineage reads this module's tags
+
+    run_by_partition = {p: r.run_id for p, r in latest_records(instance, asset_key, partitions).items()}
     if not run_by_partition:
         return {}
     runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=list(set(run_by_partition.values()))))}
     out = {}
     for partition, run_id in run_by_partition.items():
         run = runs.get(run_id)
-        if run is not None and run.status == dg.DagsterRunStatus.SUCCESS and FINGERPRINT_TAG in run.tags:
-            out[partition] = run.tags[FINGERPRINT_TAG]
+        recorded = run_fingerprint(run.tags, partition) if run is not None else None
+        if run is not None and run.status == dg.DagsterRunStatus.SUCCESS and recorded:
+            out[partition] = recorded
     return out
 
 

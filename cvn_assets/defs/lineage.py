@@ -8,14 +8,14 @@ and data version of the materialization the IO manager loaded (the latest of tha
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from cvn_assets.defs.fingerprints import FINGERPRINT_TAG, library_versions
+from cvn_assets.defs.fingerprints import library_versions, run_fingerprint
 
 CONSUMED_KEY = "consumed_inputs"
 PAGE = 1000
@@ -74,10 +74,36 @@ def lineage_metadata(context: dg.AssetExecutionContext,
                      only: dict[str, Sequence[str]] | None = None) -> dict[str, dg.MetadataValue]:
     """The consumed inputs and the run's input fingerprint, as metadata of the materialization."""
     metadata = {CONSUMED_KEY: dg.MetadataValue.json(consumed_inputs(context, only))}
-    fingerprint = context.run.tags.get(FINGERPRINT_TAG)
-    if fingerprint:
-        metadata["input_fingerprint"] = dg.MetadataValue.text(fingerprint)
-    return metadata
+    return {**metadata, **fingerprint_metadata(context.run.tags, context.partition_key if context.has_partition_key
+                                                else None)}
+
+
+def fingerprint_metadata(tags: Mapping[str, str], partition: str | None) -> dict[str, dg.MetadataValue]:
+    fingerprint = run_fingerprint(tags, partition)
+    return {"input_fingerprint": dg.MetadataValue.text(fingerprint)} if fingerprint else {}
+
+
+class RunLineage:
+    """Latest materialization of (asset, partition), looked up in bulk and remembered for one run.
+
+    A cell step reads assets it produced itself a moment earlier; their records are fetched once
+    per asset for the whole partition range, right after the step stored them.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self.instance = instance
+        self._known: dict[tuple[dg.AssetKey, str], dict[str, Any]] = {}
+
+    def fetch(self, key: dg.AssetKey, partitions: Sequence[str]) -> None:
+        missing = [p for p in dict.fromkeys(partitions) if (key, p) not in self._known]
+        if missing:
+            for partition, record in latest_records(self.instance, key, missing).items():
+                self._known[(key, partition)] = record_summary(record)
+
+    def consumed(self, reads: Mapping[dg.AssetKey, str]) -> dict[str, list[dict[str, Any]]]:
+        """Per upstream asset, the materialization of the partition read (fetched earlier)."""
+        return {key.to_user_string(): [self._known[(key, p)]] if (key, p) in self._known else []
+                for key, p in reads.items()}
 
 
 @cache

@@ -8,6 +8,7 @@ so one configuration's folds form one contiguous key range.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -43,6 +44,18 @@ def split_cell_key(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str,
         crypto, fv = str(partition_key).split("|", 1)
     fold, config_id = fv.split(".", 1)
     return crypto, fold, config_id
+
+
+def contiguous_ranges(order: Sequence[str], wanted: Iterable[str]) -> list[list[str]]:
+    """The wanted keys as runs of neighbours in the partitions definition's order (one run per range)."""
+    position = {key: i for i, key in enumerate(order)}
+    ranges: list[list[str]] = []
+    for key in sorted(wanted, key=lambda k: position[k]):
+        if ranges and position[ranges[-1][-1]] == position[key] - 1:
+            ranges[-1].append(key)
+        else:
+            ranges.append([key])
+    return ranges
 
 
 def build_partitions(catalogue: Catalogue) -> SweepPartitions:

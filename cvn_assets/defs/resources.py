@@ -14,6 +14,7 @@ from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
 from cvn_assets.core.data.validation import OhlcvRules
 from cvn_assets.core.alerts import AlertSink, AlertStore, WebhookSender
 from cvn_assets.core.results_store import ResultsStore
+from cvn_assets.defs.frame_store import FrameStore
 
 
 class OhlcvSourceResource(dg.ConfigurableResource):
@@ -72,10 +73,17 @@ class ResultsStoreResource(dg.ConfigurableResource):
         return self._store
 
 
+ASSETS_FOLDER = "assets"
+
+
 class ArtifactStoreResource(dg.ConfigurableResource):
-    """Directory for model artifacts, one scoring bundle per cell and model."""
+    """Directory for model artifacts, one scoring bundle per cell and model, and for asset values."""
 
     base_dir: str
+
+    def frames(self) -> FrameStore:
+        """Where the file IO manager keeps asset values (`<base_dir>/assets`, as the definitions configure it)."""
+        return FrameStore(Path(self.base_dir) / ASSETS_FOLDER)
 
     def model_path(self, crypto: str, fold: str, config_id: str, model: str) -> Path:
         return Path(self.base_dir) / "models" / crypto / fold / config_id / f"{model}.pkl"

@@ -1,8 +1,11 @@
 """Materializes a sweep (or a slice of it) on a Dagster instance, in process, and reports the verdicts.
 
-Each partition is one Dagster run recorded on the instance, so the web UI shows exactly what ran.
-Per-crypto work runs once per crypto; a crypto whose data fails validation gets no downstream run.
-A partition last materialized with the same input fingerprint is skipped (see `sweep_plan`).
+Every run is recorded on the instance, so the web UI shows exactly what ran. Per-crypto work runs
+once per crypto; a crypto whose data fails validation gets no downstream run. A crypto's cells to
+compute run together, one run per contiguous range of cell keys (a run's cost is paid once per
+range, not once per cell); a range whose run fails is run again one cell per run, so a bad cell
+fails alone. A partition last materialized with the same input fingerprint is skipped (see
+`sweep_plan`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import pandas as pd
 
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
-from cvn_assets.defs.fingerprints import FINGERPRINT_TAG
+from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
-from cvn_assets.defs.partitions import cell_key
+from cvn_assets.defs.partitions import cell_key, contiguous_ranges
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
@@ -26,6 +29,8 @@ from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
 
 # Every event is still stored on the instance; only the console echo is limited to problems.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -77,14 +82,16 @@ def run_sweep(
     report.skipped += len(done)
     cell_job = defs.resolve_job_def(CELL_JOB)
 
+    cell_order = [str(k) for k in cell_job.partitions_def.get_partition_keys()] if cell_job.partitions_def else []
+
     def run_cells(config_ids: Sequence[str]) -> None:
         for crypto in ready:
             cells = [(crypto, fold, config_id) for config_id in config_ids for fold in selected_folds]
             unchanged = plan.done_cells(cells)
             report.skipped += len(unchanged)
-            for cell in cells:
-                if str(cell_key(*cell)) not in unchanged:
-                    _execute(cell_job, str(cell_key(*cell)), instance, report, log, plan.cell(*cell))
+            fingerprints = {str(cell_key(*c)): plan.cell(*c) for c in cells if str(cell_key(*c)) not in unchanged}
+            for keys in contiguous_ranges(cell_order, fingerprints):
+                _execute_range(cell_job, keys, instance, report, log, fingerprints)
 
     run_cells(selected_configs)
     if not gate:
@@ -124,12 +131,31 @@ def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> 
     return report
 
 
+def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.DagsterInstance, report: SweepReport,
+                   log: Callable[[str], None], fingerprints: dict[str, str | None]) -> None:
+    """One run over the range; when it fails, one run per cell, so each failure is the cell's own."""
+    if len(keys) == 1:
+        _execute(job, keys[0], instance, report, log, fingerprints[keys[0]])
+        return
+    started = time.perf_counter()
+    name = f"{keys[0]}...{keys[-1]}"
+    tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1], **fingerprint_tags({k: fingerprints[k] for k in keys})}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE, tags=tags)
+    report.runs += 1
+    report.executed.append(f"{job.name}[{name}]")
+    if result.success:
+        log(f"  ok    {job.name:<16} {name} ({len(keys)} cells) {time.perf_counter() - started:6.1f}s")
+        return
+    log(f"  retry {job.name:<16} {name} one cell per run: {_failure_message(result)}")
+    for key in keys:
+        _execute(job, key, instance, report, log, fingerprints[key])
+
+
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
              log: Callable[[str], None], fingerprint: str | None) -> dg.ExecuteInProcessResult | None:
     started = time.perf_counter()
-    tags = {FINGERPRINT_TAG: fingerprint} if fingerprint else None
     result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False,
-                                    run_config=QUIET_CONSOLE, tags=tags)
+                                    run_config=QUIET_CONSOLE, tags=fingerprint_tags({partition_key: fingerprint}))
     report.runs += 1
     report.executed.append(f"{job.name}[{partition_key}]")
     if result.success:

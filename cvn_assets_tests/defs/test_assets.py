@@ -36,9 +36,9 @@ def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Se
     assert _materialize(defs, "crypto_data_job", "BTC", instance).success
     result = _materialize(defs, "cell_job", "BTC|f2.ls_mild", instance)
     assert result.success
-    targets = result.asset_value("smoothed_labels")
+    targets = result.asset_value("smoothed_labels")["BTC|f2.ls_mild"]
     assert set(targets["target"].round(6)) == {0.85, 0.075}
-    predictions = result.asset_value(XGBOOST_PREDICTIONS)["predictions"]
+    predictions = result.asset_value(XGBOOST_PREDICTIONS)["BTC|f2.ls_mild"]["predictions"]
     assert set(predictions["window"]) == {"validation", "test"}
     assert set(predictions["y"]) <= {0, 1}  # evaluation labels stay hard
     assert predictions["p"].between(0, 1).all()
@@ -105,8 +105,8 @@ def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_row
         assert key in metadata, key
     assert metadata["mode"] == "filter" and metadata["coverage_pct"] == 100.0
     assert 0 < metadata["buy_drop_pct"] <= 5.0 and 0 < metadata["hold_drop_pct"] <= 5.0
-    mask = result.asset_value("cleanlab_mask")
-    kept = result.asset_value(XGBOOST_PREDICTIONS)["models"]["train_rows"].iloc[0]
+    mask = result.asset_value("cleanlab_mask")["ETH|f3.cl_filter"]
+    kept = result.asset_value(XGBOOST_PREDICTIONS)["ETH|f3.cl_filter"]["models"]["train_rows"].iloc[0]
     assert kept == len(mask) - int(mask["flagged"].sum())
 
 

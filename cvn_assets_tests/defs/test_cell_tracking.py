@@ -15,7 +15,8 @@ def test_fold_metrics_records_its_mlflow_run(tmp_path: Path, small_data_dir: Pat
     defs = build_defs(make_settings(tmp_path, small_data_dir, mlflow=True))
     assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance).success
     result = defs.resolve_job_def("cell_job").execute_in_process(partition_key="BTC|f2.baseline", instance=instance)
-    metadata = result.asset_materializations_for_node("fold_metrics")[0].metadata
+    (metadata,) = [event.materialization.metadata for event in result.get_asset_materialization_events()
+                   if event.asset_key == dg.AssetKey("fold_metrics")]
     run_id = metadata["mlflow_run_id"].value
 
     client = MlflowClient(f"sqlite:///{Path(instance.root_directory) / 'mlflow' / 'mlflow.db'}")

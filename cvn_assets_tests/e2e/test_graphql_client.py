@@ -10,6 +10,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.partitions import cell_key
+from cvn_assets.defs.sweep_runner import RANGE_END_TAG, RANGE_START_TAG
 from cvn_assets_tests.e2e.conftest import UiStack
 from cvn_assets_tests.e2e.dagster_dev import HOST, POLL_SECONDS
 
@@ -72,9 +73,9 @@ def test_one_cell_and_one_variant_backfill_launched_over_graphql_write_their_res
     backfill = ui_stack.server.wait_for_backfill(launched["backfillId"], RUN_TIMEOUT_S)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert backfill["numPartitions"] == len(backfill_cells)
-    run_of_cell = {tag["value"]: run["id"] for run in backfill["runs"] for tag in run["tags"]
-                   if tag["key"] == "dagster/partition"}
+    run_of_cell = cells_of_runs(ui_stack, backfill["runs"])
     assert set(run_of_cell) == backfill_cells
+    assert len(backfill["runs"]) < len(backfill_cells)  # runs over ranges of cells, not one run per cell
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
 
     results = ui_stack.results()
@@ -91,3 +92,17 @@ def test_one_cell_and_one_variant_backfill_launched_over_graphql_write_their_res
     assert [run_of_cell[key] for key in keys] == backfilled["run_id"].tolist()
     assert set(zip(backfilled["factor"], backfilled["variant"])) == {("cleanlab", "reweight")}
     assert backfilled["f1_buy"].between(0.0, 1.0).all()
+
+
+def cells_of_runs(ui_stack: UiStack, runs: list[dict]) -> dict[str, str]:
+    """Cell key → the backfill run that materialized it (a run covers one partition or a range of them)."""
+    order = [str(k) for k in ui_stack.defs.resolve_job_def(CELL_JOB).partitions_def.get_partition_keys()]
+    out = {}
+    for run in runs:
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        if "dagster/partition" in tags:
+            out[tags["dagster/partition"]] = run["id"]
+            continue
+        start, end = order.index(tags[RANGE_START_TAG]), order.index(tags[RANGE_END_TAG])
+        out.update({key: run["id"] for key in order[start:end + 1]})
+    return out

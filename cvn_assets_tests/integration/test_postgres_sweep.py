@@ -49,7 +49,8 @@ def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_pos
     report = run_sweep(defs, instance, cryptos=[CRYPTO], folds=list(FOLDS), log=lambda _: None)
 
     assert report.ok, report.failures
-    assert report.runs == 1 + len(FOLDS) * 2 + 1  # data, cells (baseline and cl_filter), the gate
+    # data, one run per configuration over its folds (baseline, cl_filter: not neighbours in key order), the gate
+    assert report.runs == 1 + 2 + 1
     cells = {f"{CRYPTO}|{fold}.{config}" for fold in FOLDS for config in ("baseline", "cl_filter")}
     assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == cells
     assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [

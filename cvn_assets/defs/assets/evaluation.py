@@ -1,67 +1,48 @@
-"""Evaluation assets: fold metrics per cell (into `finetune_results`) and the gate verdict per factor."""
-
-from collections.abc import Iterator
+"""Evaluation: fold metrics of one cell (stored in `finetune_results`) and the gate verdict asset per factor."""
 
 import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.audit_report import audit_markdown
 from cvn_assets.core.catalogue import Catalogue, model_choices
-from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.configs import as_dict
 from cvn_assets.core.evaluation import cell_metrics, result_rows
+from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.gate import verdicts_to_dict
-from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
-from cvn_assets.defs.assets.common import OWNERS, table_metadata
-from cvn_assets.defs.assets.models import prediction_asset_key
-from cvn_assets.defs.partitions import SweepPartitions, split_cell_key
 from cvn_assets.core.sanity import degenerate_metrics_sanity
+from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
+from cvn_assets.defs.assets.cell_types import Cell, Part
+from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.audit import audit_tree, verdict_configs
-from cvn_assets.defs.cell_checks import METRICS_CHECK, check_result, inline_check
-from cvn_assets.defs.lineage import CONSUMED_KEY, consumed_inputs, lineage_metadata
-from cvn_assets.defs.partitions import cell_key
+from cvn_assets.defs.lineage import CONSUMED_KEY, consumed_inputs
+from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
-from cvn_assets.defs.tracking import MlflowTrackingResource
+from cvn_assets.defs.tracking import MlflowTrackingResource, TrackedRun
 
 RESULTS_IO_MANAGER = "results_io_manager"
+FOLD_METRICS_KEY = dg.AssetKey("fold_metrics")
 
 
-def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...],
-                            ensembles: tuple[str, ...] = ()) -> list[dg.AssetsDefinition]:
-    prediction_inputs = {model: dg.AssetIn(key=prediction_asset_key(model)) for model in models}
-    if ensembles:
-        prediction_inputs["stacked_ensemble"] = dg.AssetIn()
+def fold_metrics_part(cell: Cell, raw_labels: pd.DataFrame, inputs: dict[str, dict[str, pd.DataFrame]],
+                      sweep: SweepResource) -> Part:
+    """Every SPEC §6 metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
+    predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
+    summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
+    metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
+    rows = result_rows(metrics, sweep_id=sweep.name, crypto=cell.crypto, fold=cell.fold, config_id=cell.config_id,
+                       members=sweep.catalogue.config(cell.config_id).members,
+                       model_choices=model_choices(sweep.catalogue))
+    failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
+    metadata = {
+        "metrics": table_metadata(metrics.drop(columns=["reliability_bins"], errors="ignore")),
+        "sweep_id": dg.MetadataValue.text(sweep.name),
+        "models": dg.MetadataValue.int(len(metrics)),
+        "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
+    }
+    return Part(rows, metadata, degenerate_metrics_sanity(rows), extra={"metrics": metrics})
 
-    @dg.asset(partitions_def=partitions.cell, group_name="evaluation", kinds={"pandas", "sql"}, owners=OWNERS,
-              io_manager_key=RESULTS_IO_MANAGER, code_version="1",
-              ins={"raw_labels": dg.AssetIn(), **prediction_inputs},
-              check_specs=[inline_check(METRICS_CHECK, "fold_metrics", partitions.cell)])
-    def fold_metrics(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
-                     tracking: MlflowTrackingResource,
-                     **inputs: pd.DataFrame) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
-        """Every SPEC §6 metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
-        crypto, fold_id, config_id = split_cell_key(context.partition_key)
-        raw_labels = inputs.pop("raw_labels")
-        predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
-        summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
-        metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
-        rows = result_rows(metrics, sweep_id=sweep.name, crypto=crypto, fold=fold_id, config_id=config_id,
-                           members=sweep.catalogue.config(config_id).members,
-                           model_choices=model_choices(sweep.catalogue))
-        failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
-        metadata = {
-            "metrics": table_metadata(metrics.drop(columns=["reliability_bins"], errors="ignore")),
-            "sweep_id": dg.MetadataValue.text(sweep.name),
-            "models": dg.MetadataValue.int(len(metrics)),
-            "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
-        }
-        metadata.update(lineage_metadata(context))
-        tracked = _track_cell(context, tracking, artifacts, sweep, metrics, crypto, fold_id, config_id)
-        if tracked is not None:
-            metadata.update(tracked.metadata())
-        yield dg.Output(rows, metadata=metadata)
-        yield check_result(METRICS_CHECK, degenerate_metrics_sanity(rows))
 
+def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
     @dg.asset(partitions_def=partitions.factor, group_name="evaluation", kinds={"scipy"}, owners=OWNERS,
               ins={"fold_metrics": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())}, code_version="1")
     def gate_verdict(context: dg.AssetExecutionContext, fold_metrics: pd.DataFrame,
@@ -93,15 +74,16 @@ def build_evaluation_assets(partitions: SweepPartitions, models: tuple[str, ...]
         metadata.update(_verdict_lineage(context, catalogue, name, table))
         return dg.Output(payload, metadata=metadata)
 
-    return [fold_metrics, gate_verdict]
+    return [gate_verdict]
 
 
 TRACKED_METRICS = ("f1_buy", "auc", "brier", "log_loss", "ece", "threshold", "expectancy_net", "fit_seconds")
 
 
-def _track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResource, artifacts: ArtifactStoreResource,
-                sweep: SweepResource, metrics: pd.DataFrame, crypto: str, fold: str, config_id: str):  # noqa: ANN202
+def track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResource, artifacts: ArtifactStoreResource,
+               sweep: SweepResource, metrics: pd.DataFrame, cell: Cell) -> TrackedRun | None:
     """One MLflow run per cell materialization: the configuration, every model's metrics, the model bundles."""
+    crypto, fold, config_id = cell.crypto, cell.fold, cell.config_id
     catalogue = sweep.catalogue
     config = catalogue.config(config_id)
     params = {"sweep_id": sweep.name, "crypto": crypto, "fold": fold, "config_id": config_id, "seed": catalogue.seed,
@@ -112,7 +94,8 @@ def _track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResou
     values = {f"{row['model']}.{name}": float(row[name]) for row in metrics.to_dict(orient="records")
               if row["status"] == "ok" for name in TRACKED_METRICS if pd.notna(row.get(name))}
     bundles = [artifacts.model_path(crypto, fold, config_id, m) for m in catalogue.models]
-    return tracking.log_materialization(context, params, values, [p for p in bundles if p.exists()])
+    return tracking.log_materialization(context, params, values, [p for p in bundles if p.exists()],
+                                        asset_key=FOLD_METRICS_KEY, partition_key=cell.key)
 
 
 def _verdict_lineage(context: dg.AssetExecutionContext, catalogue: Catalogue, name: str,

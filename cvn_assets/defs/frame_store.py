@@ -1,0 +1,92 @@
+"""Asset values as files under one folder, one file (or folder of files) per partition.
+
+Writes are atomic (temporary file, then rename), so a failed materialization never replaces or
+corrupts a value computed earlier.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+
+class PartitionValues(dict[str, Any]):
+    """The value of each partition key of a run over a partition range (or of a single partition)."""
+
+
+class FrameStore:
+    """Asset values under a folder: DataFrames as Parquet, mappings of DataFrames as a folder of Parquet
+    files, dicts as JSON; one file (or folder) per partition."""
+
+    def __init__(self, base_dir: str | Path) -> None:
+        self.base_dir = Path(base_dir)
+
+    def path(self, asset_key: dg.AssetKey, partition_key: str | None) -> Path:
+        path = self.base_dir.joinpath(*asset_key.path)
+        if partition_key is None:
+            return path / "__all__"
+        return path.joinpath(*str(partition_key).split("|"))
+
+    def write(self, asset_key: dg.AssetKey, partition_key: str | None, obj: Any) -> None:
+        target = self.path(asset_key, partition_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, pd.DataFrame):
+            _atomic_write(target.with_suffix(".parquet"), lambda p: obj.to_parquet(p, index=False))
+        elif isinstance(obj, Mapping) and obj and all(isinstance(v, pd.DataFrame) for v in obj.values()):
+            _atomic_write_folder(target, {name: frame for name, frame in obj.items()})
+        elif isinstance(obj, Mapping):
+            _atomic_write(target.with_suffix(".json"), lambda p: Path(p).write_text(json.dumps(obj, default=str)))
+        else:
+            raise TypeError(f"{asset_key.to_user_string()}: cannot store a {type(obj).__name__}")
+
+    def read(self, asset_key: dg.AssetKey, partition_key: str | None) -> Any:
+        """The stored value, or None when there is none."""
+        target = self.path(asset_key, partition_key)
+        if target.with_suffix(".parquet").exists():
+            return pd.read_parquet(target.with_suffix(".parquet"))
+        if target.with_suffix(".json").exists():
+            return json.loads(target.with_suffix(".json").read_text())
+        if target.is_dir():
+            return {p.stem: pd.read_parquet(p) for p in sorted(target.glob("*.parquet"))}
+        return None
+
+    def require(self, asset_key: dg.AssetKey, partition_key: str | None) -> Any:
+        value = self.read(asset_key, partition_key)
+        if value is None:
+            where = f" partition {partition_key}" if partition_key else ""
+            raise FileNotFoundError(f"{asset_key.to_user_string()}{where} has not been materialized yet (no value "
+                                    f"under {self.path(asset_key, partition_key)})")
+        return value
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(descriptor)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _atomic_write_folder(path: Path, frames: Mapping[str, pd.DataFrame]) -> None:
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        for name, frame in frames.items():
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+        retired = path.with_name(f".{path.name}.old")
+        if path.exists():
+            path.rename(retired)
+        staging.rename(path)
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,118 @@
+"""The cell step: a run over a range of cells, a subset of the cell assets, and a failure inside a range."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cvn_assets.defs.assets.cell import CELL_STEP, cell_assets
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
+from cvn_assets.defs.lineage import CONSUMED_KEY
+from cvn_assets.defs.partitions import contiguous_ranges
+from cvn_assets.defs.settings import Settings
+from cvn_assets.defs.sweep_runner import RANGE_END_TAG, RANGE_START_TAG, run_sweep
+from cvn_assets_tests.conftest import make_settings, small_catalogue_document
+
+RANGE = ["BTC|f1.baseline", "BTC|f2.baseline", "BTC|f3.baseline"]
+METRICS = dg.AssetKey("fold_metrics")
+XGBOOST = dg.AssetKey(["oos_predictions", "xgboost"])
+
+
+def _data(defs: dg.Definitions, instance: dg.DagsterInstance, crypto: str = "BTC") -> None:
+    assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key=crypto, instance=instance).success
+
+
+def test_contiguous_ranges_follow_the_partition_order() -> None:
+    order = ["a", "b", "c", "d", "e"]
+    assert contiguous_ranges(order, ["d", "a", "b", "e"]) == [["a", "b"], ["d", "e"]]
+    assert contiguous_ranges(order, []) == []
+
+
+def test_cell_assets_are_listed_upstream_first() -> None:
+    keys = [a.key for a in cell_assets(("xgboost", "lightgbm"), ("blend_avg",))]
+    assert keys.index(dg.AssetKey("cleanlab_mask")) < keys.index(XGBOOST) < keys.index(dg.AssetKey("stacked_ensemble"))
+    assert keys[-1] == METRICS
+
+
+def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_settings: Settings,
+                                                                        instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    _data(defs, instance)
+    fingerprints = {key: f"fp-{key}" for key in RANGE}
+    tags = {RANGE_START_TAG: RANGE[0], RANGE_END_TAG: RANGE[-1], **fingerprint_tags(fingerprints)}
+    assert FINGERPRINTS_TAG in tags
+    result = defs.resolve_job_def("cell_job").execute_in_process(instance=instance, tags=tags)
+    assert result.success
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert steps == {CELL_STEP}
+
+    records = {r.partition_key: r for r in instance.fetch_materializations(METRICS, limit=10).records}
+    assert set(records) == set(RANGE)
+    for key, record in records.items():
+        metadata = record.asset_materialization.metadata
+        assert metadata["input_fingerprint"].value == f"fp-{key}"
+        consumed = metadata[CONSUMED_KEY].value
+        assert [c["partition"] for c in consumed["oos_predictions/xgboost"]] == [key]
+        assert consumed["raw_labels"][0]["partition"] == "BTC"
+        assert metadata["compute_seconds"].value > 0
+    thresholds = {r.partition_key: r.asset_materialization.metadata["threshold"].value
+                  for r in instance.fetch_materializations(XGBOOST, limit=10).records}
+    assert set(thresholds) == set(RANGE)
+
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.check_name, e.partition) for e in evaluations} == {
+        (name, key) for key in RANGE for name in ("targets_in_range_and_train_only", "cleanlab_within_class_cap",
+                                                  "xgboost_probabilities_valid", "no_degenerate_metrics")}
+    rows = defs.resources["results"].store().read("test_sweep")
+    assert sorted(set(rows["fold"])) == ["f1", "f2", "f3"]
+    assert recorded_fingerprints(instance, METRICS, RANGE) == fingerprints
+    logs = [e.user_message for e in instance.all_logs(result.run_id) if '"training_complete"' in e.user_message]
+    assert len(logs) == 1 and logs[0].count('"training_complete"') == len(RANGE)
+
+
+def test_one_asset_alone_reads_its_upstream_cell_assets_from_storage(small_settings: Settings,
+                                                                     instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    _data(defs, instance)
+    job = defs.resolve_implicit_global_asset_job_def()
+    only_metrics = job.get_subset(asset_selection={METRICS})
+    missing = only_metrics.execute_in_process(partition_key=RANGE[0], instance=instance, raise_on_error=False)
+    assert not missing.success
+    assert "oos_predictions/xgboost partition BTC|f1.baseline has not been materialized" in str(
+        [(e.step_failure_data.error.cause or e.step_failure_data.error).message for e in missing.all_events
+         if e.is_step_failure])
+
+    first = defs.resolve_job_def("cell_job").execute_in_process(partition_key=RANGE[0], instance=instance)
+    predictions = instance.fetch_materializations(XGBOOST, limit=1).records[0]
+    again = only_metrics.execute_in_process(partition_key=RANGE[0], instance=instance)
+    assert {e.asset_key for e in again.get_asset_materialization_events()} == {METRICS}
+    latest = instance.fetch_materializations(METRICS, limit=1).records[0]
+    assert latest.run_id == again.run_id != first.run_id
+    consumed = latest.asset_materialization.metadata[CONSUMED_KEY].value["oos_predictions/xgboost"]
+    assert consumed[0]["storage_id"] == predictions.storage_id and consumed[0]["run_id"] == first.run_id
+
+
+def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_data_dir: Path,
+                                                          instance: dg.DagsterInstance,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets.defs.assets import training
+
+    real = training.training_targets
+
+    def broken_on_f2(raw_labels, fold, smoothing):  # noqa: ANN001, ANN202 - same signature as the real one
+        if fold.fold == "f2":
+            raise ValueError("labels of f2 are unreadable")
+        return real(raw_labels, fold, smoothing)
+
+    monkeypatch.setattr(training, "training_targets", broken_on_f2)
+    document = small_catalogue_document(("BTC",))
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    lines: list[str] = []
+    report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lines.append)
+    assert list(report.failures) == ["cell_job[BTC|f2.baseline]"]
+    assert "labels of f2 are unreadable" in report.failures["cell_job[BTC|f2.baseline]"]
+    assert any(line.lstrip().startswith("retry") for line in lines)
+    assert instance.get_materialized_partitions(METRICS) == {"BTC|f1.baseline", "BTC|f3.baseline"}
+    # 1 data run, the failed range, then one run per cell of it
+    assert report.runs == 1 + 1 + 3
