@@ -15,7 +15,9 @@ is computed in that run (the sweep runner then retries the range one cell per ru
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import dagster as dg
@@ -42,15 +44,15 @@ ENSEMBLE_KEY = dg.AssetKey(ENSEMBLE)
 
 
 @dataclass(frozen=True)
-class Context:
-    """What every per-cell computation may use, for the whole step."""
+class CellTools:
+    """What every per-cell computation may use: the sweep, the artifact store, the training event log."""
 
     sweep: SweepResource
     artifacts: ArtifactStoreResource
     log_event: Callable[..., None]
 
 
-Compute = Callable[[Cell, CryptoInputs, Mapping[dg.AssetKey, Any], Context], Part]
+Compute = Callable[[Cell, CryptoInputs, Mapping[dg.AssetKey, Any], CellTools], Part]
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,19 @@ def build_cell_asset(partitions: SweepPartitions, models: Sequence[str], ensembl
     def cell(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
              tracking: MlflowTrackingResource, **crypto_inputs: Any) -> Iterator[Any]:
         """Every cell asset selected in this run, over the run's cells."""
-        events = TrainingEvents()
-        yield from _run(context, assets, crypto_inputs, Context(sweep, artifacts, events.add), tracking, events)
+        yield from _run(context, assets, crypto_inputs, sweep, artifacts, tracking)
 
     return [cell]
 
 
 def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_inputs: Mapping[str, Any],
-         step: Context, tracking: MlflowTrackingResource, events: "TrainingEvents") -> Iterator[Any]:
+         sweep: SweepResource, artifacts: ArtifactStoreResource, tracking: MlflowTrackingResource) -> Iterator[Any]:
+    """Each selected asset over the run's cells, upstream first.
+
+    While Dagster stores one asset's values and events, the next asset already computes in a worker
+    thread (the fits release the GIL; the bookkeeping is mostly waiting on the event log). The next
+    asset starts only once this one's checks passed, so a failed check still stops everything after it.
+    """
     cells = [Cell.of(pk) for pk in context.partition_keys]
     keys = [c.key for c in cells]
     data = _crypto_data(context, crypto_inputs, sorted({c.crypto for c in cells}))
@@ -135,41 +142,62 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     for name in crypto_inputs:
         lineage.fetch(dg.AssetKey(name), list(data))
     selected = context.selected_asset_keys
-    needed = _needed(assets, selected)
     values: dict[dg.AssetKey, dict[str, Any]] = {}
-    for asset in assets:
-        if asset.key not in needed:
-            continue
-        if asset.key not in selected:
-            frames = step.artifacts.frames()
+    frames = artifacts.frames()
+    for asset in assets:  # cell assets this selection reads but does not compute come from storage
+        if asset.key in _needed(assets, selected) - set(selected):
             values[asset.key] = {k: frames.require(asset.key, k) for k in keys}
             lineage.fetch(asset.key, keys)
-            continue
-        parts = {}
-        for cell in cells:
-            started = time.perf_counter()
-            part = asset.compute(cell, data[cell.crypto], {k: v[cell.key] for k, v in values.items()}, step)
-            if asset.key == FOLD_METRICS_KEY:
-                tracked = track_cell(context, tracking, step.artifacts, step.sweep, part.extra["metrics"], cell)
-                part.metadata.update(tracked.metadata() if tracked else {})
-            if "error" in part.metadata:
-                context.log.error(f"{cell.key} {asset.key.to_user_string()}: training failed: "
-                                  f"{part.metadata['error'].value}")
-            reads = {**{dg.AssetKey(n): cell.crypto for n in asset.crypto_deps}, **{k: cell.key for k in asset.cell_deps}}
-            context.add_asset_metadata({
-                **part.metadata, CONSUMED_KEY: dg.MetadataValue.json(lineage.consumed(reads)),
-                **fingerprint_metadata(context.run.tags, cell.key),
-                "compute_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 4)),
-            }, asset_key=asset.key, partition_key=cell.key)
-            parts[cell.key] = part
-        events.flush(context)
-        yield dg.Output(PartitionValues({k: p.value for k, p in parts.items()}), output_name=asset.output)
-        lineage.fetch(asset.key, keys)
-        evaluations = [check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check]
-        yield from evaluations
-        if not all(e.passed for e in evaluations):
-            return  # blocking: Dagster fails the step once it has recorded the evaluations
-        values[asset.key] = {k: p.value for k, p in parts.items()}
+    todo = [a for a in assets if a.key in selected]
+    if not todo:
+        return
+    compute = partial(_compute, cells=cells, data=data, sweep=sweep, artifacts=artifacts,
+                      track=partial(track_cell, context, tracking, artifacts, sweep))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-compute") as worker:
+        ahead = worker.submit(compute, todo[0], dict(values))
+        for index, asset in enumerate(todo):
+            parts, events = ahead.result()
+            passed = all(p.check is None or p.check.passed for p in parts.values())
+            if passed and index + 1 < len(todo):
+                values[asset.key] = {k: p.value for k, p in parts.items()}
+                ahead = worker.submit(compute, todo[index + 1], dict(values))
+            for cell in cells:
+                _record(context, asset, cell, parts[cell.key], lineage)
+            if events:
+                context.log.info("\n".join(events))
+            yield dg.Output(PartitionValues({k: p.value for k, p in parts.items()}), output_name=asset.output)
+            lineage.fetch(asset.key, keys)
+            yield from [check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check]
+            if not passed:
+                return  # blocking: Dagster fails the step once it has recorded the evaluations
+
+
+def _compute(asset: CellAsset, values: Mapping[dg.AssetKey, dict[str, Any]], *, cells: Sequence[Cell],
+             data: Mapping[str, CryptoInputs], sweep: SweepResource, artifacts: ArtifactStoreResource,
+             track: Callable[..., Any]) -> tuple[dict[str, Part], list[str]]:
+    """One asset's part of every cell, its compute time in its metadata, and its training events."""
+    events = TrainingEvents()
+    own = CellTools(sweep, artifacts, events.add)
+    parts = {}
+    for cell in cells:
+        started = time.perf_counter()
+        part = asset.compute(cell, data[cell.crypto], {k: v[cell.key] for k, v in values.items()}, own)
+        if asset.key == FOLD_METRICS_KEY:
+            tracked = track(part.extra["metrics"], cell)
+            part.metadata.update(tracked.metadata() if tracked else {})
+        part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
+        parts[cell.key] = part
+    return parts, events.lines
+
+
+def _record(context: dg.AssetExecutionContext, asset: CellAsset, cell: Cell, part: Part, lineage: RunLineage) -> None:
+    """The metadata of one cell's materialization: the part's own, what it read, its input fingerprint."""
+    if "error" in part.metadata:
+        context.log.error(f"{cell.key} {asset.key.to_user_string()}: training failed: {part.metadata['error'].value}")
+    reads = {**{dg.AssetKey(n): cell.crypto for n in asset.crypto_deps}, **{k: cell.key for k in asset.cell_deps}}
+    context.add_asset_metadata({**part.metadata, CONSUMED_KEY: dg.MetadataValue.json(lineage.consumed(reads)),
+                                **fingerprint_metadata(context.run.tags, cell.key)},
+                               asset_key=asset.key, partition_key=cell.key)
 
 
 def _needed(assets: Sequence[CellAsset], selected: Any) -> set[dg.AssetKey]:
@@ -194,12 +222,7 @@ class TrainingEvents:
     message is a write to the event log, and a cell's fits would otherwise cost fourteen."""
 
     def __init__(self) -> None:
-        self._lines: list[str] = []
+        self.lines: list[str] = []
 
     def add(self, event: str, **fields: object) -> None:
-        self._lines.append(json.dumps({"event": event, **fields}, default=str))
-
-    def flush(self, context: dg.AssetExecutionContext) -> None:
-        if self._lines:
-            context.log.info("\n".join(self._lines))
-            self._lines.clear()
+        self.lines.append(json.dumps({"event": event, **fields}, default=str))
