@@ -39,21 +39,21 @@ class FrameStore:
         target = self.path(asset_key, partition_key)
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(obj, pd.DataFrame):
-            _atomic_write(target.with_suffix(".parquet"), lambda p: obj.to_parquet(p, index=False))
+            _atomic_write(_file(target, ".parquet"), lambda p: obj.to_parquet(p, index=False))
         elif isinstance(obj, Mapping) and obj and all(isinstance(v, pd.DataFrame) for v in obj.values()):
             _atomic_write_folder(target, {name: frame for name, frame in obj.items()})
         elif isinstance(obj, Mapping):
-            _atomic_write(target.with_suffix(".json"), lambda p: Path(p).write_text(json.dumps(obj, default=str)))
+            _atomic_write(_file(target, ".json"), lambda p: Path(p).write_text(json.dumps(obj, default=str)))
         else:
             raise TypeError(f"{asset_key.to_user_string()}: cannot store a {type(obj).__name__}")
 
     def read(self, asset_key: dg.AssetKey, partition_key: str | None) -> Any:
         """The stored value, or None when there is none."""
         target = self.path(asset_key, partition_key)
-        if target.with_suffix(".parquet").exists():
-            return pd.read_parquet(target.with_suffix(".parquet"))
-        if target.with_suffix(".json").exists():
-            return json.loads(target.with_suffix(".json").read_text())
+        if _file(target, ".parquet").exists():
+            return pd.read_parquet(_file(target, ".parquet"))
+        if _file(target, ".json").exists():
+            return json.loads(_file(target, ".json").read_text())
         if target.is_dir():
             return {p.stem: pd.read_parquet(p) for p in sorted(target.glob("*.parquet"))}
         return None
@@ -65,6 +65,11 @@ class FrameStore:
             raise FileNotFoundError(f"{asset_key.to_user_string()}{where} has not been materialized yet (no value "
                                     f"under {self.path(asset_key, partition_key)})")
         return value
+
+
+def _file(target: Path, suffix: str) -> Path:
+    # Appended, never replaced: the cell `BTC|f1.ls_mild` is the file `BTC/f1.ls_mild.parquet`, not `BTC/f1.parquet`.
+    return target.with_name(target.name + suffix)
 
 
 def _atomic_write(path: Path, write: Any) -> None:

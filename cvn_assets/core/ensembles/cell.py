@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from cvn_assets.core.ensembles.combine import EnsembleOutcome, run_ensemble
+from cvn_assets.core.ensembles.combine import EnsembleOutcome, WindowMatrix, base_matrices, run_ensemble
 from cvn_assets.core.ensembles.registry import ensemble_base_models
 from cvn_assets.core.pipeline_params import PipelineParams
 from cvn_assets.core.schema import STATUS_TRAINING_FAILED
@@ -24,6 +24,7 @@ def run_cell_ensembles(
 ) -> list[EnsembleOutcome]:
     """One outcome per ensemble; one whose base model failed is recorded as training_failed, not run."""
     outcomes = []
+    pivoted: dict[tuple[str, ...], dict[str, WindowMatrix]] = {}  # ensembles over the same base models share it
     for name in names:
         missing = sorted(set(ensemble_base_models(name)) & set(failed_models))
         if missing:
@@ -31,8 +32,12 @@ def run_cell_ensembles(
                                             error=f"base model(s) {missing} failed to train"))
             continue
         on_start(name)
+        bases = ensemble_base_models(name)
+        if bases not in pivoted:
+            pivoted[bases] = base_matrices(predictions, name, bases)
         outcome = run_ensemble(name, predictions, pipeline.calibration, pipeline.threshold, seed, n_threads,
-                               pipeline.labels.horizon, pipeline.folds.embargo_bars, params=pipeline.learners.get(name))
+                               pipeline.labels.horizon, pipeline.folds.embargo_bars, params=pipeline.learners.get(name),
+                               windows=pivoted[bases])
         on_complete(outcome)
         outcomes.append(outcome)
     return outcomes

@@ -50,7 +50,7 @@ class WindowMatrix:
     """One window of base predictions side by side: rows = positions (ascending), columns = base models."""
 
     positions: np.ndarray
-    timestamps: np.ndarray
+    timestamps: pd.api.extensions.ExtensionArray | np.ndarray
     y: np.ndarray
     matrix: np.ndarray
 
@@ -103,7 +103,9 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
                 f"ensemble {name!r}: base model {model!r} has no {window} probability at {holes.size} position(s) "
                 f"the other base models cover, first at position {holes[0]}"
             )
-    per_position = frame.groupby("position")[["y", "timestamp"]].nunique()
+    # Instants as integers: grouping tz-aware timestamps goes through one Python object per row.
+    instants = frame.assign(timestamp=_instants(frame["timestamp"]))
+    per_position = instants.groupby("position")[["y", "timestamp"]].nunique()
     clash = per_position.index[(per_position > 1).any(axis=1)]
     if clash.size:
         raise ValueError(f"ensemble {name!r}: base models disagree on the {window} label or timestamp at "
@@ -111,10 +113,16 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
     first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide.index)
     return WindowMatrix(
         positions=wide.index.to_numpy(dtype=np.int64),
-        timestamps=first["timestamp"].to_numpy(),
+        timestamps=first["timestamp"].array,
         y=as_hard_labels(first["y"].to_numpy(), f"ensemble {name!r} {window} labels"),
         matrix=wide.to_numpy(dtype=np.float64),
     )
+
+
+def _instants(timestamps: pd.Series) -> np.ndarray:
+    if isinstance(timestamps.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(timestamps.dtype):
+        return timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+    return timestamps.to_numpy()
 
 
 def out_of_fold_scores(
@@ -157,6 +165,7 @@ def run_ensemble(
     *,
     params: Mapping[str, Any] | None = None,
     run: EnsembleRunParams = EnsembleRunParams(),
+    windows: Mapping[str, WindowMatrix] | None = None,
 ) -> EnsembleOutcome:
     """Fit ensemble `name` on validation, predict test, calibrate and choose its threshold.
 
@@ -164,13 +173,15 @@ def run_ensemble(
     window, position, timestamp, y, p). The test predictions come from the ensemble fitted on all
     validation rows; calibration and threshold use out-of-fold validation scores (see the module
     doc). The returned frame's `score` is what the calibrator consumed, as for base models:
-    logit(clipped ensemble P(BUY)) for temperature scaling, the probability otherwise.
+    logit(clipped ensemble P(BUY)) for temperature scaling, the probability otherwise. `windows`, when
+    given, are `base_matrices` of those predictions already pivoted for this ensemble's base models.
 
     Like `training.fit_and_predict`, a failing meta-model fit is recorded as `training_failed`;
     input problems (missing base model, one-class validation, unknown ensemble or parameter) raise.
     """
     started = time.perf_counter()
-    windows = base_matrices(base_predictions, name, ensemble_base_models(name))
+    if windows is None:
+        windows = base_matrices(base_predictions, name, ensemble_base_models(name))
     validation, test = windows["validation"], windows["test"]
     check_training_labels(name, validation.matrix, validation.y)
     ensemble = make_ensemble(name, params, seed=seed, n_threads=n_threads)
