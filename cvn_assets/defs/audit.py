@@ -7,6 +7,7 @@ materializations it read, whose run holds the OHLCV with its content hash.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -97,8 +98,7 @@ def run_contents(instance: dg.DagsterInstance, run_id: str,
     """
     runs = {} if runs is None else runs
     if run_id not in runs:
-        runs[run_id] = (instance.get_run_by_id(run_id),
-                        list(instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records))
+        runs[run_id] = _run_events(instance, run_id)
     run, records = runs[run_id]
     assets, checks = [], []
     for record in records:
@@ -128,6 +128,24 @@ def run_contents(instance: dg.DagsterInstance, run_id: str,
                               if k in evaluation.metadata}})
     return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
             "fingerprint": run_fingerprint(run.tags, partition) if run else None, "assets": assets, "checks": checks}
+
+
+# A finished run's events no longer change, and every gate of a sweep reads the same range runs.
+_FINISHED_RUNS: OrderedDict[str, RunEvents] = OrderedDict()
+FINISHED_RUNS_KEPT = 64
+
+
+def _run_events(instance: dg.DagsterInstance, run_id: str) -> RunEvents:
+    if run_id in _FINISHED_RUNS:
+        _FINISHED_RUNS.move_to_end(run_id)
+        return _FINISHED_RUNS[run_id]
+    run = instance.get_run_by_id(run_id)
+    events: RunEvents = (run, list(instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records))
+    if run is not None and run.is_finished:
+        _FINISHED_RUNS[run_id] = events
+        while len(_FINISHED_RUNS) > FINISHED_RUNS_KEPT:
+            _FINISHED_RUNS.popitem(last=False)
+    return events
 
 
 def _latest_cell_records(instance: dg.DagsterInstance,

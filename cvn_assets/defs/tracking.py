@@ -48,6 +48,9 @@ TRUNCATION_MARK = "...[truncated]"
 SERVER_SCHEMES = ("http://", "https://", "databricks")
 
 
+_CLIENTS: dict[str, MlflowClient] = {}
+
+
 class TrackingError(CvnError):
     """A materialization cannot be tracked: bad metrics or artifacts, or the tracking store failed."""
 
@@ -123,8 +126,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
     experiment_name: str = DEFAULT_EXPERIMENT
     artifact_location: str | None = None
 
-    # Per resource instance, and Dagster makes one per run: one client and parent run per Dagster run.
-    _clients: dict[str, MlflowClient] = PrivateAttr(default_factory=dict)
+    # Per resource instance, and Dagster makes one per run: one parent run per Dagster run.
     _experiment_ids: dict[str, str] = PrivateAttr(default_factory=dict)
     _parent_run_ids: dict[tuple[str, str], str] = PrivateAttr(default_factory=dict)
 
@@ -178,13 +180,15 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         return default_tracking_uri(instance_root)
 
     def _client(self, uri: str) -> MlflowClient:
-        if uri not in self._clients:
+        # One client per store and process: opening a store checks its schema (~0.3 s), and a sweep
+        # runs many Dagster runs in one process.
+        if uri not in _CLIENTS:
             if uri.startswith("sqlite:///"):
                 _use_write_ahead_log(Path(uri.removeprefix("sqlite:///")))
             from mlflow import MlflowClient
 
-            self._clients[uri] = MlflowClient(tracking_uri=uri)
-        return self._clients[uri]
+            _CLIENTS[uri] = MlflowClient(tracking_uri=uri)
+        return _CLIENTS[uri]
 
     def _experiment_id(self, client: MlflowClient, uri: str, instance_root: str | None) -> str:
         if uri not in self._experiment_ids:
