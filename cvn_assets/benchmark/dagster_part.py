@@ -85,8 +85,8 @@ def recomputed(before: list[Materialization], after: list[Materialization]) -> d
     }
 
 
-def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str],
-                     stages_by_step: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str], stages_by_step: dict[str, str],
+                     cell_workers: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
     """Seconds per stage from step durations, in-run overhead, and runs and seconds per job."""
     stages: dict[str, dict[str, float | int]] = defaultdict(lambda: {"wall_seconds": 0.0, "calls": 0})
     jobs: dict[str, dict[str, float | int]] = defaultdict(lambda: {"runs": 0, "wall_seconds": 0.0})
@@ -106,7 +106,7 @@ def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str],
             seconds = step.end_time - step.start_time
             in_steps += seconds
             if step.step_key == CELL_STEP:
-                _add_cell_stages(stages, instance, record.dagster_run.run_id, seconds)
+                _add_cell_stages(stages, instance, record.dagster_run.run_id, seconds, cell_workers)
                 continue
             stage = stages[stages_by_step.get(step.step_key, CHECKS_STAGE)]
             stage["wall_seconds"] += seconds
@@ -117,15 +117,16 @@ def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str],
 
 
 def _add_cell_stages(stages: dict[str, dict[str, float | int]], instance: dg.DagsterInstance, run_id: str,
-                     step_seconds: float) -> None:
-    """The cell step's time per asset (each materialization records its own compute time); the rest of
-    the step (storing values, events, lineage, checks) is the cell step's overhead."""
+                     step_seconds: float, cell_workers: int = 1) -> None:
+    """The cell step's time per asset (each materialization records its own compute time, divided by
+    the cells computed at once); the rest of the step (storing values, events, lineage, checks) is the
+    cell step's overhead."""
     computed = 0.0
     for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         materialization = record.asset_materialization
         if materialization is None or "compute_seconds" not in materialization.metadata:
             continue
-        seconds = float(materialization.metadata["compute_seconds"].value)
+        seconds = float(materialization.metadata["compute_seconds"].value) / max(1, cell_workers)
         stage = stages[asset_stage(materialization.asset_key)]
         stage["wall_seconds"] += seconds
         stage["calls"] += 1
@@ -152,7 +153,7 @@ def run_dagster_sweep(log: Callable[[str], None] = lambda _: None) -> dict[str, 
         report = run_sweep(defs, instance, log=log)
         sweep_seconds = time.perf_counter() - started - setup_seconds
         new_runs = [r.dagster_run.run_id for r in instance.get_run_records() if r.dagster_run.run_id not in known_runs]
-        stages, jobs = event_log_stages(instance, new_runs, step_stages(defs))
+        stages, jobs = event_log_stages(instance, new_runs, step_stages(defs), defs.resources["sweep"].cell_workers)
         stages["outside_runs"] = {"wall_seconds": sweep_seconds - jobs["runs_wall_seconds"], "calls": 1}
         stages["setup"] = {"wall_seconds": setup_seconds, "calls": 1}
         changes = recomputed(before, materializations(instance))

@@ -64,5 +64,13 @@ class StageClock:
             totals.cpu_seconds += time.process_time() - cpu
             totals.calls += 1
 
+    def add(self, other: StageClock, share: float = 1.0) -> None:
+        """Adds `share` of another clock's times (e.g. of one of several cells computed at once) to this one's."""
+        for name, totals in other.stages.items():
+            mine = self.stages.setdefault(name, StageTotals())
+            mine.wall_seconds += totals.wall_seconds * share
+            mine.cpu_seconds += totals.cpu_seconds * share
+            mine.calls += totals.calls
+
     def as_dict(self) -> dict[str, dict[str, float | int]]:
         return {name: totals.as_dict() for name, totals in self.stages.items()}

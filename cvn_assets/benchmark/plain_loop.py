@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -166,9 +167,13 @@ def run_ensembles(base: dict[str, Outputs], catalogue: Catalogue, n_threads: int
 
 def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads: int, sweep_id: str | None = None,
                     cryptos: Sequence[str] | None = None, folds: Sequence[str] | None = None,
-                    configs: Sequence[str] | None = None, gate: bool = True,
+                    configs: Sequence[str] | None = None, gate: bool = True, cell_workers: int = 1,
                     log: Callable[[str], None] = lambda _: None) -> PlainSweep:
-    """The whole grid (or the selected slice), then the gates, as the sweep runner orders them."""
+    """The whole grid (or the selected slice), then the gates, as the sweep runner orders them.
+
+    A crypto's cells are computed `cell_workers` at a time, as the cell step computes a run's cells;
+    each cell's stage times then count for 1/`cell_workers` of their length, as in the Dagster part.
+    """
     sweep = PlainSweep()
     name = sweep_id or catalogue.sweep_name
     selected_folds = list(folds or fold_ids(catalogue.pipeline.folds))
@@ -178,15 +183,24 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         if outcome is not None:
             ready.append(outcome)
 
+    def one_cell(data: CryptoData, fold_id: str, config_id: str) -> tuple[str, pd.DataFrame | None, StageClock,
+                                                                           str | None, float]:
+        key, clock, started = f"{data.crypto}|{fold_id}.{config_id}", StageClock(), time.perf_counter()
+        try:
+            rows, error = run_cell(data, fold_id, config_id, catalogue, name, n_threads, clock), None
+        except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
+            rows, error = None, f"{type(exc).__name__}: {exc}"
+        return key, rows, clock, error, time.perf_counter() - started
+
     def run_cells(config_ids: Sequence[str]) -> None:
-        for data in ready:
-            for config_id in config_ids:
-                for fold_id in selected_folds:
-                    key = f"{data.crypto}|{fold_id}.{config_id}"
-                    started = time.perf_counter()
-                    rows = _attempt(sweep, key, lambda f=fold_id, c=config_id, d=data: run_cell(
-                        d, f, c, catalogue, name, n_threads, sweep.clock))
+        with ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
+            for data in ready:
+                cells = [(data, f, c) for c in config_ids for f in selected_folds]
+                for key, rows, clock, error, seconds in pool.map(lambda cell: one_cell(*cell), cells):
+                    sweep.clock.add(clock, 1.0 / max(1, cell_workers))
                     sweep.cells += 1
+                    if error is not None:
+                        sweep.failures[key] = error
                     if rows is not None:
                         sweep.rows.append(rows)
                         with sweep.clock.stage("checks"):
@@ -194,7 +208,7 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
                         if not degenerate.passed:
                             sweep.failures[key] = degenerate.detail
                     status = "FAIL" if key in sweep.failures else "ok"
-                    log(f"  {status:<5} plain cell       {key:<28} {time.perf_counter() - started:6.1f}s")
+                    log(f"  {status:<5} plain cell       {key:<28} {seconds:6.1f}s")
 
     run_cells(list(configs or catalogue.config_ids(include_joint=False)))
     if not gate:

@@ -48,6 +48,7 @@ class BenchOptions:
     parts: tuple[str, ...] = PARTS
     out: Path = DEFAULT_OUT
     n_threads: int | None = None
+    cell_workers: int | None = None
     dagster_yaml: Path | None = None
     keep_files: bool = False
 
@@ -57,7 +58,7 @@ class BenchOptions:
             raise BenchmarkError(f"unknown benchmark part(s) {unknown or 'none given'}; choose from {list(PARTS)}")
 
 
-def default_workload(n_threads: int | None) -> Workload:
+def default_workload(n_threads: int | None, cell_workers: int | None = None) -> Workload:
     """The sweep `make run` would run in this environment (catalogue, universe, data, threads)."""
     from cvn_assets.defs.settings import Settings
 
@@ -66,7 +67,7 @@ def default_workload(n_threads: int | None) -> Workload:
                     universe=tuple(settings.universe) if settings.universe else None, sweep_id=settings.sweep_id,
                     data_dir=settings.data_dir, data_pattern=settings.data_pattern,
                     data_sql_url=settings.data_sql_url, data_sql_table=settings.data_sql_table,
-                    n_threads=n_threads or settings.n_threads)
+                    n_threads=n_threads or settings.n_threads, cell_workers=cell_workers or settings.cell_workers)
 
 
 def find_dagster_yaml(explicit: Path | None) -> Path:
@@ -86,9 +87,9 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     work = Path(tempfile.mkdtemp(prefix="cvn-bench-"))
     try:
         if options.quick:
-            workload = quick_workload(work / "quick", options.n_threads or 1)
+            workload = quick_workload(work / "quick", options.n_threads or 1, options.cell_workers or 1)
         else:
-            workload = default_workload(options.n_threads)
+            workload = default_workload(options.n_threads, options.cell_workers)
         results: dict[str, Any] = {"meta": _meta(options, sorted(parts, key=PARTS.index)),
                                    "workload": workload.describe()}
         if "plain" in parts:

@@ -59,7 +59,8 @@ def _workload_line(workload: dict[str, Any], meta: dict[str, Any]) -> str:
     machine = f"\n{meta['cpu_count']} cores, 1-min load average at start {load[0]:.1f}" if load else ""
     return (f"Benchmark{quick} of sweep {workload['sweep']}: {len(workload['universe'])} crypto(s) × "
             f"{workload['folds']} folds × {len(workload['configurations'])} configurations = {workload['cells']} "
-            f"cells; models {', '.join(workload['models'])}{ensembles}; {workload['n_threads']} thread(s) per fit"
+            f"cells; models {', '.join(workload['models'])}{ensembles}; {workload['n_threads']} thread(s) per fit, "
+            f"{workload.get('cell_workers', 1)} cell(s) at once"
             f"{machine}")
 
 

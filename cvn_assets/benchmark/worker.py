@@ -29,6 +29,7 @@ def _plain(workload_json: str, gate_repeats: int) -> dict[str, Any]:
 
     workload = Workload.from_json(workload_json)
     sweep = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads,
+                            cell_workers=workload.cell_workers,
                             sweep_id=workload.sweep_id, log=print)
     return {"cells": sweep.cells, "rows": len(sweep.results()), "failures": sweep.failures,
             "stages": sweep.clock.as_dict(),

@@ -43,7 +43,7 @@ CHANGE_SCALE = 2.0 / 3.0
 # runs, results, alerts and tracking stay inside the temporary instance.
 _OWN_KEYS = ("DAGSTER_HOME", "CVN_STORAGE_DIR", "CVN_RESULTS_URL", "CVN_ALERTS_URL", "CVN_ALERT_WEBHOOK_URL",
              "CVN_MLFLOW_URI", "CVN_CATALOGUE", "CVN_UNIVERSE", "CVN_SWEEP_ID", "CVN_DATA_DIR", "CVN_DATA_PATTERN",
-             "CVN_DATA_SQL_URL", "CVN_DATA_SQL_TABLE", "CVN_THREADS")
+             "CVN_DATA_SQL_URL", "CVN_DATA_SQL_TABLE", "CVN_THREADS", "CVN_CELL_WORKERS")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Workload:
     data_sql_url: str | None = None
     data_sql_table: str | None = None
     n_threads: int = 2
+    cell_workers: int = 1
 
     def catalogue(self) -> Catalogue:
         return load_catalogue(self.catalogue_path, universe=list(self.universe) if self.universe else None)
@@ -75,6 +76,7 @@ class Workload:
         storage = home / "storage"
         env.update(DAGSTER_HOME=str(home), CVN_STORAGE_DIR=str(storage),
                    CVN_RESULTS_URL=f"sqlite:///{storage / 'results.db'}", CVN_THREADS=str(self.n_threads),
+                   CVN_CELL_WORKERS=str(self.cell_workers),
                    CVN_DATA_PATTERN=self.data_pattern)
         optional = {"CVN_CATALOGUE": self.catalogue_path, "CVN_SWEEP_ID": self.sweep_id, "CVN_DATA_DIR": self.data_dir,
                     "CVN_DATA_SQL_URL": self.data_sql_url, "CVN_DATA_SQL_TABLE": self.data_sql_table,
@@ -102,10 +104,11 @@ class Workload:
                 "models": list(catalogue.models), "ensembles": list(catalogue.ensembles),
                 "factors": [f.name for f in catalogue.factors], "joint_rules": [r.name for r in catalogue.joint_rules],
                 "cells": len(catalogue.universe) * folds * len(configs), "n_threads": self.n_threads,
+                "cell_workers": self.cell_workers,
                 "data": self.source().kind if self.data_dir is None else f"files {self.data_dir}/{self.data_pattern}"}
 
 
-def quick_workload(directory: Path, n_threads: int) -> Workload:
+def quick_workload(directory: Path, n_threads: int, cell_workers: int = 1) -> Workload:
     """A tiny sweep: the first QUICK_ROWS hourly bars of QUICK_CRYPTOS, XGBoost with few rounds, 2 folds."""
     data = directory / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -114,7 +117,7 @@ def quick_workload(directory: Path, n_threads: int) -> Workload:
     catalogue = directory / "quick_catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(QUICK_CATALOGUE, sort_keys=False))
     return Workload(catalogue_path=str(catalogue), data_dir=str(data), data_pattern="{crypto}.csv",
-                    n_threads=n_threads)
+                    n_threads=n_threads, cell_workers=cell_workers)
 
 
 def write_changed_catalogue(workload: Workload, target: Path) -> dict[str, Any]:

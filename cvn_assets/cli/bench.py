@@ -23,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--skip-dagster", action="store_true", help="leave out the dagster and rerun parts")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON file to write (default: {DEFAULT_OUT})")
     parser.add_argument("--threads", type=int, help="threads per learner fit (default: CVN_THREADS, or 1 with --quick)")
+    parser.add_argument("--cell-workers", type=int,
+                        help="cells computed at once (default: CVN_CELL_WORKERS, or 1 with --quick)")
     parser.add_argument("--dagster-yaml", type=Path, help="instance settings to copy (default: the repository's)")
     parser.add_argument("--keep-files", action="store_true", help="keep the temporary instance, data and catalogues")
     parser.set_defaults(handler=handle)
@@ -44,8 +46,10 @@ def selected_parts(only: str | None, skip_dagster: bool) -> tuple[str, ...]:
 def handle(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise BenchmarkError(f"--threads must be at least 1, got {args.threads}")
+    if args.cell_workers is not None and args.cell_workers < 1:
+        raise BenchmarkError(f"--cell-workers must be at least 1, got {args.cell_workers}")
     options = BenchOptions(quick=args.quick, parts=selected_parts(args.only, args.skip_dagster), out=args.out,
-                           n_threads=args.threads, dagster_yaml=args.dagster_yaml, keep_files=args.keep_files)
+                           n_threads=args.threads, cell_workers=args.cell_workers, dagster_yaml=args.dagster_yaml, keep_files=args.keep_files)
     document = run_benchmark(options)
     print("\n" + render_summary(document))
     print(f"\nresults written to {args.out}")

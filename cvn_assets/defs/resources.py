@@ -46,6 +46,8 @@ class SweepResource(dg.ConfigurableResource):
     universe: list[str] | None = None
     sweep_id: str | None = None
     n_threads: int = 2
+    # Cells of a run computed at once, each fit with n_threads: cell_workers x n_threads <= cores.
+    cell_workers: int = 1
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)
 

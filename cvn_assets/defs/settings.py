@@ -21,6 +21,7 @@ class Settings:
     CVN_ALERTS_URL: SQLAlchemy URL of the alerts table (default: the results store's database).
     CVN_ALERT_WEBHOOK_URL: Slack-compatible webhook for alerts (default: none).
     CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
+    CVN_CELL_WORKERS: cells a run computes at once (default 1); keep it x CVN_THREADS <= cores.
     CVN_SWEEP_CRON / CVN_DRIFT_CRON: schedules of the whole sweep (default weekly, Sunday 03:00 UTC)
     and of the drift monitors (default daily, 06:00 UTC). CVN_SCHEDULES=off starts them stopped.
     """
@@ -35,6 +36,7 @@ class Settings:
     data_sql_url: str | None
     data_sql_table: str | None
     n_threads: int = 2
+    cell_workers: int = 1
     alerts_url: str | None = None
     alert_webhook_url: str | None = None
     sweep_cron: str = "0 3 * * 0"
@@ -60,7 +62,8 @@ class Settings:
             data_pattern=env.get("CVN_DATA_PATTERN") or "{crypto}.*",
             data_sql_url=env.get("CVN_DATA_SQL_URL") or None,
             data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
-            n_threads=int(env.get("CVN_THREADS") or 2),
+            n_threads=_positive("CVN_THREADS", env.get("CVN_THREADS") or "2"),
+            cell_workers=_positive("CVN_CELL_WORKERS", env.get("CVN_CELL_WORKERS") or "1"),
             alerts_url=env.get("CVN_ALERTS_URL") or None,
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,
@@ -70,6 +73,16 @@ class Settings:
             mlflow_uri=env.get("CVN_MLFLOW_URI") or None,
             schedules_enabled=_on_off("CVN_SCHEDULES", env.get("CVN_SCHEDULES") or "on"),
         )
+
+
+def _positive(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return number
 
 
 def _on_off(name: str, value: str) -> bool:

@@ -22,9 +22,11 @@ USAGE = ("wall_seconds", "cpu_seconds", "peak_rss_mb")
 def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
-    assert main(["bench", "--quick", "--out", str(out)]) == 0
+    # Two cells at once in both ways of running the sweep: their verdicts must still agree.
+    assert main(["bench", "--quick", "--cell-workers", "2", "--out", str(out)]) == 0
     document = json.loads(out.read_text())
     assert set(document) == SECTIONS
+    assert document["workload"]["cell_workers"] == 2
     for part in ("plain", "dagster", "rerun"):
         assert all(document[part][key] > 0 for key in USAGE), part
         assert document[part]["failures"] == {}

@@ -1,5 +1,6 @@
 """The plain loop does the work the Dagster sweep does: same inputs, same metrics."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -25,7 +26,8 @@ def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.slow
 def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(small_settings: Settings,
                                                                        instance: dg.DagsterInstance) -> None:
-    defs = build_defs(small_settings)
+    # The Dagster run computes its two cells at once; the plain loop one after the other, then at once.
+    defs = build_defs(dataclasses.replace(small_settings, cell_workers=2))
     report = run_sweep(defs, instance, gate=False, log=lambda _: None, **CELL)
     assert report.ok, report.failures
     through_dagster = _sorted(defs.resources["results"].store().read("test_sweep"))
@@ -46,6 +48,12 @@ def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(small_sett
         assert plain[column].astype(float).tolist() == pytest.approx(
             through_dagster[column].astype(float).tolist(), rel=1e-9, abs=1e-12, nan_ok=True), column
     assert set(sweep.clock.stages) >= {"data", "labels", "cleanlab", "model:xgboost", "metrics", "checks"}
+
+    together = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads, gate=False,
+                               cell_workers=2, **CELL)
+    timings = [c for c in plain.columns if c.endswith("_seconds")]
+    pd.testing.assert_frame_equal(_sorted(together.results()).drop(columns=timings), plain.drop(columns=timings))
+    assert together.cells == sweep.cells == 2
 
 
 def test_the_plain_loop_never_imports_dagster() -> None:

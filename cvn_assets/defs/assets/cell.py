@@ -13,6 +13,7 @@ is computed in that run (the sweep runner then retries the range one cell per ru
 
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -175,19 +176,31 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
 def _compute(asset: CellAsset, values: Mapping[dg.AssetKey, dict[str, Any]], *, cells: Sequence[Cell],
              data: Mapping[str, CryptoInputs], sweep: SweepResource, artifacts: ArtifactStoreResource,
              track: Callable[..., Any]) -> tuple[dict[str, Part], list[str]]:
-    """One asset's part of every cell, its compute time in its metadata, and its training events."""
+    """One asset's part of every cell, its compute time in its metadata, and its training events.
+
+    `sweep.cell_workers` cells compute at once. Each cell's computation depends only on its own
+    inputs and seed, so the values do not depend on how many run together; MLflow tracking, whose
+    client and parent run are shared, records one cell at a time.
+    """
     events = TrainingEvents()
     own = CellTools(sweep, artifacts, events.add)
-    parts = {}
-    for cell in cells:
+    tracking = threading.Lock()
+
+    def part_of(cell: Cell) -> Part:
         started = time.perf_counter()
         part = asset.compute(cell, data[cell.crypto], {k: v[cell.key] for k, v in values.items()}, own)
         if asset.key == FOLD_METRICS_KEY:
-            tracked = track(part.extra["metrics"], cell)
+            with tracking:
+                tracked = track(part.extra["metrics"], cell)
             part.metadata.update(tracked.metadata() if tracked else {})
         part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
-        parts[cell.key] = part
-    return parts, events.lines
+        return part
+
+    workers = min(max(1, sweep.cell_workers), len(cells))
+    if workers == 1:
+        return {cell.key: part_of(cell) for cell in cells}, events.lines
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cell") as pool:
+        return {cell.key: part for cell, part in zip(cells, pool.map(part_of, cells))}, events.lines
 
 
 def _record(context: dg.AssetExecutionContext, asset: CellAsset, cell: Cell, part: Part, lineage: RunLineage) -> None:

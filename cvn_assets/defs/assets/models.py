@@ -55,6 +55,7 @@ def predictions_part(model: str, cell: Cell, data: CryptoInputs, smoothed_labels
         "threshold": dg.MetadataValue.float(float(outcome.threshold)),
         "train_rows": dg.MetadataValue.int(len(targets)),
         "fit_seconds": dg.MetadataValue.float(outcome.fit_seconds),
+        "learner_threads": dg.MetadataValue.int(sweep.n_threads),
         "cleanlab_mode": dg.MetadataValue.text(mode),
     }
     feature_names = tuple(c for c in features.columns if c != "timestamp")

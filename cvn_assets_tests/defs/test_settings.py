@@ -1,0 +1,48 @@
+"""Deployment settings read from the environment: threads per fit and cells computed at once."""
+
+import dataclasses
+
+import pytest
+
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.fingerprints import SweepFingerprints
+from cvn_assets.defs.settings import Settings
+
+
+def test_threads_and_cell_workers_default_to_one_cell_with_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CVN_THREADS", raising=False)
+    monkeypatch.delenv("CVN_CELL_WORKERS", raising=False)
+    settings = Settings.from_env()
+    assert (settings.n_threads, settings.cell_workers) == (2, 1)
+
+
+def test_threads_and_cell_workers_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CVN_THREADS", "1")
+    monkeypatch.setenv("CVN_CELL_WORKERS", "2")
+    settings = Settings.from_env()
+    assert (settings.n_threads, settings.cell_workers) == (1, 2)
+
+
+@pytest.mark.parametrize("name", ["CVN_THREADS", "CVN_CELL_WORKERS"])
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_count_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name} must be a whole number of at least 1, got '{value}'"):
+        Settings.from_env()
+
+
+def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_depends_on_the_threads(
+        small_settings: Settings) -> None:
+    one_thread = build_defs(dataclasses.replace(small_settings, n_threads=1, cell_workers=2))
+    two_threads = build_defs(dataclasses.replace(small_settings, n_threads=2, cell_workers=1))
+    sweep = one_thread.resources["sweep"]
+    assert (sweep.n_threads, sweep.cell_workers) == (1, 2)
+
+    def cell_fingerprint(defs: object) -> str:
+        fingerprints = SweepFingerprints(defs, sweep.catalogue, sweep.name)  # type: ignore[arg-type]
+        return fingerprints.cell("crypto-fp", "f1", "baseline", [])
+
+    # CatBoost's model depends on its thread count, so a cell fitted with other threads is not the same cell.
+    assert cell_fingerprint(one_thread) != cell_fingerprint(two_threads)
+    assert cell_fingerprint(one_thread) == cell_fingerprint(
+        build_defs(dataclasses.replace(small_settings, n_threads=1, cell_workers=1)))
