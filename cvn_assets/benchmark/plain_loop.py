@@ -11,6 +11,7 @@ out on purpose: it is what the benchmark compares against.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,9 @@ Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
 
 
+COPYING = threading.Lock()  # copying a pandas object other threads read is safe only under a lock
+
+
 class BlockingCheckFailed(Exception):
     """A sanity rule that stops the rest of a cell (or crypto), as a blocking asset check does."""
 
@@ -58,6 +62,10 @@ class CryptoData:
     features: pd.DataFrame
     labels: pd.DataFrame
     fold_frame: pd.DataFrame
+
+    def copy(self) -> CryptoData:
+        return CryptoData(self.crypto, self.features.copy(deep=True), self.labels.copy(deep=True),
+                          self.fold_frame.copy(deep=True))
 
 
 @dataclass
@@ -183,9 +191,16 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         if outcome is not None:
             ready.append(outcome)
 
+    own = threading.local()
+
     def one_cell(data: CryptoData, fold_id: str, config_id: str) -> tuple[str, pd.DataFrame | None, StageClock,
                                                                            str | None, float]:
         key, clock, started = f"{data.crypto}|{fold_id}.{config_id}", StageClock(), time.perf_counter()
+        if cell_workers > 1:  # pandas objects are not safe to share between threads: each reads its own
+            if getattr(own, "crypto", None) != data.crypto:
+                with COPYING:
+                    own.crypto, own.data = data.crypto, data.copy()
+            data = own.data
         try:
             rows, error = run_cell(data, fold_id, config_id, catalogue, name, n_threads, clock), None
         except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep

@@ -46,8 +46,6 @@ CODE_VERSION_TAG = "dagster/code_version"
 MAX_PARAM_LENGTH = 6000
 TRUNCATION_MARK = "...[truncated]"
 SERVER_SCHEMES = ("http://", "https://", "databricks")
-
-
 _CLIENTS: dict[str, MlflowClient] = {}
 
 

@@ -16,7 +16,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,10 +23,17 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.defs.assets.cell_scheduler import CellScheduler, private_copy
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS
 from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part, track_cell
-from cvn_assets.defs.assets.models import ENSEMBLE, ensemble_part, prediction_asset_key, predictions_part
+from cvn_assets.defs.assets.models import (
+    ENSEMBLE,
+    PREDICTIONS_PREFIX,
+    ensemble_part,
+    prediction_asset_key,
+    predictions_part,
+)
 from cvn_assets.defs.assets.training import cleanlab_mask_part, smoothed_labels_part
 from cvn_assets.defs.cell_checks import (
     CLEANLAB_CHECK, ENSEMBLE_CHECK, METRICS_CHECK, TARGETS_CHECK, check_evaluation, inline_check, predictions_check,
@@ -132,9 +138,9 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
          sweep: SweepResource, artifacts: ArtifactStoreResource, tracking: MlflowTrackingResource) -> Iterator[Any]:
     """Each selected asset over the run's cells, upstream first.
 
-    While Dagster stores one asset's values and events, the next asset already computes in a worker
-    thread (the fits release the GIL; the bookkeeping is mostly waiting on the event log). The next
-    asset starts only once this one's checks passed, so a failed check still stops everything after it.
+    The computations run on `sweep.cell_workers` threads (see `cell_scheduler`) while this thread
+    records each asset as soon as all its cells are computed; a failed blocking check stops every
+    asset after its own.
     """
     cells = [Cell.of(pk) for pk in context.partition_keys]
     keys = [c.key for c in cells]
@@ -143,64 +149,53 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     for name in crypto_inputs:
         lineage.fetch(dg.AssetKey(name), list(data))
     selected = context.selected_asset_keys
-    values: dict[dg.AssetKey, dict[str, Any]] = {}
+    stored: dict[dg.AssetKey, dict[str, Any]] = {}
     frames = artifacts.frames()
     for asset in assets:  # cell assets this selection reads but does not compute come from storage
         if asset.key in _needed(assets, selected) - set(selected):
-            values[asset.key] = {k: frames.require(asset.key, k) for k in keys}
+            stored[asset.key] = {k: frames.require(asset.key, k) for k in keys}
             lineage.fetch(asset.key, keys)
     todo = [a for a in assets if a.key in selected]
-    if not todo:
-        return
-    compute = partial(_compute, cells=cells, data=data, sweep=sweep, artifacts=artifacts,
-                      track=partial(track_cell, context, tracking, artifacts, sweep))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-compute") as worker:
-        ahead = worker.submit(compute, todo[0], dict(values))
-        for index, asset in enumerate(todo):
-            parts, events = ahead.result()
-            passed = all(p.check is None or p.check.passed for p in parts.values())
-            if passed and index + 1 < len(todo):
-                values[asset.key] = {k: p.value for k, p in parts.items()}
-                ahead = worker.submit(compute, todo[index + 1], dict(values))
-            for cell in cells:
-                _record(context, asset, cell, parts[cell.key], lineage)
-            if events:
-                context.log.info("\n".join(events))
-            yield dg.Output(PartitionValues({k: p.value for k, p in parts.items()}), output_name=asset.output)
-            lineage.fetch(asset.key, keys)
-            yield from [check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check]
-            if not passed:
-                return  # blocking: Dagster fails the step once it has recorded the evaluations
+    events = {a.key: TrainingEvents() for a in todo}
+    tools = {a.key: CellTools(sweep, artifacts, events[a.key].add) for a in todo}
+    track = partial(track_cell, context, tracking, artifacts, sweep)
+    tracking_lock = threading.Lock()  # the MLflow client and parent run are shared by the workers
+    own_data = threading.local()  # each worker reads its own copy of the per-crypto frames
 
+    def crypto_data(crypto: str) -> CryptoInputs:
+        if sweep.cell_workers == 1:
+            return data[crypto]
+        copies = own_data.__dict__.setdefault("copies", {})
+        if crypto not in copies:
+            copies[crypto] = private_copy(data[crypto])
+        return copies[crypto]
 
-def _compute(asset: CellAsset, values: Mapping[dg.AssetKey, dict[str, Any]], *, cells: Sequence[Cell],
-             data: Mapping[str, CryptoInputs], sweep: SweepResource, artifacts: ArtifactStoreResource,
-             track: Callable[..., Any]) -> tuple[dict[str, Part], list[str]]:
-    """One asset's part of every cell, its compute time in its metadata, and its training events.
-
-    `sweep.cell_workers` cells compute at once. Each cell's computation depends only on its own
-    inputs and seed, so the values do not depend on how many run together; MLflow tracking, whose
-    client and parent run are shared, records one cell at a time.
-    """
-    events = TrainingEvents()
-    own = CellTools(sweep, artifacts, events.add)
-    tracking = threading.Lock()
-
-    def part_of(cell: Cell) -> Part:
+    def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        asset = todo[index]
         started = time.perf_counter()
-        part = asset.compute(cell, data[cell.crypto], {k: v[cell.key] for k, v in values.items()}, own)
+        part = asset.compute(cell, crypto_data(cell.crypto), inputs, tools[asset.key])
         if asset.key == FOLD_METRICS_KEY:
-            with tracking:
+            with tracking_lock:
                 tracked = track(part.extra["metrics"], cell)
             part.metadata.update(tracked.metadata() if tracked else {})
         part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
         return part
 
-    workers = min(max(1, sweep.cell_workers), len(cells))
-    if workers == 1:
-        return {cell.key: part_of(cell) for cell in cells}, events.lines
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cell") as pool:
-        return {cell.key: part for cell, part in zip(cells, pool.map(part_of, cells))}, events.lines
+    scheduler = CellScheduler([a.key for a in todo], {a.key: a.cell_deps for a in todo}, cells, stored, compute,
+                              workers=sweep.cell_workers, native=lambda key: key.path[0] == PREDICTIONS_PREFIX)
+    with scheduler:
+        for index, asset in enumerate(todo):
+            parts = scheduler.asset(index)
+            for cell in cells:
+                _record(context, asset, cell, parts[cell.key], lineage)
+            if events[asset.key].lines:
+                context.log.info("\n".join(events[asset.key].lines))
+            yield dg.Output(PartitionValues({k: p.value for k, p in parts.items()}), output_name=asset.output)
+            lineage.fetch(asset.key, keys)
+            evaluations = [check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check]
+            yield from evaluations
+            if not all(e.passed for e in evaluations):
+                return  # blocking: Dagster fails the step once it has recorded the evaluations
 
 
 def _record(context: dg.AssetExecutionContext, asset: CellAsset, cell: Cell, part: Part, lineage: RunLineage) -> None:

@@ -1,0 +1,146 @@
+"""The computations of a cell step: every selected asset of every cell of the run, on worker threads.
+
+A task is one asset of one cell; it starts once the cell's upstream assets of the run are computed.
+While Dagster records one asset (values, metadata, checks — in the step's own thread), the workers
+already compute the next ones. With more than one worker, a free worker prefers a task of a kind no
+other worker is running: the learners' fits run in native code and release the GIL, while the
+cleanlab, ensemble and metrics computations are mostly Python, so two of those at once run little
+faster than one, and pairing a fit with a Python task keeps both cores busy (as a plain loop over
+whole cells does).
+
+Each task reads only its own cell's inputs and seeds, so the values do not depend on the order or
+the number of workers. With several workers a task gets its own copies of its inputs: pandas objects
+are not safe to share between threads (reading one may consolidate or cache in place), and copying a
+shared one is safe only under a lock, which `private_copy` holds. A task that raises stops the scheduling (the assets finished before it are
+still handed back, then its error); a failed blocking check stops every asset after its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import dagster as dg
+import pandas as pd
+
+from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
+
+Task = tuple[int, int]  # (asset index in the run's order, cell index)
+T = TypeVar("T")
+_COPYING = threading.Lock()
+ComputeTask = Callable[[int, Cell, Mapping[dg.AssetKey, Any]], Part]
+
+
+class CellScheduler:
+    """Runs the (asset, cell) tasks of one step on `workers` threads and hands back whole assets in order."""
+
+    def __init__(self, keys: Sequence[dg.AssetKey], deps: Mapping[dg.AssetKey, Sequence[dg.AssetKey]],
+                 cells: Sequence[Cell], stored: Mapping[dg.AssetKey, Mapping[str, Any]], compute: ComputeTask,
+                 *, workers: int, native: Callable[[dg.AssetKey], bool]) -> None:
+        self._keys, self._cells, self._stored, self._compute = list(keys), list(cells), stored, compute
+        self._index = {key: i for i, key in enumerate(self._keys)}
+        self._deps = [[d for d in deps.get(key, ()) if d in self._index or d in stored] for key in self._keys]
+        self._native = [native(key) for key in self._keys]
+        self._parts: list[dict[int, Part]] = [{} for _ in self._keys]
+        self._pending: list[Task] = [(a, c) for a in range(len(self._keys)) for c in range(len(self._cells))]
+        self._running: dict[Task, bool] = {}
+        self._error: BaseException | None = None
+        self._last_asset = len(self._keys) - 1  # lowered by a failed blocking check
+        self._closing = False
+        self._condition = threading.Condition()
+        count = max(1, min(workers, len(self._cells)))
+        self._threads = [threading.Thread(target=self._work, name=f"cell-compute-{i}", daemon=True)
+                         for i in range(count)]
+
+    def __enter__(self) -> CellScheduler:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        with self._condition:
+            self._closing = True  # running tasks finish; nothing new starts
+            self._condition.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def asset(self, index: int) -> dict[str, Part]:
+        """Every cell's part of the asset at `index` (waits for them), or the error that stopped the step."""
+        with self._condition:
+            while len(self._parts[index]) < len(self._cells) and self._error is None and index <= self._last_asset:
+                self._condition.wait()
+            if len(self._parts[index]) < len(self._cells):
+                if self._error is not None:
+                    raise self._error
+                raise RuntimeError(f"{self._keys[index].to_user_string()} was not computed: a blocking check "
+                                   "failed upstream")
+            return {self._cells[c].key: part for c, part in sorted(self._parts[index].items())}
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                task = self._next()
+                if task is None:
+                    self._condition.notify_all()
+                    return
+                self._running[task] = self._native[task[0]]
+            asset, cell_index = task
+            cell = self._cells[cell_index]
+            try:
+                part = self._compute(asset, cell, self._inputs(asset, cell_index))
+            except BaseException as error:  # noqa: BLE001 - handed to the step's thread, which raises it
+                with self._condition:
+                    self._error = self._error or error
+                    del self._running[task]
+                    self._condition.notify_all()
+                return
+            with self._condition:
+                self._parts[asset][cell_index] = part
+                del self._running[task]
+                if part.check is not None and not part.check.passed:
+                    self._last_asset = min(self._last_asset, asset)
+                self._condition.notify_all()
+
+    def _inputs(self, asset: int, cell_index: int) -> dict[dg.AssetKey, Any]:
+        key = self._cells[cell_index].key
+        with self._condition:
+            inputs = {dep: (self._parts[self._index[dep]][cell_index].value if dep in self._index
+                            else self._stored[dep][key]) for dep in self._deps[asset]}
+        return inputs if len(self._threads) == 1 else private_copy(inputs)
+
+    def _next(self) -> Task | None:
+        """The next task to start (lock held), waiting while none is ready; None when there is nothing left."""
+        while True:
+            if self._error is not None or self._closing:
+                return None
+            self._pending = [t for t in self._pending if t[0] <= self._last_asset]
+            if not self._pending:
+                return None
+            ready = [t for t in self._pending if self._ready(t)]
+            if ready:
+                others = set(self._running.values())
+                task = min(ready, key=lambda t: (self._native[t[0]] in others, t))
+                self._pending.remove(task)
+                return task
+            self._condition.wait()
+
+    def _ready(self, task: Task) -> bool:
+        asset, cell_index = task
+        return all(cell_index in self._parts[self._index[dep]] for dep in self._deps[asset] if dep in self._index)
+
+
+def private_copy(value: T) -> T:
+    """A deep copy of the DataFrames in `value` (a frame, crypto inputs, or mappings of them), made under a lock."""
+    with _COPYING:
+        return _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, (pd.DataFrame, CryptoInputs)):
+        return value.copy(deep=True) if isinstance(value, pd.DataFrame) else value.copy()
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,94 @@
+"""The cell step's task scheduler: dependencies, order of hand-back, errors, blocking checks, pairing."""
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from cvn_assets.core.sanity import CheckOutcome
+from cvn_assets.defs.assets.cell_scheduler import CellScheduler
+from cvn_assets.defs.assets.cell_types import Cell, Part
+
+LABELS, FIT, METRICS = dg.AssetKey("labels"), dg.AssetKey(["fit", "x"]), dg.AssetKey("metrics")
+STORED = dg.AssetKey("stored")
+CELLS = [Cell.of(f"BTC|f{i}.baseline") for i in range(1, 5)]
+DEPS = {LABELS: (), FIT: (LABELS, STORED), METRICS: (FIT,)}
+
+
+def _native(key: dg.AssetKey) -> bool:
+    return key.path[0] == "fit"
+
+
+def _stored() -> dict[dg.AssetKey, dict[str, Any]]:
+    return {STORED: {cell.key: f"stored:{cell.key}" for cell in CELLS}}
+
+
+def _chain(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+    # Each value says what it was computed from, so a wrong input shows in the result.
+    return Part(f"{index}({cell.key}; {', '.join(str(inputs[k]) for k in sorted(inputs))})")
+
+
+def _values(workers: int) -> list[dict[str, Any]]:
+    with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), _chain, workers=workers,
+                       native=_native) as scheduler:
+        return [{k: p.value for k, p in scheduler.asset(i).items()} for i in range(3)]
+
+
+def test_each_task_reads_its_own_cells_inputs_whatever_the_number_of_workers() -> None:
+    serial = _values(1)
+    assert serial == _values(2) == _values(3)
+    assert serial[2]["BTC|f2.baseline"] == ("2(BTC|f2.baseline; 1(BTC|f2.baseline; 0(BTC|f2.baseline; ), "
+                                            "stored:BTC|f2.baseline))")
+    assert list(serial[0]) == [cell.key for cell in CELLS]
+
+
+def test_a_failing_task_hands_back_what_finished_before_it_then_its_error() -> None:
+    def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        if index == 1 and cell.fold == "f3":
+            raise ValueError("fit exploded in BTC|f3.baseline")
+        return _chain(index, cell, inputs)
+
+    with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=2,
+                       native=_native) as scheduler:
+        assert len(scheduler.asset(0)) == len(CELLS)
+        with pytest.raises(ValueError, match=r"fit exploded in BTC\|f3.baseline"):
+            scheduler.asset(1)
+
+
+def test_a_failed_blocking_check_stops_every_asset_after_its_own() -> None:
+    started: list[int] = []
+
+    def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        started.append(index)
+        failed = index == 0 and cell.fold == "f1"
+        return Part(index, check=CheckOutcome(not failed, 1.0 if failed else 0.0, 0.5, "bad targets" if failed else "ok"))
+
+    with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=1,
+                       native=_native) as scheduler:
+        assert not scheduler.asset(0)["BTC|f1.baseline"].check.passed  # type: ignore[union-attr]
+        with pytest.raises(RuntimeError, match="fit/x was not computed: a blocking check failed upstream"):
+            scheduler.asset(1)
+    assert set(started) == {0}
+
+
+def test_a_free_worker_pairs_a_fit_with_a_python_task() -> None:
+    """With LABELS (Python) running in one worker, the other starts a ready fit before the next LABELS."""
+    order: list[tuple[int, str]] = []
+    fit_started = threading.Event()
+    lock = threading.Lock()
+
+    def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        with lock:
+            order.append((index, cell.fold))
+        if index == 1:
+            fit_started.set()
+        if (index, cell.fold) == (0, "f2"):
+            fit_started.wait(timeout=30)  # held until the other worker has started a fit
+        return Part(index)
+
+    with CellScheduler([LABELS, FIT], {LABELS: (), FIT: (LABELS,)}, CELLS, {}, compute, workers=2,
+                       native=_native) as scheduler:
+        scheduler.asset(1)
+    assert order.index((1, "f1")) < order.index((0, "f3"))
