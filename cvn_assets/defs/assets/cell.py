@@ -5,7 +5,8 @@ and can be materialized on its own (an unselected asset that a selected one need
 storage). They share one step because Dagster's cost is per step and per run, not per fit: seven
 steps per cell cost more than the cheaper fits themselves. A run may cover a range of cells (the
 sweep runner runs a crypto's changed cells together; a backfill launched from the UI is one run):
-the step computes asset by asset over the range and stores each asset's values in one output.
+the step stores each asset's values over the range in one output, asset by asset, while worker
+threads compute the next ones (`cell_scheduler`).
 
 A failed blocking check stops the step after recording its evaluations, so nothing downstream of it
 is computed in that run (the sweep runner then retries the range one cell per run).
