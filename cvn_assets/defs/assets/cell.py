@@ -152,8 +152,9 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     selected = context.selected_asset_keys
     stored: dict[dg.AssetKey, dict[str, Any]] = {}
     frames = artifacts.frames()
-    for asset in assets:  # cell assets this selection reads but does not compute come from storage
-        if asset.key in _needed(assets, selected) - set(selected):
+    from_storage = _needed(assets, selected) - set(selected)  # read by this selection but not computed
+    for asset in assets:
+        if asset.key in from_storage:
             stored[asset.key] = {k: frames.require(asset.key, k) for k in keys}
             lineage.fetch(asset.key, keys)
     todo = [a for a in assets if a.key in selected]
@@ -166,10 +167,11 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     def crypto_data(crypto: str) -> CryptoInputs:
         if sweep.cell_workers == 1:
             return data[crypto]
-        copies = own_data.__dict__.setdefault("copies", {})
-        if crypto not in copies:
-            copies[crypto] = private_copy(data[crypto])
-        return copies[crypto]
+        if not hasattr(own_data, "copies"):
+            own_data.copies = {}
+        if crypto not in own_data.copies:
+            own_data.copies[crypto] = private_copy(data[crypto])
+        return own_data.copies[crypto]
 
     def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
         asset = todo[index]
