@@ -11,7 +11,6 @@ out on purpose: it is what the benchmark compares against.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,14 +39,12 @@ from cvn_assets.core.sanity import (
     training_targets_sanity,
 )
 from cvn_assets.core.schema import RESULT_KEY_COLUMNS
+from cvn_assets.core.thread_copies import PerThreadCopies
 from cvn_assets.core.sweep_gate import decide_joint, evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.core.training import fit_and_predict, training_targets
 
 Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
-
-
-COPYING = threading.Lock()  # copying a pandas object other threads read is safe only under a lock
 
 
 class BlockingCheckFailed(Exception):
@@ -191,16 +188,13 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         if outcome is not None:
             ready.append(outcome)
 
-    own = threading.local()
+    own: PerThreadCopies[CryptoData] = PerThreadCopies(CryptoData.copy)  # see core.thread_copies
 
     def one_cell(data: CryptoData, fold_id: str, config_id: str) -> tuple[str, pd.DataFrame | None, StageClock,
                                                                            str | None, float]:
         key, clock, started = f"{data.crypto}|{fold_id}.{config_id}", StageClock(), time.perf_counter()
-        if cell_workers > 1:  # pandas objects are not safe to share between threads: each reads its own
-            if getattr(own, "crypto", None) != data.crypto:
-                with COPYING:
-                    own.crypto, own.data = data.crypto, data.copy()
-            data = own.data
+        if cell_workers > 1:
+            data = own.get(data.crypto, data)
         try:
             rows, error = run_cell(data, fold_id, config_id, catalogue, name, n_threads, clock), None
         except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep

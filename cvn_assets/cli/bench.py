@@ -49,7 +49,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.cell_workers is not None and args.cell_workers < 1:
         raise BenchmarkError(f"--cell-workers must be at least 1, got {args.cell_workers}")
     options = BenchOptions(quick=args.quick, parts=selected_parts(args.only, args.skip_dagster), out=args.out,
-                           n_threads=args.threads, cell_workers=args.cell_workers, dagster_yaml=args.dagster_yaml, keep_files=args.keep_files)
+                           n_threads=args.threads, cell_workers=args.cell_workers, dagster_yaml=args.dagster_yaml,
+                           keep_files=args.keep_files)
     document = run_benchmark(options)
     print("\n" + render_summary(document))
     print(f"\nresults written to {args.out}")

@@ -63,7 +63,8 @@ def test_a_failed_blocking_check_stops_every_asset_after_its_own() -> None:
     def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
         started.append(index)
         failed = index == 0 and cell.fold == "f1"
-        return Part(index, check=CheckOutcome(not failed, 1.0 if failed else 0.0, 0.5, "bad targets" if failed else "ok"))
+        outcome = CheckOutcome(not failed, 1.0 if failed else 0.0, 0.5, "bad targets" if failed else "ok")
+        return Part(index, check=outcome)
 
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=1,
                        native=_native) as scheduler:

@@ -34,7 +34,8 @@ def test_mappings_of_frames_and_json_values_round_trip(tmp_path: Path) -> None:
 
 
 def test_a_missing_value_is_named_with_its_partition(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"smoothed_labels partition BTC\|f3.baseline has not been materialized"):
+    missing = r"smoothed_labels partition BTC\|f3.baseline has not been materialized"
+    with pytest.raises(FileNotFoundError, match=missing):
         FrameStore(tmp_path).require(KEY, "BTC|f3.baseline")
 
 

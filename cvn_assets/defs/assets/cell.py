@@ -24,7 +24,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.defs.assets.cell_scheduler import CellScheduler, private_copy
+from cvn_assets.core.thread_copies import PerThreadCopies
+from cvn_assets.defs.assets.cell_scheduler import CellScheduler
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS
 from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part, track_cell
@@ -162,16 +163,10 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     tools = {a.key: CellTools(sweep, artifacts, events[a.key].add) for a in todo}
     track = partial(track_cell, context, tracking, artifacts, sweep)
     tracking_lock = threading.Lock()  # the MLflow client and parent run are shared by the workers
-    own_data = threading.local()  # each worker reads its own copy of the per-crypto frames
+    own_data: PerThreadCopies[CryptoInputs] = PerThreadCopies(CryptoInputs.copy)
 
     def crypto_data(crypto: str) -> CryptoInputs:
-        if sweep.cell_workers == 1:
-            return data[crypto]
-        if not hasattr(own_data, "copies"):
-            own_data.copies = {}
-        if crypto not in own_data.copies:
-            own_data.copies[crypto] = private_copy(data[crypto])
-        return own_data.copies[crypto]
+        return data[crypto] if sweep.cell_workers == 1 else own_data.get(crypto, data[crypto])
 
     def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
         asset = todo[index]

@@ -9,9 +9,8 @@ faster than one, and pairing a fit with a Python task keeps both cores busy (as 
 whole cells does).
 
 Each task reads only its own cell's inputs and seeds, so the values do not depend on the order or
-the number of workers. With several workers a task gets its own copies of its inputs: pandas objects
-are not safe to share between threads (reading one may consolidate or cache in place), and copying a
-shared one is safe only under a lock, which `private_copy` holds. A task that raises stops the scheduling (the assets finished before it are
+the number of workers. With several workers a task gets its own copies of its inputs (see
+`core.thread_copies`). A task that raises stops the scheduling (the assets finished before it are
 still handed back, then its error); a failed blocking check stops every asset after its own.
 """
 
@@ -20,16 +19,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
-import pandas as pd
 
-from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
+from cvn_assets.core.thread_copies import frames_copy
+from cvn_assets.defs.assets.cell_types import Cell, Part
 
 Task = tuple[int, int]  # (asset index in the run's order, cell index)
-T = TypeVar("T")
-_COPYING = threading.Lock()
 ComputeTask = Callable[[int, Cell, Mapping[dg.AssetKey, Any]], Part]
 
 
@@ -109,7 +106,7 @@ class CellScheduler:
         with self._condition:
             inputs = {dep: (self._parts[self._index[dep]][cell_index].value if dep in self._index
                             else self._stored[dep][key]) for dep in self._deps[asset]}
-        return inputs if len(self._threads) == 1 else private_copy(inputs)
+        return inputs if len(self._threads) == 1 else frames_copy(inputs)
 
     def _next(self) -> Task | None:
         """The next task to start (lock held), waiting while none is ready; None when there is nothing left."""
@@ -131,16 +128,3 @@ class CellScheduler:
         asset, cell_index = task
         return all(cell_index in self._parts[self._index[dep]] for dep in self._deps[asset] if dep in self._index)
 
-
-def private_copy(value: T) -> T:
-    """A deep copy of the DataFrames in `value` (a frame, crypto inputs, or mappings of them), made under a lock."""
-    with _COPYING:
-        return _copy(value)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, (pd.DataFrame, CryptoInputs)):
-        return value.copy(deep=True) if isinstance(value, pd.DataFrame) else value.copy()
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
-    return value

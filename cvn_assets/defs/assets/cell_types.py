@@ -27,7 +27,7 @@ class CryptoInputs:
     _folds: dict[str, FoldWindows] = field(default_factory=dict, compare=False, repr=False)
 
     def copy(self) -> CryptoInputs:
-        """Deep copies of the frames, for a thread of its own (see `cell_scheduler.private_copy`)."""
+        """Deep copies of the frames, for a thread of its own (see `core.thread_copies`)."""
         return CryptoInputs(self.features.copy(deep=True), self.raw_labels.copy(deep=True),
                             self.fold_windows.copy(deep=True))
 
