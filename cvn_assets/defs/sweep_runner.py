@@ -10,8 +10,10 @@ fails alone. A partition last materialized with the same input fingerprint is sk
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -31,6 +33,11 @@ from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+# Dagster's switch, read when a run is created: a range run announces each asset's planned
+# materialization as one event over the range instead of one per cell (a write each). Dagster then
+# does not mark a failed range's cells as failed; the runner re-runs a failed range one cell per run,
+# and those runs (created without the switch) mark their own cells.
+PLANNED_AS_RANGE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 @dataclass
@@ -140,7 +147,8 @@ def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.Dags
     started = time.perf_counter()
     name = f"{keys[0]}...{keys[-1]}"
     tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1], **fingerprint_tags({k: fingerprints[k] for k in keys})}
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE, tags=tags)
+    with _planned_as_range():
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE, tags=tags)
     report.runs += 1
     report.executed.append(f"{job.name}[{name}]")
     if result.success:
@@ -149,6 +157,19 @@ def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.Dags
     log(f"  retry {job.name:<16} {name} one cell per run: {_failure_message(result)}")
     for key in keys:
         _execute(job, key, instance, report, log, fingerprints[key])
+
+
+@contextmanager
+def _planned_as_range() -> Iterator[None]:
+    previous = os.environ.get(PLANNED_AS_RANGE)
+    os.environ[PLANNED_AS_RANGE] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PLANNED_AS_RANGE, None)
+        else:
+            os.environ[PLANNED_AS_RANGE] = previous
 
 
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,

@@ -1,5 +1,6 @@
 """The cell step: a run over a range of cells, a subset of the cell assets, and a failure inside a range."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -11,12 +12,13 @@ from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, rec
 from cvn_assets.defs.lineage import CONSUMED_KEY
 from cvn_assets.defs.partitions import contiguous_ranges
 from cvn_assets.defs.settings import Settings
-from cvn_assets.defs.sweep_runner import RANGE_END_TAG, RANGE_START_TAG, run_sweep
+from cvn_assets.defs.sweep_runner import PLANNED_AS_RANGE, RANGE_END_TAG, RANGE_START_TAG, run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
 RANGE = ["BTC|f1.baseline", "BTC|f2.baseline", "BTC|f3.baseline"]
 METRICS = dg.AssetKey("fold_metrics")
 XGBOOST = dg.AssetKey(["oos_predictions", "xgboost"])
+PLANNED = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 
 
 def _data(defs: dg.Definitions, instance: dg.DagsterInstance, crypto: str = "BTC") -> None:
@@ -116,3 +118,15 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
     assert instance.get_materialized_partitions(METRICS) == {"BTC|f1.baseline", "BTC|f3.baseline"}
     # 1 data run, the failed range, then one run per cell of it
     assert report.runs == 1 + 1 + 3
+    keys = ["BTC|f1.baseline", "BTC|f2.baseline", "BTC|f3.baseline"]
+    status = instance.get_status_by_partition(METRICS, keys, defs.resolve_job_def("cell_job").partitions_def)
+    assert status["BTC|f2.baseline"] == dg.AssetPartitionStatus.FAILED
+    assert PLANNED_AS_RANGE not in os.environ
+
+    # The range run planned each asset once over its cells; each single-cell run planned its own cell.
+    planned = [r.event_log_entry.dagster_event.event_specific_data for run in instance.get_run_records()
+               for r in instance.get_records_for_run(run.dagster_run.run_id, of_type=PLANNED).records
+               if r.event_log_entry.dagster_event.asset_key == METRICS]
+    ranged = [p for p in planned if p.partitions_subset is not None]
+    assert len(ranged) == 1 and set(ranged[0].partitions_subset.get_partition_keys()) == set(keys)
+    assert sorted(p.partition for p in planned if p.partitions_subset is None) == keys
