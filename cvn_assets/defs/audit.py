@@ -45,24 +45,64 @@ def audit_tree(instance: dg.DagsterInstance, catalogue: Catalogue, name: str, co
     """The whole tree below a verdict whose `consumed_cells` (fold_metrics records) are known."""
     wanted = verdict_configs(catalogue, name, variant)
     cells = [c for c in consumed_cells if split_cell_key(c["partition"])[2] in wanted]
-    latest = _latest_cell_records(instance, [c["partition"] for c in cells])
+    known = StorageIds()
+    known.add(FOLD_METRICS.to_user_string(), cells)
     data_runs: dict[str, str] = {}
     cell_nodes = []
     runs: dict[str, RunEvents] = {}
     for cell in sorted(cells, key=lambda c: c["partition"]):
-        node = {**cell, **run_contents(instance, cell["run_id"], latest, cell["partition"], runs)}
+        node = {**cell, **run_contents(instance, cell["run_id"], known, cell["partition"], runs)}
         for asset in node["assets"]:
             for upstream, records in asset.get("consumed", {}).items():
                 for record in records:
                     if upstream == "fold_windows":
                         data_runs.setdefault(str(record["partition"]), record["run_id"])
         cell_nodes.append(node)
-    data = {crypto: {"run_id": run_id, **run_contents(instance, run_id)} for crypto, run_id in sorted(data_runs.items())}
+    data = {crypto: {"run_id": run_id, **run_contents(instance, run_id, known)}
+            for crypto, run_id in sorted(data_runs.items())}
     return scrub({
         "verdict": dict(verdict), "variant": variant or "all", "catalogue": catalogue.snapshot(),
         "catalogue_fingerprint": catalogue.fingerprint(), "seed": catalogue.seed, "environment": environment(),
         "cells": cell_nodes, "data": data,
     })
+
+
+class StorageIds:
+    """Index storage ids of materializations, by (asset, partition, run), as their readers recorded them.
+
+    On SQLite a run's own event ids are per run; the asset index's id is the one other records cite.
+    Every materialization lists the upstream ones it consumed with that id, so an audit walking down
+    from the verdict learns each id from the level above it and queries only what no reader names.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str | None, str], int] = {}
+        self._runs_read: set[str] = set()
+
+    def learn_from_run(self, run_id: str, materializations: Sequence[dg.AssetMaterialization]) -> None:
+        """The ids every materialization of a run consumed (once per run)."""
+        if run_id in self._runs_read:
+            return
+        self._runs_read.add(run_id)
+        for materialization in materializations:
+            if CONSUMED_KEY in materialization.metadata:
+                for upstream, consumed in materialization.metadata[CONSUMED_KEY].value.items():
+                    self.add(upstream, consumed)
+
+    def add(self, asset: str, consumed: Sequence[Mapping[str, Any]]) -> None:
+        for record in consumed:
+            if record.get("storage_id") is not None and record.get("run_id"):
+                partition = record.get("partition")
+                self._ids[(asset, None if partition is None else str(partition), str(record["run_id"]))] = \
+                    int(record["storage_id"])
+
+    def resolve(self, instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, run_id: str) -> int | None:
+        known = self._ids.get((key.to_user_string(), partition, run_id))
+        if known is not None:
+            return known
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=50).records
+        return next((r.storage_id for r in records if r.run_id == run_id), None)
 
 
 def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
@@ -87,45 +127,47 @@ def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
 RunEvents = tuple[dg.DagsterRun | None, list[dg.EventLogRecord]]
 
 
-def run_contents(instance: dg.DagsterInstance, run_id: str,
-                 latest: Mapping[tuple[dg.AssetKey, str], dg.EventLogRecord] | None = None,
+def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | None = None,
                  partition: str | None = None, runs: dict[str, RunEvents] | None = None) -> dict[str, Any]:
     """Materializations (with what they consumed) and check results of one run, or of one of its
     partitions (a run may cover a range of cells).
 
-    `latest` (asset, partition) → latest record saves a lookup per asset when that record is this run's;
-    `runs` keeps each run's events for the next partition of the same run.
+    `known` holds the storage ids learnt so far (and learns the ones this run's materializations
+    consumed); `runs` keeps each run's events for the next partition of the same run.
     """
     runs = {} if runs is None else runs
     if run_id not in runs:
         runs[run_id] = _run_events(instance, run_id)
     run, records = runs[run_id]
+    known = StorageIds() if known is None else known
+    materializations = [event.step_materialization_data.materialization for event in
+                        (record.event_log_entry.dagster_event for record in records)
+                        if event is not None and event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    known.learn_from_run(run_id, materializations)
     assets, checks = [], []
+    for materialization in materializations:
+        if partition is not None and materialization.partition != partition:
+            continue
+        metadata = materialization.metadata
+        tags = materialization.tags or {}
+        assets.append({
+            "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
+            "storage_id": known.resolve(instance, materialization.asset_key, materialization.partition, run_id),
+            "code_version": tags.get("dagster/code_version"), "data_version": tags.get("dagster/data_version"),
+            "consumed": metadata[CONSUMED_KEY].value if CONSUMED_KEY in metadata else {},
+            **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
+        })
     for record in records:
         event = record.event_log_entry.dagster_event
-        if event is None:
+        if event is None or event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             continue
-        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-            materialization = event.step_materialization_data.materialization
-            if partition is not None and materialization.partition != partition:
-                continue
-            metadata = materialization.metadata
-            assets.append({
-                "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
-                "storage_id": _index_storage_id(instance, materialization.asset_key, materialization.partition,
-                                                run_id, latest or {}), "code_version": (materialization.tags or {}).get(
-                    "dagster/code_version"), "data_version": (materialization.tags or {}).get("dagster/data_version"),
-                "consumed": metadata[CONSUMED_KEY].value if CONSUMED_KEY in metadata else {},
-                **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
-            })
-        else:
-            evaluation = event.asset_check_evaluation_data
-            if partition is not None and evaluation.partition != partition:
-                continue
-            checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
-                           "partition": evaluation.partition, "passed": evaluation.passed,
-                           **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold")
-                              if k in evaluation.metadata}})
+        evaluation = event.asset_check_evaluation_data
+        if partition is not None and evaluation.partition != partition:
+            continue
+        checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
+                       "partition": evaluation.partition, "passed": evaluation.passed,
+                       **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold")
+                          if k in evaluation.metadata}})
     return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
             "fingerprint": run_fingerprint(run.tags, partition) if run else None, "assets": assets, "checks": checks}
 
@@ -146,28 +188,6 @@ def _run_events(instance: dg.DagsterInstance, run_id: str) -> RunEvents:
         while len(_FINISHED_RUNS) > FINISHED_RUNS_KEPT:
             _FINISHED_RUNS.popitem(last=False)
     return events
-
-
-def _latest_cell_records(instance: dg.DagsterInstance,
-                         partitions: Sequence[str]) -> dict[tuple[dg.AssetKey, str], dg.EventLogRecord]:
-    """Latest record of every cell asset for the audited cells: a few paged queries instead of one per asset."""
-    keys = list(instance.get_asset_keys()) if partitions else []
-    out: dict[tuple[dg.AssetKey, str], dg.EventLogRecord] = {}
-    for key in keys:
-        for partition, record in latest_records(instance, key, partitions).items():
-            out[(key, partition)] = record
-    return out
-
-
-def _index_storage_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, run_id: str,
-                      latest: Mapping[tuple[dg.AssetKey, str], dg.EventLogRecord]) -> int | None:
-    # The run's own event ids are per-run on SQLite; the asset index's id is the one other records cite.
-    known = latest.get((key, str(partition)))
-    if known is not None and known.run_id == run_id:
-        return known.storage_id
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=50).records
-    return next((r.storage_id for r in records if r.run_id == run_id), None)
 
 
 def _rows(metadata: Mapping[str, Any], variant: str | None) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from cvn_assets.core.catalogue import Catalogue, load_catalogue
-from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
+from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv_once
 from cvn_assets.core.data.validation import OhlcvRules
 from cvn_assets.core.alerts import AlertSink, AlertStore, WebhookSender
 from cvn_assets.core.results_store import ResultsStore
@@ -31,7 +31,7 @@ class OhlcvSourceResource(dg.ConfigurableResource):
         spec = OhlcvSourceSpec(directory=self.directory, file_pattern=self.file_pattern,
                                sql_url=self.sql_url, sql_table=self.sql_table, bar=self.bar)
         rules = OhlcvRules() if self.max_gap_bars is None else OhlcvRules(max_gap_bars=self.max_gap_bars)
-        return load_ohlcv(crypto, spec, rules)
+        return load_ohlcv_once(crypto, spec, rules)
 
     def describe(self) -> str:
         if self.sql_url:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.data.embedded import load_embedded_ohlcv
+from cvn_assets.core.data.embedded import embedded_path, load_embedded_ohlcv
 from cvn_assets.core.data.readers import find_crypto_file, read_ohlcv_file, read_ohlcv_table
 from cvn_assets.core.data.resample import bar_timedelta, resample_ohlcv, source_resolution
 from cvn_assets.core.data.validation import OhlcvRules, validate_ohlcv, validate_ohlcv_rows
@@ -69,6 +70,31 @@ def load_ohlcv(
     frame = resample_ohlcv(raw, spec.bar) if resolution is not None and resolution < width else raw
     validate_ohlcv(frame, crypto, spec.bar, rules)
     return frame
+
+
+# A sweep reads every crypto twice in one process (its plan fingerprints the data, then the data run
+# stores it); parsing a year of candles costs more than checking that the file is unchanged.
+_LOADED: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+LOADED_KEPT = 16
+
+
+def load_ohlcv_once(
+    crypto: str, spec: OhlcvSourceSpec = OhlcvSourceSpec(), rules: OhlcvRules = OhlcvRules()
+) -> pd.DataFrame:
+    """`load_ohlcv`, parsed once per process while the source file is unchanged (same path, size and
+    modification time); a SQL source is read every time. Each call returns its own copy."""
+    if spec.kind == "sql":
+        return load_ohlcv(crypto, spec, rules)
+    path = embedded_path(crypto) if spec.directory is None else \
+        find_crypto_file(Path(spec.directory), crypto, spec.file_pattern)
+    stat = path.stat()
+    key = (crypto, spec, rules, str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:
+        _LOADED[key] = load_ohlcv(crypto, spec, rules)
+        while len(_LOADED) > LOADED_KEPT:
+            _LOADED.popitem(last=False)
+    _LOADED.move_to_end(key)
+    return _LOADED[key].copy()
 
 
 def read_ohlcv_source(crypto: str, spec: OhlcvSourceSpec = OhlcvSourceSpec()) -> pd.DataFrame:

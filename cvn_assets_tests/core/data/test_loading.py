@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from cvn_assets.core.data.embedded import EMBEDDED_CRYPTOS
-from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv, ohlcv_content_hash, read_ohlcv_source
+from cvn_assets.core.data.loading import (
+    OhlcvSourceSpec,
+    load_ohlcv,
+    load_ohlcv_once,
+    ohlcv_content_hash,
+    read_ohlcv_source,
+)
 from cvn_assets.core.data.validation import OhlcvRules, validate_ohlcv
 from cvn_assets.core.errors import CatalogueError, DataSourceError, OhlcvValidationError
 from cvn_assets.core.schema import OHLCV_COLUMNS
@@ -108,6 +114,30 @@ def test_directory_source_is_read_resampled_and_validated(tmp_path: Path) -> Non
     assert frame["close"].tolist() == [12.0, 14.0, 16.0, 18.0]
     assert frame["volume"].tolist() == [3.0, 3.0, 3.0, 3.0]
     assert len(read_ohlcv_source("ARBUSDC", spec)) == 8
+
+
+def test_a_file_is_parsed_once_while_unchanged_and_each_caller_gets_its_own_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets.core.data import loading
+
+    parsed: list[str] = []
+    monkeypatch.setattr(loading, "load_ohlcv", lambda crypto, *args: parsed.append(crypto) or load_ohlcv(crypto, *args))
+    path = tmp_path / "ARBUSDC.csv"
+    _write_binance_30min(path, 8)
+    spec = OhlcvSourceSpec(directory=str(tmp_path))
+    first = load_ohlcv_once("ARBUSDC", spec)
+    first.loc[0, "open"] = -1.0
+    second = load_ohlcv_once("ARBUSDC", spec)
+    assert parsed == ["ARBUSDC"]
+    pd.testing.assert_frame_equal(second, load_ohlcv("ARBUSDC", spec))
+
+    _write_binance_30min(path, 10)  # a changed file (another size) is read again
+    assert len(load_ohlcv_once("ARBUSDC", spec)) == 5  # 10 half-hour rows, hourly bars
+    _write_binance_30min(path, 10, duplicate=3)
+    with pytest.raises(OhlcvValidationError):
+        load_ohlcv_once("ARBUSDC", spec)
+    with pytest.raises(OhlcvValidationError):  # a failure is not remembered as a frame
+        load_ohlcv_once("ARBUSDC", spec)
 
 
 def test_source_at_the_bar_is_kept_as_is(tmp_path: Path) -> None:
