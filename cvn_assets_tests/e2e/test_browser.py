@@ -58,11 +58,14 @@ def launch_one_partition(page: Page, asset: str, keys: list[str]) -> Locator:
     """In the open launch dialog of `asset`, pick one key per partition dimension; returns the dialog."""
     dialog = page.get_by_role("dialog").filter(has_text=f"Launch runs to materialize {asset}")
     expect(dialog).to_be_visible(timeout=UI_TIMEOUT_MS)
+    search = page.get_by_role("textbox", name="Filter partitions")
     for key in keys:
         dialog.get_by_text("Select a partition or create one").first.click()
-        page.get_by_role("textbox", name="Filter partitions").fill(key)
+        search.fill(key)
         page.get_by_role("menuitem").filter(has=page.get_by_text(key, exact=True)).click()
         page.keyboard.press("Escape")
+        # The next dimension's menu has a search box of its own: wait until this one has closed.
+        expect(search).to_have_count(0, timeout=UI_TIMEOUT_MS)
     expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
     return dialog
 
