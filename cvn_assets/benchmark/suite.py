@@ -1,8 +1,8 @@
 """Runs the parts of the benchmark one after the other and gathers them into one JSON document.
 
 Order and isolation: (b) the plain loop, (a) the sweep through Dagster on a fresh instance, (c) the
-re-run of (a) with one variant's parameters changed, on the same instance, and (d) the gate over
-many variants. Each part runs in a fresh process of this interpreter, so warm imports and caches of
+re-run of (a) with one variant's parameters changed, on the same instance, (d) the gate over many
+variants, and (e) the event log's cost: the cells' bookkeeping without their computations. Each part runs in a fresh process of this interpreter, so warm imports and caches of
 one part never favour another; what stays warm across parts is only the operating system's file
 cache, and (b), which runs first, pays for that.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from cvn_assets.benchmark.workload import Workload, quick_workload, write_changed_catalogue
 from cvn_assets.core.errors import CvnError
 
-PARTS: tuple[str, ...] = ("plain", "dagster", "rerun", "gate")
+PARTS: tuple[str, ...] = ("plain", "dagster", "rerun", "gate", "events")
 DEFAULT_OUT = Path("bench") / "results.json"
 ISOLATION = ("each part runs in a fresh child process of the same interpreter, in the order plain loop (b), "
              "Dagster (a), re-run (c), gate (d); wall, CPU (the process and its children) and peak RSS are "
@@ -111,6 +111,12 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             log("(d) the gate over 20 variants")
             repeats = QUICK_GATE_REPEATS if options.quick else GATE_REPEATS
             results["gate"] = _child("gate", work, dict(os.environ), gate_repeats=repeats)
+        if "events" in parts:
+            home = work / "events_home"
+            home.mkdir()
+            shutil.copy(find_dagster_yaml(options.dagster_yaml), home / "dagster.yaml")
+            log("(e) the event log's cost: the cells' materializations and checks recorded with no computation")
+            results["events"] = _child("events", work, workload.environment(home, os.environ), workload=workload)
         if "plain" in results and "dagster" in results:
             results["comparison"] = compare(results["dagster"], results["plain"])
     finally:

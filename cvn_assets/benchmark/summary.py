@@ -49,7 +49,21 @@ def render_summary(document: dict[str, Any]) -> str:
                       f"cryptos × {gate['folds']} folds ({gate['rows']} rows): median {gate['median_seconds']:.3f} s "
                       f"(first {gate['first_seconds']:.3f} s, min {gate['min_seconds']:.3f} s, {gate['repeats']} "
                       f"calls); target ≤ {gate['target_seconds']} s {met}"]
+    events = document.get("events")
+    if events:
+        lines += ["", *_events_lines(events)]
     return "\n".join(lines)
+
+
+def _events_lines(events: dict[str, Any]) -> list[str]:
+    per_range, checked = events["planned_per_range"], events["with_checks"]
+    return [f"(e) event log: {events['cells']} cells × {events['assets']} assets recorded with no computation",
+            f"    materializations {per_range['wall_seconds']:.1f} s wall, {per_range['cpu_seconds']:.1f} s CPU "
+            f"({events['ms_per_materialization']:.1f} ms per materialization, the run's own cost included); with a "
+            f"blocking check per asset "
+            f"{checked['wall_seconds']:.1f} s wall, {checked['cpu_seconds']:.1f} s CPU "
+            f"(+{events['ms_per_check_evaluation']:.1f} ms per evaluation)",
+            f"    planning each cell instead of the range: +{events['ms_per_planned_event']:.1f} ms per asset and cell"]
 
 
 def _workload_line(workload: dict[str, Any], meta: dict[str, Any]) -> str:

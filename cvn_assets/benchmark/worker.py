@@ -19,7 +19,7 @@ from typing import Any
 from cvn_assets.benchmark.measure import Usage
 
 PART_MODULES = {"plain": "cvn_assets.benchmark.plain_loop", "dagster": "cvn_assets.benchmark.dagster_part",
-                "gate": "cvn_assets.benchmark.gate_bench"}
+                "gate": "cvn_assets.benchmark.gate_bench", "events": "cvn_assets.benchmark.event_cost"}
 PARTS = tuple(PART_MODULES)
 
 
@@ -48,7 +48,17 @@ def _gate(workload_json: str, gate_repeats: int) -> dict[str, Any]:
     return time_gate(repeats=gate_repeats)
 
 
-RUNNERS = {"plain": _plain, "dagster": _dagster, "gate": _gate}
+def _events(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+    from cvn_assets.benchmark.event_cost import measure_event_cost
+    from cvn_assets.benchmark.workload import Workload
+    from cvn_assets.defs.assets.cell import cell_assets
+
+    workload = Workload.from_json(workload_json)
+    catalogue = workload.catalogue()
+    return measure_event_cost(workload.describe()["cells"], len(cell_assets(catalogue.models, catalogue.ensembles)))
+
+
+RUNNERS = {"plain": _plain, "dagster": _dagster, "gate": _gate, "events": _events}
 
 
 def main(argv: list[str] | None = None) -> int:

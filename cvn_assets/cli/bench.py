@@ -15,7 +15,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "bench", help="benchmark the sweep: Dagster vs a plain loop, a re-run, the gate over 20 variants",
         description="Parts: plain (the sweep as a plain loop), dagster (the sweep as `cvn-assets run` does it, on a "
                     "fresh instance), rerun (the same instance after one variant's parameters change; implies "
-                    "dagster), gate (the gate over 20 variants). Each runs in its own process.",
+                    "dagster), gate (the gate over 20 variants), events (the cells' materializations and checks recorded "
+                    "with no computation: the event log's floor). Each runs in its own process.",
     )
     parser.add_argument("--quick", action="store_true",
                         help="tiny configuration: one crypto, a few months of bars, XGBoost with few rounds, 2 folds")

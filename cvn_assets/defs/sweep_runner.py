@@ -147,7 +147,7 @@ def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.Dags
     started = time.perf_counter()
     name = f"{keys[0]}...{keys[-1]}"
     tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1], **fingerprint_tags({k: fingerprints[k] for k in keys})}
-    with _planned_as_range():
+    with planned_as_range():
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE, tags=tags)
     report.runs += 1
     report.executed.append(f"{job.name}[{name}]")
@@ -160,7 +160,8 @@ def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.Dags
 
 
 @contextmanager
-def _planned_as_range() -> Iterator[None]:
+def planned_as_range() -> Iterator[None]:
+    """Runs created inside plan a range's materializations as one event per asset (see PLANNED_AS_RANGE)."""
     previous = os.environ.get(PLANNED_AS_RANGE)
     os.environ[PLANNED_AS_RANGE] = "true"
     try:

@@ -14,7 +14,7 @@ from cvn_assets.cli.main import main
 from cvn_assets.core.catalogue import load_catalogue
 from cvn_assets.core.schema import RESULT_COLUMNS
 
-SECTIONS = {"meta", "workload", "plain", "dagster", "rerun", "gate", "comparison"}
+SECTIONS = {"meta", "workload", "plain", "dagster", "rerun", "gate", "events", "comparison"}
 USAGE = ("wall_seconds", "cpu_seconds", "peak_rss_mb")
 
 
@@ -48,8 +48,14 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     gate = document["gate"]
     assert (gate["variants"], gate["variants_gated"], gate["rows"]) == (20, 19, 500)
     assert gate["median_seconds"] > 0 and gate["first_seconds"] > 0
+    events = document["events"]
+    assert (events["cells"], events["assets"]) == (6, 4)  # smoothed labels, cleanlab mask, xgboost, fold metrics
+    for run in ("planned_per_cell", "planned_per_range", "with_checks"):
+        assert events[run]["wall_seconds"] > 0 and events[run]["cpu_seconds"] > 0
+    assert events["ms_per_materialization"] > 0
     printed = capsys.readouterr().out
     assert "ratio a/b" in printed and "(c) re-run after changing label_smoothing/mild" in printed
+    assert "(e) event log: 6 cells × 4 assets" in printed
 
 
 @pytest.mark.slow
@@ -62,8 +68,8 @@ def test_only_the_gate_part_runs_without_any_sweep(tmp_path: Path) -> None:
 
 
 def test_part_selection() -> None:
-    assert selected_parts(None, skip_dagster=False) == ("plain", "dagster", "rerun", "gate")
-    assert selected_parts(None, skip_dagster=True) == ("plain", "gate")
+    assert selected_parts(None, skip_dagster=False) == ("plain", "dagster", "rerun", "gate", "events")
+    assert selected_parts(None, skip_dagster=True) == ("plain", "gate", "events")
     assert selected_parts("gate, plain", skip_dagster=False) == ("plain", "gate")
 
 
