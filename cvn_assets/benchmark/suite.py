@@ -2,9 +2,10 @@
 
 Order and isolation: (b) the plain loop, (a) the sweep through Dagster on a fresh instance, (c) the
 re-run of (a) with one variant's parameters changed, on the same instance, (d) the gate over many
-variants, and (e) the event log's cost: the cells' bookkeeping without their computations. Each part runs in a fresh process of this interpreter, so warm imports and caches of
-one part never favour another; what stays warm across parts is only the operating system's file
-cache, and (b), which runs first, pays for that.
+variants, and (e) the event log's cost: the cells' bookkeeping without their computations. Each part
+runs in a fresh process of this interpreter, so warm imports and caches of one part never favour
+another; what stays warm across parts is only the operating system's file cache, and (b), which runs
+first, pays for that.
 """
 
 from __future__ import annotations
@@ -96,9 +97,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             log("(b) the sweep as a plain Python loop")
             results["plain"] = _child("plain", work, dict(os.environ), workload=workload)
         if "dagster" in parts:
-            home = work / "dagster_home"
-            home.mkdir()
-            shutil.copy(find_dagster_yaml(options.dagster_yaml), home / "dagster.yaml")
+            home = _fresh_home(work / "dagster_home", options)
             log(f"(a) the sweep through Dagster on a fresh instance in {home}")
             results["dagster"] = _child("dagster", work, workload.environment(home, os.environ))
             if "rerun" in parts:
@@ -112,9 +111,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             repeats = QUICK_GATE_REPEATS if options.quick else GATE_REPEATS
             results["gate"] = _child("gate", work, dict(os.environ), gate_repeats=repeats)
         if "events" in parts:
-            home = work / "events_home"
-            home.mkdir()
-            shutil.copy(find_dagster_yaml(options.dagster_yaml), home / "dagster.yaml")
+            home = _fresh_home(work / "events_home", options)
             log("(e) the event log's cost: the cells' materializations and checks recorded with no computation")
             results["events"] = _child("events", work, workload.environment(home, os.environ), workload=workload)
         if "plain" in results and "dagster" in results:
@@ -129,6 +126,13 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
     return document
+
+
+def _fresh_home(home: Path, options: BenchOptions) -> Path:
+    """An empty instance directory with the instance settings `make run` uses."""
+    home.mkdir()
+    shutil.copy(find_dagster_yaml(options.dagster_yaml), home / "dagster.yaml")
+    return home
 
 
 def _child(part: str, work: Path, environment: dict[str, str], *, name: str | None = None,
