@@ -28,6 +28,7 @@ from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.features import build_features
 from cvn_assets.core.folds import FoldWindows, fold_ids, folds_from_frame, folds_to_frame, walk_forward_folds
 from cvn_assets.core.gate import verdicts_to_dict
+from cvn_assets.core.gil import short_switch_interval
 from cvn_assets.core.labels import triple_barrier_labels
 from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.sanity import (
@@ -202,7 +203,8 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         return key, rows, clock, error, time.perf_counter() - started
 
     def run_cells(config_ids: Sequence[str]) -> None:
-        with ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
+        # As in the cell step (see core.gil), so cells computed at once run alike in both.
+        with short_switch_interval(), ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
             for data in ready:
                 cells = [(data, f, c) for c in config_ids for f in selected_folds]
                 for key, rows, clock, error, seconds in pool.map(lambda cell: one_cell(*cell), cells):

@@ -24,6 +24,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.core.gil import short_switch_interval
 from cvn_assets.core.thread_copies import PerThreadCopies
 from cvn_assets.defs.assets.cell_scheduler import CellScheduler
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
@@ -181,7 +182,8 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
 
     scheduler = CellScheduler([a.key for a in todo], {a.key: a.cell_deps for a in todo}, cells, stored, compute,
                               workers=sweep.cell_workers, native=lambda key: key.path[0] == PREDICTIONS_PREFIX)
-    with scheduler:
+    # This thread records while the workers compute; the fits' rounds must get the GIL back soon.
+    with short_switch_interval(), scheduler:
         for index, asset in enumerate(todo):
             parts = scheduler.asset(index)
             for cell in cells:
