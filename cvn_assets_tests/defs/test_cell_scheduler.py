@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from cvn_assets.core.sanity import CheckOutcome
-from cvn_assets.defs.assets.cell_scheduler import CellScheduler
+from cvn_assets.defs.assets.cell_scheduler import NATIVE, NATIVE_ROUNDS, PYTHON, CellScheduler
 from cvn_assets.defs.assets.cell_types import Cell, Part
 
 LABELS, FIT, METRICS = dg.AssetKey("labels"), dg.AssetKey(["fit", "x"]), dg.AssetKey("metrics")
@@ -17,8 +17,8 @@ CELLS = [Cell.of(f"BTC|f{i}.baseline") for i in range(1, 5)]
 DEPS = {LABELS: (), FIT: (LABELS, STORED), METRICS: (FIT,)}
 
 
-def _native(key: dg.AssetKey) -> bool:
-    return key.path[0] == "fit"
+def _kind(key: dg.AssetKey) -> str:
+    return NATIVE if key.path[0] == "fit" else PYTHON
 
 
 def _stored() -> dict[dg.AssetKey, dict[str, Any]]:
@@ -32,7 +32,7 @@ def _chain(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
 
 def _values(workers: int) -> list[dict[str, Any]]:
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), _chain, workers=workers,
-                       native=_native) as scheduler:
+                       kind=_kind) as scheduler:
         return [{k: p.value for k, p in scheduler.asset(i).items()} for i in range(3)]
 
 
@@ -51,7 +51,7 @@ def test_a_failing_task_hands_back_what_finished_before_it_then_its_error() -> N
         return _chain(index, cell, inputs)
 
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=2,
-                       native=_native) as scheduler:
+                       kind=_kind) as scheduler:
         assert len(scheduler.asset(0)) == len(CELLS)
         with pytest.raises(ValueError, match=r"fit exploded in BTC\|f3.baseline"):
             scheduler.asset(1)
@@ -67,7 +67,7 @@ def test_a_failed_blocking_check_stops_every_asset_after_its_own() -> None:
         return Part(index, check=outcome)
 
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=1,
-                       native=_native) as scheduler:
+                       kind=_kind) as scheduler:
         assert not scheduler.asset(0)["BTC|f1.baseline"].check.passed  # type: ignore[union-attr]
         with pytest.raises(RuntimeError, match="fit/x was not computed: a blocking check failed upstream"):
             scheduler.asset(1)
@@ -90,6 +90,30 @@ def test_a_free_worker_pairs_a_fit_with_a_python_task() -> None:
         return Part(index)
 
     with CellScheduler([LABELS, FIT], {LABELS: (), FIT: (LABELS,)}, CELLS, {}, compute, workers=2,
-                       native=_native) as scheduler:
+                       kind=_kind) as scheduler:
         scheduler.asset(1)
     assert order.index((1, "f1")) < order.index((0, "f3"))
+
+
+def test_a_fit_looping_in_python_is_paired_with_a_native_fit_rather_than_python_work() -> None:
+    """With an XGBoost-like fit running, the free worker starts a CatBoost-like fit before Python work
+    that comes earlier in the run's order."""
+    rounds, native = dg.AssetKey(["fit", "rounds"]), dg.AssetKey(["fit", "native"])
+    kinds = {rounds: NATIVE_ROUNDS, LABELS: PYTHON, native: NATIVE}
+    order: list[int] = []
+    second_started = threading.Event()
+    lock = threading.Lock()
+
+    def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        with lock:
+            order.append(index)
+            if len(order) == 2:
+                second_started.set()
+        if index == 0:
+            second_started.wait(timeout=30)  # the rounds fit runs until the other worker has chosen
+        return Part(index)
+
+    with CellScheduler([rounds, LABELS, native], {}, CELLS[:2], {}, compute, workers=2,
+                       kind=kinds.__getitem__) as scheduler:
+        scheduler.asset(2)
+    assert order[:2] == [0, 2]  # lowest task first would have started LABELS (1) beside the rounds fit

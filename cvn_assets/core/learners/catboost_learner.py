@@ -71,6 +71,8 @@ class CatBoostLearner:
     """
 
     name = "catboost"
+    # All boosting rounds run in one native call (see `fit_loop_in_python`).
+    fit_loop_in_python = False
 
     def __init__(self, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> None:
         self.params = dict(params or {})

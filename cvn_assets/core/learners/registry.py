@@ -46,6 +46,14 @@ def default_learner_names() -> list[str]:
     return [name for name in sorted(_REGISTRY) if getattr(_REGISTRY[name], "in_default_sweep", True)]
 
 
+def fit_loop_in_python(name: str) -> bool:
+    """Whether the learner's fit runs its boosting rounds from a Python loop, each round releasing the
+    GIL and taking it back (XGBoost, LightGBM), rather than in one native call (CatBoost). A learner
+    class says so with `fit_loop_in_python = False`; any other is assumed to loop in Python."""
+    _discover()
+    return bool(getattr(_REGISTRY.get(name), "fit_loop_in_python", True))
+
+
 def make_learner(name: str, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Learner:
     """Build an unfitted learner by registered name."""
     _discover()

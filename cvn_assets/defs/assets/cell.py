@@ -25,8 +25,9 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.gil import short_switch_interval
+from cvn_assets.core.learners.registry import fit_loop_in_python
 from cvn_assets.core.thread_copies import PerThreadCopies
-from cvn_assets.defs.assets.cell_scheduler import CellScheduler
+from cvn_assets.defs.assets.cell_scheduler import NATIVE, NATIVE_ROUNDS, PYTHON, CellScheduler
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS
 from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part, track_cell
@@ -181,7 +182,7 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
         return part
 
     scheduler = CellScheduler([a.key for a in todo], {a.key: a.cell_deps for a in todo}, cells, stored, compute,
-                              workers=sweep.cell_workers, native=lambda key: key.path[0] == PREDICTIONS_PREFIX)
+                              workers=sweep.cell_workers, kind=_task_kind)
     # This thread records while the workers compute; the fits' rounds must get the GIL back soon.
     with short_switch_interval(), scheduler:
         for index, asset in enumerate(todo):
@@ -196,6 +197,12 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             yield from evaluations
             if not all(e.passed for e in evaluations):
                 return  # blocking: Dagster fails the step once it has recorded the evaluations
+
+
+def _task_kind(key: dg.AssetKey) -> str:
+    if key.path[0] != PREDICTIONS_PREFIX:
+        return PYTHON
+    return NATIVE_ROUNDS if fit_loop_in_python(key.path[-1]) else NATIVE
 
 
 def _record(context: dg.AssetExecutionContext, asset: CellAsset, cell: Cell, part: Part, lineage: RunLineage) -> None:

@@ -2,11 +2,12 @@
 
 A task is one asset of one cell; it starts once the cell's upstream assets of the run are computed.
 While Dagster records one asset (values, metadata, checks — in the step's own thread), the workers
-already compute the next ones. With more than one worker, a free worker prefers a task of a kind no
-other worker is running: the learners' fits run in native code and release the GIL, while the
-cleanlab, ensemble and metrics computations are mostly Python, so two of those at once run little
-faster than one, and pairing a fit with a Python task keeps both cores busy (as a plain loop over
-whole cells does).
+already compute the next ones. With more than one worker, a free worker prefers a task that runs
+well beside what the others run. The cleanlab, ensemble and metrics computations are mostly Python,
+so two of them at once run little faster than one. A fit in one native call (CatBoost) releases the
+GIL for its whole length: the best partner of a Python task. A fit whose boosting rounds loop in
+Python (XGBoost, LightGBM) takes the GIL back after every round and waits for it behind a Python
+task: it is best beside another fit.
 
 Each task reads only its own cell's inputs and seeds, so the values do not depend on the order or
 the number of workers. With several workers a task gets its own copies of its inputs (see
@@ -27,6 +28,10 @@ from cvn_assets.core.thread_copies import frames_copy
 from cvn_assets.defs.assets.cell_types import Cell, Part
 
 Task = tuple[int, int]  # (asset index in the run's order, cell index)
+PYTHON, NATIVE, NATIVE_ROUNDS = "python", "native", "native_rounds"
+# For each kind a worker is running, the kinds the free worker prefers to start, best first.
+PARTNERS = {PYTHON: (NATIVE, NATIVE_ROUNDS, PYTHON), NATIVE: (PYTHON, NATIVE_ROUNDS, NATIVE),
+            NATIVE_ROUNDS: (NATIVE, NATIVE_ROUNDS, PYTHON)}
 ComputeTask = Callable[[int, Cell, Mapping[dg.AssetKey, Any]], Part]
 
 
@@ -35,14 +40,14 @@ class CellScheduler:
 
     def __init__(self, keys: Sequence[dg.AssetKey], deps: Mapping[dg.AssetKey, Sequence[dg.AssetKey]],
                  cells: Sequence[Cell], stored: Mapping[dg.AssetKey, Mapping[str, Any]], compute: ComputeTask,
-                 *, workers: int, native: Callable[[dg.AssetKey], bool]) -> None:
+                 *, workers: int, kind: Callable[[dg.AssetKey], str]) -> None:
         self._keys, self._cells, self._stored, self._compute = list(keys), list(cells), stored, compute
         self._index = {key: i for i, key in enumerate(self._keys)}
         self._deps = [[d for d in deps.get(key, ()) if d in self._index or d in stored] for key in self._keys]
-        self._native = [native(key) for key in self._keys]
+        self._kinds = [kind(key) for key in self._keys]
         self._parts: list[dict[int, Part]] = [{} for _ in self._keys]
         self._pending: list[Task] = [(a, c) for a in range(len(self._keys)) for c in range(len(self._cells))]
-        self._running: dict[Task, bool] = {}
+        self._running: dict[Task, str] = {}
         self._error: BaseException | None = None
         self._last_asset = len(self._keys) - 1  # lowered by a failed blocking check
         self._closing = False
@@ -83,7 +88,7 @@ class CellScheduler:
                 if task is None:
                     self._condition.notify_all()
                     return
-                self._running[task] = self._native[task[0]]
+                self._running[task] = self._kinds[task[0]]
             asset, cell_index = task
             cell = self._cells[cell_index]
             try:
@@ -119,7 +124,7 @@ class CellScheduler:
             ready = [t for t in self._pending if self._ready(t)]
             if ready:
                 others = set(self._running.values())
-                task = min(ready, key=lambda t: (self._native[t[0]] in others, t))
+                task = min(ready, key=lambda t: (_rank(self._kinds[t[0]], others), t))
                 self._pending.remove(task)
                 return task
             self._condition.wait()
@@ -128,3 +133,8 @@ class CellScheduler:
         asset, cell_index = task
         return all(cell_index in self._parts[self._index[dep]] for dep in self._deps[asset] if dep in self._index)
 
+
+
+def _rank(kind: str, others: set[str]) -> int:
+    """How well a task of `kind` runs beside the running kinds (0 is best; all equal when none runs)."""
+    return min((PARTNERS[other].index(kind) for other in others), default=0)

@@ -76,3 +76,11 @@ def test_every_learner_honours_sample_weights(name: str) -> None:
     plain = make_learner(name, SMALL, seed=1).fit(x, y).predict_proba(x).mean()
     weighted = make_learner(name, SMALL, seed=1).fit(x, y, weights).predict_proba(x).mean()
     assert weighted > plain + 0.05
+
+
+def test_which_learners_loop_their_boosting_rounds_in_python() -> None:
+    from cvn_assets.core.learners.registry import fit_loop_in_python
+
+    assert [name for name in learner_names() if not fit_loop_in_python(name)] == ["catboost"]
+    assert fit_loop_in_python("xgboost") and fit_loop_in_python("lightgbm")
+    assert fit_loop_in_python("a_plugin_learner_that_says_nothing")
