@@ -15,19 +15,22 @@ import dagster as dg
 from cvn_assets.defs.sweep_runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 
 
+class Discard(dg.ConfigurableIOManager):
+    """Stores nothing: only the event log's cost is measured."""
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        return None
+
+    def load_input(self, context: dg.InputContext) -> None:
+        return None
+
+
 def _job(cells: int, assets: int, checks: bool) -> tuple[dg.JobDefinition, list[str]]:
     keys = [f"c{index:04d}" for index in range(cells)]
     partitions = dg.StaticPartitionsDefinition(keys)
     names = [f"asset_{index}" for index in range(assets)]
     specs = [dg.AssetCheckSpec(f"check_{name}", asset=name, blocking=True, partitions_def=partitions)
              for name in names] if checks else []
-
-    class Discard(dg.ConfigurableIOManager):
-        def handle_output(self, context: dg.OutputContext, obj: object) -> None:
-            return None
-
-        def load_input(self, context: dg.InputContext) -> None:
-            return None
 
     # Shaped like the cell step: optional outputs, so the checks are yielded as evaluations per cell.
     @dg.multi_asset(outs={name: dg.AssetOut(is_required=False) for name in names}, partitions_def=partitions,

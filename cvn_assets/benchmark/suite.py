@@ -31,7 +31,7 @@ from cvn_assets.core.errors import CvnError
 PARTS: tuple[str, ...] = ("plain", "dagster", "rerun", "gate", "events")
 DEFAULT_OUT = Path("bench") / "results.json"
 ISOLATION = ("each part runs in a fresh child process of the same interpreter, in the order plain loop (b), "
-             "Dagster (a), re-run (c), gate (d); wall, CPU (the process and its children) and peak RSS are "
+             "Dagster (a), re-run (c), gate (d), event log (e); wall, CPU (the process and its children) and peak RSS are "
              "measured inside each child from before its modules are imported")
 QUICK_GATE_REPEATS = 2
 GATE_REPEATS = 5
