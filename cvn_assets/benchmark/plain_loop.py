@@ -12,6 +12,7 @@ out on purpose: it is what the benchmark compares against.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,9 +44,14 @@ from cvn_assets.core.schema import RESULT_KEY_COLUMNS
 from cvn_assets.core.thread_copies import PerThreadCopies
 from cvn_assets.core.sweep_gate import decide_joint, evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.core.training import fit_and_predict, training_targets
+from cvn_assets.core.worker_processes import computes_in_processes, shared_pool
 
 Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
+# What a worker process imports as it starts (as the cell step's workers do, without Dagster).
+WORKER_IMPORTS = ("cvn_assets.benchmark.plain_loop", "cvn_assets.core.learners.registry",
+                  "xgboost", "lightgbm", "catboost", "cleanlab.filter")
+CellOutcome = tuple[pd.DataFrame | None, StageClock, str | None]
 
 
 class BlockingCheckFailed(Exception):
@@ -174,11 +180,12 @@ def run_ensembles(base: dict[str, Outputs], catalogue: Catalogue, n_threads: int
 def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads: int, sweep_id: str | None = None,
                     cryptos: Sequence[str] | None = None, folds: Sequence[str] | None = None,
                     configs: Sequence[str] | None = None, gate: bool = True, cell_workers: int = 1,
-                    log: Callable[[str], None] = lambda _: None) -> PlainSweep:
+                    cell_processes: str = "auto", log: Callable[[str], None] = lambda _: None) -> PlainSweep:
     """The whole grid (or the selected slice), then the gates, as the sweep runner orders them.
 
-    A crypto's cells are computed `cell_workers` at a time, as the cell step computes a run's cells;
-    each cell's stage times then count for 1/`cell_workers` of their length, as in the Dagster part.
+    A crypto's cells are computed `cell_workers` at a time, as the cell step computes a run's cells,
+    in worker processes or on threads by the same rule (`cell_processes`); each cell's stage times
+    then count for 1/`cell_workers` of their length, as in the Dagster part.
     """
     sweep = PlainSweep()
     name = sweep_id or catalogue.sweep_name
@@ -190,16 +197,21 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
             ready.append(outcome)
 
     own: PerThreadCopies[CryptoData] = PerThreadCopies(CryptoData.copy)  # see core.thread_copies
+    generation = uuid.uuid4().hex  # this sweep's values, sent to each worker process once
 
-    def one_cell(data: CryptoData, fold_id: str, config_id: str) -> tuple[str, pd.DataFrame | None, StageClock,
-                                                                           str | None, float]:
-        key, clock, started = f"{data.crypto}|{fold_id}.{config_id}", StageClock(), time.perf_counter()
-        if cell_workers > 1:
-            data = own.get(data.crypto, data)
-        try:
-            rows, error = run_cell(data, fold_id, config_id, catalogue, name, n_threads, clock), None
-        except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
-            rows, error = None, f"{type(exc).__name__}: {exc}"
+    def one_cell(data: CryptoData, fold_id: str, config_id: str, in_processes: bool
+                 ) -> tuple[str, pd.DataFrame | None, StageClock, str | None, float]:
+        key, started = f"{data.crypto}|{fold_id}.{config_id}", time.perf_counter()
+        if in_processes:
+            with shared_pool(cell_workers, WORKER_IMPORTS).worker() as worker:
+                rows, clock, error = worker.call(cell_in_worker, fold_id, config_id, name, n_threads,
+                                                 generation=generation,
+                                                 shared={"data": (data.crypto, lambda: data),
+                                                         "catalogue": ("catalogue", lambda: catalogue)})
+        else:
+            if cell_workers > 1:
+                data = own.get(data.crypto, data)
+            rows, clock, error = cell_outcome(data, fold_id, config_id, catalogue, name, n_threads)
         return key, rows, clock, error, time.perf_counter() - started
 
     def run_cells(config_ids: Sequence[str]) -> None:
@@ -207,7 +219,8 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         with short_switch_interval(), ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
             for data in ready:
                 cells = [(data, f, c) for c in config_ids for f in selected_folds]
-                for key, rows, clock, error, seconds in pool.map(lambda cell: one_cell(*cell), cells):
+                in_processes = computes_in_processes(cell_processes, len(cells))
+                for key, rows, clock, error, seconds in pool.map(lambda cell: one_cell(*cell, in_processes), cells):
                     sweep.clock.add(clock, 1.0 / max(1, cell_workers))
                     sweep.cells += 1
                     if error is not None:
@@ -239,6 +252,22 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
             verdicts_to_dict(verdicts)
             sweep.verdicts[rule.name] = gate_table(verdicts, decision)
     return sweep
+
+
+def cell_outcome(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str,
+                 n_threads: int) -> CellOutcome:
+    """Results rows of one cell and its stage times, or why it failed."""
+    clock = StageClock()
+    try:
+        return run_cell(data, fold_id, config_id, catalogue, sweep_id, n_threads, clock), clock, None
+    except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
+        return None, clock, f"{type(exc).__name__}: {exc}"
+
+
+def cell_in_worker(fold_id: str, config_id: str, sweep_id: str, n_threads: int, *, data: CryptoData,
+                   catalogue: Catalogue) -> CellOutcome:
+    """`cell_outcome` in a worker process, which holds the crypto's values and the catalogue."""
+    return cell_outcome(data, fold_id, config_id, catalogue, sweep_id, n_threads)
 
 
 def _attempt(sweep: PlainSweep, key: str, work: Callable[[], T]) -> T | None:

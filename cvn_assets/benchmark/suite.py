@@ -68,7 +68,8 @@ def default_workload(n_threads: int | None, cell_workers: int | None = None) -> 
                     universe=tuple(settings.universe) if settings.universe else None, sweep_id=settings.sweep_id,
                     data_dir=settings.data_dir, data_pattern=settings.data_pattern,
                     data_sql_url=settings.data_sql_url, data_sql_table=settings.data_sql_table,
-                    n_threads=n_threads or settings.n_threads, cell_workers=cell_workers or settings.cell_workers)
+                    n_threads=n_threads or settings.n_threads, cell_workers=cell_workers or settings.cell_workers,
+                    cell_processes=settings.cell_processes)
 
 
 def find_dagster_yaml(explicit: Path | None) -> Path:

@@ -74,7 +74,8 @@ def _workload_line(workload: dict[str, Any], meta: dict[str, Any]) -> str:
     return (f"Benchmark{quick} of sweep {workload['sweep']}: {len(workload['universe'])} crypto(s) × "
             f"{workload['folds']} folds × {len(workload['configurations'])} configurations = {workload['cells']} "
             f"cells; models {', '.join(workload['models'])}{ensembles}; {workload['n_threads']} thread(s) per fit, "
-            f"{workload.get('cell_workers', 1)} cell(s) at once"
+            f"{workload.get('cell_workers', 1)} cell(s) at once, worker processes "
+            f"{workload.get('cell_processes', 'auto')}"
             f"{machine}")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cvn_assets.benchmark.measure import Usage
+from cvn_assets.core.worker_processes import close_shared_pools
 
 PART_MODULES = {"plain": "cvn_assets.benchmark.plain_loop", "dagster": "cvn_assets.benchmark.dagster_part",
                 "gate": "cvn_assets.benchmark.gate_bench", "events": "cvn_assets.benchmark.event_cost"}
@@ -29,7 +30,7 @@ def _plain(workload_json: str, gate_repeats: int) -> dict[str, Any]:
 
     workload = Workload.from_json(workload_json)
     sweep = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads,
-                            cell_workers=workload.cell_workers,
+                            cell_workers=workload.cell_workers, cell_processes=workload.cell_processes,
                             sweep_id=workload.sweep_id, log=print)
     return {"cells": sweep.cells, "rows": len(sweep.results()), "failures": sweep.failures,
             "stages": sweep.clock.as_dict(),
@@ -76,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     result = RUNNERS[args.part](args.workload, args.gate_repeats)
     if "stages" in result:
         result["stages"]["imports"] = imports
+    # Stopped and waited for, the worker processes count in the CPU time of this process's children.
+    workers_rss = close_shared_pools()
     usage = Usage.now().since(started)
+    usage.update(peak_rss_mb=usage["peak_rss_mb"] + workers_rss, workers_peak_rss_mb=workers_rss)
     # Other processes on the machine stretch wall time but not CPU time: the load says how much.
     result.update(usage, dagster_imported="dagster" in sys.modules, load_average=list(os.getloadavg()))
     args.out.write_text(json.dumps(result, default=_plain_value, indent=1))

@@ -43,7 +43,8 @@ CHANGE_SCALE = 2.0 / 3.0
 # runs, results, alerts and tracking stay inside the temporary instance.
 _OWN_KEYS = ("DAGSTER_HOME", "CVN_STORAGE_DIR", "CVN_RESULTS_URL", "CVN_ALERTS_URL", "CVN_ALERT_WEBHOOK_URL",
              "CVN_MLFLOW_URI", "CVN_CATALOGUE", "CVN_UNIVERSE", "CVN_SWEEP_ID", "CVN_DATA_DIR", "CVN_DATA_PATTERN",
-             "CVN_DATA_SQL_URL", "CVN_DATA_SQL_TABLE", "CVN_THREADS", "CVN_CELL_WORKERS")
+             "CVN_DATA_SQL_URL", "CVN_DATA_SQL_TABLE", "CVN_THREADS", "CVN_CELL_WORKERS",
+             "CVN_CELL_PROCESSES")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Workload:
     data_sql_table: str | None = None
     n_threads: int = 2
     cell_workers: int = 1
+    cell_processes: str = "auto"
 
     def catalogue(self) -> Catalogue:
         return load_catalogue(self.catalogue_path, universe=list(self.universe) if self.universe else None)
@@ -76,7 +78,7 @@ class Workload:
         storage = home / "storage"
         env.update(DAGSTER_HOME=str(home), CVN_STORAGE_DIR=str(storage),
                    CVN_RESULTS_URL=f"sqlite:///{storage / 'results.db'}", CVN_THREADS=str(self.n_threads),
-                   CVN_CELL_WORKERS=str(self.cell_workers),
+                   CVN_CELL_WORKERS=str(self.cell_workers), CVN_CELL_PROCESSES=self.cell_processes,
                    CVN_DATA_PATTERN=self.data_pattern)
         optional = {"CVN_CATALOGUE": self.catalogue_path, "CVN_SWEEP_ID": self.sweep_id, "CVN_DATA_DIR": self.data_dir,
                     "CVN_DATA_SQL_URL": self.data_sql_url, "CVN_DATA_SQL_TABLE": self.data_sql_table,
@@ -104,7 +106,7 @@ class Workload:
                 "models": list(catalogue.models), "ensembles": list(catalogue.ensembles),
                 "factors": [f.name for f in catalogue.factors], "joint_rules": [r.name for r in catalogue.joint_rules],
                 "cells": len(catalogue.universe) * folds * len(configs), "n_threads": self.n_threads,
-                "cell_workers": self.cell_workers,
+                "cell_workers": self.cell_workers, "cell_processes": self.cell_processes,
                 "data": self.source().kind if self.data_dir is None else f"files {self.data_dir}/{self.data_pattern}"}
 
 

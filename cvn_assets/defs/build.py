@@ -32,7 +32,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
                           sweep_id=settings.sweep_id, n_threads=settings.n_threads,
-                          cell_workers=settings.cell_workers)
+                          cell_workers=settings.cell_workers, cell_processes=settings.cell_processes)
     partitions = build_partitions(sweep.catalogue)
     results = ResultsStoreResource(url=settings.results_url)
     resources = {

@@ -48,6 +48,9 @@ class SweepResource(dg.ConfigurableResource):
     n_threads: int = 2
     # Cells of a run computed at once, each fit with n_threads: cell_workers x n_threads <= cores.
     cell_workers: int = 1
+    # Where those cells compute: "auto" (worker processes for a run of MIN_CELLS_FOR_PROCESSES cells
+    # or more, threads below: starting the processes costs seconds), "on" or "off".
+    cell_processes: str = "auto"
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)
 

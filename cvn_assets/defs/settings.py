@@ -22,6 +22,8 @@ class Settings:
     CVN_ALERT_WEBHOOK_URL: Slack-compatible webhook for alerts (default: none).
     CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
     CVN_CELL_WORKERS: cells a run computes at once (default 1); keep it x CVN_THREADS <= cores.
+    CVN_CELL_PROCESSES: auto (default: a run of 10 cells or more computes them in worker processes,
+    a smaller one on threads), on or off.
     CVN_SWEEP_CRON / CVN_DRIFT_CRON: schedules of the whole sweep (default weekly, Sunday 03:00 UTC)
     and of the drift monitors (default daily, 06:00 UTC). CVN_SCHEDULES=off starts them stopped.
     """
@@ -37,6 +39,7 @@ class Settings:
     data_sql_table: str | None
     n_threads: int = 2
     cell_workers: int = 1
+    cell_processes: str = "auto"
     alerts_url: str | None = None
     alert_webhook_url: str | None = None
     sweep_cron: str = "0 3 * * 0"
@@ -64,6 +67,8 @@ class Settings:
             data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
             n_threads=_positive("CVN_THREADS", env.get("CVN_THREADS") or "2"),
             cell_workers=_positive("CVN_CELL_WORKERS", env.get("CVN_CELL_WORKERS") or "1"),
+            cell_processes=_choice("CVN_CELL_PROCESSES", env.get("CVN_CELL_PROCESSES") or "auto",
+                                   ("auto", "on", "off")),
             alerts_url=env.get("CVN_ALERTS_URL") or None,
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,
@@ -86,7 +91,11 @@ def _positive(name: str, value: str) -> int:
 
 
 def _on_off(name: str, value: str) -> bool:
+    return _choice(name, value, ("on", "off")) == "on"
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     switch = value.strip().lower()
-    if switch not in ("on", "off"):
-        raise ValueError(f"{name} must be 'on' or 'off', got {value!r}")
-    return switch == "on"
+    if switch not in choices:
+        raise ValueError(f"{name} must be {' or '.join(repr(c) for c in choices)}, got {value!r}")
+    return switch

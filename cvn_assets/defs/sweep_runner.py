@@ -21,6 +21,8 @@ import pandas as pd
 
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
+from cvn_assets.core.worker_processes import computes_in_processes
+from cvn_assets.defs.assets.cell import start_cell_workers
 from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import cell_key, contiguous_ranges
@@ -82,6 +84,14 @@ def run_sweep(
     selected_folds = list(folds or all_folds)
     selected_configs = list(configs or catalogue.config_ids(include_joint=False))
 
+    def cells_of(crypto: str, config_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        return [(crypto, fold, config_id) for config_id in config_ids for fold in selected_folds]
+
+    # A crypto's run of many changed cells computes them in worker processes: started now, they import
+    # the learners while the crypto data runs.
+    if any(computes_in_processes(sweep.cell_processes, len(cells) - len(plan.done_cells(cells)))
+           for cells in (cells_of(crypto, selected_configs) for crypto in selected_cryptos)):
+        start_cell_workers(sweep)
     data_job = defs.resolve_job_def(CRYPTO_DATA_JOB)
     done = plan.done_cryptos(selected_cryptos)
     ready = [crypto for crypto in selected_cryptos
@@ -93,7 +103,7 @@ def run_sweep(
 
     def run_cells(config_ids: Sequence[str]) -> None:
         for crypto in ready:
-            cells = [(crypto, fold, config_id) for config_id in config_ids for fold in selected_folds]
+            cells = cells_of(crypto, config_ids)
             unchanged = plan.done_cells(cells)
             report.skipped += len(unchanged)
             fingerprints = {str(cell_key(*c)): plan.cell(*c) for c in cells if str(cell_key(*c)) not in unchanged}

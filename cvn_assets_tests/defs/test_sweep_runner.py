@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from cvn_assets.defs.build import build_defs
+from cvn_assets.defs import sweep_runner
 from cvn_assets.defs.sweep_runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
@@ -14,11 +15,18 @@ VERDICTS = {"LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE"}
 
 @pytest.mark.slow
 def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Path, small_data_dir: Path,
-                                                                   instance: dg.DagsterInstance) -> None:
+                                                                   instance: dg.DagsterInstance,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    started_workers: list[int] = []
+    real_start = sweep_runner.start_cell_workers
+    monkeypatch.setattr(sweep_runner, "start_cell_workers",
+                        lambda sweep: started_workers.append(sweep.cell_workers) or real_start(sweep))
     settings = make_settings(tmp_path, small_data_dir)
     defs = build_defs(settings)
     report = run_sweep(defs, instance, log=lambda _: None)
     assert report.ok, report.failures
+    # 25 cells to compute per crypto: the worker processes are started before the crypto data runs.
+    assert started_workers == [1]
     joint = report.verdicts["label_smoothing_x_cleanlab"]
     joint_runs = 0 if joint["variant"].tolist() == ["-"] else 2
     # 2 crypto runs, one run per crypto over its 5 folds × 5 unique configurations, 3 gates (2 factors + the
@@ -51,6 +59,7 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
 
     unchanged = run_sweep(defs, instance, log=lambda _: None)
     assert (unchanged.runs, unchanged.skipped) == (0, 2 + 2 * 5 * 5 + 3)
+    assert started_workers == [1]  # nothing to compute: no worker started
     for name, table in report.verdicts.items():
         assert unchanged.verdicts[name].equals(table)
 
@@ -73,6 +82,7 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
                                         "cell_job[ETH|f1.ls_mild...ETH|f5.ls_mild]",
                                         "gate_job[label_smoothing]", "gate_job[label_smoothing_x_cleanlab]"]
     assert changed.skipped == 2 + 2 * 5 * 4 + 1
+    assert started_workers == [1]  # 5 cells per crypto run on threads
 
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok

@@ -5,19 +5,19 @@ and can be materialized on its own (an unselected asset that a selected one need
 storage). They share one step because Dagster's cost is per step and per run, not per fit: seven
 steps per cell cost more than the cheaper fits themselves. A run may cover a range of cells (the
 sweep runner runs a crypto's changed cells together; a backfill launched from the UI is one run):
-the step stores each asset's values over the range in one output, asset by asset, while worker
-threads compute the next ones (`cell_scheduler`).
+the step stores each asset's values over the range in one output, asset by asset, while workers
+compute the next ones (`cell_scheduler`): worker processes for a run of many cells, so that the
+fits and this thread's recording do not wait for each other's GIL, threads for a few cells.
 
 A failed blocking check stops the step after recording its evaluations, so nothing downstream of it
 is computed in that run (the sweep runner then retries the range one cell per run).
 """
 
 
-import json
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -27,21 +27,16 @@ import pandas as pd
 from cvn_assets.core.gil import short_switch_interval
 from cvn_assets.core.learners.registry import fit_loop_in_python
 from cvn_assets.core.thread_copies import PerThreadCopies
+from cvn_assets.core.worker_processes import computes_in_processes, shared_pool
+from cvn_assets.defs.assets.cell_computations import (
+    CRYPTO_INPUTS, WORKER_IMPORTS, CellAsset, CellTools, StepSetup, TrainingEvents, cell_assets, compute_in_worker,
+)
 from cvn_assets.defs.assets.cell_scheduler import NATIVE, NATIVE_ROUNDS, PYTHON, CellScheduler
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS
-from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part, track_cell
-from cvn_assets.defs.assets.models import (
-    ENSEMBLE,
-    PREDICTIONS_PREFIX,
-    ensemble_part,
-    prediction_asset_key,
-    predictions_part,
-)
-from cvn_assets.defs.assets.training import cleanlab_mask_part, smoothed_labels_part
-from cvn_assets.defs.cell_checks import (
-    CLEANLAB_CHECK, ENSEMBLE_CHECK, METRICS_CHECK, TARGETS_CHECK, check_evaluation, inline_check, predictions_check,
-)
+from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, track_cell
+from cvn_assets.defs.assets.models import PREDICTIONS_PREFIX
+from cvn_assets.defs.cell_checks import check_evaluation, inline_check
 from cvn_assets.defs.frame_store import PartitionValues
 from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata
 from cvn_assets.defs.partitions import SweepPartitions
@@ -49,71 +44,9 @@ from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 from cvn_assets.defs.tracking import MlflowTrackingResource
 
 CELL_STEP = "cell"
-CRYPTO_INPUTS = ("features", "raw_labels", "fold_windows")
-SMOOTHED, CLEANLAB = dg.AssetKey("smoothed_labels"), dg.AssetKey("cleanlab_mask")
-ENSEMBLE_KEY = dg.AssetKey(ENSEMBLE)
-
-
-@dataclass(frozen=True)
-class CellTools:
-    """What every per-cell computation may use: the sweep, the artifact store, the training event log."""
-
-    sweep: SweepResource
-    artifacts: ArtifactStoreResource
-    log_event: Callable[..., None]
-
-
-Compute = Callable[[Cell, CryptoInputs, Mapping[dg.AssetKey, Any], CellTools], Part]
-
-
-@dataclass(frozen=True)
-class CellAsset:
-    key: dg.AssetKey
-    check: str
-    crypto_deps: tuple[str, ...]
-    cell_deps: tuple[dg.AssetKey, ...]
-    compute: Compute
-    group: str
-    kinds: frozenset[str]
-    description: str
-    io_manager_key: str | None = None
-
-    @property
-    def output(self) -> str:
-        return self.key.to_python_identifier()
-
-
-def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAsset]:
-    """Every cell asset, upstream before downstream."""
-    prediction_keys = [prediction_asset_key(m) for m in models]
-    assets = [
-        CellAsset(SMOOTHED, TARGETS_CHECK, ("raw_labels", "fold_windows"), (),
-                  lambda c, d, v, x: smoothed_labels_part(c, d, x.sweep), "labels", frozenset({"pandas", "parquet"}),
-                  smoothed_labels_part.__doc__ or ""),
-        CellAsset(CLEANLAB, CLEANLAB_CHECK, CRYPTO_INPUTS, (),
-                  lambda c, d, v, x: cleanlab_mask_part(c, d, x.sweep), "labels", frozenset({"cleanlab", "parquet"}),
-                  cleanlab_mask_part.__doc__ or ""),
-        *[CellAsset(prediction_asset_key(m), predictions_check(m), CRYPTO_INPUTS, (SMOOTHED, CLEANLAB),
-                    _predictions(m), "models", frozenset({m.split("_")[0], "parquet"}),
-                    predictions_part.__doc__ or "") for m in models],
-    ]
-    if ensembles:
-        assets.append(CellAsset(ENSEMBLE_KEY, ENSEMBLE_CHECK, (), tuple(prediction_keys),
-                                lambda c, d, v, x: ensemble_part(c, {k.path[-1]: v[k] for k in prediction_keys},
-                                                                 x.sweep, x.log_event),
-                                "models", frozenset({"scikitlearn", "parquet"}), ensemble_part.__doc__ or ""))
-    metric_inputs = (*prediction_keys, *([ENSEMBLE_KEY] if ensembles else []))
-    assets.append(CellAsset(FOLD_METRICS_KEY, METRICS_CHECK, ("raw_labels",), metric_inputs,
-                            lambda c, d, v, x: fold_metrics_part(c, d.raw_labels, {k.to_user_string(): v[k]
-                                                                                   for k in metric_inputs}, x.sweep),
-                            "evaluation", frozenset({"pandas", "sql"}), fold_metrics_part.__doc__ or "",
-                            RESULTS_IO_MANAGER))
-    return assets
-
-
-def _predictions(model: str) -> Compute:
-    return lambda c, d, v, x: predictions_part(model, c, d, v[SMOOTHED], v[CLEANLAB], x.sweep, x.artifacts,
-                                               x.log_event)
+TRACKED = "mlflow_run"  # a fold_metrics part's pending MLflow run
+# A computation of one asset of one cell, wherever it runs: its part (the events it logs go to `events`).
+RunTask = Callable[[CellAsset, Cell, Mapping[dg.AssetKey, Any]], Part]
 
 
 def build_cell_asset(partitions: SweepPartitions, models: Sequence[str], ensembles: Sequence[str],
@@ -133,19 +66,21 @@ def build_cell_asset(partitions: SweepPartitions, models: Sequence[str], ensembl
     def cell(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
              tracking: MlflowTrackingResource, **crypto_inputs: Any) -> Iterator[Any]:
         """Every cell asset selected in this run, over the run's cells."""
-        yield from _run(context, assets, crypto_inputs, sweep, artifacts, tracking)
+        setup = StepSetup(tuple(models), tuple(ensembles), sweep, artifacts)
+        yield from _run(context, assets, crypto_inputs, setup, tracking)
 
     return [cell]
 
 
 def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_inputs: Mapping[str, Any],
-         sweep: SweepResource, artifacts: ArtifactStoreResource, tracking: MlflowTrackingResource) -> Iterator[Any]:
+         setup: StepSetup, tracking: MlflowTrackingResource) -> Iterator[Any]:
     """Each selected asset over the run's cells, upstream first.
 
-    The computations run on `sweep.cell_workers` threads (see `cell_scheduler`) while this thread
-    records each asset as soon as all its cells are computed; a failed blocking check stops every
-    asset after its own.
+    The computations run `sweep.cell_workers` at a time (see `cell_scheduler`), in worker processes
+    for a run of many cells, on threads otherwise, while this thread records each asset as soon as
+    all its cells are computed; a failed blocking check stops every asset after its own.
     """
+    sweep, artifacts = setup.sweep, setup.artifacts
     cells = [Cell.of(pk) for pk in context.partition_keys]
     keys = [c.key for c in cells]
     data = _crypto_data(context, crypto_inputs, sorted({c.crypto for c in cells}))
@@ -162,31 +97,37 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             lineage.fetch(asset.key, keys)
     todo = [a for a in assets if a.key in selected]
     events = {a.key: TrainingEvents() for a in todo}
-    tools = {a.key: CellTools(sweep, artifacts, events[a.key].add) for a in todo}
+    in_processes = computes_in_processes(sweep.cell_processes, len(cells))
+    run_task = (_in_worker_processes(context, setup, data, events) if in_processes
+                else _on_threads(setup, data, events))
     track = partial(track_cell, context, tracking, artifacts, sweep)
-    tracking_lock = threading.Lock()  # the MLflow client and parent run are shared by the workers
-    own_data: PerThreadCopies[CryptoInputs] = PerThreadCopies(CryptoInputs.copy)
-
-    def crypto_data(crypto: str) -> CryptoInputs:
-        return data[crypto] if sweep.cell_workers == 1 else own_data.get(crypto, data[crypto])
+    # One thread logs the cells to MLflow (its client and parent run are shared), so a worker is
+    # free for the next task as soon as a cell's metrics are computed.
+    tracker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-tracking")
 
     def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
         asset = todo[index]
         started = time.perf_counter()
-        part = asset.compute(cell, crypto_data(cell.crypto), inputs, tools[asset.key])
+        try:
+            part = run_task(asset, cell, inputs)
+        except Exception as error:
+            error.add_note(f"while computing {asset.key.to_user_string()} of cell {cell.key}")
+            raise
         if asset.key == FOLD_METRICS_KEY:
-            with tracking_lock:
-                tracked = track(part.extra["metrics"], cell)
-            part.metadata.update(tracked.metadata() if tracked else {})
+            part.extra[TRACKED] = tracker.submit(track, part.extra["metrics"], cell)
         part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
         return part
 
     scheduler = CellScheduler([a.key for a in todo], {a.key: a.cell_deps for a in todo}, cells, stored, compute,
-                              workers=sweep.cell_workers, kind=_task_kind)
-    # This thread records while the workers compute; the fits' rounds must get the GIL back soon.
-    with short_switch_interval(), scheduler:
+                              workers=sweep.cell_workers, kind=_task_kind, copy_inputs=not in_processes)
+    # This thread records while the workers compute; on threads, the fits' rounds must get the GIL back soon.
+    with short_switch_interval() if not in_processes else nullcontext(), tracker, scheduler:
         for index, asset in enumerate(todo):
             parts = scheduler.asset(index)
+            for part in parts.values():
+                if TRACKED in part.extra:
+                    tracked = part.extra.pop(TRACKED).result()
+                    part.metadata.update(tracked.metadata() if tracked else {})
             for cell in cells:
                 _record(context, asset, cell, parts[cell.key], lineage)
             if events[asset.key].lines:
@@ -197,6 +138,43 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             yield from evaluations
             if not all(e.passed for e in evaluations):
                 return  # blocking: Dagster fails the step once it has recorded the evaluations
+
+
+def start_cell_workers(sweep: SweepResource) -> None:
+    """Starts the worker processes that runs of many cells compute in; they import the learners
+    meanwhile, so a caller that knows such runs are coming starts them before its other work."""
+    shared_pool(sweep.cell_workers, WORKER_IMPORTS)
+
+
+def _on_threads(setup: StepSetup, data: Mapping[str, CryptoInputs], events: Mapping[dg.AssetKey, TrainingEvents]
+                ) -> RunTask:
+    own_data: PerThreadCopies[CryptoInputs] = PerThreadCopies(CryptoInputs.copy)
+    tools = {key: CellTools(setup.sweep, setup.artifacts, log.add) for key, log in events.items()}
+
+    def run_task(asset: CellAsset, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        crypto = data[cell.crypto] if setup.sweep.cell_workers == 1 else own_data.get(cell.crypto, data[cell.crypto])
+        return asset.compute(cell, crypto, inputs, tools[asset.key])
+
+    return run_task
+
+
+def _in_worker_processes(context: dg.AssetExecutionContext, setup: StepSetup, data: Mapping[str, CryptoInputs],
+                         events: Mapping[dg.AssetKey, TrainingEvents]) -> RunTask:
+    """Each task in one of the process-wide workers; the setup and each crypto's values cross to a
+    worker once per run (the run id is the generation)."""
+    start_cell_workers(setup.sweep)
+    pool = shared_pool(setup.sweep.cell_workers, WORKER_IMPORTS)
+    run_id = context.run.run_id
+
+    def run_task(asset: CellAsset, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        with pool.worker() as worker:
+            part, lines = worker.call(compute_in_worker, asset.key, cell, dict(inputs), generation=run_id,
+                                      shared={"setup": ("setup", lambda: setup),
+                                              "data": (cell.crypto, lambda: data[cell.crypto])})
+        events[asset.key].lines.extend(lines)
+        return part
+
+    return run_task
 
 
 def _task_kind(key: dg.AssetKey) -> str:
@@ -230,14 +208,3 @@ def _crypto_data(context: dg.AssetExecutionContext, inputs: Mapping[str, Any],
     empty = pd.DataFrame()
     return {c: CryptoInputs(**{n: by_input.get(n, {}).get(c, empty) for n in CRYPTO_INPUTS}) for c in cryptos}
 
-
-class TrainingEvents:
-    """Structured training events: one JSON object per line with a fixed event name, so every learner
-    logs the same schema. An asset's events over the run's cells go out as one log message: each
-    message is a write to the event log, and a cell's fits would otherwise cost fourteen."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, event: str, **fields: object) -> None:
-        self.lines.append(json.dumps({"event": event, **fields}, default=str))

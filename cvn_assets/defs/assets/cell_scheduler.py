@@ -1,18 +1,22 @@
-"""The computations of a cell step: every selected asset of every cell of the run, on worker threads.
+"""The computations of a cell step: every selected asset of every cell of the run, from worker threads.
+
+Each worker thread computes its tasks itself or, for a run of many cells, hands each to a worker
+process and waits for it (`core.worker_processes`); the scheduling below is the same.
 
 A task is one asset of one cell; it starts once the cell's upstream assets of the run are computed.
 While Dagster records one asset (values, metadata, checks — in the step's own thread), the workers
 already compute the next ones. With more than one worker, a free worker prefers a task that runs
-well beside what the others run. The cleanlab, ensemble and metrics computations are mostly Python,
-so two of them at once run little faster than one. A fit in one native call (CatBoost) releases the
+well beside what the others run. On threads, the cleanlab, ensemble and metrics computations are
+mostly Python, so two of them at once run little faster than one. A fit in one native call (CatBoost) releases the
 GIL for its whole length: the best partner of a Python task. A fit whose boosting rounds loop in
 Python (XGBoost, LightGBM) takes the GIL back after every round and waits for it behind a Python
 task: it is best beside another fit.
 
 Each task reads only its own cell's inputs and seeds, so the values do not depend on the order or
-the number of workers. With several workers a task gets its own copies of its inputs (see
-`core.thread_copies`). A task that raises stops the scheduling (the assets finished before it are
-still handed back, then its error); a failed blocking check stops every asset after its own.
+the number of workers. With several threads computing, a task gets its own copies of its inputs
+(see `core.thread_copies`), unless they go to a process (`copy_inputs=False`: pickling copies them).
+A task that raises stops the scheduling (the assets finished before it are still handed back, then
+its error); a failed blocking check stops every asset after its own.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class CellScheduler:
 
     def __init__(self, keys: Sequence[dg.AssetKey], deps: Mapping[dg.AssetKey, Sequence[dg.AssetKey]],
                  cells: Sequence[Cell], stored: Mapping[dg.AssetKey, Mapping[str, Any]], compute: ComputeTask,
-                 *, workers: int, kind: Callable[[dg.AssetKey], str]) -> None:
+                 *, workers: int, kind: Callable[[dg.AssetKey], str], copy_inputs: bool = True) -> None:
         self._keys, self._cells, self._stored, self._compute = list(keys), list(cells), stored, compute
         self._index = {key: i for i, key in enumerate(self._keys)}
         self._deps = [[d for d in deps.get(key, ()) if d in self._index or d in stored] for key in self._keys]
@@ -51,6 +55,7 @@ class CellScheduler:
         self._error: BaseException | None = None
         self._last_asset = len(self._keys) - 1  # lowered by a failed blocking check
         self._closing = False
+        self._copy_inputs = copy_inputs and workers > 1
         self._condition = threading.Condition()
         count = max(1, min(workers, len(self._cells)))
         self._threads = [threading.Thread(target=self._work, name=f"cell-compute-{i}", daemon=True)
@@ -111,7 +116,7 @@ class CellScheduler:
         with self._condition:
             inputs = {dep: (self._parts[self._index[dep]][cell_index].value if dep in self._index
                             else self._stored[dep][key]) for dep in self._deps[asset]}
-        return inputs if len(self._threads) == 1 else frames_copy(inputs)
+        return frames_copy(inputs) if self._copy_inputs and len(self._threads) > 1 else inputs
 
     def _next(self) -> Task | None:
         """The next task to start (lock held), waiting while none is ready; None when there is nothing left."""

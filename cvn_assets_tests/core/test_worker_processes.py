@@ -1,0 +1,93 @@
+"""Worker processes: calls, shared values sent once per generation, errors and a worker that dies."""
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from cvn_assets.core.worker_processes import (
+    MIN_CELLS_FOR_PROCESSES, WorkerDied, WorkerPool, computes_in_processes,
+)
+
+
+class Refused(Exception):
+    pass
+
+
+def total(offset: int, *, numbers: list[int]) -> tuple[int, int]:
+    return offset + sum(numbers), os.getpid()
+
+
+def refuse(reason: str) -> None:
+    raise Refused(reason)
+
+
+def lock_result() -> threading.Lock:
+    return threading.Lock()  # does not pickle
+
+
+def exit_now(code: int) -> None:
+    os._exit(code)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    workers = WorkerPool(1)
+    yield workers
+    workers.close()
+
+
+def test_a_shared_value_crosses_once_per_generation(pool: WorkerPool) -> None:
+    numbers = list(range(1000))
+    made: list[str] = []
+
+    def shared(key: str) -> dict:
+        return {"numbers": (key, lambda: made.append(key) or numbers)}
+
+    with pool.worker() as worker:
+        first, pid = worker.call(total, 1, shared=shared("a"), generation="run-1")
+        second, same_pid = worker.call(total, 2, shared=shared("a"), generation="run-1")
+        assert (first, second) == (sum(numbers) + 1, sum(numbers) + 2)
+        assert pid == same_pid != os.getpid()
+        assert made == ["a"] and worker.values_sent == 1
+        worker.call(total, 0, shared=shared("b"), generation="run-1")  # another key: sent
+        worker.call(total, 0, shared=shared("a"), generation="run-2")  # a new generation: sent again
+    assert made == ["a", "b", "a"]
+
+
+def test_an_error_is_raised_with_the_workers_traceback_and_the_worker_goes_on(pool: WorkerPool) -> None:
+    with pool.worker() as worker:
+        with pytest.raises(Refused, match="no such cell") as raised:
+            worker.call(refuse, "no such cell")
+        assert any("in worker process" in note and "refuse" in note for note in raised.value.__notes__)
+        assert worker.call(total, 5, shared={"numbers": ("n", lambda: [1])})[0] == 6
+
+
+def test_a_result_that_cannot_be_sent_back_says_so(pool: WorkerPool) -> None:
+    with pool.worker() as worker:
+        with pytest.raises(RuntimeError, match="lock_result could not be sent back"):
+            worker.call(lock_result)
+        assert worker.alive
+
+
+def test_a_worker_that_dies_is_reported_and_replaced() -> None:
+    pool = WorkerPool(1)
+    try:
+        with pool.worker() as worker:
+            with pytest.raises(WorkerDied, match=r"exit_now ended \(exit code 3\)"):
+                worker.call(exit_now, 3)
+        with pool.worker() as replacement:
+            assert replacement is not worker and replacement.alive
+            assert replacement.call(total, 1, shared={"numbers": ("n", lambda: [2])})[0] == 3
+    finally:
+        pool.close()
+
+
+def test_a_run_of_many_cells_computes_in_processes_unless_switched_off() -> None:
+    assert computes_in_processes("auto", MIN_CELLS_FOR_PROCESSES)
+    assert not computes_in_processes("auto", MIN_CELLS_FOR_PROCESSES - 1)
+    assert computes_in_processes("on", 1)
+    assert not computes_in_processes("off", 1000)
+    with pytest.raises(ValueError, match="auto, on, off.*'sometimes'"):
+        computes_in_processes("sometimes", 10)
