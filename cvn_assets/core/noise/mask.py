@@ -4,6 +4,7 @@ mislabeled, capped per class, and the weight each training row gets."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ STAT_NAMES: tuple[str, ...] = (
 # "too few rows" check below and the call agree.
 MIN_EXAMPLES_PER_CLASS = 1
 QUALITY_METHOD = "self_confidence"
+_FIND_LABEL_ISSUES = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,8 +107,11 @@ def _label_issues(hard: np.ndarray, probs: np.ndarray, n_rows: int) -> tuple[np.
     pred_probs = np.column_stack([1.0 - probs, probs])
     # n_jobs=1: cleanlab's default forks a process pool, and forking after an OpenMP gradient-boosting
     # model has trained in this process can hang (LightGBM does).
-    issues = find_label_issues(labels=hard, pred_probs=pred_probs, n_jobs=1,
-                               min_examples_per_class=MIN_EXAMPLES_PER_CLASS)
+    # With n_jobs=1 cleanlab passes each class's rows through module globals, so two threads calling it
+    # at once read each other's classes (seen as a shape mismatch, or silently wrong flags): one at a time.
+    with _FIND_LABEL_ISSUES:
+        issues = find_label_issues(labels=hard, pred_probs=pred_probs, n_jobs=1,
+                                   min_examples_per_class=MIN_EXAMPLES_PER_CLASS)
     quality = get_label_quality_scores(labels=hard, pred_probs=pred_probs, method=QUALITY_METHOD)
     return np.asarray(issues, dtype=bool), np.asarray(quality, dtype=float)
 

@@ -205,3 +205,21 @@ def test_misaligned_timestamps_are_named() -> None:
     labels["timestamp"] = labels["timestamp"].shift(1, fill_value=labels["timestamp"].iloc[0])
     with pytest.raises(ValueError, match="features and labels disagree at position 1"):
         run(features, labels, np.arange(100))
+
+
+def test_label_issues_found_on_several_threads_at_once_are_each_threads_own() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cvn_assets.core.noise.mask import _label_issues
+
+    rng = np.random.default_rng(3)
+    cases = []
+    for size in (3000, 4100, 5200, 6300):
+        hard = (rng.random(size) < 0.3).astype(int)
+        probs = np.clip(0.3 + 0.4 * hard + rng.normal(0, 0.25, size), 0.01, 0.99)
+        cases.append((hard, probs))
+    expected = [_label_issues(hard, probs, hard.size)[0] for hard, probs in cases]
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        for _ in range(15):
+            found = list(pool.map(lambda case: _label_issues(case[0], case[1], case[0].size)[0], cases))
+            assert all(np.array_equal(f, e) for f, e in zip(found, expected))
