@@ -16,7 +16,7 @@ import pandas as pd
 
 from cvn_assets.core.catalogue import Catalogue, parse_catalogue
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
-from cvn_assets.core.sweep_gate import evaluate_single_factor
+from cvn_assets.core.sweep_gate import evaluate_single_factor, forget_recent_verdicts
 
 GATE_FACTOR = "label_smoothing"
 GATE_BASELINE = "none"
@@ -74,6 +74,7 @@ def time_gate(n_variants: int = 20, n_cryptos: int = 5, n_folds: int = 5, repeat
     timings = []
     verdicts: list[str] = []
     for _ in range(max(repeats, 1)):
+        forget_recent_verdicts()  # each repeat evaluates, rather than finding the previous verdicts
         started = time.perf_counter()
         result = evaluate_single_factor(catalogue, rows, GATE_FACTOR)
         timings.append(time.perf_counter() - started)

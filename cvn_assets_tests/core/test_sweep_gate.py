@@ -71,3 +71,29 @@ def test_a_materialized_joint_is_gated_against_the_shared_baseline(catalogue) ->
     assert decision.config_id == "ls_mild_x_cl_filter"
     (variant,) = verdicts[0].variants
     assert variant.baseline == "baseline" and variant.n_pairs == 25 and variant.verdict == Verdict.LOCK
+
+
+def test_the_same_factor_on_the_same_rows_is_evaluated_once(catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets.core import sweep_gate
+
+    evaluated: list[str] = []
+    real = sweep_gate.evaluate_factor
+    monkeypatch.setattr(sweep_gate, "evaluate_factor", lambda rows, factor, *a, **k: evaluated.append(factor)
+                        or real(rows, factor, *a, **k))
+    sweep_gate.forget_recent_verdicts()
+    rows = _rows({("cleanlab", "filter"): 0.025})
+    first = evaluate_single_factor(catalogue, rows, "cleanlab")
+    first[0].variants.clear()  # what a caller does with its verdicts does not reach the next caller
+    again = evaluate_single_factor(catalogue, rows.copy(), "cleanlab")
+    assert evaluated == ["cleanlab"] and len(again[0].variants) == 2
+    decide_joint(catalogue, catalogue.joint_rules[0], rows)  # cleanlab found again; label_smoothing evaluated
+    assert evaluated == ["cleanlab", "label_smoothing"]
+
+    changed = rows.copy()
+    changed.loc[changed["variant"] == "filter", "f1_buy"] += 0.001
+    evaluate_single_factor(catalogue, changed, "cleanlab")  # other rows
+    evaluate_single_factor(load_catalogue(universe=[*CRYPTOS, "ADA"]), rows, "cleanlab")  # another catalogue
+    assert evaluated == ["cleanlab", "label_smoothing", "cleanlab", "cleanlab"]
+    sweep_gate.forget_recent_verdicts()
+    evaluate_single_factor(catalogue, rows, "cleanlab")
+    assert len(evaluated) == 5
