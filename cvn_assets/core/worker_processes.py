@@ -15,6 +15,7 @@ Ctrl-C (the parent stops it) and exits when the parent's end of its pipe closes.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import multiprocessing
 import pickle
@@ -24,6 +25,7 @@ import signal
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -59,7 +61,8 @@ class Worker:
         self._connection, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, tuple(warm_imports)), daemon=True,
                                         name="cvn-worker")
-        self._process.start()
+        with _without_main_module():
+            self._process.start()
         child.close()
         self._generation: Hashable = None
         self._held: set[Hashable] = set()
@@ -133,7 +136,7 @@ class WorkerPool:
 
     def peak_rss_mb(self) -> float:
         """The sum of the workers' peak resident memory (call it while none is lent)."""
-        return sum(worker.call(_peak_rss_mb) for worker in self._workers)
+        return sum(worker.call(_peak_rss_mb) for worker in self._workers if worker.alive)
 
     def close(self) -> None:
         for worker in self._workers:
@@ -151,7 +154,7 @@ def shared_pool(size: int, warm_imports: Sequence[str] = ()) -> WorkerPool:
     with _SHARED_LOCK:
         if key not in _SHARED:
             if not _SHARED:
-                atexit.register(close_shared_pools)
+                atexit.register(_close_at_exit)
             _SHARED[key] = WorkerPool(size, warm_imports)
         return _SHARED[key]
 
@@ -167,6 +170,28 @@ def close_shared_pools() -> float:
                 pool.close()
         _SHARED.clear()
         return peak
+
+
+def _close_at_exit() -> None:
+    with contextlib.suppress(Exception):  # the interpreter is ending: a worker already gone is no news
+        close_shared_pools()
+
+
+_MAIN_SWAP = threading.Lock()
+
+
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """A worker runs only functions of importable modules, so it starts without the parent's main
+    module: spawn would otherwise run the parent's script again in it (all of it, in a script without
+    an `if __name__ == "__main__"` guard)."""
+    with _MAIN_SWAP:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
 
 
 def _serve(connection: Connection, warm_imports: tuple[str, ...]) -> None:

@@ -1,8 +1,12 @@
 """Worker processes: calls, shared values sent once per generation, errors and a worker that dies."""
 
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +95,22 @@ def test_a_run_of_many_cells_computes_in_processes_unless_switched_off() -> None
     assert not computes_in_processes("off", 1000)
     with pytest.raises(ValueError, match="auto, on, off.*'sometimes'"):
         computes_in_processes("sometimes", 10)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from cvn_assets.core.worker_processes import WorkerPool
+        with open({str(runs)!r}, "a") as log:
+            log.write("script ran\\n")
+        pool = WorkerPool(1)
+        with pool.worker() as worker:
+            assert worker.call(os.getpid) != os.getpid()
+        pool.close()
+    """))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, str(script)], env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert runs.read_text() == "script ran\n"
