@@ -44,7 +44,7 @@ from cvn_assets.core.schema import RESULT_KEY_COLUMNS
 from cvn_assets.core.thread_copies import PerThreadCopies
 from cvn_assets.core.sweep_gate import decide_joint, evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.core.training import fit_and_predict, training_targets
-from cvn_assets.core.worker_processes import computes_in_processes, shared_pool
+from cvn_assets.core.worker_processes import computes_in_processes, native_thread_limits, shared_pool
 
 Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
@@ -203,7 +203,7 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
                  ) -> tuple[str, pd.DataFrame | None, StageClock, str | None, float]:
         key, started = f"{data.crypto}|{fold_id}.{config_id}", time.perf_counter()
         if in_processes:
-            with shared_pool(cell_workers, WORKER_IMPORTS).worker() as worker:
+            with shared_pool(cell_workers, WORKER_IMPORTS, native_thread_limits(n_threads)).worker() as worker:
                 rows, clock, error = worker.call(cell_in_worker, fold_id, config_id, name, n_threads,
                                                  generation=generation,
                                                  shared={"data": (data.crypto, lambda: data),

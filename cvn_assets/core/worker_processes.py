@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import importlib
 import multiprocessing
+import os
 import pickle
 import queue
 import resource
@@ -38,6 +39,14 @@ PROCESS_MODES = ("auto", "on", "off")
 MIN_CELLS_FOR_PROCESSES = 10
 # name -> (key, value): the function gets `name=value`; the worker keeps the value under `key`.
 SharedValues = Mapping[str, tuple[Hashable, Callable[[], Any]]]
+# The native thread pools a process starts by default, one thread per core each: BLAS (numpy, scipy,
+# scikit-learn) and OpenMP. Two workers on two cores, each with a pool per core, take turns on them.
+NATIVE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def native_thread_limits(threads: int) -> dict[str, str]:
+    """The environment that sizes a worker's native thread pools to `threads` (the learners' own count)."""
+    return {name: str(threads) for name in NATIVE_THREAD_VARIABLES}
 
 
 def computes_in_processes(mode: str, cells: int) -> bool:
@@ -56,11 +65,11 @@ class WorkerDied(RuntimeError):
 class Worker:
     """One worker process, and the shared values it holds for the current generation."""
 
-    def __init__(self, warm_imports: Sequence[str] = ()) -> None:
+    def __init__(self, warm_imports: Sequence[str] = (), environment: Mapping[str, str] | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, tuple(warm_imports)), daemon=True,
-                                        name="cvn-worker")
+        self._process = context.Process(target=_serve, args=(child, tuple(warm_imports), dict(environment or {})),
+                                        daemon=True, name="cvn-worker")
         with _without_main_module():
             self._process.start()
         child.close()
@@ -111,12 +120,17 @@ class Worker:
 
 
 class WorkerPool:
-    """`size` workers, lent one at a time; a worker that died is replaced when it is handed back."""
+    """`size` workers, lent one at a time; a worker that died is replaced when it is handed back.
 
-    def __init__(self, size: int, warm_imports: Sequence[str] = ()) -> None:
+    `warm_imports` are imported by each worker as it starts; `environment` is set in each worker
+    before that (e.g. `native_thread_limits`)."""
+
+    def __init__(self, size: int, warm_imports: Sequence[str] = (), environment: Mapping[str, str] | None = None
+                 ) -> None:
         self.size = size
         self._warm_imports = tuple(warm_imports)
-        self._workers = [Worker(self._warm_imports) for _ in range(size)]
+        self._environment = dict(environment or {})
+        self._workers = [Worker(self._warm_imports, self._environment) for _ in range(size)]
         self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         for worker in self._workers:
             self._idle.put(worker)
@@ -130,7 +144,7 @@ class WorkerPool:
         finally:
             if not worker.alive:
                 self._workers.remove(worker)
-                worker = Worker(self._warm_imports)
+                worker = Worker(self._warm_imports, self._environment)
                 self._workers.append(worker)
             self._idle.put(worker)
 
@@ -143,19 +157,20 @@ class WorkerPool:
             worker.stop()
 
 
-_SHARED: dict[tuple[int, tuple[str, ...]], WorkerPool] = {}
+_SHARED: dict[tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]], WorkerPool] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_pool(size: int, warm_imports: Sequence[str] = ()) -> WorkerPool:
-    """The process-wide pool of `size` workers (started once, then reused by every later caller, so a
-    sweep of several runs starts its workers once)."""
-    key = (size, tuple(warm_imports))
+def shared_pool(size: int, warm_imports: Sequence[str] = (), environment: Mapping[str, str] | None = None
+                ) -> WorkerPool:
+    """The process-wide pool of `size` such workers (started once, then reused by every later caller,
+    so a sweep of several runs starts its workers once)."""
+    key = (size, tuple(warm_imports), tuple(sorted((environment or {}).items())))
     with _SHARED_LOCK:
         if key not in _SHARED:
             if not _SHARED:
                 atexit.register(_close_at_exit)
-            _SHARED[key] = WorkerPool(size, warm_imports)
+            _SHARED[key] = WorkerPool(size, warm_imports, environment)
         return _SHARED[key]
 
 
@@ -194,8 +209,9 @@ def _without_main_module() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-def _serve(connection: Connection, warm_imports: tuple[str, ...]) -> None:
+def _serve(connection: Connection, warm_imports: tuple[str, ...], environment: dict[str, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers; Ctrl-C is the parent's
+    os.environ.update(environment)  # before the imports: native libraries read it once, as they load
     for module in warm_imports:  # paid once while the parent prepares, not in the first task
         importlib.import_module(module)
     generation: Hashable = None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cvn_assets.core.worker_processes import (
-    MIN_CELLS_FOR_PROCESSES, WorkerDied, WorkerPool, computes_in_processes,
+    MIN_CELLS_FOR_PROCESSES, WorkerDied, WorkerPool, computes_in_processes, native_thread_limits,
 )
 
 
@@ -33,6 +33,17 @@ def lock_result() -> threading.Lock:
 
 def exit_now(code: int) -> None:
     os._exit(code)
+
+
+def environment_value(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def blas_threads() -> list[int]:
+    import numpy  # noqa: F401 - loads the BLAS library whose pool is read below
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +125,13 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path:
     done = subprocess.run([sys.executable, str(script)], env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert runs.read_text() == "script ran\n"
+
+
+def test_a_workers_native_thread_pools_are_sized_before_its_libraries_load() -> None:
+    pool = WorkerPool(1, warm_imports=("numpy",), environment=native_thread_limits(1))
+    try:
+        with pool.worker() as worker:
+            assert worker.call(environment_value, "OPENBLAS_NUM_THREADS") == "1"
+            assert set(worker.call(blas_threads)) == {1}
+    finally:
+        pool.close()

@@ -27,7 +27,7 @@ import pandas as pd
 from cvn_assets.core.gil import short_switch_interval
 from cvn_assets.core.learners.registry import fit_loop_in_python
 from cvn_assets.core.thread_copies import PerThreadCopies
-from cvn_assets.core.worker_processes import computes_in_processes, shared_pool
+from cvn_assets.core.worker_processes import WorkerPool, computes_in_processes, native_thread_limits, shared_pool
 from cvn_assets.defs.assets.cell_computations import (
     CRYPTO_INPUTS, WORKER_IMPORTS, CellAsset, CellTools, StepSetup, TrainingEvents, cell_assets, compute_in_worker,
 )
@@ -140,10 +140,10 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
                 return  # blocking: Dagster fails the step once it has recorded the evaluations
 
 
-def start_cell_workers(sweep: SweepResource) -> None:
-    """Starts the worker processes that runs of many cells compute in; they import the learners
-    meanwhile, so a caller that knows such runs are coming starts them before its other work."""
-    shared_pool(sweep.cell_workers, WORKER_IMPORTS)
+def start_cell_workers(sweep: SweepResource) -> WorkerPool:
+    """The worker processes that runs of many cells compute in, started if they are not yet; they
+    import the learners meanwhile, so a caller that knows such runs are coming starts them early."""
+    return shared_pool(sweep.cell_workers, WORKER_IMPORTS, native_thread_limits(sweep.n_threads))
 
 
 def _on_threads(setup: StepSetup, data: Mapping[str, CryptoInputs], events: Mapping[dg.AssetKey, TrainingEvents]
@@ -162,8 +162,7 @@ def _in_worker_processes(context: dg.AssetExecutionContext, setup: StepSetup, da
                          events: Mapping[dg.AssetKey, TrainingEvents]) -> RunTask:
     """Each task in one of the process-wide workers; the setup and each crypto's values cross to a
     worker once per run (the run id is the generation)."""
-    start_cell_workers(setup.sweep)
-    pool = shared_pool(setup.sweep.cell_workers, WORKER_IMPORTS)
+    pool = start_cell_workers(setup.sweep)
     run_id = context.run.run_id
 
     def run_task(asset: CellAsset, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
