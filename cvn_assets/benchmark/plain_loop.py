@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -215,24 +216,28 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         return key, rows, clock, error, time.perf_counter() - started
 
     def run_cells(config_ids: Sequence[str]) -> None:
-        # As in the cell step (see core.gil), so cells computed at once run alike in both.
-        with short_switch_interval(), ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
             for data in ready:
                 cells = [(data, f, c) for c in config_ids for f in selected_folds]
                 in_processes = computes_in_processes(cell_processes, len(cells))
-                for key, rows, clock, error, seconds in pool.map(lambda cell: one_cell(*cell, in_processes), cells):
-                    sweep.clock.add(clock, 1.0 / max(1, cell_workers))
-                    sweep.cells += 1
-                    if error is not None:
-                        sweep.failures[key] = error
-                    if rows is not None:
-                        sweep.rows.append(rows)
-                        with sweep.clock.stage("checks"):
-                            degenerate = degenerate_metrics_sanity(rows)
-                        if not degenerate.passed:
-                            sweep.failures[key] = degenerate.detail
-                    status = "FAIL" if key in sweep.failures else "ok"
-                    log(f"  {status:<5} plain cell       {key:<28} {seconds:6.1f}s")
+                # As in the cell step (see core.gil), so cells computed at once run alike in both.
+                with nullcontext() if in_processes else short_switch_interval():
+                    for outcome in pool.map(lambda cell: one_cell(*cell, in_processes), cells):
+                        record(*outcome)
+
+    def record(key: str, rows: pd.DataFrame | None, clock: StageClock, error: str | None, seconds: float) -> None:
+        sweep.clock.add(clock, 1.0 / max(1, cell_workers))
+        sweep.cells += 1
+        if error is not None:
+            sweep.failures[key] = error
+        if rows is not None:
+            sweep.rows.append(rows)
+            with sweep.clock.stage("checks"):
+                degenerate = degenerate_metrics_sanity(rows)
+            if not degenerate.passed:
+                sweep.failures[key] = degenerate.detail
+        status = "FAIL" if key in sweep.failures else "ok"
+        log(f"  {status:<5} plain cell       {key:<28} {seconds:6.1f}s")
 
     run_cells(list(configs or catalogue.config_ids(include_joint=False)))
     if not gate:

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from cvn_assets.core.catalogue import Catalogue
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part
 from cvn_assets.defs.assets.models import ENSEMBLE, ensemble_part, prediction_asset_key, predictions_part
@@ -103,14 +104,17 @@ class StepSetup:
     artifacts: ArtifactStoreResource
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # A configured Dagster resource pickles but does not load back: send its fields instead.
-        return _setup_from_fields, (self.models, self.ensembles, self.sweep.model_dump(),
+        # A configured Dagster resource pickles but does not load back: send its fields instead, and
+        # the catalogue the parent read (its file may have changed since).
+        return _setup_from_fields, (self.models, self.ensembles, self.sweep.model_dump(), self.sweep.catalogue,
                                     self.artifacts.model_dump())
 
 
 def _setup_from_fields(models: tuple[str, ...], ensembles: tuple[str, ...], sweep: dict[str, Any],
-                       artifacts: dict[str, Any]) -> StepSetup:
-    return StepSetup(models, ensembles, SweepResource(**sweep), ArtifactStoreResource(**artifacts))
+                       catalogue: Catalogue, artifacts: dict[str, Any]) -> StepSetup:
+    resource = SweepResource(**sweep)
+    resource._catalogue = catalogue
+    return StepSetup(models, ensembles, resource, ArtifactStoreResource(**artifacts))
 
 
 def compute_in_worker(key: dg.AssetKey, cell: Cell, inputs: Mapping[dg.AssetKey, Any], *, setup: StepSetup,
