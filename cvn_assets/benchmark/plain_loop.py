@@ -44,14 +44,13 @@ from cvn_assets.core.sanity import (
 from cvn_assets.core.schema import RESULT_KEY_COLUMNS
 from cvn_assets.core.thread_copies import PerThreadCopies
 from cvn_assets.core.sweep_gate import decide_joint, evaluate_joint, evaluate_single_factor, gate_table
-from cvn_assets.core.training import fit_and_predict, training_targets
+from cvn_assets.core.training import FIT_LIBRARIES, fit_and_predict, training_targets
 from cvn_assets.core.worker_processes import computes_in_processes, native_thread_limits, shared_pool
 
 Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
 # What a worker process imports as it starts (as the cell step's workers do, without Dagster).
-WORKER_IMPORTS = ("cvn_assets.benchmark.plain_loop", "cvn_assets.core.learners.registry",
-                  "xgboost", "lightgbm", "catboost", "cleanlab.filter")
+WORKER_IMPORTS = ("cvn_assets.benchmark.plain_loop", *FIT_LIBRARIES)
 CellOutcome = tuple[pd.DataFrame | None, StageClock, str | None]
 
 

@@ -19,6 +19,9 @@ from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
 from cvn_assets.core.smoothing import SmoothingParams, smooth_labels
 from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
 
+# The libraries a cell's fits load (each on first use): a fresh worker process imports them up front.
+FIT_LIBRARIES = ("cvn_assets.core.learners.registry", "xgboost", "lightgbm", "catboost", "cleanlab.filter")
+
 EVALUATION_WINDOWS: tuple[str, ...] = ("validation", "test")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 
 from cvn_assets.core.catalogue import Catalogue
+from cvn_assets.core.training import FIT_LIBRARIES
 from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part
 from cvn_assets.defs.assets.models import ENSEMBLE, ensemble_part, prediction_asset_key, predictions_part
@@ -28,8 +29,7 @@ CRYPTO_INPUTS = ("features", "raw_labels", "fold_windows")
 SMOOTHED, CLEANLAB = dg.AssetKey("smoothed_labels"), dg.AssetKey("cleanlab_mask")
 ENSEMBLE_KEY = dg.AssetKey(ENSEMBLE)
 # Imported by each worker process as it starts, while the parent still prepares the run.
-WORKER_IMPORTS = ("cvn_assets.defs.assets.cell_computations", "cvn_assets.core.learners.registry",
-                  "xgboost", "lightgbm", "catboost", "cleanlab.filter")
+WORKER_IMPORTS = ("cvn_assets.defs.assets.cell_computations", *FIT_LIBRARIES)
 
 
 @dataclass(frozen=True)
