@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvn_assets.core.worker_processes import PROCESS_MODES
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -67,8 +69,7 @@ class Settings:
             data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
             n_threads=_positive("CVN_THREADS", env.get("CVN_THREADS") or "2"),
             cell_workers=_positive("CVN_CELL_WORKERS", env.get("CVN_CELL_WORKERS") or "1"),
-            cell_processes=_choice("CVN_CELL_PROCESSES", env.get("CVN_CELL_PROCESSES") or "auto",
-                                   ("auto", "on", "off")),
+            cell_processes=_choice("CVN_CELL_PROCESSES", env.get("CVN_CELL_PROCESSES") or "auto", PROCESS_MODES),
             alerts_url=env.get("CVN_ALERTS_URL") or None,
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,

@@ -15,9 +15,9 @@ is computed in that run (the sweep runner then retries the range one cell per ru
 
 
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 

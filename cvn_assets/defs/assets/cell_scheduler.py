@@ -7,10 +7,10 @@ A task is one asset of one cell; it starts once the cell's upstream assets of th
 While Dagster records one asset (values, metadata, checks — in the step's own thread), the workers
 already compute the next ones. With more than one worker, a free worker prefers a task that runs
 well beside what the others run. On threads, the cleanlab, ensemble and metrics computations are
-mostly Python, so two of them at once run little faster than one. A fit in one native call (CatBoost) releases the
-GIL for its whole length: the best partner of a Python task. A fit whose boosting rounds loop in
-Python (XGBoost, LightGBM) takes the GIL back after every round and waits for it behind a Python
-task: it is best beside another fit.
+mostly Python, so two of them at once run little faster than one. A fit in one native call
+(CatBoost) releases the GIL for its whole length: the best partner of a Python task. A fit whose
+boosting rounds loop in Python (XGBoost, LightGBM) takes the GIL back after every round and waits
+for it behind a Python task: it is best beside another fit.
 
 Each task reads only its own cell's inputs and seeds, so the values do not depend on the order or
 the number of workers. With several threads computing, a task gets its own copies of its inputs
@@ -55,7 +55,7 @@ class CellScheduler:
         self._error: BaseException | None = None
         self._last_asset = len(self._keys) - 1  # lowered by a failed blocking check
         self._closing = False
-        self._copy_inputs = copy_inputs and workers > 1
+        self._copy_inputs = copy_inputs
         self._condition = threading.Condition()
         count = max(1, min(workers, len(self._cells)))
         self._threads = [threading.Thread(target=self._work, name=f"cell-compute-{i}", daemon=True)
