@@ -183,7 +183,7 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
                     cell_processes: str = "auto", log: Callable[[str], None] = lambda _: None) -> PlainSweep:
     """The whole grid (or the selected slice), then the gates, as the sweep runner orders them.
 
-    A crypto's cells are computed `cell_workers` at a time, as the cell step computes a run's cells,
+    The cells are computed `cell_workers` at a time, as the cell step computes a run's cells,
     in worker processes or on threads by the same rule (`cell_processes`); each cell's stage times
     then count for 1/`cell_workers` of their length, as in the Dagster part.
     """
@@ -215,14 +215,14 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         return key, rows, clock, error, time.perf_counter() - started
 
     def run_cells(config_ids: Sequence[str]) -> None:
-        with ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool:
-            for data in ready:
-                cells = [(data, f, c) for c in config_ids for f in selected_folds]
-                in_processes = computes_in_processes(cell_processes, len(cells))
-                # As in the cell step (see core.gil), so cells computed at once run alike in both.
-                with nullcontext() if in_processes else short_switch_interval():
-                    for outcome in pool.map(lambda cell: one_cell(*cell, in_processes), cells):
-                        record(*outcome)
+        # Every ready crypto's cells at once, as the sweep runner runs them in one run.
+        cells = [(data, f, c) for data in ready for c in config_ids for f in selected_folds]
+        in_processes = computes_in_processes(cell_processes, len(cells))
+        # As in the cell step (see core.gil), so cells computed at once run alike in both.
+        with ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool, \
+                nullcontext() if in_processes else short_switch_interval():
+            for outcome in pool.map(lambda cell: one_cell(*cell, in_processes), cells):
+                record(*outcome)
 
     def record(key: str, rows: pd.DataFrame | None, clock: StageClock, error: str | None, seconds: float) -> None:
         sweep.clock.add(clock, 1.0 / max(1, cell_workers))

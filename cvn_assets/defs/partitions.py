@@ -58,6 +58,32 @@ def contiguous_ranges(order: Sequence[str], wanted: Iterable[str]) -> list[list[
     return ranges
 
 
+def cell_boxes(cryptos: Sequence[str], fv_keys: Sequence[str],
+               wanted: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
+    """The wanted (crypto, fv) cells as boxes: neighbouring cryptos × neighbouring fv keys.
+
+    A range of multi-partition keys is a box: every crypto from the start's to the end's, each with
+    every fv key from the start's to the end's. Cryptos in a row (in the partitions' order) that want
+    the same fv ranges share their boxes, so the whole grid is one box.
+    """
+    fvs_of: dict[str, set[str]] = {}
+    for crypto, fv in wanted:
+        fvs_of.setdefault(crypto, set()).add(fv)
+    rows: list[tuple[list[str], list[list[str]]]] = []
+    adjacent = False  # the previous crypto in the order is in the last row
+    for crypto in cryptos:
+        if crypto not in fvs_of:
+            adjacent = False
+            continue
+        ranges = contiguous_ranges(fv_keys, fvs_of[crypto])
+        if adjacent and rows[-1][1] == ranges:
+            rows[-1][0].append(crypto)
+        else:
+            rows.append(([crypto], ranges))
+        adjacent = True
+    return [(row_cryptos, fvs) for row_cryptos, ranges in rows for fvs in ranges]
+
+
 def build_partitions(catalogue: Catalogue) -> SweepPartitions:
     folds = fold_ids(catalogue.pipeline.folds)
     fv_keys = [fold_variant_key(f, c) for c in catalogue.config_ids() for f in folds]

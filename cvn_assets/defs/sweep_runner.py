@@ -1,11 +1,13 @@
 """Materializes a sweep (or a slice of it) on a Dagster instance, in process, and reports the verdicts.
 
 Every run is recorded on the instance, so the web UI shows exactly what ran. Per-crypto work runs
-once per crypto; a crypto whose data fails validation gets no downstream run. A crypto's cells to
-compute run together, one run per contiguous range of cell keys (a run's cost is paid once per
-range, not once per cell); a range whose run fails is run again one cell per run, so a bad cell
-fails alone. A partition last materialized with the same input fingerprint is skipped (see
-`sweep_plan`).
+once per crypto; a crypto whose data fails validation gets no downstream run. The cells to compute
+run together, one run per range of cell keys — a box of neighbouring cryptos × neighbouring
+fold.configuration keys, so the whole default grid is one run: a run's cost is paid once, and the
+workers go from one crypto's cells to the next without waiting for a run to end and another to
+start. A range whose run fails is run again one crypto per run, and a crypto's range that fails
+again one cell per run, so a bad cell fails alone. A partition last materialized with the same
+input fingerprint is skipped (see `sweep_plan`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cvn_assets.core.worker_processes import computes_in_processes
 from cvn_assets.defs.assets.cell import start_cell_workers
 from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
-from cvn_assets.defs.partitions import cell_key, contiguous_ranges
+from cvn_assets.defs.partitions import CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, cell_boxes, cell_key, fold_variant_key
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
@@ -87,10 +89,10 @@ def run_sweep(
     def cells_of(crypto: str, config_ids: Sequence[str]) -> list[tuple[str, str, str]]:
         return [(crypto, fold, config_id) for config_id in config_ids for fold in selected_folds]
 
-    # A crypto's run of many changed cells computes them in worker processes: started now, they import
-    # the learners while the crypto data runs.
-    if any(computes_in_processes(sweep.cell_processes, len(cells) - len(plan.done_cells(cells)))
-           for cells in (cells_of(crypto, selected_configs) for crypto in selected_cryptos)):
+    # A run of many changed cells computes them in worker processes: started now, they import the
+    # learners while the crypto data runs.
+    grid = [cell for crypto in selected_cryptos for cell in cells_of(crypto, selected_configs)]
+    if computes_in_processes(sweep.cell_processes, len(grid) - len(plan.done_cells(grid))):
         start_cell_workers(sweep)
     data_job = defs.resolve_job_def(CRYPTO_DATA_JOB)
     done = plan.done_cryptos(selected_cryptos)
@@ -99,16 +101,20 @@ def run_sweep(
     report.skipped += len(done)
     cell_job = defs.resolve_job_def(CELL_JOB)
 
-    cell_order = [str(k) for k in cell_job.partitions_def.get_partition_keys()] if cell_job.partitions_def else []
+    cell_partitions = cell_job.partitions_def
+    assert isinstance(cell_partitions, dg.MultiPartitionsDefinition), "the cell job is partitioned by crypto × fv"
+    crypto_order, fv_order = ([str(k) for k in cell_partitions.get_partitions_def_for_dimension(d).get_partition_keys()]
+                              for d in (CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION))
 
     def run_cells(config_ids: Sequence[str]) -> None:
-        for crypto in ready:
-            cells = cells_of(crypto, config_ids)
-            unchanged = plan.done_cells(cells)
-            report.skipped += len(unchanged)
-            fingerprints = {str(cell_key(*c)): plan.cell(*c) for c in cells if str(cell_key(*c)) not in unchanged}
-            for keys in contiguous_ranges(cell_order, fingerprints):
-                _execute_range(cell_job, keys, instance, report, log, fingerprints)
+        cells = [cell for crypto in ready for cell in cells_of(crypto, config_ids)]
+        unchanged = plan.done_cells(cells)
+        report.skipped += len(unchanged)
+        todo = [c for c in cells if str(cell_key(*c)) not in unchanged]
+        fingerprints = {str(cell_key(*c)): plan.cell(*c) for c in todo}
+        wanted = [(crypto, fold_variant_key(fold, config_id)) for crypto, fold, config_id in todo]
+        for cryptos, fvs in cell_boxes(crypto_order, fv_order, wanted):
+            _execute_box(cell_job, cryptos, fvs, instance, report, log, fingerprints)
 
     run_cells(selected_configs)
     if not gate:
@@ -148,9 +154,11 @@ def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> 
     return report
 
 
-def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.DagsterInstance, report: SweepReport,
-                   log: Callable[[str], None], fingerprints: dict[str, str | None]) -> None:
-    """One run over the range; when it fails, one run per cell, so each failure is the cell's own."""
+def _execute_box(job: dg.JobDefinition, cryptos: Sequence[str], fvs: Sequence[str], instance: dg.DagsterInstance,
+                 report: SweepReport, log: Callable[[str], None], fingerprints: dict[str, str | None]) -> None:
+    """One run over the cryptos × fv keys; when it fails, one run per crypto, then one per cell, so each
+    failure is the cell's own."""
+    keys = [str(dg.MultiPartitionKey({CRYPTO_DIMENSION: c, FOLD_VARIANT_DIMENSION: fv})) for c in cryptos for fv in fvs]
     if len(keys) == 1:
         _execute(job, keys[0], instance, report, log, fingerprints[keys[0]])
         return
@@ -163,6 +171,11 @@ def _execute_range(job: dg.JobDefinition, keys: Sequence[str], instance: dg.Dags
     report.executed.append(f"{job.name}[{name}]")
     if result.success:
         log(f"  ok    {job.name:<16} {name} ({len(keys)} cells) {time.perf_counter() - started:6.1f}s")
+        return
+    if len(cryptos) > 1:
+        log(f"  retry {job.name:<16} {name} one crypto per run: {_failure_message(result)}")
+        for crypto in cryptos:
+            _execute_box(job, [crypto], fvs, instance, report, log, fingerprints)
         return
     log(f"  retry {job.name:<16} {name} one cell per run: {_failure_message(result)}")
     for key in keys:

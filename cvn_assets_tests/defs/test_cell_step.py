@@ -10,7 +10,7 @@ from cvn_assets.defs.assets.cell import CELL_STEP, cell_assets
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
 from cvn_assets.defs.lineage import CONSUMED_KEY
-from cvn_assets.defs.partitions import contiguous_ranges
+from cvn_assets.defs.partitions import cell_boxes, contiguous_ranges
 from cvn_assets.defs.settings import Settings
 from cvn_assets.defs.sweep_runner import PLANNED_AS_RANGE, RANGE_END_TAG, RANGE_START_TAG, run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
@@ -29,6 +29,18 @@ def test_contiguous_ranges_follow_the_partition_order() -> None:
     order = ["a", "b", "c", "d", "e"]
     assert contiguous_ranges(order, ["d", "a", "b", "e"]) == [["a", "b"], ["d", "e"]]
     assert contiguous_ranges(order, []) == []
+
+
+def test_cells_form_boxes_of_neighbouring_cryptos_and_fv_keys() -> None:
+    cryptos, fvs = ["A", "B", "C", "D"], ["f1.x", "f2.x", "f1.y", "f2.y"]
+    grid = [(c, fv) for c in cryptos for fv in fvs[:2]]
+    assert cell_boxes(cryptos, fvs, grid) == [(cryptos, ["f1.x", "f2.x"])]
+    # C has no cells (its data failed): A-B and D are two boxes; D also wants a second range
+    wanted = [("B", "f1.y"), ("A", "f2.y"), ("A", "f1.y"), ("B", "f2.y"), ("D", "f1.y"), ("D", "f2.y"), ("D", "f1.x")]
+    assert cell_boxes(cryptos, fvs, wanted) == [(["A", "B"], ["f1.y", "f2.y"]), (["D"], ["f1.x"]),
+                                                (["D"], ["f1.y", "f2.y"])]
+    assert cell_boxes(cryptos, fvs, [("B", "f2.y"), ("C", "f1.x")]) == [(["B"], ["f2.y"]), (["C"], ["f1.x"])]
+    assert cell_boxes(cryptos, fvs, []) == []
 
 
 def test_cell_assets_are_listed_upstream_first() -> None:
@@ -108,25 +120,27 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
         return real(raw_labels, fold, smoothing)
 
     monkeypatch.setattr(training, "training_targets", broken_on_f2)
-    document = small_catalogue_document(("BTC",))
+    document = small_catalogue_document(("BTC", "ETH"))
     defs = build_defs(make_settings(tmp_path, small_data_dir, document))
     lines: list[str] = []
     report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lines.append)
-    assert list(report.failures) == ["cell_job[BTC|f2.baseline]"]
+    assert sorted(report.failures) == ["cell_job[BTC|f2.baseline]", "cell_job[ETH|f2.baseline]"]
     assert "labels of f2 are unreadable" in report.failures["cell_job[BTC|f2.baseline]"]
-    assert any(line.lstrip().startswith("retry") for line in lines)
-    assert instance.get_materialized_partitions(METRICS) == {"BTC|f1.baseline", "BTC|f3.baseline"}
-    # 1 data run, the failed range, then one run per cell of it
-    assert report.runs == 1 + 1 + 3
-    keys = ["BTC|f1.baseline", "BTC|f2.baseline", "BTC|f3.baseline"]
+    assert [line.split()[3:6] for line in lines if line.lstrip().startswith("retry")] == [
+        ["one", "crypto", "per"], ["one", "cell", "per"], ["one", "cell", "per"]]
+    keys = [f"{crypto}|f{fold}.baseline" for crypto in ("BTC", "ETH") for fold in (1, 2, 3)]
+    assert instance.get_materialized_partitions(METRICS) == {k for k in keys if "f2" not in k}
+    # 2 data runs, the failed range over both cryptos, one run per crypto, then one run per cell of each
+    assert report.runs == 2 + 1 + 2 + 6
     status = instance.get_status_by_partition(METRICS, keys, defs.resolve_job_def("cell_job").partitions_def)
-    assert status["BTC|f2.baseline"] == dg.AssetPartitionStatus.FAILED
+    assert status["BTC|f2.baseline"] == status["ETH|f2.baseline"] == dg.AssetPartitionStatus.FAILED
     assert PLANNED_AS_RANGE not in os.environ
 
-    # The range run planned each asset once over its cells; each single-cell run planned its own cell.
+    # Each range run planned each asset once over its cells; each single-cell run planned its own cell.
     planned = [r.event_log_entry.dagster_event.event_specific_data for run in instance.get_run_records()
                for r in instance.get_records_for_run(run.dagster_run.run_id, of_type=PLANNED).records
                if r.event_log_entry.dagster_event.asset_key == METRICS]
-    ranged = [p for p in planned if p.partitions_subset is not None]
-    assert len(ranged) == 1 and set(ranged[0].partitions_subset.get_partition_keys()) == set(keys)
+    ranged = sorted((sorted(p.partitions_subset.get_partition_keys()) for p in planned if p.partitions_subset),
+                    key=lambda k: (len(k), k))
+    assert ranged == [keys[:3], keys[3:], keys]
     assert sorted(p.partition for p in planned if p.partitions_subset is None) == keys

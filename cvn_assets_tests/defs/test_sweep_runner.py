@@ -25,14 +25,14 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     defs = build_defs(settings)
     report = run_sweep(defs, instance, log=lambda _: None)
     assert report.ok, report.failures
-    # 25 cells to compute per crypto: the worker processes are started before the crypto data runs.
+    # 50 cells to compute: the worker processes are started before the crypto data runs.
     assert started_workers == [1]
     joint = report.verdicts["label_smoothing_x_cleanlab"]
-    joint_runs = 0 if joint["variant"].tolist() == ["-"] else 2
-    # 2 crypto runs, one run per crypto over its 5 folds × 5 unique configurations, 3 gates (2 factors + the
-    # joint rule), and the joint configuration's cells when its rule allows them (one run per crypto)
-    assert report.runs == 2 + 2 + 3 + joint_runs
-    assert "cell_job[BTC|f1.baseline...BTC|f5.cl_reweight]" in report.executed
+    joint_runs = 0 if joint["variant"].tolist() == ["-"] else 1
+    # 2 crypto runs, one run over both cryptos × 5 folds × 5 unique configurations, 3 gates (2 factors + the
+    # joint rule), and the joint configuration's cells when its rule allows them (one run)
+    assert report.runs == 2 + 1 + 3 + joint_runs
+    assert "cell_job[BTC|f1.baseline...ETH|f5.cl_reweight]" in report.executed
 
     materialized = instance.get_materialized_partitions(dg.AssetKey("fold_metrics"))
     assert materialized == {f"{c}|f{f}.{v}" for c in ("BTC", "ETH") for f in range(1, 6)
@@ -77,12 +77,11 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     document["factors"]["label_smoothing"]["variants"]["mild"] = {"eps_buy": 0.10, "eps_hold": 0.05}
     changed = run_sweep(build_defs(make_settings(tmp_path, small_data_dir, catalogue=document)), instance,
                         log=lambda _: None)
-    assert changed.ok and changed.runs == 2 + 2
-    assert sorted(changed.executed) == ["cell_job[BTC|f1.ls_mild...BTC|f5.ls_mild]",
-                                        "cell_job[ETH|f1.ls_mild...ETH|f5.ls_mild]",
+    assert changed.ok and changed.runs == 1 + 2
+    assert sorted(changed.executed) == ["cell_job[BTC|f1.ls_mild...ETH|f5.ls_mild]",
                                         "gate_job[label_smoothing]", "gate_job[label_smoothing_x_cleanlab]"]
     assert changed.skipped == 2 + 2 * 5 * 4 + 1
-    assert started_workers == [1]  # 5 cells per crypto run on threads
+    assert started_workers == [1, 1]  # 10 cells in one run: computed in the (already started) worker processes
 
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok

@@ -4,13 +4,13 @@ Every cell asset keeps its own key, group, kinds, code version, metadata, blocki
 and can be materialized on its own (an unselected asset that a selected one needs is read from
 storage). They share one step because Dagster's cost is per step and per run, not per fit: seven
 steps per cell cost more than the cheaper fits themselves. A run may cover a range of cells (the
-sweep runner runs a crypto's changed cells together; a backfill launched from the UI is one run):
+sweep runner runs all the changed cells of its cryptos together; a UI backfill runs in chunks):
 the step stores each asset's values over the range in one output, asset by asset, while workers
 compute the next ones (`cell_scheduler`): worker processes for a run of many cells, so that the
 fits and this thread's recording do not wait for each other's GIL, threads for a few cells.
 
 A failed blocking check stops the step after recording its evaluations, so nothing downstream of it
-is computed in that run (the sweep runner then retries the range one cell per run).
+is computed in that run (the sweep runner then retries the range one crypto, then one cell, per run).
 """
 
 
