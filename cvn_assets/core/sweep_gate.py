@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -39,7 +38,8 @@ class JointDecision:
 
 # A sweep gates the same factor on the same rows several times: its own gate, each joint rule's
 # decision (in the runner and in the joint gate) and each results dossier; the bootstrap and tests
-# cost 0.1-0.3 s a time. Keyed on the catalogue and on the rows' bytes, so a hit is the same input.
+# cost 0.1-0.3 s a time. Keyed on the catalogue and on the rows' content (values, dtypes, index,
+# columns: not their pickle, whose bytes change with pandas' memory layout), so a hit is the same input.
 _RECENT_VERDICTS: OrderedDict[tuple[str, str, bytes], list[FactorVerdict]] = OrderedDict()
 _RECENT_SIZE = 16
 _RECENT_LOCK = threading.Lock()
@@ -49,7 +49,7 @@ def evaluate_single_factor(catalogue: Catalogue, rows: pd.DataFrame, factor_name
     """Verdicts of every non-baseline variant of one factor against its baseline."""
     factor = catalogue.factor(factor_name)
     factor_rows = rows[rows["factor"] == factor_name]
-    key = (catalogue.fingerprint(), factor_name, hashlib.sha256(pickle.dumps(factor_rows, protocol=5)).digest())
+    key = (catalogue.fingerprint(), factor_name, _content_digest(factor_rows))
     with _RECENT_LOCK:
         if key in _RECENT_VERDICTS:
             _RECENT_VERDICTS.move_to_end(key)
@@ -63,6 +63,12 @@ def evaluate_single_factor(catalogue: Catalogue, rows: pd.DataFrame, factor_name
         while len(_RECENT_VERDICTS) > _RECENT_SIZE:
             _RECENT_VERDICTS.popitem(last=False)
     return verdicts
+
+
+def _content_digest(rows: pd.DataFrame) -> bytes:
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in rows.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes())
+    return digest.digest()
 
 
 def forget_recent_verdicts() -> None:

@@ -1,5 +1,7 @@
 """Joint rule: the winners of two factors run together only when both pass their gates."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,11 +91,22 @@ def test_the_same_factor_on_the_same_rows_is_evaluated_once(catalogue, monkeypat
     decide_joint(catalogue, catalogue.joint_rules[0], rows)  # cleanlab found again; label_smoothing evaluated
     assert evaluated == ["cleanlab", "label_smoothing"]
 
+    # The same content laid out otherwise in memory (the dossier's normalised copy) is the same input;
+    # the rows in another order are not.
+    relaid = pd.DataFrame(index=rows.index)
+    for column in rows.columns:  # one block per column
+        relaid[column] = rows[column].to_numpy(copy=True)
+    assert pickle.dumps(relaid) != pickle.dumps(rows)
+    evaluate_single_factor(catalogue, relaid, "cleanlab")
+    assert evaluated == ["cleanlab", "label_smoothing"]
+    evaluate_single_factor(catalogue, rows.iloc[::-1], "cleanlab")
+    assert evaluated == ["cleanlab", "label_smoothing", "cleanlab"]
+
     changed = rows.copy()
     changed.loc[changed["variant"] == "filter", "f1_buy"] += 0.001
     evaluate_single_factor(catalogue, changed, "cleanlab")  # other rows
     evaluate_single_factor(load_catalogue(universe=[*CRYPTOS, "ADA"]), rows, "cleanlab")  # another catalogue
-    assert evaluated == ["cleanlab", "label_smoothing", "cleanlab", "cleanlab"]
+    assert evaluated == ["cleanlab", "label_smoothing", "cleanlab", "cleanlab", "cleanlab"]
     sweep_gate.forget_recent_verdicts()
     evaluate_single_factor(catalogue, rows, "cleanlab")
-    assert len(evaluated) == 5
+    assert len(evaluated) == 6
