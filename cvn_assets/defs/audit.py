@@ -7,7 +7,7 @@ materializations it read, whose run holds the OHLCV with its content hash.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -124,7 +124,29 @@ def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
                       variant)
 
 
-RunEvents = tuple[dg.DagsterRun | None, list[dg.EventLogRecord]]
+class RunEvents:
+    """A run's materializations and check evaluations, in their order, and also by partition (a range
+    run holds hundreds of cells, and an audit reads them cell by cell)."""
+
+    def __init__(self, run: dg.DagsterRun | None, records: Sequence[dg.EventLogRecord]) -> None:
+        self.run = run
+        events = [event for event in (r.event_log_entry.dagster_event for r in records) if event is not None]
+        self.materializations = [event.step_materialization_data.materialization for event in events
+                                 if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+        self.checks = [event.asset_check_evaluation_data for event in events
+                       if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+        self._materializations_of: dict[str | None, list[dg.AssetMaterialization]] = defaultdict(list)
+        for materialization in self.materializations:
+            self._materializations_of[materialization.partition].append(materialization)
+        self._checks_of: dict[str | None, list[Any]] = defaultdict(list)
+        for evaluation in self.checks:
+            self._checks_of[evaluation.partition].append(evaluation)
+
+    def of(self, partition: str | None) -> tuple[list[dg.AssetMaterialization], list[Any]]:
+        """The materializations and check evaluations of one partition, or all of them for None."""
+        if partition is None:
+            return self.materializations, self.checks
+        return self._materializations_of.get(partition, []), self._checks_of.get(partition, [])
 
 
 def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | None = None,
@@ -138,16 +160,13 @@ def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | 
     runs = {} if runs is None else runs
     if run_id not in runs:
         runs[run_id] = _run_events(instance, run_id)
-    run, records = runs[run_id]
+    contents = runs[run_id]
+    run = contents.run
     known = StorageIds() if known is None else known
-    materializations = [event.step_materialization_data.materialization for event in
-                        (record.event_log_entry.dagster_event for record in records)
-                        if event is not None and event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
-    known.learn_from_run(run_id, materializations)
-    assets, checks = [], []
+    known.learn_from_run(run_id, contents.materializations)
+    materializations, evaluations = contents.of(partition)
+    assets = []
     for materialization in materializations:
-        if partition is not None and materialization.partition != partition:
-            continue
         metadata = materialization.metadata
         tags = materialization.tags or {}
         assets.append({
@@ -157,17 +176,10 @@ def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | 
             "consumed": metadata[CONSUMED_KEY].value if CONSUMED_KEY in metadata else {},
             **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
         })
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        if event is None or event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            continue
-        evaluation = event.asset_check_evaluation_data
-        if partition is not None and evaluation.partition != partition:
-            continue
-        checks.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
-                       "partition": evaluation.partition, "passed": evaluation.passed,
-                       **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold")
-                          if k in evaluation.metadata}})
+    checks = [{"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
+               "partition": evaluation.partition, "passed": evaluation.passed,
+               **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold") if k in evaluation.metadata}}
+              for evaluation in evaluations]
     return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
             "fingerprint": run_fingerprint(run.tags, partition) if run else None, "assets": assets, "checks": checks}
 
@@ -182,7 +194,7 @@ def _run_events(instance: dg.DagsterInstance, run_id: str) -> RunEvents:
         _FINISHED_RUNS.move_to_end(run_id)
         return _FINISHED_RUNS[run_id]
     run = instance.get_run_by_id(run_id)
-    events: RunEvents = (run, list(instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records))
+    events = RunEvents(run, instance.get_records_for_run(run_id, of_type=RUN_EVENTS).records)
     if run is not None and run.is_finished:
         _FINISHED_RUNS[run_id] = events
         while len(_FINISHED_RUNS) > FINISHED_RUNS_KEPT:
