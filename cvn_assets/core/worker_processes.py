@@ -28,6 +28,7 @@ import threading
 import traceback
 import types
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -172,6 +173,25 @@ def shared_pool(size: int, warm_imports: Sequence[str] = (), environment: Mappin
                 atexit.register(_close_at_exit)
             _SHARED[key] = WorkerPool(size, warm_imports, environment)
         return _SHARED[key]
+
+
+def running_shared_pool() -> WorkerPool | None:
+    """A shared pool this process has already started, or None: workers other work may borrow while
+    they are idle (none is started for it)."""
+    with _SHARED_LOCK:
+        return next(iter(_SHARED.values()), None)
+
+
+@contextmanager
+def submitting_to(pool: WorkerPool) -> Iterator[Callable[..., Future[Any]]]:
+    """`submit(function, *args)`: a Future of `function(*args)` computed in one of the pool's workers,
+    as many at once as the pool has workers."""
+    def in_worker(function: Callable[..., T], *args: Any) -> T:
+        with pool.worker() as worker:
+            return worker.call(function, *args)
+
+    with ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="pool-submit") as threads:
+        yield lambda function, *args: threads.submit(in_worker, function, *args)
 
 
 def close_shared_pools() -> float:

@@ -5,13 +5,15 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cvn_assets.core.worker_processes import (
-    MIN_CELLS_FOR_PROCESSES, WorkerDied, WorkerPool, computes_in_processes, native_thread_limits,
+    MIN_CELLS_FOR_PROCESSES, WorkerDied, WorkerPool, close_shared_pools, computes_in_processes, native_thread_limits,
+    running_shared_pool, shared_pool, submitting_to,
 )
 
 
@@ -33,6 +35,11 @@ def lock_result() -> threading.Lock:
 
 def exit_now(code: int) -> None:
     os._exit(code)
+
+
+def pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
 
 
 def environment_value(name: str) -> str | None:
@@ -135,3 +142,23 @@ def test_a_workers_native_thread_pools_are_sized_before_its_libraries_load() -> 
             assert set(worker.call(blas_threads)) == {1}
     finally:
         pool.close()
+
+
+def test_work_submitted_to_a_pool_runs_in_its_workers_at_once() -> None:
+    pool = WorkerPool(2)
+    try:
+        with submitting_to(pool) as submit:
+            futures = [submit(pid_after, 0.5) for _ in range(2)]
+            pids = [future.result() for future in futures]
+    finally:
+        pool.close()
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+
+
+def test_only_a_pool_already_started_is_lent_to_other_work() -> None:
+    close_shared_pools()
+    assert running_shared_pool() is None
+    started = shared_pool(1)
+    assert running_shared_pool() is started
+    close_shared_pools()
+    assert running_shared_pool() is None

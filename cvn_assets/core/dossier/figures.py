@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,16 +27,24 @@ MAX_PANEL_COLUMNS = 3
 VERDICT_COLOURS = {"LOCK": "#1a7f37", "KEEP_AVAILABLE": "#9a6700", "ABANDON": "#cf222e", "INCONCLUSIVE": "#57606a"}
 BASELINE_COLOUR = "#57606a"
 VARIANT_COLOUR = "#0969da"
+Submit = Callable[[Callable[[Dossier], bytes], Dossier], "Future[bytes]"]
 
 
-def render_figures(dossier: Dossier) -> dict[str, bytes]:
-    """PNG bytes by figure name; a figure with nothing to show is left out."""
+def render_figures(dossier: Dossier, submit: Submit | None = None) -> dict[str, bytes]:
+    """PNG bytes by figure name; a figure with nothing to show is left out.
+
+    `submit(draw, dossier)` (an executor's `submit`) draws the figures elsewhere, e.g. at once in
+    idle worker processes; by default they are drawn here, one after the other.
+    """
     if not dossier.variants:
         return {}
-    figures = {HEATMAP: heatmap_png(dossier), CONFIDENCE_INTERVALS: confidence_interval_png(dossier)}
+    drawers = {HEATMAP: heatmap_png, CONFIDENCE_INTERVALS: confidence_interval_png}
     if any(d.baseline_bins or d.variant_bins for d in dossier.variants):
-        figures[RELIABILITY] = reliability_png(dossier)
-    return figures
+        drawers[RELIABILITY] = reliability_png
+    if submit is None:
+        return {name: draw(dossier) for name, draw in drawers.items()}
+    futures = {name: submit(draw, dossier) for name, draw in drawers.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 def heatmap_png(dossier: Dossier) -> bytes:

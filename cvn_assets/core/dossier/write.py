@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import to_html, to_markdown
-from cvn_assets.core.dossier.figures import render_figures
+from cvn_assets.core.dossier.figures import Submit, render_figures
 from cvn_assets.core.dossier.report import dossier_blocks, dossier_title
 from cvn_assets.core.errors import DataSourceError
 
@@ -30,17 +30,18 @@ class DossierFiles:
     figures: dict[str, Path]
 
 
-def write_dossier(dossier: Dossier, out_dir: Path) -> DossierFiles:
+def write_dossier(dossier: Dossier, out_dir: Path, submit: Submit | None = None) -> DossierFiles:
     """Write the dossier's files into `out_dir` (created if needed); PNGs of an earlier dossier are removed.
 
-    The same dossier always gives byte-identical files.
+    The same dossier always gives byte-identical files. `submit` draws the figures elsewhere (see
+    `render_figures`).
     """
     out_dir = Path(out_dir)
     try:
         (out_dir / FIGURES_FOLDER).mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise DataSourceError(f"dossier folder {out_dir} cannot be created: {error}") from error
-    pngs = render_figures(dossier)
+    pngs = render_figures(dossier, submit)
     figures = {name: out_dir / FIGURES_FOLDER / f"{name}.png" for name in sorted(pngs)}
     for stale in (out_dir / FIGURES_FOLDER).glob("*.png"):
         if stale not in figures.values():

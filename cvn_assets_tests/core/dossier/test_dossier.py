@@ -13,6 +13,7 @@ import pytest
 
 from cvn_assets.core.dossier import Dossier, DossierFiles, build_dossier, embedded_markdown, write_dossier
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
+from cvn_assets.core.worker_processes import WorkerPool, submitting_to
 from cvn_assets_tests.core.dossier.results_table import FACTOR, FAILURE_MESSAGE, SWEEP, toy_catalogue, toy_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -117,6 +118,21 @@ def test_the_same_dossier_gives_byte_identical_files(dossier: Dossier, files: Do
     assert again.html.read_bytes() == files.html.read_bytes()
     for name, path in files.figures.items():
         assert again.figures[name].read_bytes() == path.read_bytes()
+
+
+@pytest.mark.slow
+def test_figures_drawn_at_once_in_worker_processes_are_the_same_files(dossier: Dossier, files: DossierFiles,
+                                                                      tmp_path: Path) -> None:
+    pool = WorkerPool(2)
+    try:
+        with submitting_to(pool) as submit:
+            elsewhere = write_dossier(dossier, tmp_path, submit)
+    finally:
+        pool.close()
+    assert set(elsewhere.figures) == FIGURES
+    for name, path in files.figures.items():
+        assert elsewhere.figures[name].read_bytes() == path.read_bytes()
+    assert elsewhere.html.read_bytes() == files.html.read_bytes()
 
 
 def test_a_table_without_reliability_bins_says_so_instead_of_failing(tmp_path: Path) -> None:
