@@ -13,16 +13,19 @@ def render_summary(document: dict[str, Any]) -> str:
     lines = [_workload_line(document["workload"], meta)]
     if meta.get("code_at_start") != meta.get("code_at_end"):
         lines.append("WARNING: the code changed while the benchmark ran; its parts measured different versions")
-    plain, dagster = document.get("plain"), document.get("dagster")
-    measured = [(label, part) for label, part in (("(a) through Dagster", dagster), ("(b) plain loop", plain)) if part]
+    plain, dagster, again = document.get("plain"), document.get("dagster"), document.get("plain_after")
+    labels = (("(a) through Dagster", dagster), ("(b) plain loop" + (", before (a)" if again else ""), plain),
+              ("(b) plain loop, after (a)", again))
+    measured = [(label, part) for label, part in labels if part]
     if measured:
-        lines += ["", f"{'':<24}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>13}{'load at end':>13}"]
-        lines += [f"{label:<24}{part['wall_seconds']:>10.1f}{part['cpu_seconds']:>10.1f}{part['peak_rss_mb']:>13.0f}"
+        lines += ["", f"{'':<28}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>13}{'load at end':>13}"]
+        lines += [f"{label:<28}{part['wall_seconds']:>10.1f}{part['cpu_seconds']:>10.1f}{part['peak_rss_mb']:>13.0f}"
                   f"{_load(part):>13}" for label, part in measured]
     comparison = document.get("comparison")
     if comparison:
         ratio = comparison["ratio"]
-        lines.append(f"{'ratio a/b':<24}{_number(ratio['wall_seconds']):>10}{_number(ratio['cpu_seconds']):>10}"
+        label = "ratio a/b" + (" (b: mean)" if again else "")
+        lines.append(f"{label:<28}{_number(ratio['wall_seconds']):>10}{_number(ratio['cpu_seconds']):>10}"
                      f"{_number(ratio['peak_rss_mb']):>13}")
         agree = "yes" if comparison["verdicts_agree"] else "NO"
         lines.append(f"verdicts of (a) and (b) agree: {agree} ({comparison['verdicts_compared']} verdict rows)")

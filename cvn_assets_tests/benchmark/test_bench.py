@@ -14,7 +14,7 @@ from cvn_assets.cli.main import main
 from cvn_assets.core.catalogue import load_catalogue
 from cvn_assets.core.schema import RESULT_COLUMNS
 
-SECTIONS = {"meta", "workload", "plain", "dagster", "rerun", "gate", "events", "comparison"}
+SECTIONS = {"meta", "workload", "plain", "dagster", "plain_after", "rerun", "gate", "events", "comparison"}
 USAGE = ("wall_seconds", "cpu_seconds", "peak_rss_mb")
 
 
@@ -27,11 +27,16 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     document = json.loads(out.read_text())
     assert set(document) == SECTIONS
     assert document["workload"]["cell_workers"] == 2
-    for part in ("plain", "dagster", "rerun"):
+    for part in ("plain", "dagster", "plain_after", "rerun"):
         assert all(document[part][key] > 0 for key in USAGE), part
         assert document[part]["failures"] == {}
         assert document[part]["stages"]["model:xgboost"]["wall_seconds"] > 0
     assert all(value > 0 for value in document["comparison"]["ratio"].values())
+    # The plain loop runs before and after (a); the ratio divides by the mean of both.
+    plains = (document["plain"], document["plain_after"])
+    assert document["comparison"]["plain"]["wall_seconds"] == pytest.approx(sum(p["wall_seconds"] for p in plains) / 2)
+    assert document["comparison"]["ratio"]["wall_seconds"] == pytest.approx(
+        document["dagster"]["wall_seconds"] / document["comparison"]["plain"]["wall_seconds"])
     assert document["comparison"]["verdicts_agree"] is True
     assert document["plain"]["dagster_imported"] is False
     assert document["plain"]["cells"] == document["workload"]["cells"] == 6
@@ -54,7 +59,8 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
         assert events[run]["wall_seconds"] > 0 and events[run]["cpu_seconds"] > 0
     assert events["ms_per_materialization"] > 0
     printed = capsys.readouterr().out
-    assert "ratio a/b" in printed and "(c) re-run after changing label_smoothing/mild" in printed
+    assert "ratio a/b (b: mean)" in printed and "(b) plain loop, after (a)" in printed
+    assert "(c) re-run after changing label_smoothing/mild" in printed
     assert "(e) event log: 6 cells × 4 assets" in printed
 
 
