@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
-from concurrent.futures import Future
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,34 +15,14 @@ from matplotlib.figure import Figure
 
 from cvn_assets.core.dossier.build import Dossier, VariantDetail
 from cvn_assets.core.dossier.calibration import PooledBins
+from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
 
-HEATMAP = "delta_f1_heatmap"
-RELIABILITY = "reliability"
-CONFIDENCE_INTERVALS = "delta_f1_ci"
 FIGURE_DPI = 90
 PANEL_INCHES = 3.6
 MAX_PANEL_COLUMNS = 3
 VERDICT_COLOURS = {"LOCK": "#1a7f37", "KEEP_AVAILABLE": "#9a6700", "ABANDON": "#cf222e", "INCONCLUSIVE": "#57606a"}
 BASELINE_COLOUR = "#57606a"
 VARIANT_COLOUR = "#0969da"
-Submit = Callable[[Callable[[Dossier], bytes], Dossier], "Future[bytes]"]
-
-
-def render_figures(dossier: Dossier, submit: Submit | None = None) -> dict[str, bytes]:
-    """PNG bytes by figure name; a figure with nothing to show is left out.
-
-    `submit(draw, dossier)` (an executor's `submit`) draws the figures elsewhere, e.g. at once in
-    idle worker processes; by default they are drawn here, one after the other.
-    """
-    if not dossier.variants:
-        return {}
-    drawers = {HEATMAP: heatmap_png, CONFIDENCE_INTERVALS: confidence_interval_png}
-    if any(d.baseline_bins or d.variant_bins for d in dossier.variants):
-        drawers[RELIABILITY] = reliability_png
-    if submit is None:
-        return {name: draw(dossier) for name, draw in drawers.items()}
-    futures = {name: submit(draw, dossier) for name, draw in drawers.items()}
-    return {name: future.result() for name, future in futures.items()}
 
 
 def heatmap_png(dossier: Dossier) -> bytes:
@@ -166,3 +144,6 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
     return buffer.getvalue()
+
+
+DRAWERS = {HEATMAP: heatmap_png, CONFIDENCE_INTERVALS: confidence_interval_png, RELIABILITY: reliability_png}

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import Block, Bullets, Heading, Image, Paragraph, Table
-from cvn_assets.core.dossier.figures import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
+from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
 
 # A catalogue snapshot is long; the report shows its start, the verdict's metadata keeps all of it.
 MAX_LINEAGE_VALUE_CHARS = 400

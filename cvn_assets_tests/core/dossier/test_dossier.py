@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import struct
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -133,6 +135,13 @@ def test_figures_drawn_at_once_in_worker_processes_are_the_same_files(dossier: D
     for name, path in files.figures.items():
         assert elsewhere.figures[name].read_bytes() == path.read_bytes()
     assert elsewhere.html.read_bytes() == files.html.read_bytes()
+
+
+def test_matplotlib_loads_only_where_a_figure_is_drawn() -> None:
+    # The sweep's process writes dossiers whose figures its workers draw: it need not pay the import.
+    code = "import sys, cvn_assets.core.dossier, cvn_assets.defs.assets.dossier; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_a_table_without_reliability_bins_says_so_instead_of_failing(tmp_path: Path) -> None:
