@@ -30,6 +30,10 @@ _NAMED_VALUE = re.compile(
 )
 
 
+# What every match of _NAMED_VALUE contains.
+_SECRET_NAME_HINT = re.compile(r"_(?:KEY|TOKEN|PASSWORD|SECRET)", re.IGNORECASE)
+
+
 def is_secret_name(name: object) -> bool:
     """True for keys and variable names that hold credentials by convention (`*_KEY`, `*_TOKEN`, ...)."""
     text = str(name)
@@ -60,10 +64,21 @@ def secret_values(environ: Mapping[str, str]) -> set[str]:
 def scrub_text(text: str, secrets: Iterable[str]) -> str:
     """`text` with every occurrence of a secret value (also URL-encoded), every URL password and every
     value written next to a secret-like name (`API_TOKEN=...`) replaced by "***"."""
-    masked = _URL_PASSWORD.sub(lambda match: f"{match['prefix']}{REDACTED}@", text)
-    masked = _NAMED_VALUE.sub(_mask_named_value, masked)
+    return _scrub_text(text, _masking_order(secrets))
+
+
+def _masking_order(secrets: Iterable[str]) -> tuple[str, ...]:
     # Longest first, so a secret containing another one is masked whole.
-    for secret in sorted(_with_encoded_forms(secrets), key=len, reverse=True):
+    return tuple(sorted(_with_encoded_forms(secrets), key=len, reverse=True))
+
+
+def _scrub_text(text: str, ordered_secrets: tuple[str, ...]) -> str:
+    # The patterns only match around "://" or a secret-like name: most texts (an audit holds thousands)
+    # skip the regular expressions.
+    masked = _URL_PASSWORD.sub(lambda match: f"{match['prefix']}{REDACTED}@", text) if "://" in text else text
+    if _SECRET_NAME_HINT.search(masked):
+        masked = _NAMED_VALUE.sub(_mask_named_value, masked)
+    for secret in ordered_secrets:
         masked = masked.replace(secret, REDACTED)
     return masked
 
@@ -83,13 +98,12 @@ def scrub(obj: Any, secrets: Iterable[str] | None = None) -> Any:
     """Copy of `obj` (mappings, lists, tuples, strings, nested) with secret-like keys redacted and secret
     values masked in every string, keys included. `secrets` defaults to the secret values of `os.environ`.
     Other values (numbers, None, ...) are returned as they are."""
-    known = frozenset(secret_values(os.environ) if secrets is None else secrets)
-    return _scrub(obj, known)
+    return _scrub(obj, _masking_order(secret_values(os.environ) if secrets is None else secrets))
 
 
-def _scrub(obj: Any, secrets: frozenset[str]) -> Any:
+def _scrub(obj: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
-        return scrub_text(obj, secrets)
+        return _scrub_text(obj, secrets)
     if isinstance(obj, Mapping):
         return {_scrub(key, secrets): REDACTED if is_secret_name(key) else _scrub(value, secrets)
                 for key, value in obj.items()}
@@ -104,21 +118,22 @@ class SecretScrubFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] | None = None) -> None:
         super().__init__()
         self.secrets = frozenset(secret_values(os.environ) if secrets is None else secrets)
+        self._ordered = _masking_order(self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record is left for the handler to report
             return True
-        scrubbed = scrub_text(message, self.secrets)
+        scrubbed = _scrub_text(message, self._ordered)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub_text(record.exc_text, self.secrets)
+            record.exc_text = _scrub_text(record.exc_text, self._ordered)
         if record.stack_info:
-            record.stack_info = scrub_text(record.stack_info, self.secrets)
+            record.stack_info = _scrub_text(record.stack_info, self._ordered)
         return True
 
 
