@@ -35,6 +35,12 @@ def cell_key(crypto: str, fold: str, config_id: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: fold_variant_key(fold, config_id)})
 
 
+def box_keys(cryptos: Sequence[str], fv_keys: Sequence[str]) -> list[str]:
+    """The cell keys of a box of cryptos × fv keys, in the partitions' order (crypto-major)."""
+    return [str(dg.MultiPartitionKey({CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: fv}))
+            for crypto in cryptos for fv in fv_keys]
+
+
 def split_cell_key(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str, str]:
     """(crypto, fold, config_id) of a cell partition key such as 'BTC|f1.baseline'."""
     if isinstance(partition_key, dg.MultiPartitionKey):

@@ -27,7 +27,9 @@ from cvn_assets.core.worker_processes import computes_in_processes
 from cvn_assets.defs.assets.cell import start_cell_workers
 from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
-from cvn_assets.defs.partitions import CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, cell_boxes, cell_key, fold_variant_key
+from cvn_assets.defs.partitions import (
+    CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key,
+)
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
@@ -102,7 +104,8 @@ def run_sweep(
     cell_job = defs.resolve_job_def(CELL_JOB)
 
     cell_partitions = cell_job.partitions_def
-    assert isinstance(cell_partitions, dg.MultiPartitionsDefinition), "the cell job is partitioned by crypto × fv"
+    if not isinstance(cell_partitions, dg.MultiPartitionsDefinition):
+        raise TypeError(f"{CELL_JOB} must be partitioned by {CRYPTO_DIMENSION} × {FOLD_VARIANT_DIMENSION}")
     crypto_order, fv_order = ([str(k) for k in cell_partitions.get_partitions_def_for_dimension(d).get_partition_keys()]
                               for d in (CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION))
 
@@ -158,7 +161,7 @@ def _execute_box(job: dg.JobDefinition, cryptos: Sequence[str], fvs: Sequence[st
                  report: SweepReport, log: Callable[[str], None], fingerprints: dict[str, str | None]) -> None:
     """One run over the cryptos × fv keys; when it fails, one run per crypto, then one per cell, so each
     failure is the cell's own."""
-    keys = [str(dg.MultiPartitionKey({CRYPTO_DIMENSION: c, FOLD_VARIANT_DIMENSION: fv})) for c in cryptos for fv in fvs]
+    keys = box_keys(cryptos, fvs)
     if len(keys) == 1:
         _execute(job, keys[0], instance, report, log, fingerprints[keys[0]])
         return

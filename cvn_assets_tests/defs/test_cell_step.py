@@ -10,7 +10,7 @@ from cvn_assets.defs.assets.cell import CELL_STEP, cell_assets
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
 from cvn_assets.defs.lineage import CONSUMED_KEY
-from cvn_assets.defs.partitions import cell_boxes, contiguous_ranges
+from cvn_assets.defs.partitions import box_keys, cell_boxes, contiguous_ranges
 from cvn_assets.defs.settings import Settings
 from cvn_assets.defs.sweep_runner import PLANNED_AS_RANGE, RANGE_END_TAG, RANGE_START_TAG, run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
@@ -41,6 +41,7 @@ def test_cells_form_boxes_of_neighbouring_cryptos_and_fv_keys() -> None:
                                                 (["D"], ["f1.y", "f2.y"])]
     assert cell_boxes(cryptos, fvs, [("B", "f2.y"), ("C", "f1.x")]) == [(["B"], ["f2.y"]), (["C"], ["f1.x"])]
     assert cell_boxes(cryptos, fvs, []) == []
+    assert box_keys(["A", "B"], ["f1.y", "f2.y"]) == ["A|f1.y", "A|f2.y", "B|f1.y", "B|f2.y"]
 
 
 def test_cell_assets_are_listed_upstream_first() -> None:
