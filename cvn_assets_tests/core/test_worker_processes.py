@@ -37,8 +37,13 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-def pid_after(seconds: float) -> int:
-    time.sleep(seconds)
+def pid_once_both_started(folder: str) -> int:
+    """Marks this call as started, then waits (up to 60 s) until two calls have: only calls that run at
+    once both return early."""
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(folder)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     return os.getpid()
 
 
@@ -144,11 +149,11 @@ def test_a_workers_native_thread_pools_are_sized_before_its_libraries_load() -> 
         pool.close()
 
 
-def test_work_submitted_to_a_pool_runs_in_its_workers_at_once() -> None:
+def test_work_submitted_to_a_pool_runs_in_its_workers_at_once(tmp_path: Path) -> None:
     pool = WorkerPool(2)
     try:
         with submitting_to(pool) as submit:
-            futures = [submit(pid_after, 0.5) for _ in range(2)]
+            futures = [submit(pid_once_both_started, str(tmp_path)) for _ in range(2)]
             pids = [future.result() for future in futures]
     finally:
         pool.close()
