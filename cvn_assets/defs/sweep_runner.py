@@ -113,9 +113,9 @@ def run_sweep(
         cells = [cell for crypto in ready for cell in cells_of(crypto, config_ids)]
         unchanged = plan.done_cells(cells)
         report.skipped += len(unchanged)
-        todo = [c for c in cells if str(cell_key(*c)) not in unchanged]
-        fingerprints = {str(cell_key(*c)): plan.cell(*c) for c in todo}
-        wanted = [(crypto, fold_variant_key(fold, config_id)) for crypto, fold, config_id in todo]
+        todo = {key: cell for key, cell in ((str(cell_key(*c)), c) for c in cells) if key not in unchanged}
+        fingerprints = {key: plan.cell(*cell) for key, cell in todo.items()}
+        wanted = [(crypto, fold_variant_key(fold, config_id)) for crypto, fold, config_id in todo.values()]
         for cryptos, fvs in cell_boxes(crypto_order, fv_order, wanted):
             _execute_box(cell_job, cryptos, fvs, instance, report, log, fingerprints)
 
