@@ -12,22 +12,25 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Usage:
-    """A reading of this process: wall clock, CPU seconds of it and its waited-for children, peak RSS."""
+    """A reading of this process: wall clock, CPU seconds of it and its waited-for children, of it alone
+    (`own_cpu`: what the process does beside its worker processes), peak RSS."""
 
     wall: float
     cpu: float
+    own_cpu: float
     peak_rss_mb: float
 
     @classmethod
     def now(cls) -> Usage:
         own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-        return cls(time.perf_counter(), cpu, max(_megabytes(own.ru_maxrss), _megabytes(children.ru_maxrss)))
+        own_cpu = own.ru_utime + own.ru_stime
+        return cls(time.perf_counter(), own_cpu + children.ru_utime + children.ru_stime, own_cpu,
+                   max(_megabytes(own.ru_maxrss), _megabytes(children.ru_maxrss)))
 
     def since(self, start: Usage) -> dict[str, float]:
         """Wall and CPU seconds elapsed since `start`; the peak RSS is the process's peak so far."""
         return {"wall_seconds": self.wall - start.wall, "cpu_seconds": self.cpu - start.cpu,
-                "peak_rss_mb": self.peak_rss_mb}
+                "own_cpu_seconds": self.own_cpu - start.own_cpu, "peak_rss_mb": self.peak_rss_mb}
 
 
 def _megabytes(max_rss: int) -> float:

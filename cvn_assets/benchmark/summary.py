@@ -18,15 +18,18 @@ def render_summary(document: dict[str, Any]) -> str:
               ("(b) plain loop, after (a)", again))
     measured = [(label, part) for label, part in labels if part]
     if measured:
-        lines += ["", f"{'':<28}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>13}{'load at end':>13}"]
+        lines += ["", f"{'':<28}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>13}{'load at end':>13}"
+                      f"{'own CPU s':>11}"]
         lines += [f"{label:<28}{part['wall_seconds']:>10.1f}{part['cpu_seconds']:>10.1f}{part['peak_rss_mb']:>13.0f}"
-                  f"{_load(part):>13}" for label, part in measured]
+                  f"{_load(part):>13}{_number(part.get('own_cpu_seconds')):>11}" for label, part in measured]
     comparison = document.get("comparison")
     if comparison:
         ratio = comparison["ratio"]
         label = "ratio a/b" + (" (b: mean)" if again else "")
         lines.append(f"{label:<28}{_number(ratio['wall_seconds']):>10}{_number(ratio['cpu_seconds']):>10}"
                      f"{_number(ratio['peak_rss_mb']):>13}")
+        lines.append("(own CPU: the process without its worker processes — (a)'s is Dagster's, MLflow's and the "
+                     "values' bookkeeping, which the workers' fits share the cores with)")
         agree = "yes" if comparison["verdicts_agree"] else "NO"
         lines.append(f"verdicts of (a) and (b) agree: {agree} ({comparison['verdicts_compared']} verdict rows)")
     if measured:

@@ -5,10 +5,11 @@ One parent MLflow run per Dagster run, found or created through the `dagster_run
 partition materialization with its params, metrics, artifacts and tags. Everything goes through an explicit
 `MlflowClient`: with mlflow's global active run, two assets or threads could log into each other's runs.
 
-The parent is marked FINISHED after every child write instead of by a run-end hook: asset jobs
-launched from the UI or a backfill carry no hooks, and a crashed process would leave a hook-ended
-parent RUNNING forever. MLflow accepts children under a finished parent; its end time is then the
-time of the last child.
+The parent is marked FINISHED as soon as it is created and its end time moved on after each child
+write, instead of by a run-end hook: asset jobs launched from the UI or a backfill carry no hooks, and
+a crashed process would leave a hook-ended parent RUNNING forever. MLflow accepts children under a
+finished parent; its end time is then the time of the last child. A step that logs many children
+(the cell step) moves it once, after its last child (`finish_parent`), instead of once per child.
 """
 
 from __future__ import annotations
@@ -137,12 +138,14 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         *,
         asset_key: dg.AssetKey | None = None,
         partition_key: str | None = None,
+        finish_parent: bool = True,
     ) -> TrackedRun | None:
         """Record one materialization as a nested MLflow run; None when tracking is off.
 
         `params` may be nested (flattened to dotted keys); secret-like keys and secret values are masked.
         `artifacts` are files or folders copied into the run. `asset_key` and `partition_key` default
-        to the context's (give them for multi-assets or runs over a partition range).
+        to the context's (give them for multi-assets or runs over a partition range). `finish_parent`
+        False leaves the parent's end time to a later `finish_parent` call.
         """
         if not self.enabled:
             return None
@@ -166,9 +169,19 @@ class MlflowTrackingResource(dg.ConfigurableResource):
             parent_id = self._parent_run_id(client, uri, experiment_id, context.run.run_id, context.run.job_name)
             run_id = _log_child(client, experiment_id, parent_id, subject, scrub(tags, secrets),
                                 safe_params, metric_values, paths)
-            client.set_terminated(parent_id, "FINISHED")
+            if finish_parent:
+                client.set_terminated(parent_id, "FINISHED")
         return TrackedRun(run_id=run_id, parent_run_id=parent_id, experiment_id=experiment_id,
                           url=run_url(uri, experiment_id, run_id, secrets))
+
+    def finish_parent(self, context: dg.AssetExecutionContext) -> None:
+        """Moves the end time of this Dagster run's parent run to now (after children logged with
+        `finish_parent=False`); nothing if this resource has not opened that parent."""
+        parents = [(uri, parent) for (uri, run_id), parent in self._parent_run_ids.items()
+                   if run_id == context.run.run_id]
+        with _tracking_errors(f"run {context.run.run_id}", secret_values(os.environ)):
+            for uri, parent in parents:
+                self._client(uri).set_terminated(parent, "FINISHED")
 
     def _resolved_uri(self, instance_root: str | None) -> str:
         if self.tracking_uri:
@@ -217,6 +230,8 @@ class MlflowTrackingResource(dg.ConfigurableResource):
                 parent_id = _oldest_parent(client, experiment_id, dagster_run_id) or created.info.run_id
                 if parent_id != created.info.run_id:
                     client.delete_run(created.info.run_id)
+                else:
+                    client.set_terminated(parent_id, "FINISHED")  # never left RUNNING, even by a crash
             self._parent_run_ids[cache_key] = parent_id
         return self._parent_run_ids[cache_key]
 

@@ -29,6 +29,7 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     assert document["workload"]["cell_workers"] == 2
     for part in ("plain", "dagster", "plain_after", "rerun"):
         assert all(document[part][key] > 0 for key in USAGE), part
+        assert 0 < document[part]["own_cpu_seconds"] <= document[part]["cpu_seconds"], part
         assert document[part]["failures"] == {}
         assert document[part]["stages"]["model:xgboost"]["wall_seconds"] > 0
     assert all(value > 0 for value in document["comparison"]["ratio"].values())

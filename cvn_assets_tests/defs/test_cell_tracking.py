@@ -28,3 +28,6 @@ def test_fold_metrics_records_its_mlflow_run(tmp_path: Path, small_data_dir: Pat
     assert 0.0 <= run.data.metrics["xgboost.f1_buy"] <= 1.0
     artifacts = [a.path for a in client.list_artifacts(run_id)]
     assert artifacts == ["xgboost.pkl"]
+    # The parent is finished from its creation, and the step moved its end time past its last cell.
+    parent = client.get_run(metadata["mlflow_parent_run_id"].value)
+    assert parent.info.status == "FINISHED" and parent.info.end_time >= run.info.end_time

@@ -318,3 +318,27 @@ def test_bad_input_is_refused_before_anything_is_logged(tmp_path: Path, metrics:
     with pytest.raises(TrackingError, match=match.replace("{", r"\{").replace("}", r"\}")):
         dg.materialize([probe], resources={"tracking": MlflowTrackingResource(tracking_uri=uri)})
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_step_can_move_the_parents_end_once_after_its_children(sweep: Sweep) -> None:
+    from mlflow import MlflowClient
+
+    experiment = "cvn-assets-test-finish"
+    seen: dict[str, Any] = {}
+
+    @dg.asset
+    def many(context: dg.AssetExecutionContext) -> None:
+        tracking = MlflowTrackingResource(experiment_name=experiment)
+        runs = [tracking.log_materialization(context, {}, {"m": float(i)}, finish_parent=False) for i in range(2)]
+        client = MlflowClient(sweep.tracking_uri)
+        parent = client.get_run(runs[0].parent_run_id if runs[0] else "")
+        seen["opened"] = parent.info.status
+        seen["before"] = parent.info.end_time
+        tracking.finish_parent(context)
+        seen["after"] = client.get_run(parent.info.run_id).info.end_time
+        seen["children"] = [client.get_run(run.run_id).info.end_time for run in runs if run]
+
+    assert dg.materialize([many], instance=sweep.instance).success
+    # Finished from its creation; the children left its end time alone until the step moved it.
+    assert seen["opened"] == "FINISHED"
+    assert seen["before"] <= min(seen["children"]) and seen["after"] >= max(seen["children"])

@@ -124,10 +124,11 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     with short_switch_interval() if not in_processes else nullcontext(), tracker, scheduler:
         for index, asset in enumerate(todo):
             parts = scheduler.asset(index)
-            for part in parts.values():
-                if TRACKED in part.extra:
+            if asset.key == FOLD_METRICS_KEY:
+                for part in parts.values():
                     tracked = part.extra.pop(TRACKED).result()
                     part.metadata.update(tracked.metadata() if tracked else {})
+                tracking.finish_parent(context)
             for cell in cells:
                 _record(context, asset, cell, parts[cell.key], lineage)
             if events[asset.key].lines:

@@ -82,7 +82,9 @@ TRACKED_METRICS = ("f1_buy", "auc", "brier", "log_loss", "ece", "threshold", "ex
 
 def track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResource, artifacts: ArtifactStoreResource,
                sweep: SweepResource, metrics: pd.DataFrame, cell: Cell) -> TrackedRun | None:
-    """One MLflow run per cell materialization: the configuration, every model's metrics, the model bundles."""
+    """One MLflow run per cell materialization: the configuration, every model's metrics, the model bundles.
+
+    The parent run's end time is left to the step, which moves it once after its last cell."""
     crypto, fold, config_id = cell.crypto, cell.fold, cell.config_id
     catalogue = sweep.catalogue
     config = catalogue.config(config_id)
@@ -95,7 +97,7 @@ def track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResour
               if row["status"] == "ok" for name in TRACKED_METRICS if pd.notna(row.get(name))}
     bundles = [artifacts.model_path(crypto, fold, config_id, m) for m in catalogue.models]
     return tracking.log_materialization(context, params, values, [p for p in bundles if p.exists()],
-                                        asset_key=FOLD_METRICS_KEY, partition_key=cell.key)
+                                        asset_key=FOLD_METRICS_KEY, partition_key=cell.key, finish_parent=False)
 
 
 def _verdict_lineage(context: dg.AssetExecutionContext, catalogue: Catalogue, name: str,
