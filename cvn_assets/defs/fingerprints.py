@@ -20,8 +20,12 @@ from cvn_assets.core.catalogue import Catalogue, model_choices
 from cvn_assets.core.configs import fingerprint
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
-# A run over a range of cells carries one fingerprint per partition, as JSON.
+# A run over a range of cells carries one fingerprint per partition, as JSON objects: the first under
+# this tag, the next ones (if any) under `cvn/input_fingerprints.2`, `.3`, ...
 FINGERPRINTS_TAG = "cvn/input_fingerprints"
+# PostgreSQL indexes run tags by key and value, and an index row holds at most 2704 bytes: a run over
+# the whole default grid (125 cells) needs 5 KB of fingerprints, so they are split in tags this long.
+TAG_VALUE_LIMIT = 2000
 # Distributions whose version can change a number in the results.
 RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
     ("cvn-assets",), ("numpy",), ("pandas",), ("scipy",), ("scikit-learn",), ("xgboost", "xgboost-cpu"),
@@ -95,13 +99,27 @@ def fingerprint_tags(fingerprints: Mapping[str, str | None]) -> dict[str, str]:
         return {}
     if len(fingerprints) == 1:
         return {FINGERPRINT_TAG: next(iter(known.values()))}
-    return {FINGERPRINTS_TAG: json.dumps(known, sort_keys=True)}
+    chunks: list[dict[str, str]] = [{}]
+    for partition, value in sorted(known.items()):
+        if chunks[-1] and len(json.dumps({**chunks[-1], partition: value})) > TAG_VALUE_LIMIT:
+            chunks.append({})
+        chunks[-1][partition] = value
+    return {_chunk_tag(index): json.dumps(chunk, sort_keys=True) for index, chunk in enumerate(chunks)}
+
+
+def _chunk_tag(index: int) -> str:
+    return FINGERPRINTS_TAG if index == 0 else f"{FINGERPRINTS_TAG}.{index + 1}"
 
 
 def run_fingerprint(tags: Mapping[str, str], partition: str | None) -> str | None:
     """The fingerprint a run was given for one of its partitions."""
     if FINGERPRINTS_TAG in tags and partition is not None:
-        return json.loads(tags[FINGERPRINTS_TAG]).get(str(partition))
+        index = 0
+        while _chunk_tag(index) in tags:
+            if (found := json.loads(tags[_chunk_tag(index)]).get(str(partition))) is not None:
+                return str(found)
+            index += 1
+        return None
     return tags.get(FINGERPRINT_TAG)
 
 

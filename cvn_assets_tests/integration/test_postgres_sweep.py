@@ -16,6 +16,7 @@ from cvn_assets.core.results_store import RESULTS_TABLE, ResultsStore, postgres_
 from cvn_assets.core.sweep_gate import evaluate_single_factor
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.sweep_runner import run_sweep
+from cvn_assets_tests.defs.test_fingerprints import fingerprints_through_a_range_run
 from cvn_assets_tests.integration.postgres import postgres_instance, write_postgres_instance_home
 from cvn_assets_tests.integration.sweeps import (
     CRYPTO,
@@ -116,3 +117,10 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Pat
     with postgres_instance(home) as instance:
         spans = sorted((record.start_time, record.end_time) for record in instance.get_run_records())
     assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))
+
+
+def test_a_run_over_more_cells_than_an_index_row_holds_keeps_every_fingerprint(
+        postgres_dagster_instance: dg.DagsterInstance) -> None:
+    # PostgreSQL refuses a run tag longer than an index row: the whole grid's fingerprints do not fit in one.
+    expected, recorded = fingerprints_through_a_range_run(postgres_dagster_instance)
+    assert recorded == expected
