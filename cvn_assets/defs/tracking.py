@@ -14,7 +14,6 @@ finished parent; its end time is then the time of the last child. A step that lo
 
 from __future__ import annotations
 
-import json
 import numbers
 import os
 import sqlite3
@@ -30,6 +29,7 @@ from pydantic import PrivateAttr
 
 from cvn_assets.core.errors import CvnError
 from cvn_assets.core.secrets import scrub, scrub_text, secret_values
+from cvn_assets.defs.tracking_params import flatten_params
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -43,9 +43,6 @@ ASSET_TAG = "dagster/asset"
 PARTITION_TAG = "dagster/partition"
 RUN_ID_TAG = "dagster/run_id"
 CODE_VERSION_TAG = "dagster/code_version"
-# mlflow.utils.validation.MAX_PARAM_VAL_LENGTH, repeated here so that mlflow is only imported when tracking.
-MAX_PARAM_LENGTH = 6000
-TRUNCATION_MARK = "...[truncated]"
 SERVER_SCHEMES = ("http://", "https://", "databricks")
 _CLIENTS: dict[str, MlflowClient] = {}
 
@@ -96,21 +93,6 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str, secrets: Iterabl
     """Where the run is shown (a real link for a tracking server), with any URL password and secret masked."""
     base = tracking_uri.rstrip("/") + "/" if tracking_uri.startswith(("http://", "https://")) else tracking_uri
     return scrub_text(f"{base}#/experiments/{experiment_id}/runs/{run_id}", secrets)
-
-
-def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested mappings as dotted keys; lists as JSON; values longer than MLflow allows are truncated."""
-    flat: dict[str, str] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_params(value, prefix=f"{name}."))
-            continue
-        text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
-        if len(text) > MAX_PARAM_LENGTH:
-            text = text[:MAX_PARAM_LENGTH - len(TRUNCATION_MARK)] + TRUNCATION_MARK
-        flat[name] = text
-    return flat
 
 
 class MlflowTrackingResource(dg.ConfigurableResource):

@@ -25,9 +25,9 @@ from cvn_assets.defs.tracking import (
     TrackingError,
     default_artifact_location,
     default_tracking_uri,
-    flatten_params,
     run_url,
 )
+from cvn_assets.defs.tracking_params import flatten_params
 
 EXPERIMENT = "cvn-assets-test"
 SECRET_VAR = "CVN_TEST_SECRET"
