@@ -16,7 +16,7 @@ from cvn_assets.core.results_store import RESULTS_TABLE, ResultsStore, postgres_
 from cvn_assets.core.sweep_gate import evaluate_single_factor
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.sweep_runner import run_sweep
-from cvn_assets_tests.defs.test_fingerprints import fingerprints_through_a_range_run
+from cvn_assets_tests.defs.fingerprint_runs import fingerprints_through_a_range_run
 from cvn_assets_tests.integration.postgres import postgres_instance, write_postgres_instance_home
 from cvn_assets_tests.integration.sweeps import (
     CRYPTO,
