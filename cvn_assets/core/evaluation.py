@@ -26,12 +26,15 @@ def cell_metrics(
     the JSON of the test window's binned calibration (the data of a reliability diagram).
     """
     rows = []
+    # One pass over the string columns instead of comparing them again for every model and window.
+    windows = {key: frame for key, frame in predictions.groupby(["model", "window"], sort=False)}
+    empty = predictions.iloc[:0]
     for model in models.itertuples(index=False):
         row: dict[str, object] = {"model": model.model, "status": model.status, "error": model.error,
                                   "fit_seconds": float(model.fit_seconds), "train_rows": int(model.train_rows),
                                   "duration_seconds": float(model.duration_seconds)}
-        test = predictions[(predictions["model"] == model.model) & (predictions["window"] == "test")]
-        validation = predictions[(predictions["model"] == model.model) & (predictions["window"] == "validation")]
+        test = windows.get((model.model, "test"), empty)
+        validation = windows.get((model.model, "validation"), empty)
         row.update(val_rows=len(validation), test_rows=len(test))
         if model.status == STATUS_OK:
             positions = test["position"].to_numpy()

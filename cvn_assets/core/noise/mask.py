@@ -69,8 +69,9 @@ def _check_inputs(features: pd.DataFrame, labels: pd.DataFrame, positions: np.nd
     if (counts > 1).any():
         raise ValueError(f"train_positions repeats position {int(unique[counts > 1][0])}")
     if TIMESTAMP in features.columns and TIMESTAMP in labels.columns:
-        left, right = features[TIMESTAMP].to_numpy()[positions], labels[TIMESTAMP].to_numpy()[positions]
-        mismatch = np.flatnonzero(left != right)
+        # `.array`, not `.to_numpy()`: a tz-aware column would become one Timestamp object per row.
+        left, right = features[TIMESTAMP].array[positions], labels[TIMESTAMP].array[positions]
+        mismatch = np.flatnonzero(np.asarray(left != right))
         if mismatch.size:
             at = int(positions[mismatch[0]])
             raise ValueError(f"features and labels disagree at position {at}: timestamp {left[mismatch[0]]} vs "
