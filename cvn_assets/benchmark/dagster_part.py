@@ -142,8 +142,11 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) else len(value)
 
 
-def run_dagster_sweep(log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """`cvn-assets run` on the instance of $DAGSTER_HOME: build_defs() from the environment, then run_sweep."""
+def run_dagster_sweep(log: Callable[[str], None] = lambda _: None,
+                      sweep_done: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """`cvn-assets run` on the instance of $DAGSTER_HOME: build_defs() from the environment, then run_sweep.
+
+    `sweep_done` is called as soon as the sweep has run, before the instance is read for this report."""
     started = time.perf_counter()
     defs = build_defs()
     with dg.DagsterInstance.get() as instance:
@@ -152,6 +155,7 @@ def run_dagster_sweep(log: Callable[[str], None] = lambda _: None) -> dict[str, 
         setup_seconds = time.perf_counter() - started
         report = run_sweep(defs, instance, log=log)
         sweep_seconds = time.perf_counter() - started - setup_seconds
+        sweep_done()
         new_runs = [r.dagster_run.run_id for r in instance.get_run_records() if r.dagster_run.run_id not in known_runs]
         stages, jobs = event_log_stages(instance, new_runs, step_stages(defs), defs.resources["sweep"].cell_workers)
         stages["outside_runs"] = {"wall_seconds": sweep_seconds - jobs["runs_wall_seconds"], "calls": 1}

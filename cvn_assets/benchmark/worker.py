@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ PART_MODULES = {"plain": "cvn_assets.benchmark.plain_loop", "dagster": "cvn_asse
 PARTS = tuple(PART_MODULES)
 
 
-def _plain(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+def _plain(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
     from cvn_assets.benchmark.plain_loop import run_plain_sweep
     from cvn_assets.benchmark.workload import Workload
 
@@ -37,19 +38,19 @@ def _plain(workload_json: str, gate_repeats: int) -> dict[str, Any]:
             "verdicts": {name: table.to_dict(orient="records") for name, table in sweep.verdicts.items()}}
 
 
-def _dagster(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+def _dagster(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
     from cvn_assets.benchmark.dagster_part import run_dagster_sweep
 
-    return run_dagster_sweep(log=print)
+    return run_dagster_sweep(log=print, sweep_done=sweep_done)
 
 
-def _gate(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+def _gate(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
     from cvn_assets.benchmark.gate_bench import time_gate
 
     return time_gate(repeats=gate_repeats)
 
 
-def _events(workload_json: str, gate_repeats: int) -> dict[str, Any]:
+def _events(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
     from cvn_assets.benchmark.event_cost import measure_event_cost
     from cvn_assets.benchmark.workload import Workload
     from cvn_assets.defs.assets.cell import cell_assets
@@ -74,13 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     importlib.import_module(PART_MODULES[args.part])
     imports = {"wall_seconds": time.perf_counter() - importing[0], "cpu_seconds": time.process_time() - importing[1],
                "calls": 1}
-    result = RUNNERS[args.part](args.workload, args.gate_repeats)
+    usage: dict[str, float] = {}
+
+    def sweep_done() -> None:
+        """Stops the clocks (once): what the part reads afterwards to report on its sweep is not timed."""
+        if usage:
+            return
+        # Stopped and waited for, the worker processes count in the CPU time of this process's children.
+        workers_rss = close_shared_pools()
+        usage.update(Usage.now().since(started))
+        usage.update(peak_rss_mb=usage["peak_rss_mb"] + workers_rss, workers_peak_rss_mb=workers_rss)
+
+    result = RUNNERS[args.part](args.workload, args.gate_repeats, sweep_done)
+    sweep_done()
     if "stages" in result:
         result["stages"]["imports"] = imports
-    # Stopped and waited for, the worker processes count in the CPU time of this process's children.
-    workers_rss = close_shared_pools()
-    usage = Usage.now().since(started)
-    usage.update(peak_rss_mb=usage["peak_rss_mb"] + workers_rss, workers_peak_rss_mb=workers_rss)
     # Other processes on the machine stretch wall time but not CPU time: the load says how much.
     result.update(usage, dagster_imported="dagster" in sys.modules, load_average=list(os.getloadavg()))
     args.out.write_text(json.dumps(result, default=_plain_value, indent=1))

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -135,3 +136,32 @@ def test_dagster_environment_keeps_everything_inside_the_temporary_instance(tmp_
     assert env["CVN_UNIVERSE"] == "BTC,ETH" and env["CVN_THREADS"] == "1"
     assert "CVN_MLFLOW_URI" not in env and "CVN_ALERT_WEBHOOK_URL" not in env and "CVN_CATALOGUE" not in env
     assert env["PATH"] == "/bin" and env["CVN_MLFLOW"] == "off"
+
+
+
+def test_the_dagster_part_stops_its_clock_before_reading_the_instance_for_its_report(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the benchmark reads afterwards (materializations, step times) is its own cost, not the sweep's."""
+    import dagster as dg
+
+    import cvn_assets.benchmark.dagster_part as dagster_part
+
+    calls: list[str] = []
+
+    class Report:
+        runs, skipped, failures, verdicts, seconds = 0, 0, {}, {}, 0.0
+
+    class Defs:
+        resources = {"sweep": SimpleNamespace(cell_workers=1)}
+
+    monkeypatch.setattr(dagster_part, "build_defs", Defs)
+    monkeypatch.setattr(dagster_part.dg.DagsterInstance, "get", staticmethod(dg.DagsterInstance.ephemeral))
+    monkeypatch.setattr(dagster_part, "run_sweep", lambda *a, **k: calls.append("sweep") or Report())
+    monkeypatch.setattr(dagster_part, "materializations", lambda instance: calls.append("read") or [])
+    monkeypatch.setattr(dagster_part, "step_stages", lambda defs: {})
+    monkeypatch.setattr(dagster_part, "event_log_stages", lambda *a: calls.append("read") or (
+        {}, {"jobs": {}, "runs_wall_seconds": 0.0}))
+
+    dagster_part.run_dagster_sweep(sweep_done=lambda: calls.append("clock stopped"))
+
+    assert calls == ["read", "sweep", "clock stopped", "read", "read"]
