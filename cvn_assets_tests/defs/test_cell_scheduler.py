@@ -33,7 +33,9 @@ def _chain(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
 def _values(workers: int) -> list[dict[str, Any]]:
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), _chain, workers=workers,
                        kind=_kind) as scheduler:
-        return [{k: p.value for k, p in scheduler.asset(i).items()} for i in range(3)]
+        handed = [(index, {k: p.value for k, p in parts.items()}) for index, parts in scheduler.completed()]
+    assert [index for index, _ in handed] == [0, 1, 2]  # each chain asset waits for the one it reads
+    return [values for _, values in handed]
 
 
 def test_each_task_reads_its_own_cells_inputs_whatever_the_number_of_workers() -> None:
@@ -52,9 +54,11 @@ def test_a_failing_task_hands_back_what_finished_before_it_then_its_error() -> N
 
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=2,
                        kind=_kind) as scheduler:
-        assert len(scheduler.asset(0)) == len(CELLS)
+        handed = []
         with pytest.raises(ValueError, match=r"fit exploded in BTC\|f3.baseline"):
-            scheduler.asset(1)
+            for index, parts in scheduler.completed():
+                handed.append((index, len(parts)))
+    assert handed == [(0, len(CELLS))]
 
 
 def test_a_failed_blocking_check_stops_every_asset_after_its_own() -> None:
@@ -68,9 +72,9 @@ def test_a_failed_blocking_check_stops_every_asset_after_its_own() -> None:
 
     with CellScheduler([LABELS, FIT, METRICS], DEPS, CELLS, _stored(), compute, workers=1,
                        kind=_kind) as scheduler:
-        assert not scheduler.asset(0)["BTC|f1.baseline"].check.passed  # type: ignore[union-attr]
-        with pytest.raises(RuntimeError, match="fit/x was not computed: a blocking check failed upstream"):
-            scheduler.asset(1)
+        handed = list(scheduler.completed())
+    assert [index for index, _ in handed] == [0]  # nothing after the failed asset is computed or handed back
+    assert not handed[0][1]["BTC|f1.baseline"].check.passed  # type: ignore[union-attr]
     assert set(started) == {0}
 
 
@@ -91,7 +95,7 @@ def test_a_free_worker_pairs_a_fit_with_a_python_task() -> None:
 
     with CellScheduler([LABELS, FIT], {LABELS: (), FIT: (LABELS,)}, CELLS, {}, compute, workers=2,
                        kind=_kind) as scheduler:
-        scheduler.asset(1)
+        list(scheduler.completed())
     assert order.index((1, "f1")) < order.index((0, "f3"))
 
 
@@ -115,5 +119,25 @@ def test_a_fit_looping_in_python_is_paired_with_a_native_fit_rather_than_python_
 
     with CellScheduler([rounds, LABELS, native], {}, CELLS[:2], {}, compute, workers=2,
                        kind=kinds.__getitem__) as scheduler:
-        scheduler.asset(2)
+        list(scheduler.completed())
     assert order[:2] == [0, 2]  # lowest task first would have started LABELS (1) beside the rounds fit
+
+
+def test_an_asset_is_handed_back_as_soon_as_it_is_computed_not_in_the_runs_order() -> None:
+    """Two independent fits: the one whose cells finish first is recorded first, even if it comes later."""
+    slow, fast = dg.AssetKey(["fit", "slow"]), dg.AssetKey(["fit", "fast"])
+    fast_handed = threading.Event()
+    handed: list[int] = []
+
+    def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
+        if index == 0 and cell.fold == "f1":
+            assert fast_handed.wait(timeout=30), "the fast asset was not handed back while the slow one computed"
+        return Part(index)
+
+    with CellScheduler([slow, fast, METRICS], {METRICS: (slow, fast)}, CELLS[:2], {}, compute, workers=2,
+                       kind=_kind) as scheduler:
+        for index, _ in scheduler.completed():
+            handed.append(index)
+            if index == 1:
+                fast_handed.set()
+    assert handed == [1, 0, 2]  # the downstream asset still waits for both

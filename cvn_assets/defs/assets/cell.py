@@ -74,11 +74,11 @@ def build_cell_asset(partitions: SweepPartitions, models: Sequence[str], ensembl
 
 def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_inputs: Mapping[str, Any],
          setup: StepSetup, tracking: MlflowTrackingResource) -> Iterator[Any]:
-    """Each selected asset over the run's cells, upstream first.
+    """Each selected asset over the run's cells, recorded as soon as it is computed (upstream first).
 
     The computations run `sweep.cell_workers` at a time (see `cell_scheduler`), in worker processes
     for a run of many cells, on threads otherwise, while this thread records each asset as soon as
-    all its cells are computed; a failed blocking check stops every asset after its own.
+    all its cells are computed; a failed blocking check stops the step once its evaluations are recorded.
     """
     sweep, artifacts = setup.sweep, setup.artifacts
     cells = [Cell.of(pk) for pk in context.partition_keys]
@@ -122,8 +122,8 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
                               workers=sweep.cell_workers, kind=_task_kind, copy_inputs=not in_processes)
     # This thread records while the workers compute; on threads, the fits' rounds must get the GIL back soon.
     with short_switch_interval() if not in_processes else nullcontext(), tracker, scheduler:
-        for index, asset in enumerate(todo):
-            parts = scheduler.asset(index)
+        for index, parts in scheduler.completed():
+            asset = todo[index]
             if asset.key == FOLD_METRICS_KEY:
                 for part in parts.values():
                     tracked = part.extra.pop(TRACKED).result()
@@ -135,10 +135,9 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
                 context.log.info("\n".join(events[asset.key].lines))
             yield dg.Output(PartitionValues({k: p.value for k, p in parts.items()}), output_name=asset.output)
             lineage.fetch(asset.key, keys)
-            evaluations = [check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check]
-            yield from evaluations
-            if not all(e.passed for e in evaluations):
-                return  # blocking: Dagster fails the step once it has recorded the evaluations
+            # A failed blocking check: the scheduler computes nothing after its asset, and Dagster fails
+            # the step once the step has recorded what was computed.
+            yield from (check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check)
 
 
 def start_cell_workers(sweep: SweepResource) -> WorkerPool:

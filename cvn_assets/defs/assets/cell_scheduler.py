@@ -5,7 +5,9 @@ process and waits for it (`core.worker_processes`); the scheduling below is the 
 
 A task is one asset of one cell; it starts once the cell's upstream assets of the run are computed.
 While Dagster records one asset (values, metadata, checks — in the step's own thread), the workers
-already compute the next ones. With more than one worker, a free worker prefers a task that runs
+already compute the next ones. An asset is handed back to be recorded as soon as all its cells are
+computed (and its upstream assets of the run were), not in the run's order: a model whose fits end
+early is recorded while the slower model still trains, instead of in the step's last seconds. With more than one worker, a free worker prefers a task that runs
 well beside what the others run. On threads, the cleanlab, ensemble and metrics computations are
 mostly Python, so two of them at once run little faster than one. A fit in one native call
 (CatBoost) releases the GIL for its whole length: the best partner of a Python task. A fit whose
@@ -22,7 +24,7 @@ its error); a failed blocking check stops every asset after its own.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -40,7 +42,7 @@ ComputeTask = Callable[[int, Cell, Mapping[dg.AssetKey, Any]], Part]
 
 
 class CellScheduler:
-    """Runs the (asset, cell) tasks of one step on `workers` threads and hands back whole assets in order."""
+    """Runs the (asset, cell) tasks of one step on `workers` threads and hands back whole assets as they complete."""
 
     def __init__(self, keys: Sequence[dg.AssetKey], deps: Mapping[dg.AssetKey, Sequence[dg.AssetKey]],
                  cells: Sequence[Cell], stored: Mapping[dg.AssetKey, Mapping[str, Any]], compute: ComputeTask,
@@ -74,17 +76,32 @@ class CellScheduler:
         for thread in self._threads:
             thread.join()
 
-    def asset(self, index: int) -> dict[str, Part]:
-        """Every cell's part of the asset at `index` (waits for them), or the error that stopped the step."""
-        with self._condition:
-            while len(self._parts[index]) < len(self._cells) and self._error is None and index <= self._last_asset:
-                self._condition.wait()
-            if len(self._parts[index]) < len(self._cells):
-                if self._error is not None:
-                    raise self._error
-                raise RuntimeError(f"{self._keys[index].to_user_string()} was not computed: a blocking check "
-                                   "failed upstream")
-            return {self._cells[c].key: part for c, part in sorted(self._parts[index].items())}
+    def completed(self) -> Iterator[tuple[int, dict[str, Part]]]:
+        """Each asset (its index and every cell's part) as soon as all its cells are computed and its
+        upstream assets of the run were handed back, lowest index first among those ready; then the error
+        that stopped the step, if any (the assets finished before it are handed back first). After a failed
+        blocking check, the assets after the failed one are not computed, so they are not handed back."""
+        handed: set[int] = set()
+        while True:
+            with self._condition:
+                while (index := self._ready_asset(handed)) is None:
+                    if self._error is not None:
+                        raise self._error
+                    if all(i in handed for i in range(self._last_asset + 1)):
+                        return
+                    self._condition.wait()
+                parts = {self._cells[c].key: part for c, part in sorted(self._parts[index].items())}
+            handed.add(index)
+            yield index, parts
+
+    def _ready_asset(self, handed: set[int]) -> int | None:
+        """The lowest asset not yet handed back whose cells are all computed and whose upstream assets of
+        the run were handed back (lock held)."""
+        for index in range(len(self._keys)):
+            if (index not in handed and index <= self._last_asset and len(self._parts[index]) == len(self._cells)
+                    and all(self._index[dep] in handed for dep in self._deps[index] if dep in self._index)):
+                return index
+        return None
 
     def _work(self) -> None:
         while True:
