@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from cvn_assets.defs.assets.cell import CELL_STEP
+from cvn_assets.defs.assets.cell import CELL_STEP, RECORDING_SUMMARY
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.sweep_runner import run_sweep
@@ -28,6 +28,8 @@ PREDICTIONS_PREFIX = "oos_predictions"
 CELL_ASSET = dg.AssetKey("fold_metrics")
 CHECKS_STAGE = "checks"
 CELL_OVERHEAD_STAGE = "cell_step_overhead"
+# Part of the cell step's overhead: recording the last assets while the workers have nothing left to do.
+CELL_TAIL_STAGE = "cell_recording_tail"
 
 
 def asset_stage(key: dg.AssetKey) -> str:
@@ -120,7 +122,8 @@ def _add_cell_stages(stages: dict[str, dict[str, float | int]], instance: dg.Dag
                      step_seconds: float, cell_workers: int = 1) -> None:
     """The cell step's time per asset (each materialization records its own compute time, divided by
     the cells computed at once); the rest of the step (storing values, events, lineage, checks) is the
-    cell step's overhead."""
+    cell step's overhead, but for its tail: the recording left after the last computation, when the
+    workers have nothing more to do."""
     computed = 0.0
     for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         materialization = record.asset_materialization
@@ -131,9 +134,21 @@ def _add_cell_stages(stages: dict[str, dict[str, float | int]], instance: dg.Dag
         stage["wall_seconds"] += seconds
         stage["calls"] += 1
         computed += seconds
+    tail = recording_tail(instance, run_id)
     overhead = stages[CELL_OVERHEAD_STAGE]
-    overhead["wall_seconds"] += step_seconds - computed
+    overhead["wall_seconds"] += step_seconds - computed - tail
     overhead["calls"] += 1
+    after = stages[CELL_TAIL_STAGE]
+    after["wall_seconds"] += tail
+    after["calls"] += 1
+
+
+def recording_tail(instance: dg.DagsterInstance, run_id: str) -> float:
+    """Seconds the cell step of a run spent recording after its last computation (from its summary log line)."""
+    for entry in instance.all_logs(run_id):
+        if not entry.is_dagster_event and (found := RECORDING_SUMMARY.search(entry.user_message or "")):
+            return float(found["tail"])
+    return 0.0
 
 
 def _count(value: Any) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 STAGE_ORDER = ("imports", "setup", "data", "labels", "cleanlab", "ensembles", "metrics", "checks", "gate",
-               "dagster_in_run_overhead", "outside_runs")
+               "dagster_in_run_overhead", "outside_runs", "cell_step_overhead", "cell_recording_tail")
 
 
 def render_summary(document: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cvn_assets.defs.assets.cell import CELL_STEP, cell_assets
+from cvn_assets.benchmark.dagster_part import recording_tail
+from cvn_assets.defs.assets.cell import CELL_STEP, RECORDING_SUMMARY, cell_assets
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
 from cvn_assets.defs.lineage import CONSUMED_KEY
@@ -84,6 +85,11 @@ def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_s
     assert recorded_fingerprints(instance, METRICS, RANGE) == fingerprints
     logs = [e.user_message for e in instance.all_logs(result.run_id) if '"training_complete"' in e.user_message]
     assert len(logs) == 1 and logs[0].count('"training_complete"') == len(RANGE)
+    # The step says how long it recorded after its last computation; the benchmark reads it back.
+    summary = [e.user_message for e in instance.all_logs(result.run_id) if RECORDING_SUMMARY.search(e.user_message)]
+    assert len(summary) == 1 and "asset(s) × 3 cell(s) computed in" in summary[0]
+    step = next(s for s in instance.get_run_step_stats(result.run_id) if s.step_key == CELL_STEP)
+    assert 0 < recording_tail(instance, result.run_id) < step.end_time - step.start_time
 
 
 def test_one_asset_alone_reads_its_upstream_cell_assets_from_storage(small_settings: Settings,

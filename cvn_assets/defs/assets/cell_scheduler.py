@@ -24,6 +24,7 @@ its error); a failed blocking check stops every asset after its own.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -58,6 +59,7 @@ class CellScheduler:
         self._last_asset = len(self._keys) - 1  # lowered by a failed blocking check
         self._closing = False
         self._copy_inputs = copy_inputs
+        self.last_computed: float | None = None  # perf_counter() when the latest task finished
         self._condition = threading.Condition()
         count = max(1, min(workers, len(self._cells)))
         self._threads = [threading.Thread(target=self._work, name=f"cell-compute-{i}", daemon=True)
@@ -124,6 +126,7 @@ class CellScheduler:
             with self._condition:
                 self._parts[asset][cell_index] = part
                 del self._running[task]
+                self.last_computed = time.perf_counter()
                 if part.check is not None and not part.check.passed:
                     self._last_asset = min(self._last_asset, asset)
                 self._condition.notify_all()
