@@ -7,18 +7,20 @@ A task is one asset of one cell; it starts once the cell's upstream assets of th
 While Dagster records one asset (values, metadata, checks — in the step's own thread), the workers
 already compute the next ones. An asset is handed back to be recorded as soon as all its cells are
 computed (and its upstream assets of the run were), not in the run's order: a model whose fits end
-early is recorded while the slower model still trains, instead of in the step's last seconds. With more than one worker, a free worker prefers a task that runs
-well beside what the others run. On threads, the cleanlab, ensemble and metrics computations are
-mostly Python, so two of them at once run little faster than one. A fit in one native call
-(CatBoost) releases the GIL for its whole length: the best partner of a Python task. A fit whose
-boosting rounds loop in Python (XGBoost, LightGBM) takes the GIL back after every round and waits
-for it behind a Python task: it is best beside another fit.
+early is recorded while the slower model still trains, instead of in the step's last seconds.
+
+With more than one worker, a free worker prefers a task that runs well beside what the others run.
+On threads, the cleanlab, ensemble and metrics computations are mostly Python, so two of them at once
+run little faster than one. A fit in one native call (CatBoost) releases the GIL for its whole
+length: the best partner of a Python task. A fit whose boosting rounds loop in Python (XGBoost,
+LightGBM) takes the GIL back after every round and waits for it behind a Python task: it is best
+beside another fit.
 
 Each task reads only its own cell's inputs and seeds, so the values do not depend on the order or
 the number of workers. With several threads computing, a task gets its own copies of its inputs
 (see `core.thread_copies`), unless they go to a process (`copy_inputs=False`: pickling copies them).
 A task that raises stops the scheduling (the assets finished before it are still handed back, then
-its error); a failed blocking check stops every asset after its own.
+its error); a failed blocking check stops every asset after its own (those before it still complete).
 """
 
 from __future__ import annotations
