@@ -121,8 +121,8 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
 
     scheduler = CellScheduler([a.key for a in todo], {a.key: a.cell_deps for a in todo}, cells, stored, compute,
                               workers=sweep.cell_workers, kind=_task_kind, copy_inputs=not in_processes)
+    step_started = time.perf_counter()
     # This thread records while the workers compute; on threads, the fits' rounds must get the GIL back soon.
-    started = time.perf_counter()
     with short_switch_interval() if not in_processes else nullcontext(), tracker, scheduler:
         for index, parts in scheduler.completed():
             asset = todo[index]
@@ -141,7 +141,7 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             # the step once the step has recorded what was computed.
             yield from (check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check)
     if scheduler.last_computed is not None:
-        context.log.info(recording_summary(len(todo), len(cells), scheduler.last_computed - started,
+        context.log.info(recording_summary(len(todo), len(cells), scheduler.last_computed - step_started,
                                            time.perf_counter() - scheduler.last_computed))
 
 
