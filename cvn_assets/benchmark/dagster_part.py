@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from cvn_assets.defs.assets.cell import CELL_STEP, RECORDING_SUMMARY
+from cvn_assets.defs.assets.data import CRYPTO_DATA_STEP
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.sweep_runner import run_sweep
@@ -44,7 +45,8 @@ def asset_stage(key: dg.AssetKey) -> str:
 
 def step_stages(defs: dg.Definitions) -> dict[str, str]:
     """Step key of every asset -> its stage; any other step (an asset check) is a `checks` step."""
-    return {key.to_python_identifier(): asset_stage(key) for key in defs.resolve_all_asset_keys()}
+    return {CRYPTO_DATA_STEP: "data", **{key.to_python_identifier(): asset_stage(key)
+                                         for key in defs.resolve_all_asset_keys()}}
 
 
 @dataclass(frozen=True)

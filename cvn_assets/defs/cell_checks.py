@@ -32,22 +32,14 @@ def inline_check(name: str, asset: dg.AssetKey | str, partitions: dg.PartitionsD
                              description=DESCRIPTIONS.get(name, PREDICTIONS_DESCRIPTION))
 
 
-def check_result(name: str | None, outcome: CheckOutcome,
-                 asset: dg.AssetKey | str | None = None) -> dg.AssetCheckResult:
-    """The outcome with what it observed and the threshold it compared against (`name` None inside an
-    `@asset_check`, which names its own result)."""
-    return dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.passed, description=outcome.detail,
-                               metadata=_metadata(outcome))
-
-
 def _metadata(outcome: CheckOutcome) -> dict[str, object]:
     return {"observed": outcome.observed, "threshold": outcome.threshold,
             "detail": dg.MetadataValue.text(outcome.detail)}
 
 
 def check_evaluation(name: str, asset: dg.AssetKey, outcome: CheckOutcome, partition: str) -> dg.AssetCheckEvaluation:
-    """The outcome of a blocking cell check on one partition (a run may cover several partitions, which an
-    `AssetCheckResult` cannot name)."""
+    """The outcome of a blocking check evaluated inside a step, on one partition (a cell run may cover several
+    partitions, which an `AssetCheckResult` cannot name)."""
     return dg.AssetCheckEvaluation(asset_key=asset, check_name=name, passed=outcome.passed, partition=partition,
                                    blocking=True, severity=dg.AssetCheckSeverity.ERROR, description=outcome.detail,
                                    metadata=_metadata(outcome))

@@ -70,14 +70,6 @@ def consumed_inputs(context: dg.AssetExecutionContext,
     return out
 
 
-def lineage_metadata(context: dg.AssetExecutionContext,
-                     only: dict[str, Sequence[str]] | None = None) -> dict[str, dg.MetadataValue]:
-    """The consumed inputs and the run's input fingerprint, as metadata of the materialization."""
-    metadata = {CONSUMED_KEY: dg.MetadataValue.json(consumed_inputs(context, only))}
-    return {**metadata, **fingerprint_metadata(context.run.tags, context.partition_key if context.has_partition_key
-                                                else None)}
-
-
 def fingerprint_metadata(tags: Mapping[str, str], partition: str | None) -> dict[str, dg.MetadataValue]:
     fingerprint = run_fingerprint(tags, partition)
     return {"input_fingerprint": dg.MetadataValue.text(fingerprint)} if fingerprint else {}

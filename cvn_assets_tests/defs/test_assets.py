@@ -30,6 +30,45 @@ def test_per_crypto_assets_are_computed_once_per_crypto(small_settings: Settings
     assert len(materialization.asset_materialization.metadata["content_sha256"].value) == 64
 
 
+def test_a_cryptos_data_is_one_step_whose_assets_name_the_materializations_they_read(
+        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    result = _materialize(defs, "crypto_data_job", "BTC", instance)
+    assert result.success
+    assert [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"] == ["crypto_data"]
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {"ohlcv_sanity", "label_rate_and_tail"}
+    assert all(c.passed and c.partition == "BTC" and "threshold" in c.metadata for c in checks.values())
+    records = {key: instance.fetch_materializations(dg.AssetKey(key), limit=1).records[0] for key in PER_CRYPTO}
+    consumed = {key: records[key].asset_materialization.metadata["consumed_inputs"].value
+                for key in ("features", "raw_labels", "fold_windows")}
+    upstream = {"features": "ohlcv", "raw_labels": "ohlcv", "fold_windows": "raw_labels"}
+    for key, read in upstream.items():
+        assert consumed[key] == {read: [{"partition": "BTC", "storage_id": records[read].storage_id,
+                                         "run_id": result.run_id,
+                                         "data_version": records[read].asset_materialization.tags["dagster/data_version"],
+                                         "code_version": "1"}]}
+    digest = records["ohlcv"].asset_materialization.metadata["content_sha256"].value
+    assert records["ohlcv"].asset_materialization.tags["dagster/data_version"] == digest
+
+
+def test_a_per_crypto_asset_materialized_alone_reads_its_upstream_from_storage(
+        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    assert _materialize(defs, "crypto_data_job", "ETH", instance).success
+    stored = instance.fetch_materializations(dg.AssetKey("raw_labels"), limit=1).records[0]
+    before = defs.load_asset_value("fold_windows", partition_key="ETH", instance=instance)
+    result = dg.materialize([defs.get_assets_def("fold_windows")], selection=["fold_windows"], partition_key="ETH",
+                            instance=instance, resources=defs.resources)
+    assert result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"fold_windows"}
+    assert not result.get_asset_check_evaluations()  # the checks of unselected assets do not run
+    latest = instance.fetch_materializations(dg.AssetKey("fold_windows"), limit=1).records[0]
+    read = latest.asset_materialization.metadata["consumed_inputs"].value["raw_labels"]
+    assert [(r["storage_id"], r["run_id"]) for r in read] == [(stored.storage_id, stored.run_id)]
+    assert result.asset_value("fold_windows").equals(before)
+
+
 def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Settings,
                                                               instance: dg.DagsterInstance) -> None:
     defs = build_defs(small_settings)
