@@ -123,20 +123,32 @@ def run_fingerprint(tags: Mapping[str, str], partition: str | None) -> str | Non
     return tags.get(FINGERPRINT_TAG)
 
 
-def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey,
-                          partitions: Sequence[str]) -> dict[str, str]:
-    """Fingerprint of the successful run that last materialized each partition (absent when none)."""
+def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[str],
+                          finished_in_failed_runs: bool = False) -> dict[str, str]:
+    """Fingerprint of the successful run that last materialized each partition (absent when none).
+
+    With `finished_in_failed_runs`, also of a failed run whose blocking checks all passed for that
+    partition: a range run that fails for one cell's check has finished the others (see `range_retry`)."""
     from cvn_assets.defs.lineage import latest_records  # lineage reads this module's tags
+    from cvn_assets.defs.range_retry import failed_check_partitions
 
     run_by_partition = {p: r.run_id for p, r in latest_records(instance, asset_key, partitions).items()}
     if not run_by_partition:
         return {}
     runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=list(set(run_by_partition.values()))))}
+    failed_checks: dict[str, set[str]] = {}
     out = {}
     for partition, run_id in run_by_partition.items():
         run = runs.get(run_id)
         recorded = run_fingerprint(run.tags, partition) if run is not None else None
-        if run is not None and run.status == dg.DagsterRunStatus.SUCCESS and recorded:
+        if run is None or not recorded:
+            continue
+        if run.status == dg.DagsterRunStatus.FAILURE and finished_in_failed_runs:
+            if run_id not in failed_checks:
+                failed_checks[run_id] = failed_check_partitions(instance, run_id)
+            if partition not in failed_checks[run_id]:
+                out[partition] = recorded
+        elif run.status == dg.DagsterRunStatus.SUCCESS:
             out[partition] = recorded
     return out
 

@@ -32,7 +32,7 @@ class SweepPlan:
         self.fingerprints = SweepFingerprints(defs, catalogue, sweep_name)
         self.sweep_name = sweep_name
         specs = list(defs.resolve_all_asset_specs())
-        self._cell_keys = [s.key for s in specs if isinstance(s.partitions_def, dg.MultiPartitionsDefinition)]
+        self.cell_assets = [s.key for s in specs if isinstance(s.partitions_def, dg.MultiPartitionsDefinition)]
         self._crypto_keys = [dg.AssetKey(name) for name in CRYPTO_DATA_ASSETS]
         self.crypto = cache(self._crypto)
         self.cell = cache(self._cell)
@@ -46,7 +46,7 @@ class SweepPlan:
 
     def _cell(self, crypto: str, fold: str, config_id: str) -> str | None:
         upstream = self.crypto(crypto)
-        return None if upstream is None else self.fingerprints.cell(upstream, fold, config_id, self._cell_keys)
+        return None if upstream is None else self.fingerprints.cell(upstream, fold, config_id, self.cell_assets)
 
     def gate(self, name: str, folds: Sequence[str]) -> str | None:
         configs = [c.config_id for c in self.catalogue.configs() if any(m[0] == name for m in c.members)]
@@ -61,7 +61,7 @@ class SweepPlan:
 
     def done_cells(self, cells: Sequence[tuple[str, str, str]]) -> set[str]:
         expected = {str(cell_key(*cell)): self.cell(*cell) for cell in cells}
-        done = self._done(CELL_TERMINAL, expected)
+        done = self._done(CELL_TERMINAL, expected, finished_in_failed_runs=True)
         return done & self._stored_cells if done else done
 
     @cached_property
@@ -73,7 +73,7 @@ class SweepPlan:
     def done_gate(self, name: str, expected: str | None) -> bool:
         return name in self._done(GATE_ASSET, {name: expected})
 
-    def _done(self, key: dg.AssetKey, expected: dict[str, str | None]) -> set[str]:
+    def _done(self, key: dg.AssetKey, expected: dict[str, str | None], finished_in_failed_runs: bool = False) -> set[str]:
         if self.force:
             return set()
-        return unchanged(expected, recorded_fingerprints(self.instance, key, list(expected)))
+        return unchanged(expected, recorded_fingerprints(self.instance, key, list(expected), finished_in_failed_runs))

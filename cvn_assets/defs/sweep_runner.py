@@ -5,16 +5,17 @@ once per crypto; a crypto whose data fails validation gets no downstream run. Th
 run together, one run per range of cell keys — a box of neighbouring cryptos × neighbouring
 fold.configuration keys, so the whole default grid is one run: a run's cost is paid once, and the
 workers go from one crypto's cells to the next without waiting for a run to end and another to
-start. A range whose run fails is run again one crypto per run, and a crypto's range that fails
-again one cell per run, so a bad cell fails alone. A partition last materialized with the same
-input fingerprint is skipped (see `sweep_plan`).
+start. A range whose run fails leaves what it finished: the cells whose blocking check failed run
+again one per run, so each fails alone, and the others only for the assets the failed run did not
+record (see `range_retry`); a failure that no check names runs again one crypto per run, then one
+cell per run. A partition last materialized with the same input fingerprint is skipped (see `sweep_plan`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,8 +29,9 @@ from cvn_assets.defs.assets.cell import start_cell_workers
 from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import (
-    CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key,
+    CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key, split_cell_key,
 )
+from cvn_assets.defs.range_retry import leftover
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
@@ -116,8 +118,8 @@ def run_sweep(
         todo = {key: cell for key, cell in ((str(cell_key(*c)), c) for c in cells) if key not in unchanged}
         fingerprints = {key: plan.cell(*cell) for key, cell in todo.items()}
         wanted = [(crypto, fold_variant_key(fold, config_id)) for crypto, fold, config_id in todo.values()]
-        for cryptos, fvs in cell_boxes(crypto_order, fv_order, wanted):
-            _execute_box(cell_job, cryptos, fvs, instance, report, log, fingerprints)
+        _CellRuns(cell_job, instance, report, log, fingerprints, crypto_order, fv_order, _downstream_in(defs),
+                  plan.cell_assets).run(wanted)
 
     run_cells(selected_configs)
     if not gate:
@@ -157,32 +159,65 @@ def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> 
     return report
 
 
-def _execute_box(job: dg.JobDefinition, cryptos: Sequence[str], fvs: Sequence[str], instance: dg.DagsterInstance,
-                 report: SweepReport, log: Callable[[str], None], fingerprints: dict[str, str | None]) -> None:
-    """One run over the cryptos × fv keys; when it fails, one run per crypto, then one per cell, so each
-    failure is the cell's own."""
-    keys = box_keys(cryptos, fvs)
-    if len(keys) == 1:
-        _execute(job, keys[0], instance, report, log, fingerprints[keys[0]])
-        return
-    started = time.perf_counter()
-    name = f"{keys[0]}...{keys[-1]}"
-    tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1], **fingerprint_tags({k: fingerprints[k] for k in keys})}
-    with planned_as_range():
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE, tags=tags)
-    report.runs += 1
-    report.executed.append(f"{job.name}[{name}]")
-    if result.success:
-        log(f"  ok    {job.name:<16} {name} ({len(keys)} cells) {time.perf_counter() - started:6.1f}s")
-        return
-    if len(cryptos) > 1:
-        log(f"  retry {job.name:<16} {name} one crypto per run: {_failure_message(result)}")
-        for crypto in cryptos:
-            _execute_box(job, [crypto], fvs, instance, report, log, fingerprints)
-        return
-    log(f"  retry {job.name:<16} {name} one cell per run: {_failure_message(result)}")
-    for key in keys:
-        _execute(job, key, instance, report, log, fingerprints[key])
+@dataclass
+class _CellRuns:
+    """Runs cells in boxes, one run per box. What a failed box left undone runs again (`range_retry`):
+    the cells whose blocking check failed one per run, the others together, selecting only what the
+    failed run did not record; when no check names the culprit, one crypto per run, then one cell per run."""
+
+    job: dg.JobDefinition
+    instance: dg.DagsterInstance
+    report: SweepReport
+    log: Callable[[str], None]
+    fingerprints: dict[str, str | None]
+    crypto_order: list[str]
+    fv_order: list[str]
+    downstream: Callable[[Collection[dg.AssetKey]], Collection[dg.AssetKey]]  # the assets depending on some (and them)
+    all_assets: list[dg.AssetKey]
+
+    def run(self, wanted: Sequence[tuple[str, str]], assets: Sequence[dg.AssetKey] | None = None) -> None:
+        for cryptos, fvs in cell_boxes(self.crypto_order, self.fv_order, wanted):
+            self._box(cryptos, fvs, assets)
+
+    def _box(self, cryptos: Sequence[str], fvs: Sequence[str], assets: Sequence[dg.AssetKey] | None) -> None:
+        keys = box_keys(cryptos, fvs)
+        if len(keys) == 1:
+            self._cell(keys[0], assets)
+            return
+        started = time.perf_counter()
+        name = f"{keys[0]}...{keys[-1]}"
+        tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1],
+                **fingerprint_tags({k: self.fingerprints[k] for k in keys})}
+        with planned_as_range():
+            result = self.job.execute_in_process(instance=self.instance, raise_on_error=False, run_config=QUIET_CONSOLE,
+                                                 tags=tags, asset_selection=assets)
+        self.report.runs += 1
+        self.report.executed.append(f"{self.job.name}[{name}]")
+        if result.success:
+            self.log(f"  ok    {self.job.name:<16} {name} ({len(keys)} cells) {time.perf_counter() - started:6.1f}s")
+            return
+        left = leftover(self.instance, result.run_id, keys, assets or self.all_assets, self.downstream)
+        rest = None if set(left.assets) == set(self.all_assets) else left.assets
+        cells = [(crypto, fold_variant_key(fold, config)) for crypto, fold, config in map(split_cell_key, left.cells)]
+        done = len(keys) - len(left.cells) - len(left.failed_cells)
+        what = f"{done} cell(s) finished, {len(left.failed_cells)} failed a check, {len(left.cells)} left"
+        if left.failed_cells:
+            self.log(f"  retry {self.job.name:<16} {name} without the cells that failed a check ({what}): "
+                     f"{_failure_message(result)}")
+            for key in left.failed_cells:  # each fails in a run of its own, with its own message
+                self._cell(key, assets)
+            self.run(cells, rest)
+        elif len(cryptos) > 1:
+            self.log(f"  retry {self.job.name:<16} {name} one crypto per run ({what}): {_failure_message(result)}")
+            for crypto in cryptos:
+                self.run([cell for cell in cells if cell[0] == crypto], rest)
+        else:
+            self.log(f"  retry {self.job.name:<16} {name} one cell per run ({what}): {_failure_message(result)}")
+            for key in left.cells:
+                self._cell(key, rest)
+
+    def _cell(self, key: str, assets: Sequence[dg.AssetKey] | None) -> None:
+        _execute(self.job, key, self.instance, self.report, self.log, self.fingerprints[key], assets)
 
 
 @contextmanager
@@ -200,10 +235,12 @@ def planned_as_range() -> Iterator[None]:
 
 
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
-             log: Callable[[str], None], fingerprint: str | None) -> dg.ExecuteInProcessResult | None:
+             log: Callable[[str], None], fingerprint: str | None,
+             assets: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult | None:
     started = time.perf_counter()
     result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False,
-                                    run_config=QUIET_CONSOLE, tags=fingerprint_tags({partition_key: fingerprint}))
+                                    run_config=QUIET_CONSOLE, tags=fingerprint_tags({partition_key: fingerprint}),
+                                    asset_selection=assets)
     report.runs += 1
     report.executed.append(f"{job.name}[{partition_key}]")
     if result.success:
@@ -213,6 +250,11 @@ def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInst
     report.failures[f"{job.name}[{partition_key}]"] = message
     log(f"  FAIL  {job.name:<16} {partition_key:<28} {message}")
     return None
+
+
+def _downstream_in(defs: dg.Definitions) -> Callable[[Collection[dg.AssetKey]], set[dg.AssetKey]]:
+    graph = defs.resolve_asset_graph()
+    return lambda keys: set(dg.AssetSelection.assets(*keys).downstream().resolve(graph)) if keys else set()
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
