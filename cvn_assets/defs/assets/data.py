@@ -3,8 +3,8 @@
 The four assets and their two blocking checks share one step (`crypto_data`): each asset keeps its
 own key, group, kinds, code version, metadata and lineage and can be materialized on its own (an
 unselected asset that a selected one reads comes from storage), but a crypto's data run costs one
-step instead of six — each step costs Dagster a dozen event-log writes, more than the computation
-of the cheaper assets. A failed check stops the step after recording its evaluation, so nothing
+step instead of six — each step costs Dagster four or five event-log writes of its own (start, inputs
+loaded, output handled, success), more than the computation of the cheaper assets. A failed check stops the step after recording its evaluation, so nothing
 downstream of it is computed (Dagster then fails the step, as it would fail a separate check step).
 """
 
