@@ -201,7 +201,10 @@ class _CellRuns:
         cells = [(crypto, fold_variant_key(fold, config)) for crypto, fold, config in map(split_cell_key, left.cells)]
         done = len(keys) - len(left.cells) - len(left.failed_cells)
         what = f"{done} cell(s) finished, {len(left.failed_cells)} failed a check, {len(left.cells)} left"
-        if left.failed_cells:
+        if not left.cells and not left.failed_cells:  # every cell finished: the run failed after its last one
+            self.report.failures[f"{self.job.name}[{name}]"] = _failure_message(result)
+            self.log(f"  FAIL  {self.job.name:<16} {name} after finishing its cells: {_failure_message(result)}")
+        elif left.failed_cells:
             self.log(f"  retry {self.job.name:<16} {name} without the cells that failed a check ({what}): "
                      f"{_failure_message(result)}")
             for key in left.failed_cells:  # each fails in a run of its own, with its own message

@@ -94,3 +94,24 @@ def test_a_cell_failing_an_early_check_runs_alone_and_the_others_only_compute_wh
         assert finished.asset_selection is not None and SMOOTHED not in finished.asset_selection
     assert not instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=METRICS, asset_partitions=[BAD]), limit=1).records
+
+
+def test_a_range_that_fails_after_finishing_every_cell_is_reported_and_not_computed_again(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets.defs.assets import cell
+
+    def broken_summary(*args):  # noqa: ANN002, ANN202 - the step's last call, after every asset is recorded
+        raise RuntimeError("the summary could not be written")
+
+    monkeypatch.setattr(cell, "recording_summary", broken_summary)
+    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH"))))
+    report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lambda _: None)
+    assert list(report.failures) == [f"cell_job[{KEYS[0]}...{KEYS[-1]}]"]
+    assert "the summary could not be written" in report.failures[f"cell_job[{KEYS[0]}...{KEYS[-1]}]"]
+    assert report.runs == 2 + 1
+    ranged = _range_run(instance)
+    assert all(_latest_run(instance, METRICS, key) == ranged.run_id for key in KEYS)
+
+    monkeypatch.undo()
+    again = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lambda _: None)
+    assert (again.runs, again.skipped, again.failures) == (0, 2 + 6, {})
