@@ -18,11 +18,11 @@ import dagster as dg
 from cvn_assets.defs.assets.cell import CELL_STEP, RECORDING_SUMMARY
 from cvn_assets.defs.assets.data import CRYPTO_DATA_STEP
 from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.jobs import CRYPTO_DATA_ASSETS
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.sweep_runner import run_sweep
 
 PAGE = 1000
-DATA_ASSETS = frozenset({"ohlcv", "features", "raw_labels", "fold_windows"})
 ASSET_STAGES = {"smoothed_labels": "labels", "cleanlab_mask": "cleanlab", "stacked_ensemble": "ensembles",
                 "fold_metrics": "metrics", "gate_verdict": "gate"}
 PREDICTIONS_PREFIX = "oos_predictions"
@@ -36,7 +36,7 @@ CELL_TAIL_STAGE = "cell_recording_tail"
 def asset_stage(key: dg.AssetKey) -> str:
     """The benchmark stage an asset's step belongs to (other assets keep their own name)."""
     name = key.to_user_string()
-    if name in DATA_ASSETS:
+    if name in CRYPTO_DATA_ASSETS:
         return "data"
     if len(key.path) == 2 and key.path[0] == PREDICTIONS_PREFIX:
         return f"model:{key.path[1]}"

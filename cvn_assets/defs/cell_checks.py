@@ -1,7 +1,7 @@
-"""Blocking checks evaluated inside the cell step.
+"""Blocking checks evaluated inside a step: the cell step's, and the per-crypto data step's.
 
 A separate check step would reload the value it checks and add a step's worth of events to every
-cell run; evaluated inline, the check still blocks everything downstream in the run (the step stops
+run; evaluated inline, the check still blocks everything downstream in the run (the step stops
 after recording the asset and the failed check, and then fails).
 """
 

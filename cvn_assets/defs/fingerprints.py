@@ -18,6 +18,7 @@ import dagster as dg
 
 from cvn_assets.core.catalogue import Catalogue, model_choices
 from cvn_assets.core.configs import fingerprint
+from cvn_assets.defs.range_retry import failed_check_partitions
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
 # A run over a range of cells carries one fingerprint per partition, as JSON objects: the first under
@@ -130,7 +131,6 @@ def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey, 
     With `finished_in_failed_runs`, also of a failed run whose blocking checks all passed for that
     partition: a range run that fails for one cell's check has finished the others (see `range_retry`)."""
     from cvn_assets.defs.lineage import latest_records  # lineage reads this module's tags
-    from cvn_assets.defs.range_retry import failed_check_partitions
 
     run_by_partition = {p: r.run_id for p, r in latest_records(instance, asset_key, partitions).items()}
     if not run_by_partition:

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from cvn_assets.defs.assets.data import DATA_ASSETS
 from cvn_assets.defs.k8s import K8S_JOB_TAGS
 
 CRYPTO_DATA_JOB = "crypto_data_job"
 CELL_JOB = "cell_job"
 GATE_JOB = "gate_job"
 DRIFT_JOB = "drift_job"
-CRYPTO_DATA_ASSETS: tuple[str, ...] = ("ohlcv", "features", "raw_labels", "fold_windows")
+CRYPTO_DATA_ASSETS: tuple[str, ...] = tuple(asset.key.to_user_string() for asset in DATA_ASSETS)
 
 
 def build_jobs(assets: Sequence[dg.AssetsDefinition], cell_partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:

@@ -4,8 +4,9 @@ The four assets and their two blocking checks share one step (`crypto_data`): ea
 own key, group, kinds, code version, metadata and lineage and can be materialized on its own (an
 unselected asset that a selected one reads comes from storage), but a crypto's data run costs one
 step instead of six — each step costs Dagster four or five event-log writes of its own (start, inputs
-loaded, output handled, success), more than the computation of the cheaper assets. A failed check stops the step after recording its evaluation, so nothing
-downstream of it is computed (Dagster then fails the step, as it would fail a separate check step).
+loaded, output handled, success), more than the computation of the cheaper assets. A failed check
+stops the step after recording its evaluation, so nothing downstream of it is computed (Dagster then
+fails the step, as it would fail a separate check step).
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -146,9 +147,10 @@ def _run(context: dg.AssetExecutionContext, resources: DataResources, artifacts:
     selected = context.selected_asset_keys
     lineage = RunLineage(context.instance)
     values: dict[dg.AssetKey, Any] = {}
+    frames = artifacts.frames()
     needed = {read for a in DATA_ASSETS if a.key in selected for read in a.reads} - set(selected)
     for key in needed:  # read by this selection but not computed: from storage, as an input would be
-        values[key] = artifacts.frames().require(key, crypto)
+        values[key] = frames.require(key, crypto)
         lineage.fetch(key, [crypto])
     for asset in (a for a in DATA_ASSETS if a.key in selected):
         value, metadata, output_options = asset.compute(crypto, values, resources)
