@@ -39,8 +39,9 @@ ui: home
 	CVN_THREADS=$${CVN_THREADS:-1} CVN_CELL_WORKERS=$${CVN_CELL_WORKERS:-1} $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 ## Benchmark the sweep: through Dagster on a fresh temporary instance vs a plain loop, a re-run, the gate.
+## BENCH_ARGS passes options, e.g. BENCH_ARGS="--only plain,dagster,floor" (see `cvn-assets bench --help`).
 bench: home
-	$(MACHINE) $(BIN)/cvn-assets bench
+	$(MACHINE) $(BIN)/cvn-assets bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(DAGSTER_HOME) .pytest_cache

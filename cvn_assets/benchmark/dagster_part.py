@@ -160,13 +160,14 @@ def _count(value: Any) -> int | None:
 
 
 def run_dagster_sweep(log: Callable[[str], None] = lambda _: None,
-                      sweep_done: Callable[[], None] = lambda: None) -> dict[str, Any]:
+                      sweep_done: Callable[[], None] = lambda: None, in_memory: bool = False) -> dict[str, Any]:
     """`cvn-assets run` on the instance of $DAGSTER_HOME: build_defs() from the environment, then run_sweep.
 
-    `sweep_done` is called as soon as the sweep has run, before the instance is read for this report."""
+    `sweep_done` is called as soon as the sweep has run, before the instance is read for this report.
+    `in_memory` runs it on Dagster's in-memory instance instead: the same runs and events, no SQLite files."""
     started = time.perf_counter()
     defs = build_defs()
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.ephemeral() if in_memory else dg.DagsterInstance.get() as instance:
         before = materializations(instance)
         known_runs = {r.dagster_run.run_id for r in instance.get_run_records()}
         setup_seconds = time.perf_counter() - started
@@ -188,4 +189,5 @@ def run_dagster_sweep(log: Callable[[str], None] = lambda _: None,
         **jobs,
         **changes,
         "verdicts": {name: table.to_dict(orient="records") for name, table in report.verdicts.items()},
+        "stores": {"instance_persistent": instance.is_persistent, "mlflow": defs.resources["tracking"].enabled},
     }

@@ -2,7 +2,8 @@
 
 Order and isolation: (b) the plain loop, (a) the sweep through Dagster on a fresh instance, (b) again,
 (c) the re-run of (a) with one variant's parameters changed, on the same instance, (d) the gate over
-many variants, and (e) the event log's cost: the cells' bookkeeping without their computations. Each
+many variants, and (e) the event log's cost: the cells' bookkeeping without their computations. On
+request, (f) runs (a) without its stores (right after (a), so the plain loops bracket it too). Each
 part runs in a fresh process of this interpreter, so warm imports and caches of one part never
 favour another; what stays warm across parts is only the operating system's file cache, and the
 first (b) pays for that. The two runs of (b) bracket (a), and the ratio a/b divides by their mean:
@@ -30,10 +31,13 @@ from typing import Any
 from cvn_assets.benchmark.workload import Workload, quick_workload, write_changed_catalogue
 from cvn_assets.core.errors import CvnError
 
-PARTS: tuple[str, ...] = ("plain", "dagster", "rerun", "gate", "events")
+PARTS: tuple[str, ...] = ("plain", "dagster", "floor", "rerun", "gate", "events")
+# (f) only when asked for: it says where (a)'s time goes, and costs as long as (a).
+DEFAULT_PARTS = tuple(p for p in PARTS if p != "floor")
 DEFAULT_OUT = Path("bench") / "results.json"
 ISOLATION = ("each part runs in a fresh child process of the same interpreter, in the order plain loop (b), "
-             "Dagster (a), plain loop again (b), re-run (c), gate (d), event log (e); wall, CPU (the process and its "
+             "Dagster (a), without stores (f) when asked for, plain loop again (b), re-run (c), gate (d), event log "
+             "(e); wall, CPU (the process and its "
              "children) and peak RSS are measured inside each child from before its modules are imported; the ratio "
              "a/b divides by the mean of both plain loops")
 QUICK_GATE_REPEATS = 2
@@ -49,7 +53,7 @@ class BenchOptions:
     """What to run and where to write it."""
 
     quick: bool = False
-    parts: tuple[str, ...] = PARTS
+    parts: tuple[str, ...] = DEFAULT_PARTS
     out: Path = DEFAULT_OUT
     n_threads: int | None = None
     cell_workers: int | None = None
@@ -104,6 +108,12 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             home = _fresh_home(work / "dagster_home", options)
             log(f"(a) the sweep through Dagster on a fresh instance in {home}")
             results["dagster"] = _child("dagster", work, workload.environment(home, os.environ))
+        if "floor" in parts:
+            floor_home = _fresh_home(work / "floor_home", options)
+            log("(f) the sweep through Dagster without its stores: Dagster's in-memory instance, MLflow off")
+            environment = {**workload.environment(floor_home, os.environ), "CVN_MLFLOW": "off"}
+            results["floor"] = _child("floor", work, environment)
+        if "dagster" in parts:
             if "plain" in parts:
                 log("(b) the plain loop again: both runs bracket (a)")
                 results["plain_after"] = _child("plain", work, dict(os.environ), name="plain_after",
@@ -123,7 +133,8 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             log("(e) the event log's cost: the cells' materializations and checks recorded with no computation")
             results["events"] = _child("events", work, workload.environment(home, os.environ), workload=workload)
         if "plain" in results and "dagster" in results:
-            results["comparison"] = compare(results["dagster"], results["plain"], results.get("plain_after"))
+            results["comparison"] = compare(results["dagster"], results["plain"], results.get("plain_after"),
+                                            results.get("floor"))
     finally:
         if options.keep_files:
             log(f"benchmark files kept in {work}")
@@ -157,16 +168,20 @@ def _child(part: str, work: Path, environment: dict[str, str], *, name: str | No
     return dict(json.loads(out.read_text()))
 
 
-def compare(dagster: dict[str, Any], plain: dict[str, Any], plain_after: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
-    """Ratios Dagster / plain loop (time: the mean of the plain runs; memory: their peak), and whether
-    every run reached the same verdicts."""
+def compare(dagster: dict[str, Any], plain: dict[str, Any], plain_after: dict[str, Any] | None = None,
+            floor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Ratios Dagster / plain loop (time: the mean of the plain runs; memory: their peak), the same for
+    the run without stores (f) when there is one, and whether every run reached the same verdicts."""
     plains = [plain] + ([plain_after] if plain_after else [])
     baseline = {key: sum(p[key] for p in plains) / len(plains) for key in ("wall_seconds", "cpu_seconds")}
     baseline["peak_rss_mb"] = max(p["peak_rss_mb"] for p in plains)
     ratios = {key: _ratio(dagster[key], value) for key, value in baseline.items()}
-    agree = all(_verdict_keys(dagster) == _verdict_keys(p) for p in plains)
-    return {"ratio": ratios, "plain": baseline, "verdicts_agree": agree, "verdicts_compared": len(_verdict_keys(plain))}
+    agree = all(_verdict_keys(dagster) == _verdict_keys(p) for p in [*plains, *([floor] if floor else [])])
+    compared = {"ratio": ratios, "plain": baseline, "verdicts_agree": agree,
+                "verdicts_compared": len(_verdict_keys(plain))}
+    if floor:
+        compared["floor_ratio"] = {key: _ratio(floor[key], value) for key, value in baseline.items()}
+    return compared
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -14,8 +14,9 @@ def render_summary(document: dict[str, Any]) -> str:
     if meta.get("code_at_start") != meta.get("code_at_end"):
         lines.append("WARNING: the code changed while the benchmark ran; its parts measured different versions")
     plain, dagster, again = document.get("plain"), document.get("dagster"), document.get("plain_after")
-    labels = (("(a) through Dagster", dagster), ("(b) plain loop" + (", before (a)" if again else ""), plain),
-              ("(b) plain loop, after (a)", again))
+    floor = document.get("floor")
+    labels = (("(a) through Dagster", dagster), ("(f) (a) without its stores", floor),
+              ("(b) plain loop" + (", before (a)" if again else ""), plain), ("(b) plain loop, after (a)", again))
     measured = [(label, part) for label, part in labels if part]
     if measured:
         lines += ["", f"{'':<28}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>13}{'load at end':>13}"
@@ -28,6 +29,12 @@ def render_summary(document: dict[str, Any]) -> str:
         label = "ratio a/b" + (" (b: mean)" if again else "")
         lines.append(f"{label:<28}{_number(ratio['wall_seconds']):>10}{_number(ratio['cpu_seconds']):>10}"
                      f"{_number(ratio['peak_rss_mb']):>13}")
+        if "floor_ratio" in comparison:
+            floor_ratio = comparison["floor_ratio"]
+            lines.append(f"{'ratio f/b':<28}{_number(floor_ratio['wall_seconds']):>10}"
+                         f"{_number(floor_ratio['cpu_seconds']):>10}{_number(floor_ratio['peak_rss_mb']):>13}")
+            lines.append("(f: the same runs on Dagster's in-memory instance with MLflow off — (a) − (f) is what the "
+                         "SQLite event log and the tracking store cost)")
         lines.append("(own CPU: the process without its worker processes — (a)'s is Dagster's, MLflow's and the "
                      "values' bookkeeping, which the workers' fits share the cores with)")
         agree = "yes" if comparison["verdicts_agree"] else "NO"
@@ -36,6 +43,9 @@ def render_summary(document: dict[str, Any]) -> str:
         lines += ["", *_stage_table(dagster, plain)]
     if dagster:
         lines += ["", _runs_line("(a)", dagster)]
+    if floor:
+        tail = floor.get("stages", {}).get("cell_recording_tail", {}).get("wall_seconds")
+        lines += [("" if dagster else "\n") + _runs_line("(f)", floor) + f"; cell recording tail {_number(tail)} s"]
     rerun = document.get("rerun")
     if rerun:
         changed = rerun["changed"]

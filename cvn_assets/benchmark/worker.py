@@ -21,6 +21,7 @@ from cvn_assets.benchmark.measure import Usage
 from cvn_assets.core.worker_processes import close_shared_pools
 
 PART_MODULES = {"plain": "cvn_assets.benchmark.plain_loop", "dagster": "cvn_assets.benchmark.dagster_part",
+                "floor": "cvn_assets.benchmark.dagster_part",
                 "gate": "cvn_assets.benchmark.gate_bench", "events": "cvn_assets.benchmark.event_cost"}
 PARTS = tuple(PART_MODULES)
 
@@ -44,6 +45,12 @@ def _dagster(workload_json: str, gate_repeats: int, sweep_done: Callable[[], Non
     return run_dagster_sweep(log=print, sweep_done=sweep_done)
 
 
+def _floor(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
+    from cvn_assets.benchmark.dagster_part import run_dagster_sweep
+
+    return run_dagster_sweep(log=print, sweep_done=sweep_done, in_memory=True)
+
+
 def _gate(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
     from cvn_assets.benchmark.gate_bench import time_gate
 
@@ -60,7 +67,7 @@ def _events(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None
     return measure_event_cost(workload.describe()["cells"], len(cell_assets(catalogue.models, catalogue.ensembles)))
 
 
-RUNNERS = {"plain": _plain, "dagster": _dagster, "gate": _gate, "events": _events}
+RUNNERS = {"plain": _plain, "dagster": _dagster, "floor": _floor, "gate": _gate, "events": _events}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cvn_assets.benchmark.suite import DEFAULT_OUT, PARTS, BenchmarkError, BenchOptions, run_benchmark
+from cvn_assets.benchmark.suite import DEFAULT_OUT, DEFAULT_PARTS, PARTS, BenchmarkError, BenchOptions, run_benchmark
 from cvn_assets.benchmark.summary import render_summary
 
 
@@ -15,13 +15,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "bench", help="benchmark the sweep: Dagster vs a plain loop, a re-run, the gate over 20 variants",
         description="Parts: plain (the sweep as a plain loop), dagster (the sweep as `cvn-assets run` does it, on a "
                     "fresh instance), rerun (the same instance after one variant's parameters change; implies "
-                    "dagster), gate (the gate over 20 variants), events (the cells' materializations and checks recorded "
-                    "with no computation: the event log's floor). Each runs in its own process.",
+                    "dagster), gate (the gate over 20 variants), events (the cells' materializations and checks "
+                    "recorded with no computation: the event log's floor), and only when named, floor (the dagster "
+                    "part on Dagster's in-memory instance with MLflow off: what the stores cost). Each runs in its "
+                    "own process.",
     )
     parser.add_argument("--quick", action="store_true",
                         help="tiny configuration: one crypto, a few months of bars, XGBoost with few rounds, 2 folds")
-    parser.add_argument("--only", help=f"comma-separated parts to run, from {','.join(PARTS)} (default: all)")
-    parser.add_argument("--skip-dagster", action="store_true", help="leave out the dagster and rerun parts")
+    parser.add_argument("--only", help=f"comma-separated parts to run, from {','.join(PARTS)} "
+                                       f"(default: {','.join(DEFAULT_PARTS)})")
+    parser.add_argument("--skip-dagster", action="store_true", help="leave out the dagster, floor and rerun parts")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON file to write (default: {DEFAULT_OUT})")
     parser.add_argument("--threads", type=int, help="threads per learner fit (default: CVN_THREADS, or 1 with --quick)")
     parser.add_argument("--cell-workers", type=int,
@@ -33,12 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def selected_parts(only: str | None, skip_dagster: bool) -> tuple[str, ...]:
     """The parts to run, in benchmark order."""
-    chosen = [p.strip() for p in only.split(",") if p.strip()] if only else list(PARTS)
+    chosen = [p.strip() for p in only.split(",") if p.strip()] if only else list(DEFAULT_PARTS)
     unknown = sorted(set(chosen) - set(PARTS))
     if unknown:
         raise BenchmarkError(f"--only names unknown part(s) {unknown}; choose from {list(PARTS)}")
     if skip_dagster:
-        chosen = [p for p in chosen if p not in ("dagster", "rerun")]
+        chosen = [p for p in chosen if p not in ("dagster", "floor", "rerun")]
     if not chosen:
         raise BenchmarkError("no benchmark part left to run")
     return tuple(p for p in PARTS if p in chosen)

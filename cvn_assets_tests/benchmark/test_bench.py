@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from cvn_assets.benchmark.gate_bench import many_variants_catalogue, synthetic_results, time_gate
+from cvn_assets.benchmark.suite import PARTS
 from cvn_assets.benchmark.summary import render_summary
 from cvn_assets.benchmark.workload import Workload, write_changed_catalogue
 from cvn_assets.cli.bench import selected_parts
@@ -15,7 +16,7 @@ from cvn_assets.cli.main import main
 from cvn_assets.core.catalogue import load_catalogue
 from cvn_assets.core.schema import RESULT_COLUMNS
 
-SECTIONS = {"meta", "workload", "plain", "dagster", "plain_after", "rerun", "gate", "events", "comparison"}
+SECTIONS = {"meta", "workload", "plain", "dagster", "floor", "plain_after", "rerun", "gate", "events", "comparison"}
 USAGE = ("wall_seconds", "cpu_seconds", "peak_rss_mb")
 
 
@@ -24,11 +25,11 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
     # Two cells at once in both ways of running the sweep: their verdicts must still agree.
-    assert main(["bench", "--quick", "--cell-workers", "2", "--out", str(out)]) == 0
+    assert main(["bench", "--quick", "--cell-workers", "2", "--only", ",".join(PARTS), "--out", str(out)]) == 0
     document = json.loads(out.read_text())
     assert set(document) == SECTIONS
     assert document["workload"]["cell_workers"] == 2
-    for part in ("plain", "dagster", "plain_after", "rerun"):
+    for part in ("plain", "dagster", "floor", "plain_after", "rerun"):
         assert all(document[part][key] > 0 for key in USAGE), part
         assert 0 < document[part]["own_cpu_seconds"] <= document[part]["cpu_seconds"], part
         assert document[part]["failures"] == {}
@@ -47,6 +48,12 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     # on the fresh instance
     assert dagster["runs"] == 5 and dagster["materializations_before"] == 0
     assert dagster["cells_recomputed"] == 6
+    assert dagster["stores"] == {"instance_persistent": True, "mlflow": True}
+    # (f): the same runs and materializations, on Dagster's in-memory instance and without MLflow.
+    floor = document["floor"]
+    assert floor["stores"] == {"instance_persistent": False, "mlflow": False}
+    assert (floor["runs"], floor["materializations_after"]) == (dagster["runs"], dagster["materializations_after"])
+    assert all(value > 0 for value in document["comparison"]["floor_ratio"].values())
     rerun = document["rerun"]
     assert rerun["changed"]["variant"] == "mild" and rerun["changed"]["after"]["eps_buy"] == 0.1
     assert "ls_mild" in rerun["configs_recomputed"] and rerun["cells_recomputed"] >= 2
@@ -62,6 +69,7 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     assert events["ms_per_materialization"] > 0
     printed = capsys.readouterr().out
     assert "ratio a/b (b: mean)" in printed and "(b) plain loop, after (a)" in printed
+    assert "(f) (a) without its stores" in printed and "ratio f/b" in printed
     assert "(c) re-run after changing label_smoothing/mild" in printed
     assert "(e) event log: 6 cells × 4 assets" in printed
 
@@ -76,9 +84,12 @@ def test_only_the_gate_part_runs_without_any_sweep(tmp_path: Path) -> None:
 
 
 def test_part_selection() -> None:
+    # (f) costs as long as (a): only when named.
     assert selected_parts(None, skip_dagster=False) == ("plain", "dagster", "rerun", "gate", "events")
     assert selected_parts(None, skip_dagster=True) == ("plain", "gate", "events")
     assert selected_parts("gate, plain", skip_dagster=False) == ("plain", "gate")
+    assert selected_parts("floor,dagster,plain", skip_dagster=False) == ("plain", "dagster", "floor")
+    assert selected_parts("floor,plain", skip_dagster=True) == ("plain",)
 
 
 def test_unknown_part_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,7 +163,7 @@ def test_the_dagster_part_stops_its_clock_before_reading_the_instance_for_its_re
         runs, skipped, failures, verdicts, seconds = 0, 0, {}, {}, 0.0
 
     class Defs:
-        resources = {"sweep": SimpleNamespace(cell_workers=1)}
+        resources = {"sweep": SimpleNamespace(cell_workers=1), "tracking": SimpleNamespace(enabled=False)}
 
     monkeypatch.setattr(dagster_part, "build_defs", Defs)
     monkeypatch.setattr(dagster_part.dg.DagsterInstance, "get", staticmethod(dg.DagsterInstance.ephemeral))
