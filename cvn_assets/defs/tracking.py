@@ -161,6 +161,8 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         `finish_parent=False`); nothing if this resource has not opened that parent."""
         parents = [(uri, parent) for (uri, run_id), parent in self._parent_run_ids.items()
                    if run_id == context.run.run_id]
+        if not parents:
+            return  # nothing tracked (or tracking off): mlflow stays unimported
         with _tracking_errors(f"run {context.run.run_id}", secret_values(os.environ)):
             for uri, parent in parents:
                 self._client(uri).set_terminated(parent, "FINISHED")

@@ -254,6 +254,7 @@ def test_disabled_tracking_creates_nothing_and_never_imports_mlflow(tmp_path: Pa
         @dg.asset
         def untracked(context: dg.AssetExecutionContext, tracking: MlflowTrackingResource) -> None:
             tracked = tracking.log_materialization(context, params={{"a": 1}}, metrics={{"m": 1.0}})
+            tracking.finish_parent(context)  # as the cell step does after its last cell
             context.add_output_metadata({{"tracked": str(tracked)}})
 
         with dg.DagsterInstance.local_temp({str(tmp_path)!r}) as instance:
