@@ -37,9 +37,8 @@ DEFAULT_PARTS = tuple(p for p in PARTS if p != "floor")
 DEFAULT_OUT = Path("bench") / "results.json"
 ISOLATION = ("each part runs in a fresh child process of the same interpreter, in the order plain loop (b), "
              "Dagster (a), without stores (f) when asked for, plain loop again (b), re-run (c), gate (d), event log "
-             "(e); wall, CPU (the process and its "
-             "children) and peak RSS are measured inside each child from before its modules are imported; the ratio "
-             "a/b divides by the mean of both plain loops")
+             "(e); wall, CPU (the process and its children) and peak RSS are measured inside each child from before "
+             "its modules are imported; the ratio a/b divides by the mean of both plain loops")
 QUICK_GATE_REPEATS = 2
 GATE_REPEATS = 5
 

@@ -38,14 +38,15 @@ def render_summary(document: dict[str, Any]) -> str:
         lines.append("(own CPU: the process without its worker processes — (a)'s is Dagster's, MLflow's and the "
                      "values' bookkeeping, which the workers' fits share the cores with)")
         agree = "yes" if comparison["verdicts_agree"] else "NO"
-        lines.append(f"verdicts of (a) and (b) agree: {agree} ({comparison['verdicts_compared']} verdict rows)")
+        runs = "(a), (f) and (b)" if "floor_ratio" in comparison else "(a) and (b)"
+        lines.append(f"verdicts of {runs} agree: {agree} ({comparison['verdicts_compared']} verdict rows)")
     if measured:
         lines += ["", *_stage_table(dagster, plain)]
     if dagster:
         lines += ["", _runs_line("(a)", dagster)]
     if floor:
         tail = floor.get("stages", {}).get("cell_recording_tail", {}).get("wall_seconds")
-        lines += [("" if dagster else "\n") + _runs_line("(f)", floor) + f"; cell recording tail {_number(tail)} s"]
+        lines += ([] if dagster else [""]) + [_runs_line("(f)", floor) + f"; cell recording tail {_number(tail)} s"]
     rerun = document.get("rerun")
     if rerun:
         changed = rerun["changed"]

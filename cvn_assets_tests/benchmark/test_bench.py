@@ -70,6 +70,7 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     printed = capsys.readouterr().out
     assert "ratio a/b (b: mean)" in printed and "(b) plain loop, after (a)" in printed
     assert "(f) (a) without its stores" in printed and "ratio f/b" in printed
+    assert "verdicts of (a), (f) and (b) agree: yes" in printed
     assert "(c) re-run after changing label_smoothing/mild" in printed
     assert "(e) event log: 6 cells × 4 assets" in printed
 
