@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,11 @@ def _plain(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]
             "verdicts": {name: table.to_dict(orient="records") for name, table in sweep.verdicts.items()}}
 
 
-def _dagster(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
+def _dagster(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None],
+             in_memory: bool = False) -> dict[str, Any]:
     from cvn_assets.benchmark.dagster_part import run_dagster_sweep
 
-    return run_dagster_sweep(log=print, sweep_done=sweep_done)
-
-
-def _floor(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
-    from cvn_assets.benchmark.dagster_part import run_dagster_sweep
-
-    return run_dagster_sweep(log=print, sweep_done=sweep_done, in_memory=True)
+    return run_dagster_sweep(log=print, sweep_done=sweep_done, in_memory=in_memory)
 
 
 def _gate(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
@@ -67,7 +63,8 @@ def _events(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None
     return measure_event_cost(workload.describe()["cells"], len(cell_assets(catalogue.models, catalogue.ensembles)))
 
 
-RUNNERS = {"plain": _plain, "dagster": _dagster, "floor": _floor, "gate": _gate, "events": _events}
+RUNNERS = {"plain": _plain, "dagster": _dagster, "floor": partial(_dagster, in_memory=True), "gate": _gate,
+           "events": _events}
 
 
 def main(argv: list[str] | None = None) -> int:
