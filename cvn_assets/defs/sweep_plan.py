@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache, cached_property
+from typing import NamedTuple
 
 import dagster as dg
 
@@ -21,6 +22,12 @@ from cvn_assets.defs.partitions import cell_key
 CELL_TERMINAL = dg.AssetKey("fold_metrics")
 CRYPTO_TERMINAL = dg.AssetKey("fold_windows")
 GATE_ASSET = dg.AssetKey("gate_verdict")
+
+
+class GatePlan(NamedTuple):
+    fingerprint: str
+    # Cells the gate reads that were materialized under other inputs, parameters or code than today's.
+    behind: list[str]
 
 
 class SweepPlan:
@@ -48,13 +55,21 @@ class SweepPlan:
         upstream = self.crypto(crypto)
         return None if upstream is None else self.fingerprints.cell(upstream, fold, config_id, self.cell_assets)
 
-    def gate(self, name: str, folds: Sequence[str]) -> str | None:
-        configs = [c.config_id for c in self.catalogue.configs() if any(m[0] == name for m in c.members)]
-        cells = [self.cell(crypto, fold, config) for crypto in self.catalogue.universe for fold in folds
-                 for config in configs]
-        if any(fp is None for fp in cells):
-            return None
-        return self.fingerprints.gate(name, [fp for fp in cells if fp is not None], [GATE_ASSET])
+    def gate(self, name: str, folds: Sequence[str]) -> GatePlan:
+        """The gate's fingerprint over its cells as they were last materialized, not as the catalogue would
+        make them now: a gate run after a partial selection (one crypto's cells of a changed variant, say)
+        runs again once the other cells are recomputed. A cell never materialized (a joint candidate not
+        chosen) counts as absent, so it changes the gate's fingerprint when it appears. A joint rule reads
+        its factors' cells too: they decide which candidate it gates, or that none passed."""
+        factors = {name, *{r.name: r.factors for r in self.catalogue.joint_rules}.get(name, ())}
+        configs = [c.config_id for c in self.catalogue.configs() if any(m[0] in factors for m in c.members)]
+        cells = [(crypto, fold, config) for crypto in self.catalogue.universe for fold in folds for config in configs]
+        keys = [str(cell_key(*cell)) for cell in cells]
+        recorded = recorded_fingerprints(self.instance, CELL_TERMINAL, keys, finished_in_failed_runs=True)
+        behind = [key for key, cell in zip(keys, cells)
+                  if key in recorded and (now := self.cell(*cell)) is not None and recorded[key] != now]
+        read = [recorded.get(key, f"absent:{key}") for key in keys]
+        return GatePlan(self.fingerprints.gate(name, read, [GATE_ASSET]), behind)
 
     def done_cryptos(self, cryptos: Sequence[str]) -> set[str]:
         return self._done(CRYPTO_TERMINAL, {c: self.crypto(c) for c in cryptos})

@@ -127,7 +127,10 @@ def run_sweep(
     gate_job = defs.resolve_job_def(GATE_JOB)
 
     def record_verdicts(name: str) -> None:
-        expected = plan.gate(name, all_folds)
+        expected, behind = plan.gate(name, all_folds)
+        if behind:
+            log(f"  note  {name} reads {len(behind)} cell(s) materialized under other inputs, parameters or code "
+                f"than the catalogue's now (e.g. {behind[0]}): run them to bring its verdict up to date")
         if plan.done_gate(name, expected):
             report.skipped += 1
             value = defs.load_asset_value(GATE_ASSET, partition_key=name, instance=instance)

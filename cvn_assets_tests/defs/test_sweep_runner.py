@@ -83,6 +83,21 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     assert changed.skipped == 2 + 2 * 5 * 4 + 1
     assert started_workers == [1, 1]  # 10 cells in one run: computed in the (already started) worker processes
 
+    # A partial run of a changed variant gates the cells as they are, and says which it reads are behind;
+    # the whole sweep then recomputes the others and the verdicts that read them, not only the cells.
+    document["factors"]["label_smoothing"]["variants"]["mild"] = {"eps_buy": 0.12, "eps_hold": 0.06}
+    changed_again = build_defs(make_settings(tmp_path, small_data_dir, catalogue=document))
+    lines: list[str] = []
+    partial = run_sweep(changed_again, instance, cryptos=["BTC"], configs=["ls_mild"], log=lines.append)
+    gates = {"gate_job[label_smoothing]", "gate_job[label_smoothing_x_cleanlab]"}
+    assert partial.ok and {"cell_job[BTC|f1.ls_mild...BTC|f5.ls_mild]", *gates} <= set(partial.executed)
+    assert any("label_smoothing reads 5 cell(s) materialized under other" in line and "ETH|f1.ls_mild" in line
+               for line in lines), lines
+    whole = run_sweep(changed_again, instance, log=lines.append)
+    assert whole.ok and {"cell_job[ETH|f1.ls_mild...ETH|f5.ls_mild]", *gates} <= set(whole.executed)
+    assert "gate_job[cleanlab]" not in whole.executed
+    assert run_sweep(changed_again, instance, log=lambda _: None).runs == 0
+
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok
     assert len(store.read("test_sweep")) == len(first)
