@@ -57,8 +57,6 @@ class SweepFingerprints:
         self._specs = list(defs.resolve_all_asset_specs())
         self._pipeline = catalogue.pipeline.snapshot()
         self._choices = model_choices(catalogue)
-        # CatBoost's result depends on its thread count (XGBoost's and LightGBM's do not).
-        self._learner_threads = getattr(defs.resources.get("sweep"), "n_threads", None)
 
     @cached_property
     def _libraries(self) -> dict[str, str]:
@@ -81,7 +79,7 @@ class SweepFingerprints:
             "models": list(self.catalogue.models), "ensembles": list(self.catalogue.ensembles),
             "model_choices": {f"{f}/{v}": m for (f, v), m in self._choices.items() if (f, v) in config.members},
             "pipeline": {s: self._pipeline[s] for s in CELL_SECTIONS}, "libraries": self._libraries,
-            "learner_threads": self._learner_threads, "code": self._code_versions(keys),
+            "code": self._code_versions(keys),
         })
 
     def gate(self, name: str, cell_fingerprints: Sequence[str], keys: Iterable[dg.AssetKey]) -> str:

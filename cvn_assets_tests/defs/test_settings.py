@@ -31,7 +31,7 @@ def test_a_bad_count_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: s
         Settings.from_env()
 
 
-def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_depends_on_the_threads(
+def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_does_not_depend_on_them(
         small_settings: Settings) -> None:
     one_thread = build_defs(dataclasses.replace(small_settings, n_threads=1, cell_workers=2))
     two_threads = build_defs(dataclasses.replace(small_settings, n_threads=2, cell_workers=1))
@@ -42,7 +42,6 @@ def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_depends_on_the_th
         fingerprints = SweepFingerprints(defs, sweep.catalogue, sweep.name)  # type: ignore[arg-type]
         return fingerprints.cell("crypto-fp", "f1", "baseline", [])
 
-    # CatBoost's model depends on its thread count, so a cell fitted with other threads is not the same cell.
-    assert cell_fingerprint(one_thread) != cell_fingerprint(two_threads)
-    assert cell_fingerprint(one_thread) == cell_fingerprint(
-        build_defs(dataclasses.replace(small_settings, n_threads=1, cell_workers=1)))
+    # No model depends on the run's threads (CatBoost's thread count is a parameter of the catalogue), so
+    # `make run`, `make ui` and `cvn-assets run`, which use different threads, skip each other's cells.
+    assert cell_fingerprint(one_thread) == cell_fingerprint(two_threads)

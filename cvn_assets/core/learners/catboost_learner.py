@@ -17,16 +17,21 @@ DEFAULT_CATBOOST_PARAMS: dict[str, Any] = {
     "iterations": 300,
     "depth": 4,
     "learning_rate": 0.05,
+    # CatBoost's trees depend on its thread count (with `CrossEntropy` on soft labels, predictions move
+    # by up to 0.09 between 1 and 2 threads), so the count is a model parameter, set in the catalogue
+    # and part of its fingerprint, not the run's `CVN_THREADS`: a catalogue gives the same model on any
+    # machine and from any entry point.
+    "thread_count": 1,
 }
 
 # `CrossEntropy` takes any label in [0, 1]. `Logloss` binarises labels at `target_border` (0.5), so
 # soft targets 0.6 / 0.3 become BUY / HOLD again and the mean prediction returns to the hard BUY rate.
 LOSS_FUNCTION = "CrossEntropy"
 
-# Set by the learner itself (loss, seed and threads from the run; silence; no `catboost_info`
-# folder); a user value for any of them is refused rather than silently overridden.
+# Set by the learner itself (loss, seed from the run; silence; no `catboost_info` folder); a user
+# value for any of them is refused rather than silently overridden.
 RESERVED = frozenset({
-    "loss_function", "objective", "random_seed", "thread_count", "allow_writing_files", "train_dir",
+    "loss_function", "objective", "random_seed", "allow_writing_files", "train_dir",
     "verbose", "silent", "logging_level", "verbose_eval", "metric_period",
 })
 
@@ -56,8 +61,8 @@ def resolve_catboost_params(defaults: Mapping[str, Any], overrides: Mapping[str,
                       if key in RESERVED or set(canonical_catboost_params({key: value})) & RESERVED)
     if reserved:
         raise TrainingError(
-            f"catboost: parameter(s) {reserved} are set by the learner (loss {LOSS_FUNCTION}, seed and "
-            f"threads from the run, no files written) and cannot be overridden"
+            f"catboost: parameter(s) {reserved} are set by the learner (loss {LOSS_FUNCTION}, seed from "
+            f"the run, no files written) and cannot be overridden"
         )
     return {**defaults, **canonical}
 
@@ -66,7 +71,8 @@ def resolve_catboost_params(defaults: Mapping[str, Any], overrides: Mapping[str,
 class CatBoostLearner:
     """Oblivious gradient-boosted trees with the `CrossEntropy` loss.
 
-    Deterministic for a given seed and thread count. Never writes files (`allow_writing_files=False`
+    Deterministic for a given seed and `thread_count` (a parameter, default 1: the run's thread count
+    `n_threads` only sets how many threads predict, which does not change a number). Never writes files (`allow_writing_files=False`
     prevents the `catboost_info` folder in the working directory).
     """
 
@@ -81,7 +87,7 @@ class CatBoostLearner:
 
     def get_params(self) -> dict[str, Any]:
         resolved = resolve_catboost_params(DEFAULT_CATBOOST_PARAMS, self.params)
-        return {**resolved, "random_seed": self.seed, "thread_count": self.n_threads}
+        return {**resolved, "random_seed": self.seed}
 
     def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> CatBoostLearner:
         from catboost import CatBoost, Pool
