@@ -30,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser(
         "gate",
         help="gate verdicts of a results table",
-        description="Gate each variant of a factor against its baseline (SPEC §7) and print the verdicts.",
+        description="Gate each variant of a factor against its baseline (bootstrap CI, Wilcoxon with "
+                    "Benjamini-Hochberg, effect size, MDE; default thresholds) "
+                    "and print the verdicts.",
     )
     parser.add_argument("--results", required=True, type=Path, help="results table, .csv or .parquet")
     parser.add_argument("--factor", help="factor to gate (default: every factor in the table)")

@@ -1,4 +1,4 @@
-"""Which observations raise which alerts (SPEC §8). Pure rules; sending is the sink's job."""
+"""Which observations raise which alerts. Pure rules; sending is the sink's job."""
 
 from __future__ import annotations
 

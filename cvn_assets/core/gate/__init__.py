@@ -1,4 +1,4 @@
-"""Statistical gate (SPEC §7): paired comparison of each variant with its factor's baseline."""
+"""Statistical gate: paired comparison of each variant with its factor's baseline."""
 
 from cvn_assets.core.gate.checks import GateCheck
 from cvn_assets.core.gate.evaluate import FactorVerdict, VariantVerdict, Verdict, evaluate_factor

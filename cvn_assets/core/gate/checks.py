@@ -1,4 +1,4 @@
-"""The individual gates of SPEC §7, each turning paired cells into one or more `GateCheck`s."""
+"""The individual gates, each turning paired cells into one or more `GateCheck`s."""
 
 from __future__ import annotations
 

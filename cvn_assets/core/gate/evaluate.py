@@ -1,4 +1,4 @@
-"""Gate verdict per variant of a factor against its baseline (SPEC §7)."""
+"""Gate verdict per variant of a factor against its baseline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Thresholds of the statistical gate (SPEC §7): every default is named once, here."""
+"""Thresholds of the statistical gate: every default is named once, here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cvn_assets.core.errors import CatalogueError
 
 @dataclass(frozen=True)
 class GateThresholds:
-    """Every number the gate compares against, with the SPEC §7 defaults.
+    """Every number the gate compares against, with their defaults.
 
     Metric conventions assumed: `max_drawdown` is a positive fraction of equity (0.12 = 12 %),
     so a larger value is worse and the joint gate bounds its increase.

@@ -25,7 +25,7 @@ FOLD_METRICS_KEY = dg.AssetKey("fold_metrics")
 
 def fold_metrics_part(cell: Cell, raw_labels: pd.DataFrame, inputs: dict[str, dict[str, pd.DataFrame]],
                       sweep: SweepResource) -> Part:
-    """Every SPEC §6 metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
+    """Every metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
     predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
     summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
     metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
