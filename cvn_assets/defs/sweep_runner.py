@@ -23,6 +23,7 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.folds import fold_ids
+from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.core.worker_processes import computes_in_processes
 from cvn_assets.defs.assets.cell import start_cell_workers
@@ -56,6 +57,9 @@ class SweepReport:
     skipped: int = 0
     executed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    # Fits that failed in this sweep's cell runs ("<cell> <model>" → error): recorded as `training_failed`
+    # rows and alerts, the runs themselves succeed.
+    failed_fits: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, pd.DataFrame] = field(default_factory=dict)
     alerts: int = 0
     seconds: float = 0.0
@@ -120,6 +124,11 @@ def run_sweep(
         wanted = [(crypto, fold_variant_key(fold, config_id)) for crypto, fold, config_id in todo.values()]
         _CellRuns(cell_job, instance, report, log, fingerprints, crypto_order, fv_order, _downstream_in(defs),
                   plan.cell_assets).run(wanted)
+        if todo:
+            failed = failed_fits(defs.resources["results"].store().read(sweep.name), set(todo))
+            for name, error in failed.items():
+                log(f"  FAIL  fit {name} (recorded as training_failed): {error}")
+            report.failed_fits |= failed
 
     run_cells(selected_configs)
     if not gate:
@@ -153,6 +162,14 @@ def run_sweep(
     report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None), catalogue.pipeline.alerts)
     log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     return _finish(report, started, log)
+
+
+def failed_fits(rows: pd.DataFrame, cells: set[str]) -> dict[str, str]:
+    """The `training_failed` rows of these cells, one per cell and model ("<cell> <model>" → error)."""
+    failed = rows[rows["status"] == STATUS_TRAINING_FAILED]
+    return {f"{key} {row.model}": str(row.error)
+            for row in failed.itertuples(index=False)
+            if (key := str(cell_key(row.crypto, row.fold, row.config_id))) in cells}
 
 
 def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> SweepReport:
