@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cvn_assets.core.errors import DataSourceError
+from cvn_assets.core.results_store import postgres_driver_url
 from cvn_assets.core.schema import OHLCV_COLUMNS
 
 TIME_COLUMN_NAMES: tuple[str, ...] = ("timestamp", "time", "date", "datetime", "open_time")
@@ -93,7 +94,8 @@ def read_ohlcv_file(path: Path, crypto: str) -> pd.DataFrame:
 def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "crypto") -> pd.DataFrame:
     """Canonical OHLCV frame of the rows of `crypto` in a SQL table (`schema.table` allowed), by time.
 
-    SQL rows have no intrinsic order, so they are read ordered by the time column.
+    SQL rows have no intrinsic order, so they are read ordered by the time column. A bare
+    `postgresql://` URL is read with whichever PostgreSQL driver is installed, as the results store does.
     """
     try:
         shown_url = sa.make_url(url).render_as_string(hide_password=True)
@@ -101,7 +103,7 @@ def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "cr
         # The parser's message repeats the URL, which may hold a password: keep it out.
         raise DataSourceError(f"cannot parse the database URL for {crypto} (URL not shown)") from None
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(postgres_driver_url(url))
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise DataSourceError(f"cannot open database {shown_url} for {crypto}: {exc}") from exc
     schema, _, name = table.rpartition(".")
