@@ -28,6 +28,11 @@ class CatalogueError(CvnError):
     """The factor catalogue is malformed or violates a guardrail."""
 
 
+class SettingsError(CvnError, ValueError):
+    """An environment setting (CVN_*) has a value outside what it accepts: names the variable, the value
+    and what is accepted. Still a ValueError, as settings errors were before."""
+
+
 class TrainingError(CvnError):
     """A learner failed to fit or predict on one cell."""
 
