@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.core.worker_processes import computes_in_processes
@@ -85,9 +86,9 @@ def run_sweep(
     catalogue = sweep.catalogue
     plan = SweepPlan(defs, instance, catalogue, sweep.name, force)
     report = SweepReport()
-    selected_cryptos = list(cryptos or catalogue.universe)
+    selected_cryptos = _selected("crypto", cryptos, catalogue.universe)
     all_folds = fold_ids(catalogue.pipeline.folds)
-    selected_folds = list(folds or all_folds)
+    selected_folds = _selected("fold", folds, all_folds)
     selected_configs = list(configs or catalogue.config_ids(include_joint=False))
 
     def cells_of(crypto: str, config_ids: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -153,6 +154,15 @@ def run_sweep(
     report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None), catalogue.pipeline.alerts)
     log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     return _finish(report, started, log)
+
+
+def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> list[str]:
+    """The chosen names (default: every known one), checked before anything runs: an unknown one
+    would otherwise surface as a Dagster partition error, or a missing cell after the plan."""
+    unknown = [name for name in chosen or () if name not in known]
+    if unknown:
+        raise CatalogueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {list(known)}")
+    return list(chosen or known)
 
 
 def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> SweepReport:
