@@ -34,13 +34,16 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cvn_assets.core.alerts import AlertStore
+    from cvn_assets.core.alerts import ALERT_KINDS, AlertStore
     from cvn_assets.defs.settings import Settings
 
     since = parse_since(args.since)
+    if args.kind is not None and args.kind not in ALERT_KINDS:
+        raise CatalogueError(f"--kind {args.kind!r} is not an alert kind; known kinds: {list(ALERT_KINDS)}")
     settings = Settings.from_env()
     url = args.url or settings.alerts_url or settings.results_url
-    table = AlertStore(url).query(since=since, kind=args.kind)
+    # Listing alerts must not create an empty store where none was: a wrong path would read as "no alerts".
+    table = AlertStore(url, create_database=False).query(since=since, kind=args.kind)
     if table.empty:
         print("no alerts")
         return 0

@@ -34,6 +34,8 @@ KIND_TRAINING_FAILED = "training_failed"
 KIND_DRIFT_PSI = "drift_psi"
 KIND_CONCEPT_DRIFT = "concept_drift"
 KIND_OUTPUT_SHARPNESS = "output_sharpness"
+ALERT_KINDS: tuple[str, ...] = (KIND_CLEANLAB_DROP_RATE, KIND_MINORITY_DECIMATION, KIND_TRAINING_FAILED, KIND_DRIFT_PSI,
+                                 KIND_CONCEPT_DRIFT, KIND_OUTPUT_SHARPNESS)
 ALERT_COLUMNS: tuple[str, ...] = (
     "dedup_key", "kind", "severity", "subject", "message", "observed", "threshold", "details", "created_at",
 )
@@ -98,8 +100,9 @@ def _alerts_table(metadata: sa.MetaData) -> sa.Table:
 class AlertStore:
     """The `alerts` table (SQLite by default, PostgreSQL by URL); one row per dedup_key."""
 
-    def __init__(self, url: str) -> None:
-        self.engine, self.table = open_table(url, _alerts_table)
+    def __init__(self, url: str, create_database: bool = True) -> None:
+        """`create_database=False` reads an existing store only: a missing SQLite file is an error."""
+        self.engine, self.table = open_table(url, _alerts_table, create_database)
 
     def record(self, alert: Alert) -> bool:
         """Insert `alert` unless its dedup_key is already stored. True when the row is new."""

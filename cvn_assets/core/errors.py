@@ -8,16 +8,24 @@ class CvnError(Exception):
 
 
 class OhlcvValidationError(CvnError):
-    """Bad OHLCV input: names the crypto, the offending row and the problem."""
+    """Bad OHLCV input: names the source (when known), the crypto, the offending row and the problem.
 
-    def __init__(self, crypto: str, row: int | None, problem: str, timestamp: object | None = None) -> None:
+    `row` is the 0-based data row and `line` its line in a text file, numbered as the readers' parse
+    errors number them, so both kinds of error point at the same place.
+    """
+
+    def __init__(self, crypto: str, row: int | None, problem: str, timestamp: object | None = None,
+                 source: str | None = None, line: int | None = None) -> None:
         self.crypto = crypto
         self.row = row
         self.problem = problem
         self.timestamp = timestamp
-        where = "" if row is None else f" row {row}"
-        when = "" if timestamp is None else f" ({timestamp})"
-        super().__init__(f"OHLCV for {crypto}{where}{when}: {problem}")
+        self.source = source
+        self.line = line
+        subject = f"OHLCV for {crypto}" if source is None else f"{source} ({crypto})"
+        where = "" if row is None else f": row {row}" + ("" if line is None else f" (line {line})")
+        when = "" if timestamp is None else f" at {timestamp}"
+        super().__init__(f"{subject}{where}{when}: {problem}")
 
 
 class DataSourceError(CvnError):
@@ -26,6 +34,11 @@ class DataSourceError(CvnError):
 
 class CatalogueError(CvnError):
     """The factor catalogue is malformed or violates a guardrail."""
+
+
+class SettingsError(CvnError, ValueError):
+    """An environment setting (CVN_*) has a value outside what it accepts: names the variable, the value
+    and what is accepted. Still a ValueError, as settings errors were before."""
 
 
 class TrainingError(CvnError):

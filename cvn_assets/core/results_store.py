@@ -122,17 +122,23 @@ def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialec
     return insert(table)
 
 
-def open_table(url: str, define: Callable[[sa.MetaData], sa.Table]) -> tuple[sa.Engine, sa.Table]:
-    """Engine for `url` (a SQLite file's folder is created) and the table `define` declares.
+def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
+               create_database: bool = True) -> tuple[sa.Engine, sa.Table]:
+    """Engine for `url` (a SQLite file and its folder are created unless `create_database` is False,
+    when a missing file is an error) and the table `define` declares.
 
     The table is created when absent; when it exists but lacks nullable columns the declaration now
     has, they are added (ALTER TABLE), so a store written by an older version keeps working.
     """
     url = postgres_driver_url(url)
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     metadata = sa.MetaData()
     table = define(metadata)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not create_database and str(path) != ":memory:" and not path.is_file():
+            raise DataSourceError(f"{table.name}: no SQLite database at {path} (nothing was recorded there; "
+                                  "check the URL)")
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # No pool: every run opens its own store, and pooled idle connections would pile up across
         # runs and go stale when the server restarts.

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvn_assets.core.errors import SettingsError
 from cvn_assets.core.worker_processes import PROCESS_MODES
 
 
@@ -87,7 +88,7 @@ def _positive(name: str, value: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
     return number
 
 
@@ -98,5 +99,5 @@ def _on_off(name: str, value: str) -> bool:
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     switch = value.strip().lower()
     if switch not in choices:
-        raise ValueError(f"{name} must be {' or '.join(repr(c) for c in choices)}, got {value!r}")
+        raise SettingsError(f"{name} must be {' or '.join(repr(c) for c in choices)}, got {value!r}")
     return switch

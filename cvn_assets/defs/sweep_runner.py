@@ -17,13 +17,13 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.folds import fold_ids
-from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.core.worker_processes import computes_in_processes
 from cvn_assets.defs.assets.cell import start_cell_workers
@@ -36,6 +36,7 @@ from cvn_assets.defs.range_retry import leftover
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
+from cvn_assets.defs.sweep_report import SweepReport, failed_fits
 
 
 # Every event is still stored on the instance; only the console echo is limited to problems.
@@ -47,26 +48,6 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # does not mark a failed range's cells as failed; the runner re-runs a failed range one cell per run,
 # and those runs (created without the switch) mark their own cells.
 PLANNED_AS_RANGE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-
-
-@dataclass
-class SweepReport:
-    """What a sweep run did: runs launched, partitions skipped as unchanged, failures, verdicts."""
-
-    runs: int = 0
-    skipped: int = 0
-    executed: list[str] = field(default_factory=list)
-    failures: dict[str, str] = field(default_factory=dict)
-    # Fits that failed in this sweep's cell runs ("<cell> <model>" → error): recorded as `training_failed`
-    # rows and alerts, the runs themselves succeed.
-    failed_fits: dict[str, str] = field(default_factory=dict)
-    verdicts: dict[str, pd.DataFrame] = field(default_factory=dict)
-    alerts: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
 
 def run_sweep(
@@ -89,9 +70,9 @@ def run_sweep(
     catalogue = sweep.catalogue
     plan = SweepPlan(defs, instance, catalogue, sweep.name, force)
     report = SweepReport()
-    selected_cryptos = list(cryptos or catalogue.universe)
+    selected_cryptos = _selected("crypto", cryptos, catalogue.universe)
     all_folds = fold_ids(catalogue.pipeline.folds)
-    selected_folds = list(folds or all_folds)
+    selected_folds = _selected("fold", folds, all_folds)
     selected_configs = list(configs or catalogue.config_ids(include_joint=False))
 
     def cells_of(crypto: str, config_ids: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -164,12 +145,13 @@ def run_sweep(
     return _finish(report, started, log)
 
 
-def failed_fits(rows: pd.DataFrame, cells: set[str]) -> dict[str, str]:
-    """The `training_failed` rows of these cells, one per cell and model ("<cell> <model>" → error)."""
-    failed = rows[rows["status"] == STATUS_TRAINING_FAILED]
-    return {f"{key} {row.model}": str(row.error)
-            for row in failed.itertuples(index=False)
-            if (key := str(cell_key(row.crypto, row.fold, row.config_id))) in cells}
+def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> list[str]:
+    """The chosen names (default: every known one), checked before anything runs: an unknown one
+    would otherwise surface as a Dagster partition error, or a missing cell after the plan."""
+    unknown = [name for name in chosen or () if name not in known]
+    if unknown:
+        raise CatalogueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {list(known)}")
+    return list(chosen or known)
 
 
 def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> SweepReport:

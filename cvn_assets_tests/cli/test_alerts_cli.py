@@ -29,3 +29,19 @@ def test_since_accepts_ages_and_iso_times_and_names_bad_input(capsys: pytest.Cap
     assert parse_since("2026-11-01T00:00Z") == datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert main(["alerts", "--since", "yesterday"]) == 2
     assert "--since 'yesterday'" in capsys.readouterr().err
+
+
+def test_a_missing_sqlite_file_is_an_error_naming_it_and_is_not_created(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "absent" / "a.db"
+    assert main(["alerts", "--url", f"sqlite:///{path}"]) == 2
+    assert f"no SQLite database at {path}" in capsys.readouterr().err
+    assert not path.parent.exists()
+
+
+def test_an_unknown_kind_is_an_error_listing_the_known_kinds(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alerts", "--url", f"sqlite:///{tmp_path / 'alerts.db'}", "--kind", "nokind"]) == 2
+    error = capsys.readouterr().err
+    assert "--kind 'nokind' is not an alert kind; known kinds: ['cleanlab_drop_rate', 'minority_decimation'," in error
+    assert "'output_sharpness']" in error

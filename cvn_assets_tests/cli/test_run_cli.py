@@ -43,3 +43,41 @@ def test_bad_catalogue_exits_2_with_the_guardrail_message(tmp_path: Path, small_
                             text=True, timeout=300)
     assert result.returncode == 2
     assert "factor 'label_smoothing', variant 'mild': eps_buy=0.7 is outside [0, 0.5]" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        pytest.param("--crypto", "NOPE", "unknown crypto 'NOPE'; known: ['BTC', 'ETH']", id="unknown-crypto"),
+        pytest.param("--fold", "f9", "unknown fold 'f9'; known: ['f1', 'f2', 'f3', 'f4', 'f5']", id="unknown-fold"),
+        pytest.param("--variant", "ls_nope", "unknown configuration 'ls_nope'; known: ['baseline',",
+                     id="unknown-variant"),
+    ],
+)
+def test_an_unknown_selection_exits_2_listing_the_known_ones_before_anything_runs(
+        tmp_path: Path, small_data_dir: Path, option: str, value: str, message: str) -> None:
+    result = subprocess.run([CLI, "run", option, value, "--no-gate"],
+                            env=_env(tmp_path, small_data_dir, small_catalogue_document()), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"cvn-assets run: error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        assert not instance.get_runs()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        pytest.param("CVN_THREADS", "abc", "CVN_THREADS must be a whole number of at least 1, got 'abc'",
+                     id="threads"),
+        pytest.param("CVN_MLFLOW", "maybe", "CVN_MLFLOW must be 'on' or 'off', got 'maybe'", id="mlflow"),
+    ],
+)
+def test_a_bad_environment_setting_exits_2_naming_the_variable(tmp_path: Path, small_data_dir: Path, name: str,
+                                                                 value: str, message: str) -> None:
+    env = {**_env(tmp_path, small_data_dir, small_catalogue_document()), name: value}
+    result = subprocess.run([CLI, "run"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"cvn-assets run: error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -126,7 +126,7 @@ def test_bad_ohlcv_stops_that_crypto_and_nothing_downstream_is_written(tmp_path:
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = str(failure.step_failure_data.error.cause or failure.step_failure_data.error)
-    assert "OHLCV for ETH" in message and problem in message
+    assert f"{data / 'ETH.csv'} (ETH)" in message and problem in message
     for key in PER_CRYPTO:
         assert not instance.fetch_materializations(dg.AssetKey(key), limit=1).records
     assert _materialize(defs, "crypto_data_job", "BTC", instance).success

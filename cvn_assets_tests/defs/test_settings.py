@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from cvn_assets.core.errors import CvnError
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.fingerprints import SweepFingerprints
 from cvn_assets.defs.settings import Settings
@@ -28,6 +29,18 @@ def test_threads_and_cell_workers_are_read_from_the_environment(monkeypatch: pyt
 def test_a_bad_count_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"{name} must be a whole number of at least 1, got '{value}'"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(("name", "value", "accepted"), [
+    pytest.param("CVN_MLFLOW", "maybe", "'on' or 'off'", id="on-off"),
+    pytest.param("CVN_CELL_PROCESSES", "sometimes", "'auto' or 'on' or 'off'", id="choice"),
+])
+def test_a_bad_switch_is_a_project_error_naming_variable_value_and_choices(
+        monkeypatch: pytest.MonkeyPatch, name: str, value: str, accepted: str) -> None:
+    """A project error, so the CLI reports it as `cvn-assets <command>: error: ...` instead of a traceback."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(CvnError, match=f"{name} must be {accepted}, got '{value}'"):
         Settings.from_env()
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs import sweep_runner
-from cvn_assets.defs.sweep_runner import failed_fits, run_sweep
+from cvn_assets.defs.sweep_report import failed_fits
+from cvn_assets.defs.sweep_runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
 VERDICTS = {"LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE"}

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cvn_assets.core.data.embedded import embedded_path, load_embedded_ohlcv
+from cvn_assets.core.data.origin import OhlcvOrigin, origin_of, record_origin
 from cvn_assets.core.data.readers import find_crypto_file, read_ohlcv_file, read_ohlcv_table
 from cvn_assets.core.data.resample import bar_timedelta, resample_ohlcv, source_resolution
 from cvn_assets.core.data.validation import OhlcvRules, validate_ohlcv, validate_ohlcv_rows
@@ -59,7 +60,8 @@ def load_ohlcv(
     has it; resampling (when the source is finer than the bar) would otherwise merge or reorder them.
     """
     raw = read_ohlcv_source(crypto, spec)
-    validate_ohlcv_rows(raw, crypto)
+    origin = origin_of(raw)
+    validate_ohlcv_rows(raw, crypto, origin)
     resolution = source_resolution(raw)
     width = bar_timedelta(spec.bar)
     if resolution is not None and resolution > width:
@@ -67,8 +69,14 @@ def load_ohlcv(
             f"OHLCV for {crypto} ({spec.kind} source): rows are at least {resolution} apart, coarser than the "
             f"requested bar {spec.bar!r}; choose a bar of {resolution} or more"
         )
-    frame = resample_ohlcv(raw, spec.bar) if resolution is not None and resolution < width else raw
-    validate_ohlcv(frame, crypto, spec.bar, rules)
+    if resolution is None or resolution == width:
+        validate_ohlcv(raw, crypto, spec.bar, rules, origin)
+        return raw
+    frame = resample_ohlcv(raw, spec.bar)
+    # A resampled bar is no line of the source: name the source, count the bars.
+    bars = None if origin is None else OhlcvOrigin(f"{origin.source} resampled to {spec.bar}")
+    record_origin(frame, bars)
+    validate_ohlcv(frame, crypto, spec.bar, rules, bars)
     return frame
 
 

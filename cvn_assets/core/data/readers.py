@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from cvn_assets.core.data.origin import OhlcvOrigin, record_origin
 from cvn_assets.core.errors import DataSourceError
+from cvn_assets.core.results_store import postgres_driver_url
 from cvn_assets.core.schema import OHLCV_COLUMNS
 
 TIME_COLUMN_NAMES: tuple[str, ...] = ("timestamp", "time", "date", "datetime", "open_time")
@@ -41,7 +43,6 @@ PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 # Binance spot switched from ms to µs in 2025, which can happen in the middle of one file.
 EPOCH_UNIT_BOUNDS: tuple[tuple[float, int], ...] = ((1e11, 10**9), (1e14, 10**6), (1e17, 10**3), (np.inf, 1))
 
-RowLocator = Callable[[int], str]
 ParseFailure = Callable[[int, str, object], DataSourceError]
 
 
@@ -81,7 +82,7 @@ def read_ohlcv_file(path: Path, crypto: str) -> pd.DataFrame:
             table = pd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise DataSourceError(f"cannot read Parquet file {path} for {crypto}: {exc}") from exc
-        return _canonical(_index_to_columns(table), crypto, f"{path}", lambda row: f"row {row}")
+        return _canonical(_index_to_columns(table), crypto, OhlcvOrigin(str(path)))
     if name.endswith(CSV_SUFFIXES):
         return _read_csv(path, crypto)
     raise DataSourceError(
@@ -93,7 +94,8 @@ def read_ohlcv_file(path: Path, crypto: str) -> pd.DataFrame:
 def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "crypto") -> pd.DataFrame:
     """Canonical OHLCV frame of the rows of `crypto` in a SQL table (`schema.table` allowed), by time.
 
-    SQL rows have no intrinsic order, so they are read ordered by the time column.
+    SQL rows have no intrinsic order, so they are read ordered by the time column. A bare
+    `postgresql://` URL is read with whichever PostgreSQL driver is installed, as the results store does.
     """
     try:
         shown_url = sa.make_url(url).render_as_string(hide_password=True)
@@ -101,7 +103,7 @@ def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "cr
         # The parser's message repeats the URL, which may hold a password: keep it out.
         raise DataSourceError(f"cannot parse the database URL for {crypto} (URL not shown)") from None
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(postgres_driver_url(url))
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise DataSourceError(f"cannot open database {shown_url} for {crypto}: {exc}") from exc
     schema, _, name = table.rpartition(".")
@@ -131,7 +133,7 @@ def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "cr
         raise DataSourceError(f"cannot read {source} for {crypto}: {exc}") from exc
     finally:
         engine.dispose()
-    return _canonical(frame.drop(columns=[crypto_column]), crypto, source, lambda row: f"row {row}")
+    return _canonical(frame.drop(columns=[crypto_column]), crypto, OhlcvOrigin(source))
 
 
 def _read_csv(path: Path, crypto: str) -> pd.DataFrame:
@@ -144,7 +146,7 @@ def _read_csv(path: Path, crypto: str) -> pd.DataFrame:
     if _is_header(first, crypto):
         table = raw.iloc[1:].reset_index(drop=True)
         table.columns = pd.Index(first)
-        return _canonical(table, crypto, str(path), lambda row: f"row {row} (line {row + 2})")
+        return _canonical(table, crypto, OhlcvOrigin(str(path), first_line=2))
     if raw.shape[1] != len(BINANCE_KLINE_COLUMNS):
         raise DataSourceError(
             f"CSV file {path} for {crypto} has no header naming a time column and open/high/low/close/volume, "
@@ -152,7 +154,7 @@ def _read_csv(path: Path, crypto: str) -> pd.DataFrame:
             f"found {raw.shape[1]}); first line: {','.join(first)}"
         )
     raw.columns = pd.Index(BINANCE_KLINE_COLUMNS)
-    return _canonical(raw, crypto, str(path), lambda row: f"row {row} (line {row + 1})")
+    return _canonical(raw, crypto, OhlcvOrigin(str(path), first_line=1))
 
 
 def _is_header(cells: list[str], crypto: str) -> bool:
@@ -199,18 +201,21 @@ def _index_to_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _canonical(table: pd.DataFrame, crypto: str, source: str, locate: RowLocator) -> pd.DataFrame:
-    """Pick and parse the OHLCV columns of a source table, keeping its rows and their order."""
-    mapping = _match_columns(table.columns, crypto, source)
+def _canonical(table: pd.DataFrame, crypto: str, origin: OhlcvOrigin) -> pd.DataFrame:
+    """Pick and parse the OHLCV columns of a source table, keeping its rows and their order; the
+    frame carries its origin (see `origin_of`) for validation to name."""
+    mapping = _match_columns(table.columns, crypto, origin.source)
     table = table.reset_index(drop=True)
 
     def fail(row: int, what: str, value: object) -> DataSourceError:
-        return DataSourceError(f"{source} ({crypto}): {locate(row)}: cannot parse {what} {value!r}")
+        return DataSourceError(f"{origin.source} ({crypto}): {origin.locate(row)}: cannot parse {what} {value!r}")
 
     out = {"timestamp": _parse_time(table[mapping["timestamp"]], fail)}
     for name in VALUE_COLUMNS:
         out[name] = _parse_number(table[mapping[name]], name, fail)
-    return pd.DataFrame(out, columns=list(OHLCV_COLUMNS))
+    frame = pd.DataFrame(out, columns=list(OHLCV_COLUMNS))
+    record_origin(frame, origin)
+    return frame
 
 
 def _parse_number(values: pd.Series, name: str, fail: ParseFailure) -> pd.Series:

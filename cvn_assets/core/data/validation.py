@@ -1,4 +1,5 @@
-"""Validation of canonical OHLCV frames: the first problem found raises, naming crypto, row and cause.
+"""Validation of canonical OHLCV frames: the first problem found raises, naming crypto, row and cause
+(and the source file or table, with the row's line, when the caller passes the frame's origin).
 
 Checks run in a fixed order (columns, emptiness, dtypes, NaN, prices, volume, high/low, sorting, duplicates,
 spacing, gaps), each vectorised over the whole frame.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cvn_assets.core.data.origin import OhlcvOrigin
 from cvn_assets.core.data.resample import bar_timedelta
 from cvn_assets.core.errors import CatalogueError, OhlcvValidationError
 from cvn_assets.core.schema import OHLCV_COLUMNS
@@ -32,26 +34,28 @@ class OhlcvRules:
             raise CatalogueError(f"OHLCV rule max_gap_bars must be an integer >= 0, got {self.max_gap_bars!r}")
 
 
-def validate_ohlcv(frame: pd.DataFrame, crypto: str, bar: str = "1h", rules: OhlcvRules = OhlcvRules()) -> None:
+def validate_ohlcv(frame: pd.DataFrame, crypto: str, bar: str = "1h", rules: OhlcvRules = OhlcvRules(),
+                   origin: OhlcvOrigin | None = None) -> None:
     """Raise OhlcvValidationError for the first problem of a canonical frame sampled at `bar`."""
-    validate_ohlcv_rows(frame, crypto)
-    _check_time_grid(frame, crypto, bar, rules)
+    validate_ohlcv_rows(frame, crypto, origin)
+    _check_time_grid(frame, crypto, bar, rules, origin)
 
 
-def validate_ohlcv_rows(frame: pd.DataFrame, crypto: str) -> None:
+def validate_ohlcv_rows(frame: pd.DataFrame, crypto: str, origin: OhlcvOrigin | None = None) -> None:
     """The checks that do not depend on the bar: run on source rows before resampling hides them."""
     missing = [name for name in OHLCV_COLUMNS if name not in frame.columns]
     if missing:
-        raise OhlcvValidationError(crypto, None, f"missing columns {missing}; columns present: {list(frame.columns)}")
+        raise _error(origin, crypto, None, f"missing columns {missing}; columns present: {list(frame.columns)}")
     if frame.empty:
-        raise OhlcvValidationError(crypto, None, "no rows")
+        raise _error(origin, crypto, None, "no rows")
     if not isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype):
-        raise OhlcvValidationError(
-            crypto, None, f"timestamp column must be tz-aware UTC datetimes, got dtype {frame['timestamp'].dtype}"
+        raise _error(
+            origin, crypto, None,
+            f"timestamp column must be tz-aware UTC datetimes, got dtype {frame['timestamp'].dtype}",
         )
     not_numeric = [name for name in OHLCV_COLUMNS[1:] if not pd.api.types.is_numeric_dtype(frame[name])]
     if not_numeric:
-        raise OhlcvValidationError(crypto, None, f"columns {not_numeric} must be numeric")
+        raise _error(origin, crypto, None, f"columns {not_numeric} must be numeric")
     stamps = frame["timestamp"].reset_index(drop=True)
     values = frame[list(OHLCV_COLUMNS[1:])].reset_index(drop=True).astype("float64")
 
@@ -60,22 +64,22 @@ def validate_ohlcv_rows(frame: pd.DataFrame, crypto: str) -> None:
     row = _first(invalid.any(axis=1))
     if row is not None:
         bad = [f"{name} {_cell(frame, row, name)}" for name in invalid.columns if invalid.at[row, name]]
-        raise OhlcvValidationError(crypto, row, f"NaN or infinite value: {', '.join(bad)}", _stamp(stamps, row))
+        raise _error(origin, crypto, row, f"NaN or infinite value: {', '.join(bad)}", _stamp(stamps, row))
 
     prices = values[list(PRICE_COLUMNS)]
     row = _first((prices <= 0).any(axis=1))
     if row is not None:
         bad = [f"{name} {_number(prices.at[row, name])}" for name in PRICE_COLUMNS if prices.at[row, name] <= 0]
-        raise OhlcvValidationError(crypto, row, f"non-positive price: {', '.join(bad)}", stamps[row])
+        raise _error(origin, crypto, row, f"non-positive price: {', '.join(bad)}", stamps[row])
 
     row = _first(values["volume"] < 0)
     if row is not None:
-        raise OhlcvValidationError(crypto, row, f"negative volume {_number(values.at[row, 'volume'])}", stamps[row])
+        raise _error(origin, crypto, row, f"negative volume {_number(values.at[row, 'volume'])}", stamps[row])
 
     row = _first(values["high"] < values["low"])
     if row is not None:
         high, low = _number(values.at[row, "high"]), _number(values.at[row, "low"])
-        raise OhlcvValidationError(crypto, row, f"high {high} < low {low}", stamps[row])
+        raise _error(origin, crypto, row, f"high {high} < low {low}", stamps[row])
 
     body_top = values[["open", "close"]].max(axis=1)
     body_bottom = values[["open", "close"]].min(axis=1)
@@ -87,20 +91,21 @@ def validate_ohlcv_rows(frame: pd.DataFrame, crypto: str) -> None:
             if high < top
             else f"low {_number(low)} > min(open, close) {_number(bottom)}"
         )
-        raise OhlcvValidationError(crypto, row, problem, stamps[row])
+        raise _error(origin, crypto, row, problem, stamps[row])
 
     steps = stamps.diff()
     row = _first(steps < pd.Timedelta(0))
     if row is not None:
         problem = f"timestamps not sorted: {stamps[row - 1]} before {stamps[row]}"
-        raise OhlcvValidationError(crypto, row, problem, stamps[row])
+        raise _error(origin, crypto, row, problem, stamps[row])
 
     row = _first(steps == pd.Timedelta(0))
     if row is not None:
-        raise OhlcvValidationError(crypto, row, f"duplicate timestamp (same as row {row - 1})", stamps[row])
+        raise _error(origin, crypto, row, f"duplicate timestamp (same as row {row - 1})", stamps[row])
 
 
-def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRules) -> None:
+def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRules,
+                     origin: OhlcvOrigin | None) -> None:
     """Spacing against the bar: rows closer than one bar, then runs of missing bars beyond the tolerance."""
     width = bar_timedelta(bar)
     stamps = frame["timestamp"].reset_index(drop=True)
@@ -108,12 +113,21 @@ def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRul
     row = _first(steps < width)
     if row is not None:
         problem = f"rows {steps[row]} apart, closer than the {bar} bar (resample the source to {bar})"
-        raise OhlcvValidationError(crypto, row, problem, stamps[row])
+        raise _error(origin, crypto, row, problem, stamps[row])
     missing_bars = (steps // width - 1).fillna(0).astype("int64")
     row = _first(missing_bars > rules.max_gap_bars)
     if row is not None:
         problem = f"gap of {missing_bars[row]} bars (> {rules.max_gap_bars} allowed) after {stamps[row - 1]}"
-        raise OhlcvValidationError(crypto, row, problem, stamps[row])
+        raise _error(origin, crypto, row, problem, stamps[row])
+
+
+def _error(origin: OhlcvOrigin | None, crypto: str, row: int | None, problem: str,
+           timestamp: object | None = None) -> OhlcvValidationError:
+    """The error of `problem`, naming the source and the row's line when the origin is known."""
+    if origin is None:
+        return OhlcvValidationError(crypto, row, problem, timestamp)
+    line = None if row is None else origin.line(row)
+    return OhlcvValidationError(crypto, row, problem, timestamp, source=origin.source, line=line)
 
 
 def _first(mask: pd.Series) -> int | None:

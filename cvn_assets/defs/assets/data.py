@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.data.loading import ohlcv_content_hash
+from cvn_assets.core.data.origin import origin_of
 from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.errors import OhlcvValidationError
 from cvn_assets.core.features import build_features
@@ -98,7 +99,7 @@ def _fold_windows(crypto: str, values: Mapping[dg.AssetKey, Any], resources: Dat
 
 def _ohlcv_sanity(crypto: str, ohlcv: pd.DataFrame, resources: DataResources) -> CheckOutcome:
     try:
-        validate_ohlcv(ohlcv, crypto)
+        validate_ohlcv(ohlcv, crypto, origin=origin_of(ohlcv))
     except OhlcvValidationError as error:
         return CheckOutcome(False, str(error.problem), "valid", str(error))
     return CheckOutcome(True, len(ohlcv), "valid", f"{len(ohlcv)} valid bars")

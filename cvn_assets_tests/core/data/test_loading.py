@@ -153,6 +153,8 @@ def test_source_row_problems_name_the_source_row_before_resampling(tmp_path: Pat
         load_ohlcv("UNIUSDC", OhlcvSourceSpec(directory=str(tmp_path)))
     error = info.value
     assert (error.crypto, error.row, error.problem) == ("UNIUSDC", 6, "duplicate timestamp (same as row 5)")
+    # A headerless Binance export: data row 6 is line 7, as its parse errors count.
+    assert (error.source, error.line) == (str(tmp_path / "UNIUSDC.csv"), 7)
 
 
 def test_gaps_are_judged_after_resampling(tmp_path: Path) -> None:
@@ -162,8 +164,12 @@ def test_gaps_are_judged_after_resampling(tmp_path: Path) -> None:
     late = [line.replace(old, str(int(old) + 30 * 3_600_000), 1) for line in text[7:]]
     (tmp_path / "LDOUSDC.csv").write_text("\n".join(text[:7] + late) + "\n")
     spec = OhlcvSourceSpec(directory=str(tmp_path))
-    with pytest.raises(OhlcvValidationError, match=r"row 4 .*gap of 29 bars \(> 24 allowed\) after 2024-03-01 03:00"):
+    gap = r"row 4 .*gap of 29 bars \(> 24 allowed\) after 2024-03-01 03:00"
+    with pytest.raises(OhlcvValidationError, match=gap) as info:
         load_ohlcv("LDOUSDC", spec)
+    # Row 4 is an hourly bar, no line of the file: the message says so rather than give a wrong line.
+    assert str(info.value).startswith(f"{tmp_path / 'LDOUSDC.csv'} resampled to 1h (LDOUSDC): row 4 at ")
+    assert info.value.line is None
     assert len(load_ohlcv("LDOUSDC", spec, OhlcvRules(max_gap_bars=29))) == 5
 
 
@@ -217,3 +223,48 @@ def test_source_kind() -> None:
     assert OhlcvSourceSpec().kind == "embedded"
     assert OhlcvSourceSpec(directory="/data").kind == "files"
     assert OhlcvSourceSpec(sql_url="sqlite://", sql_table="t").kind == "sql"
+
+
+HOURLY_HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+def _hourly_csv(path: Path, bad_close: str = "1.5", bad_low: str = "0.5") -> Path:
+    rows = ["2024-01-01T00:00Z,1,2,0.5,1.5,3", "2024-01-01T01:00Z,1,2,0.5,1.5,3",
+            f"2024-01-01T02:00Z,1,1,{bad_low},{bad_close},3"]
+    path.write_text(HOURLY_HEADER + "\n".join(rows) + "\n")
+    return path
+
+
+def test_validation_errors_name_the_file_row_and_line_as_its_parse_errors_do(tmp_path: Path) -> None:
+    spec = OhlcvSourceSpec(directory=str(tmp_path))
+    path = _hourly_csv(tmp_path / "BTC.csv", bad_close="abc")
+    with pytest.raises(DataSourceError) as parse:
+        load_ohlcv("BTC", spec)
+    assert str(parse.value) == f"{path} (BTC): row 2 (line 4): cannot parse close 'abc'"
+    _hourly_csv(path, bad_close="1.0", bad_low="2.5")
+    with pytest.raises(OhlcvValidationError) as invalid:
+        load_ohlcv("BTC", spec)
+    assert str(invalid.value) == f"{path} (BTC): row 2 (line 4) at 2024-01-01 02:00:00+00:00: high 1.0 < low 2.5"
+
+
+def test_a_header_only_file_is_named_in_the_no_rows_error(tmp_path: Path) -> None:
+    path = tmp_path / "BTC.csv"
+    path.write_text(HOURLY_HEADER)
+    with pytest.raises(OhlcvValidationError) as info:
+        load_ohlcv("BTC", OhlcvSourceSpec(directory=str(tmp_path)))
+    assert str(info.value) == f"{path} (BTC): no rows"
+
+
+def test_validation_errors_of_a_sql_source_name_the_table(tmp_path: Path) -> None:
+    database = tmp_path / "ohlcv.sqlite"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE candles (crypto TEXT, timestamp TEXT, open REAL, high REAL, low REAL, "
+                     "close REAL, volume REAL)")
+        conn.executemany("INSERT INTO candles VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [("BTC", "2024-01-01T00:00Z", 1, 2, 0.5, 1.5, 3),
+                          ("BTC", "2024-01-01T01:00Z", 1, 2, 0.5, 1.5, -3)])
+    url = f"sqlite:///{database}"
+    with pytest.raises(OhlcvValidationError) as info:
+        load_ohlcv("BTC", OhlcvSourceSpec(sql_url=url, sql_table="candles"))
+    assert str(info.value) == (f"table 'candles' at {url} (BTC): row 1 at 2024-01-01 01:00:00+00:00: "
+                               "negative volume -3.0")

@@ -338,6 +338,13 @@ def test_sql_url_errors_never_show_the_password(url: str, match: str, secret: st
     assert secret not in str(info.value)
 
 
+def test_a_bare_postgresql_url_is_read_with_the_installed_driver() -> None:
+    """README's bare `postgresql://` form reaches the server (refused here) instead of failing on psycopg 3."""
+    with pytest.raises(DataSourceError, match="cannot read table 'candles' at postgresql") as info:
+        read_ohlcv_table("postgresql://root@127.0.0.1:1/db", "candles", "BTC")
+    assert "No module named" not in str(info.value)
+
+
 def test_find_crypto_file_returns_the_single_match(tmp_path: Path) -> None:
     (tmp_path / "BTCUSDT-1h.csv").write_text("x")
     (tmp_path / "ETHUSDT-1h.csv").write_text("x")

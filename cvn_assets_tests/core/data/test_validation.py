@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cvn_assets.core.data.origin import OhlcvOrigin
 from cvn_assets.core.data.validation import OhlcvRules, validate_ohlcv, validate_ohlcv_rows
 from cvn_assets.core.errors import CatalogueError, OhlcvValidationError
 from cvn_assets.core.schema import OHLCV_COLUMNS
@@ -117,9 +118,21 @@ def test_each_problem_is_reported_exactly(
         validate_ohlcv(mutate(_good()), "ARBUSDC")
     error = info.value
     assert (error.crypto, error.row, error.problem, error.timestamp) == ("ARBUSDC", row, problem, timestamp)
-    where = "" if row is None else f" row {row}"
-    assert str(error).startswith(f"OHLCV for ARBUSDC{where}")
-    assert str(error).endswith(problem)
+    where = "" if row is None else f": row {row}"
+    when = "" if timestamp is None else f" at {timestamp}"
+    assert str(error) == f"OHLCV for ARBUSDC{where}{when}: {problem}"
+
+
+def test_an_origin_names_the_source_and_numbers_lines_as_the_readers_do() -> None:
+    origin = OhlcvOrigin("/data/ARBUSDC.csv", first_line=2)
+    with pytest.raises(OhlcvValidationError) as info:
+        validate_ohlcv(_set(3, high=101.0, low=102.5)(_good()), "ARBUSDC", origin=origin)
+    assert (info.value.source, info.value.line) == ("/data/ARBUSDC.csv", 5)
+    assert str(info.value) == (f"/data/ARBUSDC.csv (ARBUSDC): {origin.locate(3)} at 2024-01-01 03:00:00+00:00: "
+                               "high 101.0 < low 102.5")
+    assert origin.locate(3) == "row 3 (line 5)"
+    with pytest.raises(OhlcvValidationError, match=r"^table 't' at sqlite:///x.db \(ARBUSDC\): no rows$"):
+        validate_ohlcv(_good().iloc[0:0], "ARBUSDC", origin=OhlcvOrigin("table 't' at sqlite:///x.db"))
 
 
 @pytest.mark.parametrize(
