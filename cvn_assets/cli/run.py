@@ -55,9 +55,12 @@ def handle(args: argparse.Namespace) -> int:
                 print(f"  {row.variant} ({row.model}): failed gates: {row.failed_gates}")
             if getattr(row, "reasons", ""):
                 print(f"  {row.reasons}")
+    if report.failed_fits:
+        print(f"\n{len(report.failed_fits)} fit(s) failed (recorded as training_failed rows, each raised an alert):")
+        for name, error in report.failed_fits.items():
+            print(f"  {name}: {error}")
     if report.failures:
         print(f"\n{len(report.failures)} partition(s) failed:")
         for partition, message in report.failures.items():
             print(f"  {partition}: {message}")
-        return 1
-    return 0
+    return 1 if report.failures or report.failed_fits else 0

@@ -1,5 +1,6 @@
 """`cvn-assets run` end to end through the console script, on a persistent instance."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -81,3 +82,23 @@ def test_a_bad_environment_setting_exits_2_naming_the_variable(tmp_path: Path, s
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"cvn-assets run: error: {message}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_failed_fits_are_listed_and_the_command_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed fit is recorded (a training_failed row and an alert) and its run succeeds; the command
+    still says so and exits 1, as for a failed partition."""
+    from cvn_assets.cli import run as run_command
+    from cvn_assets.defs import build, sweep_runner
+    from cvn_assets.defs.sweep_report import SweepReport
+
+    report = SweepReport(runs=1, failed_fits={"BTC|f1.baseline xgboost": "value -3 for Parameter max_depth"})
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setattr(build, "build_defs", lambda: None)
+    monkeypatch.setattr(sweep_runner, "run_sweep", lambda *args, **kwargs: report)
+    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False)
+    assert run_command.handle(args) == 1
+    out = capsys.readouterr().out
+    assert "1 fit(s) failed" in out and "BTC|f1.baseline xgboost: value -3 for Parameter max_depth" in out
+    report.failed_fits.clear()
+    assert run_command.handle(args) == 0

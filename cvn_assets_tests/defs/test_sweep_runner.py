@@ -3,12 +3,10 @@
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs import sweep_runner
-from cvn_assets.defs.sweep_report import failed_fits
 from cvn_assets.defs.sweep_runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
@@ -105,16 +103,3 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     assert len(store.read("test_sweep")) == len(first)
     assert len(store.read("second")) == 3 + 4  # the shared baseline serves 3 gates, each variant 1
 
-
-def test_failed_fits_names_each_failed_cell_and_model_of_the_cells_asked_about() -> None:
-    rows = pd.DataFrame({
-        "crypto": ["BTC", "BTC", "BTC", "ETH"], "fold": ["f1", "f1", "f1", "f1"],
-        "config_id": ["baseline", "baseline", "baseline", "baseline"],
-        "factor": ["label_smoothing", "cleanlab", "label_smoothing", "label_smoothing"],
-        "model": ["xgboost", "xgboost", "catboost", "xgboost"],
-        "status": ["training_failed", "training_failed", "ok", "training_failed"],
-        "error": ["max_depth must be >= 0", "max_depth must be >= 0", "", "out of memory"],
-    })
-    # one entry per cell and model (a cell serves several factors); cells not asked about are left out
-    assert failed_fits(rows, {"BTC|f1.baseline"}) == {"BTC|f1.baseline xgboost": "max_depth must be >= 0"}
-    assert failed_fits(rows, set()) == {}
