@@ -43,3 +43,13 @@ def test_bad_catalogue_exits_2_with_the_guardrail_message(tmp_path: Path, small_
                             text=True, timeout=300)
     assert result.returncode == 2
     assert "factor 'label_smoothing', variant 'mild': eps_buy=0.7 is outside [0, 0.5]" in result.stderr
+
+
+def test_a_learner_parameter_its_library_ignores_exits_2_before_any_run(tmp_path: Path, small_data_dir: Path) -> None:
+    catalogue = small_catalogue_document()
+    catalogue["learners"] = {"xgboost": {"num_boost_round": 25, "max_dept": 3}}
+    result = subprocess.run([CLI, "run"], env=_env(tmp_path, small_data_dir, catalogue), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert "learner 'xgboost' with parameters {'num_boost_round': 25, 'max_dept': 3}: xgboost does not know " \
+           "parameter(s) ['max_dept']" in result.stderr
