@@ -6,14 +6,10 @@ derived from it, and its snapshot is what lineage records as "the parameters of 
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from cvn_assets.core.configs import (
     BASELINE_CONFIG_ID,
@@ -24,39 +20,16 @@ from cvn_assets.core.configs import (
     fingerprint,
     register_factor_kind,
 )
+from cvn_assets.core.catalogue_checks import check_known_keys, describe, integer, mapping_at, name_list
+from cvn_assets.core.catalogue_factors import Factor, Variant, check_key, parse_factor
+from cvn_assets.core.catalogue_yaml import read_catalogue_document
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.learners.registry import default_learner_names, learner_names
 from cvn_assets.core.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "catalogue.yaml"
 
-_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One variant of a factor with its validated parameters."""
-
-    factor: str
-    name: str
-    params: Any
-    is_baseline: bool
-
-
-@dataclass(frozen=True)
-class Factor:
-    """A factor: a named change to training with a baseline and alternative variants."""
-
-    name: str
-    alias: str
-    baseline: str
-    variants: tuple[Variant, ...]
-
-    def variant(self, name: str) -> Variant:
-        for candidate in self.variants:
-            if candidate.name == name:
-                return candidate
-        raise CatalogueError(f"factor {self.name!r} has no variant {name!r}; known: {[v.name for v in self.variants]}")
+SWEEP_KEYS: tuple[str, ...] = ("name", "universe", "seed", "models", "primary_model", "ensembles")
 
 
 @dataclass(frozen=True)
@@ -134,28 +107,20 @@ def load_catalogue(path: str | Path | None = None, universe: list[str] | None = 
     source = Path(path) if path else DEFAULT_CATALOGUE_PATH
     if not source.is_file():
         raise CatalogueError(f"catalogue file not found: {source}")
-    try:
-        document = yaml.safe_load(source.read_text())
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"catalogue {source} is not valid YAML: {exc}") from exc
-    return parse_catalogue(document, source=str(source), universe=universe)
+    return parse_catalogue(read_catalogue_document(source), source=str(source), universe=universe)
 
 
 def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str] | None = None) -> Catalogue:
     """Validate a catalogue document; every guardrail names the factor, variant and bound."""
     if not isinstance(document, Mapping):
         raise CatalogueError(f"catalogue {source}: top level must be a mapping")
-    known = {"sweep", "factors", "joint", *PIPELINE_SECTIONS}
-    unknown = sorted(set(document) - known)
-    if unknown:
-        raise CatalogueError(f"catalogue {source}: unknown section(s) {unknown}; allowed: {sorted(known)}")
-    sweep = _mapping(document.get("sweep"), "sweep")
-    cryptos = universe or sweep.get("universe")
-    if not cryptos or not isinstance(cryptos, list):
-        raise CatalogueError("catalogue: sweep.universe must be a non-empty list of crypto symbols")
-    for crypto in cryptos:
-        _check_key(str(crypto), "crypto symbol")
-    models = sweep.get("models") or default_learner_names()
+    check_known_keys(document, {"sweep", "factors", "joint", *PIPELINE_SECTIONS}, f"catalogue {source}", "section")
+    sweep = mapping_at(document.get("sweep"), "sweep")
+    check_known_keys(sweep, SWEEP_KEYS, "catalogue section `sweep`")
+    cryptos = _universe(universe or sweep.get("universe"))
+    models = default_learner_names()
+    if sweep.get("models"):
+        models = name_list(sweep["models"], "sweep.models", "model names", "xgboost")
     unknown_models = sorted(set(models) - set(learner_names()))
     if unknown_models:
         raise CatalogueError(f"catalogue: sweep.models names unknown model(s) {unknown_models}; "
@@ -163,21 +128,22 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
     primary = str(sweep.get("primary_model", models[0]))
     if primary not in models:
         raise CatalogueError(f"catalogue: sweep.primary_model {primary!r} is not one of the models {list(models)}")
-    factors_doc = _mapping(document.get("factors"), "factors")
+    ensembles = _ensembles(sweep.get("ensembles"), models)
+    factors_doc = mapping_at(document.get("factors"), "factors")
     if not factors_doc:
         raise CatalogueError("catalogue: at least one factor is required under `factors`")
-    factors = tuple(_parse_factor(name, spec) for name, spec in factors_doc.items())
-    _check_model_choices(factors, [*models, *_ensembles(sweep.get("ensembles"), models)])
+    factors = tuple(parse_factor(name, spec) for name, spec in factors_doc.items())
+    _check_model_choices(factors, [*models, *ensembles])
     aliases = [f.alias for f in factors]
     if len(set(aliases)) != len(aliases):
         raise CatalogueError(f"catalogue: factor aliases must be unique, got {aliases}")
     return Catalogue(
         sweep_name=str(sweep.get("name", "ftf_default")),
-        universe=tuple(str(c) for c in cryptos),
-        seed=int(sweep.get("seed", 0)),
+        universe=cryptos,
+        seed=integer(sweep.get("seed", 0), "sweep.seed"),
         models=tuple(str(m) for m in models),
         primary_model=primary,
-        ensembles=_ensembles(sweep.get("ensembles"), models),
+        ensembles=ensembles,
         factors=factors,
         pipeline=build_pipeline_params({k: document[k] for k in PIPELINE_SECTIONS if k in document}),
         joint_rules=_parse_joint_rules(document.get("joint"), factors),
@@ -185,34 +151,18 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
     )
 
 
-def _parse_factor(name: str, spec: Any) -> Factor:
-    if name not in FACTOR_KINDS:
-        raise CatalogueError(f"factor {name!r} is not a known factor kind; known: {sorted(FACTOR_KINDS)}")
-    spec = _mapping(spec, f"factors.{name}")
-    alias = str(spec.get("alias", name))
-    _check_key(alias, f"alias of factor {name!r}")
-    variants_doc = _mapping(spec.get("variants"), f"factors.{name}.variants")
-    baseline = spec.get("baseline")
-    if baseline not in variants_doc:
-        raise CatalogueError(f"factor {name!r}: baseline {baseline!r} is not one of its variants {list(variants_doc)}")
-    if len(variants_doc) < 2:
-        raise CatalogueError(f"factor {name!r} needs a baseline and at least one other variant")
-    params_class = FACTOR_KINDS[name]
-    variants = []
-    for variant_name, params_doc in variants_doc.items():
-        _check_key(str(variant_name), f"variant name of factor {name!r}")
-        params_doc = _mapping(params_doc, f"factors.{name}.variants.{variant_name}")
-        try:
-            params = params_class(**params_doc)
-        except TypeError as exc:
-            allowed = [f.name for f in dataclasses.fields(params_class)]
-            raise CatalogueError(
-                f"factor {name!r}, variant {variant_name!r}: bad parameters {dict(params_doc)} ({exc}); allowed: {allowed}"
-            ) from exc
-        except (CatalogueError, ValueError) as exc:
-            raise CatalogueError(f"factor {name!r}, variant {variant_name!r}: {exc}") from exc
-        variants.append(Variant(name, str(variant_name), params, variant_name == baseline))
-    return Factor(name=name, alias=alias, baseline=str(baseline), variants=tuple(variants))
+def _universe(cryptos: Any) -> tuple[str, ...]:
+    if not cryptos or not isinstance(cryptos, list):
+        raise CatalogueError(f"catalogue: sweep.universe must be a non-empty list of crypto symbols, "
+                             f"got {describe(cryptos)}")
+    symbols = [str(crypto) for crypto in cryptos]
+    for symbol in symbols:
+        check_key(symbol, "crypto symbol")
+    repeated = sorted({symbol for symbol in symbols if symbols.count(symbol) > 1})
+    if repeated:
+        # Each crypto is a partition key, which must be unique.
+        raise CatalogueError(f"catalogue: sweep.universe lists crypto(s) {repeated} more than once: {symbols}")
+    return tuple(symbols)
 
 
 def _check_model_choices(factors: tuple[Factor, ...], available: list[str]) -> None:
@@ -236,6 +186,7 @@ def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:
 
     if names is None:
         return tuple(n for n in ensemble_names() if set(ensemble_base_models(n)) <= set(models))
+    names = name_list(names, "sweep.ensembles", "ensemble names", "blend_mean")
     unknown = sorted(set(names) - set(ensemble_names()))
     if unknown:
         raise CatalogueError(f"catalogue: sweep.ensembles names unknown ensemble(s) {unknown}; "
@@ -262,17 +213,3 @@ def _parse_joint_rules(document: Any, factors: tuple[Factor, ...]) -> tuple[Join
             raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; known: {sorted(names)}")
         rules.append(JointRule((str(pair[0]), str(pair[1]))))
     return tuple(rules)
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise CatalogueError(f"catalogue: `{where}` must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _check_key(value: str, what: str) -> None:
-    # Names become partition keys: Dagster forbids `|`, `,`, `[`, `]` there and we join with `.`.
-    if not _KEY_PATTERN.match(value):
-        raise CatalogueError(f"{what} {value!r} may only use letters, digits, '_' and '-'")

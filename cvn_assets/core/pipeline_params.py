@@ -12,12 +12,14 @@ from typing import Any
 
 from cvn_assets.core.alert_rules import AlertThresholds
 from cvn_assets.core.calibration import CalibrationParams
+from cvn_assets.core.catalogue_checks import check_field_types, check_known_keys, describe
 from cvn_assets.core.drift import DriftThresholds
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.features import FeatureParams
 from cvn_assets.core.folds import FoldParams
 from cvn_assets.core.gate.thresholds import GateThresholds
 from cvn_assets.core.labels import BarrierParams
+from cvn_assets.core.learner_section import parse_learners_section
 from cvn_assets.core.metrics.trading import CostModel
 from cvn_assets.core.sanity import SanityThresholds
 from cvn_assets.core.thresholds import ThresholdParams
@@ -75,19 +77,14 @@ def build_pipeline_params(sections: Mapping[str, Any]) -> PipelineParams:
     for name, cls in _SECTION_CLASSES.items():
         override = sections.get(name) or {}
         if not isinstance(override, Mapping):
-            raise CatalogueError(f"catalogue section `{name}` must be a mapping")
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(override) - allowed)
-        if unknown:
-            raise CatalogueError(f"catalogue section `{name}`: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+            raise CatalogueError(f"catalogue section `{name}` must be a mapping, got {describe(override)}")
+        check_known_keys(override, [f.name for f in dataclasses.fields(cls)], f"catalogue section `{name}`")
+        check_field_types(cls, override, f"catalogue section `{name}`")
         try:
             values[name] = cls(**{k: _tuple_lists(v) for k, v in override.items()})
         except (CatalogueError, ValueError, TypeError) as exc:
             raise CatalogueError(f"catalogue section `{name}`: {exc}") from exc
-    learners = sections.get("learners") or {}
-    if not isinstance(learners, Mapping) or not all(isinstance(v, Mapping) for v in learners.values()):
-        raise CatalogueError("catalogue section `learners` must map a model name to its parameters")
-    values["learners"] = {str(k): dict(v) for k, v in learners.items()}
+    values["learners"] = parse_learners_section(sections.get("learners"))
     return PipelineParams(**values)
 
 

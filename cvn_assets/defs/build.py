@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cvn_assets.core.learners.param_check import check_catalogue_learners
 from cvn_assets.core.secrets import install_log_scrubber
 from cvn_assets.defs.assets.data import build_data_assets
 from cvn_assets.defs.assets.dossier import build_dossier_assets
@@ -33,6 +34,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
                           sweep_id=settings.sweep_id, n_threads=settings.n_threads,
                           cell_workers=settings.cell_workers, cell_processes=settings.cell_processes)
+    check_catalogue_learners(sweep.catalogue)
     partitions = build_partitions(sweep.catalogue)
     results = ResultsStoreResource(url=settings.results_url)
     resources = {

@@ -102,3 +102,13 @@ def test_failed_fits_are_listed_and_the_command_exits_1(tmp_path: Path, monkeypa
     assert "1 fit(s) failed" in out and "BTC|f1.baseline xgboost: value -3 for Parameter max_depth" in out
     report.failed_fits.clear()
     assert run_command.handle(args) == 0
+
+
+def test_a_learner_parameter_its_library_ignores_exits_2_before_any_run(tmp_path: Path, small_data_dir: Path) -> None:
+    catalogue = small_catalogue_document()
+    catalogue["learners"] = {"xgboost": {"num_boost_round": 25, "max_dept": 3}}
+    result = subprocess.run([CLI, "run"], env=_env(tmp_path, small_data_dir, catalogue), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert "learner 'xgboost' with parameters {'num_boost_round': 25, 'max_dept': 3}: xgboost does not know " \
+           "parameter(s) ['max_dept']" in result.stderr

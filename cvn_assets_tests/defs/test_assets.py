@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from cvn_assets.core.errors import CatalogueError
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 from cvn_assets_tests.conftest import SMALL_CRYPTOS, make_settings
@@ -90,11 +91,15 @@ def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Se
 
 
 def test_a_failing_fit_is_recorded_and_the_sweep_goes_on(tmp_path: Path, small_data_dir: Path,
-                                                         instance: dg.DagsterInstance) -> None:
+                                                         instance: dg.DagsterInstance,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from cvn_assets_tests.conftest import small_catalogue_document
 
     document = small_catalogue_document()
     document["learners"] = {"xgboost": {"num_boost_round": 5, "max_depth": -3}}
+    # The load-time dry run would refuse these parameters; skipping it stands for a learner without
+    # a check (or a failure only real data shows), whose fit fails in the cell instead.
+    monkeypatch.setattr("cvn_assets.defs.build.check_catalogue_learners", lambda catalogue: None)
     defs = build_defs(make_settings(tmp_path, small_data_dir, document))
     assert _materialize(defs, "crypto_data_job", "BTC", instance).success
     result = _materialize(defs, "cell_job", "BTC|f1.baseline", instance)
@@ -103,6 +108,16 @@ def test_a_failing_fit_is_recorded_and_the_sweep_goes_on(tmp_path: Path, small_d
     assert row["status"] == "training_failed"
     assert "max_depth" in row["error"]
     assert pd.isna(row["f1_buy"])
+
+
+def test_learner_parameters_the_library_refuses_fail_when_the_definitions_are_built(
+        tmp_path: Path, small_data_dir: Path) -> None:
+    from cvn_assets_tests.conftest import small_catalogue_document
+
+    document = small_catalogue_document()
+    document["learners"] = {"xgboost": {"num_boost_round": 5, "max_depth": -3}}
+    with pytest.raises(CatalogueError, match=r"learner 'xgboost' with parameters .*'max_depth': -3.*max_depth"):
+        build_defs(make_settings(tmp_path, small_data_dir, document))
 
 
 @pytest.mark.parametrize(

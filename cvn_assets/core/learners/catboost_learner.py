@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from cvn_assets.core.errors import TrainingError
+from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
 from cvn_assets.core.learners.registry import register_learner
 
 # Symmetric depth-4 trees have 16 leaves, as XGBoost's depth-4 trees at most do.
@@ -27,6 +28,8 @@ DEFAULT_CATBOOST_PARAMS: dict[str, Any] = {
 # `CrossEntropy` takes any label in [0, 1]. `Logloss` binarises labels at `target_border` (0.5), so
 # soft targets 0.6 / 0.3 become BUY / HOLD again and the mean prediction returns to the hard BUY rate.
 LOSS_FUNCTION = "CrossEntropy"
+# Options every fit sets: the loss, silence, and no `catboost_info` folder.
+_FIXED_OPTIONS: dict[str, Any] = {"loss_function": LOSS_FUNCTION, "verbose": False, "allow_writing_files": False}
 
 # Set by the learner itself (loss, seed from the run; silence; no `catboost_info` folder); a user
 # value for any of them is refused rather than silently overridden.
@@ -89,11 +92,20 @@ class CatBoostLearner:
         resolved = resolve_catboost_params(DEFAULT_CATBOOST_PARAMS, self.params)
         return {**resolved, "random_seed": self.seed}
 
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Raise on a reserved or unknown option, or a value CatBoost refuses (checked by a one-round fit)."""
+        from catboost import CatBoost, Pool
+
+        resolved = cls(params).get_params()
+        check_rounds(cls.name, "iterations", resolved.get("iterations"))
+        features, targets = dry_run_data()
+        CatBoost({**resolved, **_FIXED_OPTIONS, "iterations": 1}).fit(Pool(features, label=targets))
+
     def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> CatBoostLearner:
         from catboost import CatBoost, Pool
 
-        params = {**self.get_params(), "loss_function": LOSS_FUNCTION, "verbose": False,
-                  "allow_writing_files": False}
+        params = {**self.get_params(), **_FIXED_OPTIONS}
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         train = Pool(np.asarray(features, dtype=float), label=np.asarray(targets, dtype=float), weight=weight)
         self.model_ = CatBoost(params).fit(train)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from cvn_assets.core.errors import TrainingError
+from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
 from cvn_assets.core.learners.registry import register_learner
 
 # Leaves and depth mirror XGBoost's depth-4 trees (at most 16 leaves); `min_sum_hessian_in_leaf`
@@ -93,6 +94,19 @@ class LightGBMLearner:
     def get_params(self) -> dict[str, Any]:
         resolved = resolve_lightgbm_params(DEFAULT_LIGHTGBM_PARAMS, self.params)
         return {**resolved, "seed": self.seed, "num_threads": self.n_threads}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Raise on an unknown or reserved name, or a value LightGBM refuses (checked by a one-round fit)."""
+        import lightgbm as lgb
+
+        resolved = cls(params).get_params()
+        aliases = lightgbm_aliases()
+        for key in [key for key in resolved if aliases[key] == "num_iterations"]:
+            check_rounds(cls.name, key, resolved.pop(key))
+        features, targets = dry_run_data()
+        lgb.train({**resolved, "objective": OBJECTIVE, "verbosity": -1}, lgb.Dataset(features, label=targets),
+                  num_boost_round=1)
 
     def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> LightGBMLearner:
         import lightgbm as lgb

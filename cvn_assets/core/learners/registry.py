@@ -54,9 +54,14 @@ def fit_loop_in_python(name: str) -> bool:
     return bool(getattr(_REGISTRY.get(name), "fit_loop_in_python", True))
 
 
-def make_learner(name: str, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Learner:
-    """Build an unfitted learner by registered name."""
+def registered_learner(name: str) -> LearnerFactory:
+    """The class (or factory) registered under `name`."""
     _discover()
     if name not in _REGISTRY:
         raise CatalogueError(f"unknown model {name!r}; registered: {sorted(_REGISTRY)}")
-    return _REGISTRY[name](params=dict(params or {}), seed=seed, n_threads=n_threads)
+    return _REGISTRY[name]
+
+
+def make_learner(name: str, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Learner:
+    """Build an unfitted learner by registered name."""
+    return registered_learner(name)(params=dict(params or {}), seed=seed, n_threads=n_threads)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -9,8 +10,9 @@ from scipy.special import expit
 
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.focal_loss import FocalParams, focal_objective
+from cvn_assets.core.learners.param_check import check_rounds
 from cvn_assets.core.learners.registry import register_learner
-from cvn_assets.core.learners.xgboost_learner import DEFAULT_XGBOOST_PARAMS, XGBoostLearner
+from cvn_assets.core.learners.xgboost_learner import DEFAULT_XGBOOST_PARAMS, XGBoostLearner, dry_run_xgboost
 
 DEFAULT_FOCAL = FocalParams()
 FOCAL_GAMMA_KEY = "focal_gamma"
@@ -48,6 +50,23 @@ class XGBoostFocalLearner(XGBoostLearner):
         return {**DEFAULT_XGBOOST_PARAMS, FOCAL_GAMMA_KEY: DEFAULT_FOCAL.gamma, FOCAL_ALPHA_KEY: DEFAULT_FOCAL.alpha,
                 **self.params, "seed": self.seed, "nthread": self.n_threads}
 
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Raise on a reserved key, focal parameters outside their guardrails, or what XGBoost refuses."""
+        learner = cls(params)
+        learner.check_reserved()
+        learner.focal_params()
+        resolved = learner.get_params()
+        for key in (FOCAL_GAMMA_KEY, FOCAL_ALPHA_KEY):
+            resolved.pop(key)
+        check_rounds(cls.name, "num_boost_round", resolved.pop("num_boost_round"))
+        dry_run_xgboost(resolved)
+
+    def check_reserved(self) -> None:
+        reserved = sorted(set(RESERVED_PARAMS) & set(self.params))
+        if reserved:
+            raise CatalogueError(f"{self.name} sets {reserved} itself (focal objective, margins start at 0)")
+
     def focal_params(self) -> FocalParams:
         """The validated focal-loss parameters (raises `CatalogueError` outside the guardrails)."""
         params = self.get_params()
@@ -58,9 +77,7 @@ class XGBoostFocalLearner(XGBoostLearner):
     ) -> XGBoostFocalLearner:
         import xgboost as xgb
 
-        reserved = sorted(set(RESERVED_PARAMS) & set(self.params))
-        if reserved:
-            raise CatalogueError(f"{self.name} sets {reserved} itself (focal objective, margins start at 0)")
+        self.check_reserved()
         focal = self.focal_params()
         params = self.get_params()
         for key in (FOCAL_GAMMA_KEY, FOCAL_ALPHA_KEY):

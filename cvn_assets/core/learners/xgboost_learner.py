@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from cvn_assets.core.errors import TrainingError
+from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
 from cvn_assets.core.learners.registry import register_learner
 
 DEFAULT_XGBOOST_PARAMS: dict[str, Any] = {
@@ -18,6 +22,29 @@ DEFAULT_XGBOOST_PARAMS: dict[str, Any] = {
     "min_child_weight": 5.0,
     "tree_method": "hist",
 }
+
+# XGBoost's own notice of a parameter it does not know: `Parameters: { "max_dept" } are not used.`
+_UNUSED_PARAMETERS = re.compile(r"Parameters: \{(?P<names>[^}]*)\} are not used")
+
+
+def dry_run_xgboost(booster_params: Mapping[str, Any]) -> None:
+    """Train one round on a few rows; a refused value raises, an unused (misspelt) parameter too.
+
+    XGBoost only warns about an unknown parameter, and only at verbosity >= 1, so the learner's
+    silent fits would train without it; here the warning becomes the error.
+    """
+    import xgboost as xgb
+
+    features, targets = dry_run_data()
+    params = {**booster_params, "objective": "binary:logistic", "verbosity": 1}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xgb.train(params, xgb.DMatrix(features, label=targets), num_boost_round=1)
+    for warning in caught:
+        unused = _UNUSED_PARAMETERS.search(str(warning.message))
+        if unused:
+            names = [name.strip().strip('"') for name in unused.group("names").split(",")]
+            raise TrainingError(f"xgboost does not know parameter(s) {names}")
 
 
 @register_learner("xgboost")
@@ -37,6 +64,13 @@ class XGBoostLearner:
 
     def get_params(self) -> dict[str, Any]:
         return {**DEFAULT_XGBOOST_PARAMS, **self.params, "seed": self.seed, "nthread": self.n_threads}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Raise if XGBoost refuses or ignores one of `params` (see `param_check`)."""
+        resolved = cls(params).get_params()
+        check_rounds(cls.name, "num_boost_round", resolved.pop("num_boost_round"))
+        dry_run_xgboost(resolved)
 
     def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> XGBoostLearner:
         import xgboost as xgb

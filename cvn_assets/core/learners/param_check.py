@@ -1,0 +1,84 @@
+"""Learner parameters checked by the library itself: a one-round fit on a few synthetic rows.
+
+A learner class opts in with a `check_params(params)` classmethod that raises on a parameter its
+library refuses or ignores; a registered learner without one is not checked. The training
+libraries are imported by the check, so it runs where the Definitions are built (the code location
+loading, a `cvn-assets run` starting), not wherever a catalogue is read, and each (learner,
+parameters) pair is checked once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cvn_assets.core.errors import CatalogueError, TrainingError
+from cvn_assets.core.learners.registry import registered_learner
+
+if TYPE_CHECKING:
+    from cvn_assets.core.catalogue import Catalogue
+
+DRY_RUN_ROWS = 32
+DRY_RUN_FEATURES = 3
+
+_PASSED: set[tuple[str, str]] = set()
+# Where in the library's C++ sources a check failed: noise next to the parameter and value it names.
+_SOURCE_LOCATION = re.compile(r"^\S+\.(?:cpp|h):\d+: | at \S+\.(?:cpp|h), line \d+ ?\.?$")
+
+
+def dry_run_data() -> tuple[np.ndarray, np.ndarray]:
+    """A few rows of features with both classes, enough for every library to build a tree."""
+    features = np.random.default_rng(0).normal(size=(DRY_RUN_ROWS, DRY_RUN_FEATURES))
+    targets = (np.arange(DRY_RUN_ROWS) % 2).astype(float)
+    return features, targets
+
+
+def check_rounds(learner: str, key: str, value: Any) -> None:
+    """The number of boosting rounds, which the dry run replaces by one, must be a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TrainingError(f"{learner}: {key} must be a positive integer, got {type(value).__name__} {value!r}")
+
+
+def check_learner_params(name: str, params: Mapping[str, Any], where: str) -> None:
+    """Raise `CatalogueError` naming `where`, the learner and its parameters if the library refuses them."""
+    check = getattr(registered_learner(name), "check_params", None)
+    key = (name, json.dumps(dict(params), sort_keys=True, default=repr))
+    if check is None or key in _PASSED:
+        return
+    try:
+        check(dict(params))
+    except Exception as exc:  # noqa: BLE001 - each library raises its own error type
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        reason = _SOURCE_LOCATION.sub("", reason)
+        raise CatalogueError(f"{where}, learner {name!r} with parameters {dict(params)}: {reason}") from exc
+    _PASSED.add(key)
+
+
+def check_catalogue_learners(catalogue: Catalogue) -> None:
+    """Dry-run every learner parameter set the catalogue gives: the `learners` section and cleanlab's inner model."""
+    for name, params, where in _configured_learner_params(catalogue):
+        check_learner_params(name, params, where)
+
+
+def _configured_learner_params(catalogue: Catalogue) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    from cvn_assets.core.configs import FACTOR_KINDS
+    from cvn_assets.core.learners.registry import learner_names
+
+    learners = set(learner_names())
+    for name, params in catalogue.pipeline.learners.items():
+        if name in learners:
+            yield name, params, "catalogue section `learners`"
+    for factor in catalogue.factors:
+        default = FACTOR_KINDS[factor.name]()
+        for variant in factor.variants:
+            inner = getattr(variant.params, "inner_model", None)
+            pairs = getattr(variant.params, "inner_model_params", None)
+            # The defaults are known good; checking them would import a library for nothing.
+            if inner is None or (inner, pairs) == (getattr(default, "inner_model", None),
+                                                   getattr(default, "inner_model_params", None)):
+                continue
+            yield inner, dict(pairs or ()), f"factor {factor.name!r}, variant {variant.name!r}, inner model"
