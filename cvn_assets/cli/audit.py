@@ -11,7 +11,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "audit", help="print the lineage of a factor's latest gate verdict",
         description="From the verdict to every cell, model, check, parameter, code version and OHLCV content hash "
-                    "it rests on, read from the Dagster instance in $DAGSTER_HOME.",
+                    "it rests on, read from the Dagster instance in $DAGSTER_HOME: the catalogue, seed, code "
+                    "revision and library versions are those recorded when the verdict and its cells were "
+                    "produced. The current catalogue ($CVN_CATALOGUE, $CVN_UNIVERSE) is only compared with the "
+                    "recorded one, and read in place of it for a verdict that recorded no catalogue snapshot.",
     )
     parser.add_argument("factor", help="factor or joint rule, e.g. label_smoothing")
     parser.add_argument("--variant", help="only this variant (and the baseline it is paired with)")
@@ -26,13 +29,18 @@ def handle(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cvn_assets.core.audit_report import audit_json, audit_markdown
+    from cvn_assets.core.errors import CatalogueError
     from cvn_assets.defs.audit import audit_verdict
     from cvn_assets.defs.resources import SweepResource
     from cvn_assets.defs.settings import Settings
 
     settings = Settings.from_env()
-    catalogue = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe).catalogue
+    current, error = None, None
+    try:  # today's catalogue is only compared with the verdict's: a verdict is audited without it
+        current = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe).catalogue
+    except CatalogueError as exc:
+        error = str(exc)
     with dg.DagsterInstance.get() as instance:
-        tree = audit_verdict(instance, catalogue, args.factor, args.variant)
+        tree = audit_verdict(instance, args.factor, args.variant, current=current, current_error=error)
     print(audit_json(tree) if args.format == "json" else audit_markdown(tree))
     return 0

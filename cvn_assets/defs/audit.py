@@ -16,34 +16,43 @@ import dagster as dg
 from cvn_assets.core.catalogue import Catalogue
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.secrets import scrub
+from cvn_assets.defs.audit_provenance import annotate, now_section, recorded_provenance
 from cvn_assets.defs.fingerprints import run_fingerprint
-from cvn_assets.defs.lineage import CONSUMED_KEY, environment, latest_records
+from cvn_assets.defs.lineage import CONSUMED_KEY, PROVENANCE_KEY, latest_records
 from cvn_assets.defs.partitions import split_cell_key
 
 GATE = dg.AssetKey("gate_verdict")
 FOLD_METRICS = dg.AssetKey("fold_metrics")
 RUN_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
 SHOWN_METADATA = ("content_sha256", "source", "rows", "first_bar", "last_bar", "status", "learner", "threshold",
-                  "mlflow_run_id", "mlflow_url", "model_path", "input_fingerprint", "training_failed")
+                  "mlflow_run_id", "mlflow_url", "model_path", "input_fingerprint", "training_failed",
+                  PROVENANCE_KEY)
 
 
-def verdict_configs(catalogue: Catalogue, name: str, variant: str | None) -> set[str]:
-    """Configurations a gate (or one of its variants, with the baseline it is paired with) reads."""
-    configs = set()
-    for config in catalogue.configs():
-        for factor, member_variant in config.members:
-            baseline = factor in {f.name for f in catalogue.factors} and catalogue.factor(factor).baseline
+def verdict_configs(snapshot: Mapping[str, Any], name: str, variant: str | None) -> set[str]:
+    """Configurations a gate (or one of its variants, with the baseline it is paired with) reads, from a
+    catalogue snapshot (the one recorded with the verdict, so another catalogue's verdict can be audited)."""
+    factors = snapshot.get("factors", {})
+    configs, found = set(), False
+    for config_id, members in snapshot.get("configs", {}).items():
+        for factor, member_variant in members:
+            baseline = factor in factors and factors[factor]["baseline"]
             if factor == name and (variant is None or member_variant in (variant, baseline, "baseline")):
-                configs.add(config.config_id)
-    if variant is not None and not any(m == (name, variant) for c in catalogue.configs() for m in c.members):
-        raise DataSourceError(f"audit: {name!r} has no variant {variant!r}")
+                configs.add(config_id)
+            found = found or (factor, member_variant) == (name, variant)
+    if variant is not None and not found:
+        raise DataSourceError(f"audit: {name!r} has no variant {variant!r} in the catalogue of its verdict")
     return configs
 
 
-def audit_tree(instance: dg.DagsterInstance, catalogue: Catalogue, name: str, consumed_cells: Sequence[Mapping],
-               verdict: Mapping[str, Any], variant: str | None = None) -> dict[str, Any]:
-    """The whole tree below a verdict whose `consumed_cells` (fold_metrics records) are known."""
-    wanted = verdict_configs(catalogue, name, variant)
+def audit_tree(instance: dg.DagsterInstance, recorded: Mapping[str, Any], name: str, consumed_cells: Sequence[Mapping],
+               verdict: Mapping[str, Any], variant: str | None = None,
+               now: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole tree below a verdict whose `consumed_cells` (fold_metrics records) are known.
+
+    `recorded` is the verdict's provenance (`audit_provenance`), with its catalogue snapshot; `now`,
+    for an audit read after the fact, today's catalogue, code and libraries compared with it."""
+    wanted = verdict_configs(recorded["catalogue"], name, variant)
     cells = [c for c in consumed_cells if split_cell_key(c["partition"])[2] in wanted]
     known = StorageIds()
     known.add(FOLD_METRICS.to_user_string(), cells)
@@ -60,9 +69,15 @@ def audit_tree(instance: dg.DagsterInstance, catalogue: Catalogue, name: str, co
         cell_nodes.append(node)
     data = {crypto: {"run_id": run_id, **run_contents(instance, run_id, known)}
             for crypto, run_id in sorted(data_runs.items())}
+    for node in cell_nodes:
+        annotate(node, recorded, FOLD_METRICS.to_user_string())
+    for node in data.values():
+        annotate(node, recorded)
     return scrub({
-        "verdict": dict(verdict), "variant": variant or "all", "catalogue": catalogue.snapshot(),
-        "catalogue_fingerprint": catalogue.fingerprint(), "seed": catalogue.seed, "environment": environment(),
+        "verdict": dict(verdict), "variant": variant or "all", "catalogue": recorded["catalogue"],
+        "catalogue_fingerprint": recorded["catalogue_fingerprint"], "seed": recorded["seed"],
+        "environment": {"code_revision": recorded["code_revision"], "libraries": recorded["libraries"]},
+        "not_recorded": list(recorded.get("not_recorded", [])), "now": dict(now) if now is not None else None,
         "cells": cell_nodes, "data": data,
     })
 
@@ -105,9 +120,12 @@ class StorageIds:
         return next((r.storage_id for r in records if r.run_id == run_id), None)
 
 
-def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
-                  variant: str | None = None) -> dict[str, Any]:
-    """The audit of the latest verdict of a factor or joint rule."""
+def audit_verdict(instance: dg.DagsterInstance, name: str, variant: str | None = None,
+                  current: Catalogue | None = None, current_error: str | None = None) -> dict[str, Any]:
+    """The audit of the latest verdict of a factor or joint rule, as recorded when it was produced.
+
+    `current` (the catalogue of today's environment, None when it does not load, with `current_error`)
+    only fills what an older verdict did not record, and is compared with the record."""
     record = latest_records(instance, GATE, [name]).get(name)
     if record is None:
         raise DataSourceError(f"audit: no gate verdict for {name!r} on this instance; run the sweep first")
@@ -120,8 +138,9 @@ def audit_verdict(instance: dg.DagsterInstance, catalogue: Catalogue, name: str,
                "run_id": record.run_id, "timestamp": record.timestamp,
                "table": _rows(metadata, variant), "checks": contents["checks"],
                "code_version": (record.asset_materialization.tags or {}).get("dagster/code_version")}
-    return audit_tree(instance, catalogue, name, metadata[CONSUMED_KEY].value.get("fold_metrics", []), verdict,
-                      variant)
+    recorded = recorded_provenance(metadata, name, current)
+    return audit_tree(instance, recorded, name, metadata[CONSUMED_KEY].value.get("fold_metrics", []), verdict,
+                      variant, now_section(recorded, current, current_error))
 
 
 class RunEvents:

@@ -15,9 +15,14 @@ from typing import Any
 
 import dagster as dg
 
+from cvn_assets.core.catalogue import Catalogue
+from cvn_assets.core.secrets import scrub
 from cvn_assets.defs.fingerprints import library_versions, run_fingerprint
 
 CONSUMED_KEY = "consumed_inputs"
+# What a materialization was produced under (catalogue, seed, code revision, libraries): an audit
+# read later reports this record, not the environment it happens to run in.
+PROVENANCE_KEY = "provenance"
 PAGE = 1000
 # Within one run a partition read by several steps is the same materialization: look it up once.
 _RUN_CACHE: dict[str, dict[tuple[dg.AssetKey, str], dict[str, Any]]] = {}
@@ -112,5 +117,26 @@ def code_revision() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+@cache
+def _libraries() -> tuple[tuple[str, str], ...]:
+    # Looked up once per process: every cell records them, and each lookup scans the installed distributions.
+    return tuple(sorted(library_versions().items()))
+
+
 def environment() -> dict[str, Any]:
-    return {"code_revision": code_revision(), "libraries": library_versions()}
+    """The code revision and library versions of this process (now, not when anything was materialized)."""
+    return {"code_revision": code_revision(), "libraries": dict(_libraries())}
+
+
+def provenance(catalogue: Catalogue, with_snapshot: bool = False) -> dict[str, Any]:
+    """The catalogue fingerprint, seed, code revision and library versions a materialization is produced
+    under, with the (scrubbed) catalogue snapshot for a verdict, whose audit lists every parameter."""
+    out: dict[str, Any] = {"catalogue_fingerprint": catalogue.fingerprint(), "seed": catalogue.seed,
+                           **environment()}
+    if with_snapshot:
+        out["catalogue"] = scrub(catalogue.snapshot())
+    return out
+
+
+def provenance_metadata(catalogue: Catalogue) -> dict[str, dg.MetadataValue]:
+    return {PROVENANCE_KEY: dg.MetadataValue.json(provenance(catalogue))}

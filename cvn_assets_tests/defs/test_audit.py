@@ -1,4 +1,5 @@
-"""The audit of a verdict, walked link by link against the instance's event log; secrets stay out of it."""
+"""The audit of a verdict, walked link by link against the instance's event log, reporting the catalogue,
+code and libraries recorded when it was produced; secrets stay out of it."""
 
 import json
 from collections.abc import Iterator
@@ -7,8 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from cvn_assets.cli.main import main
+from cvn_assets.core.catalogue import load_catalogue
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.defs.audit import audit_verdict
@@ -19,6 +22,7 @@ from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 SECRET_PARAM = "tok-5ecret-value-917"
 SECRET_ENV = "pw-zz-5ecret-44"
 CONFIGS = ["baseline", "ls_mild", "ls_aggressive"]
+SWEPT_EPS_BUY = 0.10  # the packaged catalogue's mild variant has 0.15
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +35,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory, small_data_dir: Path) -> Ite
     document = small_catalogue_document(("BTC",))
     document["learners"]["xgboost"]["api_token"] = SECRET_PARAM  # a secret-named key where parameters go
     del document["factors"]["cleanlab"], document["joint"]
+    document["factors"]["label_smoothing"]["variants"]["mild"]["eps_buy"] = SWEPT_EPS_BUY
     settings = make_settings(root, small_data_dir, catalogue=document, mlflow=True)
     defs = build_defs(settings)
     with dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}}) as instance:
@@ -49,13 +54,16 @@ def _latest(instance: dg.DagsterInstance, key: str, partition: str) -> dg.EventL
 def test_every_link_of_the_audit_is_in_the_event_log(swept: tuple) -> None:
     defs, instance, _, _ = swept
     catalogue = defs.resources["sweep"].catalogue
-    tree = audit_verdict(instance, catalogue, "label_smoothing")
+    tree = audit_verdict(instance, "label_smoothing", current=catalogue)
 
     verdict = _latest(instance, "gate_verdict", "label_smoothing")
     assert (tree["verdict"]["storage_id"], tree["verdict"]["run_id"]) == (verdict.storage_id, verdict.run_id)
     assert {c["check"] for c in tree["verdict"]["checks"]} == {"gate_passed"}
-    assert tree["catalogue"]["factors"]["label_smoothing"]["variants"]["mild"] == {"eps_buy": 0.15, "eps_hold": 0.075}
+    assert tree["catalogue"]["factors"]["label_smoothing"]["variants"]["mild"] == {"eps_buy": SWEPT_EPS_BUY,
+                                                                                 "eps_hold": 0.075}
     assert tree["environment"]["libraries"]["xgboost"] and tree["seed"] == 7
+    assert tree["catalogue_fingerprint"] == catalogue.fingerprint() and tree["not_recorded"] == []
+    assert tree["now"]["differs"] == []
 
     assert sorted(c["partition"] for c in tree["cells"]) == sorted(
         f"BTC|f{f}.{c}" for f in range(1, 6) for c in CONFIGS)
@@ -73,6 +81,8 @@ def test_every_link_of_the_audit_is_in_the_event_log(swept: tuple) -> None:
         assert [(r["partition"], r["storage_id"]) for r in read] == [("BTC", raw_labels.storage_id)]
         assert assets["fold_metrics"]["mlflow_run_id"]
         assert all(c["passed"] for c in cell["checks"]) and len(cell["checks"]) >= 4
+        assert cell["provenance"]["catalogue_fingerprint"] == catalogue.fingerprint()
+        assert cell["provenance_differs"] == []
 
     data = tree["data"]["BTC"]
     assert data["run_id"] == raw_labels.run_id
@@ -81,12 +91,13 @@ def test_every_link_of_the_audit_is_in_the_event_log(swept: tuple) -> None:
     assert ohlcv["content_sha256"] == ohlcv_content_hash(defs.resources["ohlcv_source"].load("BTC"))
     assert ohlcv["rows"] == len(csv)
     assert {c["check"] for c in data["checks"]} >= {"ohlcv_sanity", "label_rate_and_tail"}
+    assert data["provenance"] == tree["cells"][0]["provenance"] and data["provenance_differs"] == []
 
-    narrowed = audit_verdict(instance, catalogue, "label_smoothing", variant="mild")
+    narrowed = audit_verdict(instance, "label_smoothing", variant="mild", current=catalogue)
     assert {c["partition"].split(".")[1] for c in narrowed["cells"]} == {"baseline", "ls_mild"}
     assert {r["variant"] for r in narrowed["verdict"]["table"]} == {"mild"}
     with pytest.raises(DataSourceError, match="no variant 'strong'"):
-        audit_verdict(instance, catalogue, "label_smoothing", variant="strong")
+        audit_verdict(instance, "label_smoothing", variant="strong", current=catalogue)
 
     stored = verdict.asset_materialization.metadata["audit"].value
     assert f"`BTC|f3.ls_mild` — fold_metrics storage id {_latest(instance, 'fold_metrics', 'BTC|f3.ls_mild').storage_id}" \
@@ -101,9 +112,45 @@ def test_the_cli_prints_the_audit(swept: tuple, monkeypatch: pytest.MonkeyPatch,
     assert main(["audit", "label_smoothing", "--variant", "aggressive", "--format", "json"]) == 0
     tree = json.loads(capsys.readouterr().out)
     assert len(tree["cells"]) == 10 and tree["verdict"]["partition"] == "label_smoothing"
+    assert tree["now"]["differs"] == []
     assert main(["audit", "label_smoothing"]) == 0
     assert capsys.readouterr().out.startswith("# Audit of `gate_verdict[label_smoothing]`")
     assert main(["audit", "no_such_factor"]) == 2
+
+
+@pytest.mark.slow
+def test_a_past_verdict_is_audited_under_the_catalogue_it_was_produced_with(
+        swept: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    defs, instance, _, home = swept
+    swept_fp, default_fp = defs.resources["sweep"].catalogue.fingerprint(), load_catalogue().fingerprint()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("CVN_CATALOGUE", raising=False)
+    monkeypatch.delenv("CVN_UNIVERSE", raising=False)
+
+    assert main(["audit", "label_smoothing", "--variant", "mild", "--format", "json"]) == 0
+    tree = json.loads(capsys.readouterr().out)
+    assert tree["catalogue"]["factors"]["label_smoothing"]["variants"]["mild"]["eps_buy"] == SWEPT_EPS_BUY
+    assert tree["catalogue_fingerprint"] == swept_fp != default_fp and tree["not_recorded"] == []
+    assert tree["now"]["catalogue_fingerprint"] == default_fp and "catalogue_fingerprint" in tree["now"]["differs"]
+    assert sorted({c["partition"].split(".")[1] for c in tree["cells"]}) == ["baseline", "ls_mild"]
+    assert {c["provenance"]["catalogue_fingerprint"] for c in tree["cells"]} == {swept_fp}
+
+    assert main(["audit", "label_smoothing", "--variant", "mild"]) == 0
+    report = capsys.readouterr().out
+    assert f"- catalogue fingerprint `{swept_fp}`, seed 7\n" in report and '"eps_buy": 0.1,' in report
+    assert (f"- catalogue now: `{default_fp}`, seed {load_catalogue().seed} "
+            f"(differs from the verdict's `{swept_fp}`, seed 7)") in report
+    stored = _latest(instance, "gate_verdict", "label_smoothing").asset_materialization.metadata["audit"].value
+    produced_under = report.split("Produced under")[1].split("- catalogue now")[0]
+    assert produced_under in stored and "catalogue now" not in stored
+
+    # Today's catalogue need not even know the variant: which cells a variant reads is the verdict's record.
+    document = yaml.safe_load(Path(load_catalogue().source).read_text())
+    del document["factors"]["label_smoothing"]["variants"]["mild"]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.setenv("CVN_CATALOGUE", str(tmp_path / "other.yaml"))
+    assert main(["audit", "label_smoothing", "--variant", "mild", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["catalogue_fingerprint"] == swept_fp
 
 
 @pytest.mark.slow
@@ -124,7 +171,7 @@ def test_secrets_appear_nowhere(swept: tuple) -> None:
         for run in client.search_runs([experiment.experiment_id]):
             texts.append(json.dumps(run.data.params) + json.dumps(run.data.tags))
     catalogue = defs.resources["sweep"].catalogue
-    texts.append(json.dumps(audit_verdict(instance, catalogue, "label_smoothing"), default=str))
+    texts.append(json.dumps(audit_verdict(instance, "label_smoothing", current=catalogue), default=str))
     everything = "\n".join(texts)
     assert "api_token" in everything  # the key is shown, its value is not
     assert SECRET_PARAM not in everything

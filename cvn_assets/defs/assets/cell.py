@@ -39,7 +39,7 @@ from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, track_cell
 from cvn_assets.defs.assets.models import PREDICTIONS_PREFIX
 from cvn_assets.defs.cell_checks import check_evaluation, inline_check
 from cvn_assets.defs.frame_store import PartitionValues
-from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata
+from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 from cvn_assets.defs.tracking import MlflowTrackingResource
@@ -105,6 +105,7 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     # One thread logs the cells to MLflow (its client and parent run are shared), so a worker is
     # free for the next task as soon as a cell's metrics are computed.
     tracker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-tracking")
+    recorded = provenance_metadata(sweep.catalogue)  # once per step: the same for every cell
 
     def compute(index: int, cell: Cell, inputs: Mapping[dg.AssetKey, Any]) -> Part:
         asset = todo[index]
@@ -116,6 +117,7 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             raise
         if asset.key == FOLD_METRICS_KEY:
             part.extra[TRACKED] = tracker.submit(track, part.extra["metrics"], cell)
+            part.metadata.update(recorded)
         part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
         return part
 

@@ -26,7 +26,7 @@ from cvn_assets.core.labels import triple_barrier_labels
 from cvn_assets.core.sanity import CheckOutcome, label_sanity
 from cvn_assets.defs.assets.common import OWNERS, float_metadata
 from cvn_assets.defs.cell_checks import check_evaluation
-from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata
+from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, OhlcvSourceResource, SweepResource
 
@@ -149,6 +149,7 @@ def _run(context: dg.AssetExecutionContext, resources: DataResources, artifacts:
     lineage = RunLineage(context.instance)
     values: dict[dg.AssetKey, Any] = {}
     frames = artifacts.frames()
+    recorded = provenance_metadata(resources.sweep.catalogue)
     needed = {read for a in DATA_ASSETS if a.key in selected for read in a.reads} - set(selected)
     for key in needed:  # read by this selection but not computed: from storage, as an input would be
         values[key] = frames.require(key, crypto)
@@ -158,7 +159,7 @@ def _run(context: dg.AssetExecutionContext, resources: DataResources, artifacts:
         consumed = lineage.consumed({key: crypto for key in asset.reads})
         lineage_metadata = {CONSUMED_KEY: dg.MetadataValue.json(consumed)} if asset.reads else {}
         yield dg.Output(value, output_name=asset.key.to_python_identifier(), **output_options, metadata={
-            **lineage_metadata, **fingerprint_metadata(context.run.tags, crypto), **metadata})
+            **lineage_metadata, **fingerprint_metadata(context.run.tags, crypto), **recorded, **metadata})
         values[asset.key] = value
         lineage.fetch(asset.key, [crypto])
         if asset.check is None or asset.evaluate is None:

@@ -14,7 +14,7 @@ from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, g
 from cvn_assets.defs.assets.cell_types import Cell, Part
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.audit import audit_tree, verdict_configs
-from cvn_assets.defs.lineage import CONSUMED_KEY, consumed_inputs
+from cvn_assets.defs.lineage import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 from cvn_assets.defs.tracking import MlflowTrackingResource, TrackedRun
@@ -102,18 +102,22 @@ def track_cell(context: dg.AssetExecutionContext, tracking: MlflowTrackingResour
 
 def _verdict_lineage(context: dg.AssetExecutionContext, catalogue: Catalogue, name: str,
                      table: pd.DataFrame) -> dict[str, dg.MetadataValue]:
-    """The cells this verdict read (by materialization) and the full audit tree below it."""
-    cells = [str(cell_key(crypto, fold, config)) for config in sorted(verdict_configs(catalogue, name, None))
+    """The cells this verdict read (by materialization), what it was produced under (catalogue snapshot,
+    code revision, libraries: what a later audit reports) and the full audit tree below it."""
+    recorded = provenance(catalogue, with_snapshot=True)
+    configs = sorted(verdict_configs(recorded["catalogue"], name, None))
+    cells = [str(cell_key(crypto, fold, config)) for config in configs
              for crypto in catalogue.universe for fold in fold_ids(catalogue.pipeline.folds)]
     consumed = consumed_inputs(context, only={"fold_metrics": cells})
     verdict = {"asset": "gate_verdict", "partition": name, "run_id": context.run.run_id,
                "storage_id": "this materialization", "table": table.to_dict(orient="records"), "checks": [],
                "code_version": context.assets_def.code_versions_by_key.get(context.asset_key)}
-    tree = audit_tree(context.instance, catalogue, name, consumed["fold_metrics"], verdict)
+    tree = audit_tree(context.instance, recorded, name, consumed["fold_metrics"], verdict)
     summary = {"catalogue_fingerprint": tree["catalogue_fingerprint"], "seed": str(tree["seed"]),
                "code_revision": tree["environment"]["code_revision"], "cells_read": str(len(consumed["fold_metrics"])),
                **{f"ohlcv_sha256[{crypto}]": str(next((a.get("content_sha256") for a in data["assets"]
                                                       if a["asset"] == "ohlcv"), None))
                   for crypto, data in tree["data"].items()}}
     return {CONSUMED_KEY: dg.MetadataValue.json(consumed), "lineage": dg.MetadataValue.json(summary),
+            PROVENANCE_KEY: dg.MetadataValue.json(recorded),
             "audit": dg.MetadataValue.md(audit_markdown(tree))}
