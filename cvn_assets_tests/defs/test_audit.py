@@ -33,7 +33,11 @@ def swept(tmp_path_factory: pytest.TempPathFactory, small_data_dir: Path) -> Ite
     patch = pytest.MonkeyPatch()
     patch.setenv("CVN_SERVICE_PASSWORD", SECRET_ENV)
     document = small_catalogue_document(("BTC",))
-    document["learners"]["xgboost"]["api_token"] = SECRET_PARAM  # a secret-named key where parameters go
+    # A secret-named key where parameters go. A learner taking a credential (one calling a service) is a
+    # custom learner, which the catalogue's dry run does not check; XGBoost, which would refuse the key
+    # there, stands in for it with the check off.
+    document["learners"]["xgboost"]["api_token"] = SECRET_PARAM
+    patch.setattr("cvn_assets.defs.build.check_catalogue_learners", lambda catalogue: None)
     del document["factors"]["cleanlab"], document["joint"]
     document["factors"]["label_smoothing"]["variants"]["mild"]["eps_buy"] = SWEPT_EPS_BUY
     settings = make_settings(root, small_data_dir, catalogue=document, mlflow=True)

@@ -10,6 +10,7 @@ parameters) pair is checked once per process.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from cvn_assets.core.errors import CatalogueError, TrainingError
 from cvn_assets.core.learners.registry import registered_learner
+from cvn_assets.core.secrets import scrub, scrub_text, secret_values
 
 if TYPE_CHECKING:
     from cvn_assets.core.catalogue import Catalogue
@@ -53,8 +55,11 @@ def check_learner_params(name: str, params: Mapping[str, Any], where: str) -> No
         check(dict(params))
     except Exception as exc:  # noqa: BLE001 - each library raises its own error type
         reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        reason = _SOURCE_LOCATION.sub("", reason)
-        raise CatalogueError(f"{where}, learner {name!r} with parameters {dict(params)}: {reason}") from exc
+        # A credential given as a parameter (a learner calling a service, say) is named, never shown.
+        hidden = secret_values({str(k): v for k, v in params.items()}) | secret_values(os.environ)
+        reason = scrub_text(_SOURCE_LOCATION.sub("", reason), hidden)
+        raise CatalogueError(f"{where}, learner {name!r} with parameters {scrub(dict(params), hidden)}: "
+                             f"{reason}") from None
     _PASSED.add(key)
 
 

@@ -37,12 +37,18 @@ def test_valid_parameters_pass(name: str, params: dict) -> None:
         ("lightgbm", {"num_leaves": -1}, r"learner 'lightgbm' with parameters \{'num_leaves': -1\}: .*num_leaves"),
         ("catboost", {"depht": 3}, r"learner 'catboost' .*Unknown option \{depht\}"),
         ("catboost", {"depth": -1}, r"learner 'catboost' .*parameter \"depth\" with value: -1"),
-        ("catboost", {"thread_count": 4}, r"learner 'catboost' .*\['thread_count'\] are set by the learner"),
+        ("catboost", {"random_seed": 4}, r"learner 'catboost' .*\['random_seed'\] are set by the learner"),
     ],
 )
 def test_refused_or_ignored_parameters_name_learner_key_and_value(name: str, params: dict, message: str) -> None:
     with pytest.raises(CatalogueError, match=rf"^{WHERE}, {message}"):
         check_learner_params(name, params, WHERE)
+
+
+def test_a_refused_secret_parameter_is_named_but_its_value_masked() -> None:
+    with pytest.raises(CatalogueError) as refused:
+        check_learner_params("xgboost", {"api_token": "tok-5ecret-value-917"}, WHERE)
+    assert "api_token" in str(refused.value) and "tok-5ecret-value-917" not in str(refused.value)
 
 
 @pytest.fixture
