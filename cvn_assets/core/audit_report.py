@@ -18,7 +18,7 @@ def audit_markdown(tree: Mapping[str, Any]) -> str:
               f"code version {verdict.get('code_version')}", "",
               "Produced under (as recorded with the verdict):", ""] + _produced_under(tree)
     lines += ["", "## Verdict", ""] + _table(verdict.get("table", []))
-    lines += ["", "### Checks on the verdict", ""] + [_check(c) for c in verdict.get("checks", [])] or ["(none)"]
+    lines += ["", "### Checks on the verdict", ""] + ([_check(c) for c in verdict.get("checks", [])] or ["(none)"])
     source = ("the current catalogue: the verdict recorded none" if "catalogue" in not_recorded(tree)
               else "recorded with the verdict")
     lines += ["", f"## Parameters (catalogue snapshot, {source})", "", "```json",

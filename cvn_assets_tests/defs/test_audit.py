@@ -104,6 +104,8 @@ def test_every_link_of_the_audit_is_in_the_event_log(swept: tuple) -> None:
         audit_verdict(instance, "label_smoothing", variant="strong", current=catalogue)
 
     stored = verdict.asset_materialization.metadata["audit"].value
+    # the gate's own check runs after the verdict is stored: none yet, and the section says so
+    assert "### Checks on the verdict\n\n(none)\n" in stored
     assert f"`BTC|f3.ls_mild` — fold_metrics storage id {_latest(instance, 'fold_metrics', 'BTC|f3.ls_mild').storage_id}" \
         in stored
 
@@ -118,7 +120,9 @@ def test_the_cli_prints_the_audit(swept: tuple, monkeypatch: pytest.MonkeyPatch,
     assert len(tree["cells"]) == 10 and tree["verdict"]["partition"] == "label_smoothing"
     assert tree["now"]["differs"] == []
     assert main(["audit", "label_smoothing"]) == 0
-    assert capsys.readouterr().out.startswith("# Audit of `gate_verdict[label_smoothing]`")
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("# Audit of `gate_verdict[label_smoothing]`")
+    assert "### Checks on the verdict\n\n- gate_passed on `gate_verdict[label_smoothing]`: " in markdown  # since stored
     assert main(["audit", "no_such_factor"]) == 2
 
 
