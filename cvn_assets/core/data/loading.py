@@ -65,10 +65,9 @@ def load_ohlcv(
     resolution = source_resolution(raw)
     width = bar_timedelta(spec.bar)
     if resolution is not None and resolution > width:
-        raise DataSourceError(
-            f"OHLCV for {crypto} ({spec.kind} source): rows are at least {resolution} apart, coarser than the "
-            f"requested bar {spec.bar!r}; choose a bar of {resolution} or more"
-        )
+        source = f"{origin.source} ({crypto})" if origin else f"OHLCV for {crypto} ({spec.kind} source)"
+        raise DataSourceError(f"{source}: rows are at least {resolution} apart, coarser than the requested bar "
+                              f"{spec.bar!r}; choose a bar of {resolution} or more")
     if resolution is None or resolution == width:
         validate_ohlcv(raw, crypto, spec.bar, rules, origin)
         return raw
