@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from cvn_assets.defs.build import build_defs
@@ -97,6 +98,18 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     assert whole.ok and {"cell_job[ETH|f1.ls_mild...ETH|f5.ls_mild]", *gates} <= set(whole.executed)
     assert "gate_job[cleanlab]" not in whole.executed
     assert run_sweep(changed_again, instance, log=lambda _: None).runs == 0
+
+    # A crypto whose data now fails: its data run fails, its cells are as they were, and so are the
+    # verdicts that read them (not gated again on every sweep while the data stays bad).
+    bad = tmp_path / "bad_data"
+    bad.mkdir()
+    for crypto in ("BTC", "ETH"):
+        frame = pd.read_csv(small_data_dir / f"{crypto}.csv")
+        (frame.drop(columns="volume") if crypto == "ETH" else frame).to_csv(bad / f"{crypto}.csv", index=False)
+    bad_data = build_defs(make_settings(tmp_path, bad, catalogue=document))
+    for _ in range(2):
+        failing = run_sweep(bad_data, instance, log=lambda _: None)
+        assert list(failing.failures) == ["crypto_data_job[ETH]"] and failing.executed == ["crypto_data_job[ETH]"]
 
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok
