@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.errors import CatalogueError, CvnError
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.core.worker_processes import computes_in_processes
@@ -40,7 +40,9 @@ from cvn_assets.defs.sweep_report import SweepReport, failed_fits
 
 
 # Every event is still stored on the instance; only the console echo is limited to problems.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The runner prints each failure in one line (below); Dagster's console would add the step's stack
+# trace, which the run's event log keeps for the UI.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Dagster's switch, read when a run is created: a range run announces each asset's planned
@@ -263,12 +265,25 @@ def _downstream_in(defs: dg.Definitions) -> Callable[[Collection[dg.AssetKey]], 
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The error that failed the run; where it is not one the project raises on purpose (a bug, not
+    bad input), where its stack trace is."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
             if error is not None:
-                return (error.cause or error).message.strip()
+                cause = error.cause or error
+                trace = "" if cause.cls_name in _project_errors() else f" (stack trace: run {result.run_id} in the UI)"
+                return cause.message.strip() + trace
     return "run failed"
+
+
+def _project_errors() -> set[str]:
+    names, classes = set(), [CvnError]
+    while classes:
+        error = classes.pop()
+        names.add(error.__name__)
+        classes += error.__subclasses__()
+    return names
 
 
 def _sweep_resource(defs: dg.Definitions) -> SweepResource:

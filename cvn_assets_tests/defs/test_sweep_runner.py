@@ -110,6 +110,9 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     for _ in range(2):
         failing = run_sweep(bad_data, instance, log=lambda _: None)
         assert list(failing.failures) == ["crypto_data_job[ETH]"] and failing.executed == ["crypto_data_job[ETH]"]
+    # bad input, not a bug: the file and the problem, no pointer to a stack trace
+    assert failing.failures["crypto_data_job[ETH]"].endswith(f"{bad / 'ETH.csv'} (ETH): missing columns ['volume']; "
+                                                           "columns: ['timestamp', 'open', 'high', 'low', 'close']")
 
     other = build_defs(make_settings(tmp_path, small_data_dir, sweep_id="second"))
     assert run_sweep(other, instance, cryptos=["ETH"], folds=["f3"], gate=False, log=lambda _: None).ok
