@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property
+from functools import cache, cached_property
 
 import dagster as dg
 
@@ -37,6 +37,13 @@ CELL_SECTIONS = ("labels", "folds", "features", "checks", "training", "calibrati
 
 
 def library_versions() -> dict[str, str]:
+    """The installed version of each library a result depends on (a fresh copy of the process's lookup)."""
+    return dict(_installed_versions())
+
+
+@cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    # Looked up once per process: every cell records them, and each lookup scans the installed distributions.
     versions = {}
     for names in RESULT_LIBRARIES:
         for name in names:
@@ -45,7 +52,7 @@ def library_versions() -> dict[str, str]:
                 break
             except importlib.metadata.PackageNotFoundError:
                 continue
-    return versions
+    return tuple(versions.items())
 
 
 class SweepFingerprints:

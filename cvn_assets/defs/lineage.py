@@ -117,15 +117,9 @@ def code_revision() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-@cache
-def _libraries() -> tuple[tuple[str, str], ...]:
-    # Looked up once per process: every cell records them, and each lookup scans the installed distributions.
-    return tuple(sorted(library_versions().items()))
-
-
 def environment() -> dict[str, Any]:
     """The code revision and library versions of this process (now, not when anything was materialized)."""
-    return {"code_revision": code_revision(), "libraries": dict(_libraries())}
+    return {"code_revision": code_revision(), "libraries": library_versions()}
 
 
 def provenance(catalogue: Catalogue, with_snapshot: bool = False) -> dict[str, Any]:
