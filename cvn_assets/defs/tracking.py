@@ -14,7 +14,6 @@ finished parent; its end time is then the time of the last child. A step that lo
 
 from __future__ import annotations
 
-import numbers
 import os
 import sqlite3
 import time
@@ -27,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from cvn_assets.core.errors import CvnError
 from cvn_assets.core.secrets import scrub, scrub_text, secret_values
-from cvn_assets.defs.tracking_params import flatten_params
+from cvn_assets.defs.tracking_params import TrackingError, artifact_paths, flatten_params, metric_values
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -45,10 +43,6 @@ RUN_ID_TAG = "dagster/run_id"
 CODE_VERSION_TAG = "dagster/code_version"
 SERVER_SCHEMES = ("http://", "https://", "databricks")
 _CLIENTS: dict[str, MlflowClient] = {}
-
-
-class TrackingError(CvnError):
-    """A materialization cannot be tracked: bad metrics or artifacts, or the tracking store failed."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +129,8 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         partition = partition_key if partition_key is not None else \
             (context.partition_key if context.has_partition_key else None)
         subject = key.to_user_string() + (f"[{partition}]" if partition is not None else "")
-        metric_values = _metric_values(metrics, subject)
-        paths = _artifact_paths(artifacts, subject)
+        numbers = metric_values(metrics, subject)
+        paths = artifact_paths(artifacts, subject)
         secrets = secret_values(os.environ)
         safe_params = scrub(flatten_params(scrub(dict(params), secrets)), secrets)
         instance_root = getattr(context.instance, "root_directory", None) or os.environ.get("DAGSTER_HOME")
@@ -150,11 +144,23 @@ class MlflowTrackingResource(dg.ConfigurableResource):
             experiment_id = self._experiment_id(client, uri, instance_root)
             parent_id = self._parent_run_id(client, uri, experiment_id, context.run.run_id, context.run.job_name)
             run_id = _log_child(client, experiment_id, parent_id, subject, scrub(tags, secrets),
-                                safe_params, metric_values, paths)
+                                safe_params, numbers, paths)
             if finish_parent:
                 client.set_terminated(parent_id, "FINISHED")
         return TrackedRun(run_id=run_id, parent_run_id=parent_id, experiment_id=experiment_id,
                           url=run_url(uri, experiment_id, run_id, secrets))
+
+    def ready_for_threads(self) -> None:
+        """Imports, in the calling thread, what logging on another thread would import that other
+        threads can trip over half-imported; nothing when tracking is off.
+
+        MLflow's store imports `sqlalchemy.orm`, whose import registers an inspector for every object
+        before the exceptions that inspector raises are defined. Meanwhile, any SQLAlchemy Core
+        statement in another thread (Dagster's event log writes, for one) can fail with "partially
+        initialized module 'sqlalchemy.orm.exc'". Call this before starting a thread that logs.
+        """
+        if self.enabled:
+            import sqlalchemy.orm  # noqa: F401
 
     def finish_parent(self, context: dg.AssetExecutionContext) -> None:
         """Moves the end time of this Dagster run's parent run to now (after children logged with
@@ -281,17 +287,3 @@ def _tracking_errors(subject: str, secrets: set[str]) -> Iterator[None]:
         message = scrub_text(f"{type(error).__name__}: {error}", secrets)
         # `from None`: the original message may hold the store URL's password.
         raise TrackingError(f"MLflow tracking of {subject} failed: {message}") from None
-
-
-def _metric_values(metrics: Mapping[str, float], subject: str) -> dict[str, float]:
-    if bad := {name: value for name, value in metrics.items()
-               if not isinstance(value, numbers.Real) or isinstance(value, bool)}:
-        raise TrackingError(f"MLflow metrics of {subject} must be numbers; got {scrub(bad)}")
-    return {str(name): float(value) for name, value in metrics.items()}
-
-
-def _artifact_paths(artifacts: Sequence[Path | str], subject: str) -> list[Path]:
-    paths = [Path(artifact) for artifact in artifacts]
-    if missing := [str(path) for path in paths if not path.exists()]:
-        raise TrackingError(f"MLflow artifacts of {subject} do not exist: {missing}")
-    return paths

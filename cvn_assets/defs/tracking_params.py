@@ -1,8 +1,14 @@
-"""MLflow params of a materialization: nested mappings flattened to dotted keys, values within MLflow's limit."""
+"""What a materialization gives MLflow, checked before anything is logged: params (nested mappings flattened
+to dotted keys, values within MLflow's limit), metrics (numbers) and artifacts (existing files)."""
 
 import json
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+from cvn_assets.core.errors import CvnError
+from cvn_assets.core.secrets import scrub
 
 # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH, repeated here so that mlflow is only imported when tracking.
 MAX_PARAM_LENGTH = 6000
@@ -22,3 +28,23 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str
             text = text[:MAX_PARAM_LENGTH - len(TRUNCATION_MARK)] + TRUNCATION_MARK
         flat[name] = text
     return flat
+
+
+class TrackingError(CvnError):
+    """A materialization cannot be tracked: bad metrics or artifacts, or the tracking store failed."""
+
+
+def metric_values(metrics: Mapping[str, float], subject: str) -> dict[str, float]:
+    """The metrics as floats; a non-number is refused naming the materialization (`subject`)."""
+    if bad := {name: value for name, value in metrics.items()
+               if not isinstance(value, numbers.Real) or isinstance(value, bool)}:
+        raise TrackingError(f"MLflow metrics of {subject} must be numbers; got {scrub(bad)}")
+    return {str(name): float(value) for name, value in metrics.items()}
+
+
+def artifact_paths(artifacts: Sequence[Path | str], subject: str) -> list[Path]:
+    """The artifacts as paths; a missing one is refused naming the materialization (`subject`)."""
+    paths = [Path(artifact) for artifact in artifacts]
+    if missing := [str(path) for path in paths if not path.exists()]:
+        raise TrackingError(f"MLflow artifacts of {subject} do not exist: {missing}")
+    return paths

@@ -271,6 +271,27 @@ def test_disabled_tracking_creates_nothing_and_never_imports_mlflow(tmp_path: Pa
     assert not (tmp_path / "mlflow").exists()
 
 
+def test_ready_for_threads_imports_the_orm_mlflow_would_import_on_another_thread() -> None:
+    # SQLAlchemy's ORM import registers an inspector for every object before that inspector's errors
+    # exist: a Core statement in another thread during that import fails. Imported first, it cannot.
+    script = textwrap.dedent("""
+        import json, sys
+        from cvn_assets.defs.tracking import MlflowTrackingResource
+
+        seen = {"before": "sqlalchemy.orm" in sys.modules}
+        MlflowTrackingResource(enabled=False).ready_for_threads()
+        seen["off"] = "sqlalchemy.orm" in sys.modules
+        MlflowTrackingResource(enabled=True).ready_for_threads()
+        import sqlalchemy.orm.exc
+        seen["on"] = hasattr(sqlalchemy.orm.exc, "UnmappedClassError")
+        seen["mlflow"] = "mlflow" in sys.modules
+        print(json.dumps(seen))
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert seen == {"before": False, "off": False, "on": True, "mlflow": False}
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [

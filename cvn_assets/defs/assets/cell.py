@@ -104,6 +104,7 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     track = partial(track_cell, context, tracking, artifacts, sweep)
     # One thread logs the cells to MLflow (its client and parent run are shared), so a worker is
     # free for the next task as soon as a cell's metrics are computed.
+    tracking.ready_for_threads()
     tracker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-tracking")
     recorded = provenance_metadata(sweep.catalogue)  # once per step: the same for every cell
 
