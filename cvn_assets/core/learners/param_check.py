@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,10 +54,14 @@ def check_learner_params(name: str, params: Mapping[str, Any], where: str) -> No
     key = (name, json.dumps(dict(params), sort_keys=True, default=repr))
     if check is None or key in _PASSED:
         return
+    held = _HeldOutput()
     try:
-        check(dict(params))
+        with _native_stderr_held(held):
+            check(dict(params))
+        held.release()
     except Exception as exc:  # noqa: BLE001 - each library raises its own error type
         reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        held.release(without=reason)
         # A credential given as a parameter (a learner calling a service, say) is named, never shown.
         hidden = secret_values({str(k): v for k, v in params.items()}) | secret_values(os.environ)
         reason = scrub_text(_SOURCE_LOCATION.sub("", reason), hidden)
@@ -87,3 +94,39 @@ def _configured_learner_params(catalogue: Catalogue) -> Iterator[tuple[str, Mapp
                                                    getattr(default, "inner_model_params", None)):
                 continue
             yield inner, dict(pairs or ()), f"factor {factor.name!r}, variant {variant.name!r}, inner model"
+
+
+class _HeldOutput:
+    def __init__(self) -> None:
+        self.data = b""
+
+    def release(self, without: str | None = None) -> None:
+        """Writes what was held to stderr, except the lines that repeat `without` (the error raised)."""
+        lines = self.data.splitlines(keepends=True)
+        if without:
+            lines = [line for line in lines if without.encode() not in line]
+        self.data = b""
+        if lines:
+            os.write(2, b"".join(lines))
+
+
+@contextmanager
+def _native_stderr_held(held: _HeldOutput) -> Iterator[None]:
+    """Holds back what native code writes to stderr meanwhile; `release()` passes it on.
+
+    LightGBM's C++ prints its refusal ("[LightGBM] [Fatal] ...") straight to file descriptor 2 before
+    raising it; the error raised here already says it, once and cleaner."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                sink.seek(0)
+                held.data = sink.read()
+    finally:
+        os.close(saved)

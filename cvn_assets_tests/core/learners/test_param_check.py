@@ -1,3 +1,4 @@
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +91,36 @@ def test_a_catalogue_checks_its_learners_section_and_cleanlab_inner_model() -> N
     bad_inner = parse_catalogue(document)
     with pytest.raises(CatalogueError, match=r"^factor 'cleanlab', variant 'filter', inner model, learner 'xgboost'"):
         check_catalogue_learners(bad_inner)
+
+
+def test_a_refusal_the_library_printed_itself_is_reported_once(capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CatalogueError, match="num_leaves"):
+        check_learner_params("lightgbm", {"num_leaves": -5}, WHERE)
+    assert "[Fatal]" not in capfd.readouterr().err  # LightGBM's C++ printed it before raising
+
+
+@pytest.fixture
+def printing_learner() -> Iterator[str]:
+    @register_learner("printing_test_learner")
+    class Printing:
+        name = "printing_test_learner"
+
+        @classmethod
+        def check_params(cls, params: dict[str, Any]) -> None:
+            os.write(2, b"native note from the library\n")
+            if params.get("bad"):
+                os.write(2, b"[Native] [Fatal] bad is refused\n")
+                raise ValueError("bad is refused")
+
+    yield Printing.name
+    unregister_learner(Printing.name)
+
+
+def test_what_else_the_library_prints_still_reaches_stderr(
+        printing_learner: str, capfd: pytest.CaptureFixture[str]) -> None:
+    check_learner_params(printing_learner, {"ok": 1}, WHERE)
+    assert "native note from the library" in capfd.readouterr().err
+    with pytest.raises(CatalogueError, match="bad is refused"):
+        check_learner_params(printing_learner, {"bad": 1}, WHERE)
+    printed = capfd.readouterr().err
+    assert "native note from the library" in printed and "[Fatal]" not in printed
