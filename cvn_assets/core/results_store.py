@@ -125,7 +125,7 @@ def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialec
 def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
                create_database: bool = True) -> tuple[sa.Engine, sa.Table]:
     """Engine for `url` (a SQLite file and its folder are created unless `create_database` is False,
-    when a missing file is an error) and the table `define` declares.
+    when a missing file or a missing table is an error) and the table `define` declares.
 
     The table is created when absent; when it exists but lacks nullable columns the declaration now
     has, they are added (ALTER TABLE), so a store written by an older version keeps working.
@@ -147,6 +147,9 @@ def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
             if engine.dialect.name == "postgresql":
                 # Two runs opening a fresh database at once would both try CREATE TABLE / ALTER TABLE.
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(table.name.encode()))))
+            if not create_database and not sa.inspect(connection).has_table(table.name):
+                raise DataSourceError(f"{table.name}: no table {table.name} at {_safe_url(url)} (nothing was "
+                                      "recorded there; check the URL)")
             metadata.create_all(connection, checkfirst=True)
             added = add_missing_columns(connection, table)
     except (sa.exc.SQLAlchemyError, ImportError) as exc:

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from cvn_assets.cli.alerts import parse_since
 from cvn_assets.cli.main import main
@@ -45,3 +46,14 @@ def test_an_unknown_kind_is_an_error_listing_the_known_kinds(tmp_path: Path,
     error = capsys.readouterr().err
     assert "--kind 'nokind' is not an alert kind; known kinds: ['cleanlab_drop_rate', 'minority_decimation'," in error
     assert "'output_sharpness']" in error
+
+
+def test_a_database_without_an_alerts_table_is_an_error_and_is_left_as_it_was(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "other.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE runs (id INTEGER)"))
+    assert main(["alerts", "--url", f"sqlite:///{path}"]) == 2
+    assert "no table alerts at sqlite:///" in capsys.readouterr().err
+    assert sa.inspect(engine).get_table_names() == ["runs"]
