@@ -30,6 +30,10 @@ def test_since_accepts_ages_and_iso_times_and_names_bad_input(capsys: pytest.Cap
     assert parse_since("2026-11-01T00:00Z") == datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert main(["alerts", "--since", "yesterday"]) == 2
     assert "--since 'yesterday'" in capsys.readouterr().err
+    assert main(["alerts", "--since", "99999999999d"]) == 2
+    assert "--since '99999999999d' reaches back before the year 1" in capsys.readouterr().err
+    assert main(["alerts", "--since", "²h"]) == 2
+    assert "--since '²h' is neither" in capsys.readouterr().err
 
 
 def test_a_missing_sqlite_file_is_an_error_naming_it_and_is_not_created(tmp_path: Path,
