@@ -98,6 +98,17 @@ def test_bad_input_exits_2_with_one_line(
     assert message in error
 
 
+def test_json_holds_null_for_a_statistic_that_overflows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = standard_table()
+    table["sortino"] = table["sortino"].where(table["variant"] == BASELINE, 1e308).where(
+        table["variant"] != BASELINE, -1e308)
+    path = write(table, tmp_path / "results.parquet")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
+    variants = json.loads(capsys.readouterr().out)["factors"][0]["variants"]
+    sortino = [g for v in variants for g in v["gates"] if g["name"] == "joint.sortino" and g["passed"] is not None]
+    assert sortino and all(g["observed"] is None for g in sortino)
+
+
 def test_baseline_without_factor_is_refused_when_several_factors_exist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
