@@ -87,6 +87,8 @@ def read_results(path: Path) -> pd.DataFrame:
             raise DataSourceError(f"results file {path} must end in .csv or .parquet, not {suffix or 'nothing'}")
     except (OSError, ValueError) as error:
         raise DataSourceError(f"results file {path} cannot be read: {error}") from error
+    if table.empty:
+        raise DataSourceError(f"{path}: the table has no rows")
     try:
         require_results_columns(table)
     except DataSourceError as error:

@@ -79,6 +79,7 @@ def test_variant_names_that_look_missing_survive_csv(tmp_path: Path, capsys: pyt
                      id="baseline not in table"),
         pytest.param(flagged(standard_table()).assign(is_baseline=True), "results.csv", [], "exactly one variant",
                      id="several variants flagged baseline"),
+        pytest.param(standard_table().iloc[:0], "results.csv", [], "the table has no rows", id="empty table"),
         pytest.param(standard_table().assign(f1_buy=lambda t: t["f1_buy"] * 100), "results.csv", [],
                      "have f1_buy outside [0, 1], e.g. 40 (toy_factor/base, xgboost, A fold 0)", id="f1 in percent"),
         pytest.param(standard_table().assign(max_drawdown=-0.1), "results.csv", [],
