@@ -152,7 +152,7 @@ def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
                                       "recorded there; check the URL)")
             metadata.create_all(connection, checkfirst=True)
             added = add_missing_columns(connection, table)
-    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         raise DataSourceError(f"{table.name}: cannot open the table at {_safe_url(url)}: {_reason(exc)}") from exc
     if added:
         _LOG.info("%s: added columns %s", table.name, ", ".join(added))
@@ -225,7 +225,7 @@ def _reason(error: Exception) -> str:
 def _safe_url(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "an invalid database URL"
 
 

@@ -61,3 +61,9 @@ def test_a_database_without_an_alerts_table_is_an_error_and_is_left_as_it_was(
     assert main(["alerts", "--url", f"sqlite:///{path}"]) == 2
     assert "no table alerts at sqlite:///" in capsys.readouterr().err
     assert sa.inspect(engine).get_table_names() == ["runs"]
+
+
+def test_a_url_whose_port_is_not_a_number_is_an_error_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alerts", "--url", "postgresql://analyst:hunter2@127.0.0.1:port/none"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot open the table at an invalid database URL" in error and "hunter2" not in error
