@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -126,3 +128,13 @@ def test_baseline_without_factor_is_refused_when_several_factors_exist(
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gate"]) == 2
     assert "--results" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    path = write(standard_table(), tmp_path / "results.csv")
+    command = [sys.executable, "-m", "cvn_assets.cli.main", "gate", "--results", str(path), "--factor", FACTOR,
+               "--baseline", BASELINE]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.close()  # type: ignore[union-attr]
+        error = process.stderr.read().decode()  # type: ignore[union-attr]
+    assert process.returncode == 141 and error == ""
