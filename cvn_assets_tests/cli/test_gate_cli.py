@@ -116,6 +116,19 @@ def test_json_holds_null_for_a_statistic_that_overflows(tmp_path: Path, capsys: 
     assert sortino and all(g["observed"] is None for g in sortino)
 
 
+def test_a_metric_exactly_zero_makes_its_variant_inconclusive_as_in_a_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = standard_table()
+    table.loc[(table["variant"] == "lock") & (table["crypto"] == "A") & (table["fold"] == 0), "ece_hold"] = 0.0
+    path = write(table, tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
+    variants = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert variants["lock"]["verdict"] == "INCONCLUSIVE"
+    assert "blocking check(s) failed: degenerate ece_hold on A 0 xgboost" in variants["lock"]["reasons"]
+    assert variants["keep"]["verdict"] == "KEEP_AVAILABLE"
+
+
 def test_baseline_without_factor_is_refused_when_several_factors_exist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
