@@ -24,8 +24,11 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     if not text:
         return None
     now = now or datetime.now(timezone.utc)
-    if text[-1] in _UNITS and text[:-1].isdigit():
-        return now - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+    if text[-1] in _UNITS and text[:-1].isdecimal():
+        try:
+            return now - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+        except OverflowError as error:
+            raise CatalogueError(f"--since {text!r} reaches back before the year 1") from error
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:

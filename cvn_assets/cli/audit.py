@@ -23,13 +23,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def handle(args: argparse.Namespace) -> int:
+    from cvn_assets.core.errors import CatalogueError, DataSourceError
+
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
+    # An audit only reads: a mistyped home must not become a new, empty instance that has "no verdict".
+    if not home.is_dir():
+        raise DataSourceError(f"no Dagster instance at {home} (DAGSTER_HOME); run the sweep there first")
 
     import dagster as dg
 
     from cvn_assets.core.audit_report import audit_json, audit_markdown
-    from cvn_assets.core.errors import CatalogueError
     from cvn_assets.defs.audit import audit_verdict
     from cvn_assets.defs.resources import SweepResource
     from cvn_assets.defs.settings import Settings

@@ -17,6 +17,7 @@ from cvn_assets.core.gate import (
     verdicts_to_dict,
 )
 from cvn_assets.core.gate.pairs import require_results_columns
+from cvn_assets.core.sanity import blocking_failures_by_variant
 
 BASELINE_FLAG_COLUMN = "is_baseline"
 KEY_COLUMNS: tuple[str, ...] = ("crypto", "factor", "variant", "model", "status")
@@ -58,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     verdicts: list[FactorVerdict] = []
     for factor in factors:
         baseline = args.baseline if args.baseline is not None else flagged_baseline(results, factor)
+        # As in a sweep, where these rows fail a blocking check: their variant cannot be judged.
+        blocking = blocking_failures_by_variant(results[results["factor"] == factor])
         verdicts += evaluate_factor(
-            results, factor, baseline, model=args.model, universe_size=args.universe_size
+            results, factor, baseline, model=args.model, universe_size=args.universe_size, blocking_failures=blocking
         )
     if args.json:
         print(json.dumps(verdicts_to_dict(verdicts), indent=2, allow_nan=False, ensure_ascii=False))
@@ -87,6 +90,8 @@ def read_results(path: Path) -> pd.DataFrame:
             raise DataSourceError(f"results file {path} must end in .csv or .parquet, not {suffix or 'nothing'}")
     except (OSError, ValueError) as error:
         raise DataSourceError(f"results file {path} cannot be read: {error}") from error
+    if table.empty:
+        raise DataSourceError(f"{path}: the table has no rows")
     try:
         require_results_columns(table)
     except DataSourceError as error:

@@ -7,6 +7,7 @@ default; adding a command is one more entry in `COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -21,6 +22,7 @@ COMMANDS: tuple[Registrar, ...] = (run.add_parser, gate.add_parser, alerts.add_p
                                    bench.add_parser, audit.add_parser)
 
 BAD_INPUT_EXIT_CODE = 2
+BROKEN_PIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
 # Dagster flags the beta and preview APIs the project builds on (partitioned asset checks, for one) on
 # every load; the choice is made and tested once, so a command's output need not repeat it. By message,
 # so a command that does not need Dagster does not import it for its warning classes.
@@ -49,11 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         # argparse exits on usage errors and --help; return its code so callers get an int.
         return stop.code if isinstance(stop.code, int) else BAD_INPUT_EXIT_CODE
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # so that a reader gone away surfaces here, not in Python's own flush at exit
+        return code
     except CvnError as error:
         message = " ".join(str(error).split())
         print(f"cvn-assets {args.command}: error: {message}", file=sys.stderr)
         return BAD_INPUT_EXIT_CODE
+    except BrokenPipeError:
+        # The output went to a reader that stopped early (`| head`): what it read is all it wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class AlertStore:
     """The `alerts` table (SQLite by default, PostgreSQL by URL); one row per dedup_key."""
 
     def __init__(self, url: str, create_database: bool = True) -> None:
-        """`create_database=False` reads an existing store only: a missing SQLite file is an error."""
+        """`create_database=False` reads an existing store only: a missing SQLite file or table is an error."""
         self.engine, self.table = open_table(url, _alerts_table, create_database)
 
     def record(self, alert: Alert) -> bool:

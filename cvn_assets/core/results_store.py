@@ -125,7 +125,7 @@ def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialec
 def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
                create_database: bool = True) -> tuple[sa.Engine, sa.Table]:
     """Engine for `url` (a SQLite file and its folder are created unless `create_database` is False,
-    when a missing file is an error) and the table `define` declares.
+    when a missing file or a missing table is an error) and the table `define` declares.
 
     The table is created when absent; when it exists but lacks nullable columns the declaration now
     has, they are added (ALTER TABLE), so a store written by an older version keeps working.
@@ -147,9 +147,12 @@ def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
             if engine.dialect.name == "postgresql":
                 # Two runs opening a fresh database at once would both try CREATE TABLE / ALTER TABLE.
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(table.name.encode()))))
+            if not create_database and not sa.inspect(connection).has_table(table.name):
+                raise DataSourceError(f"{table.name}: no table {table.name} at {_safe_url(url)} (nothing was "
+                                      "recorded there; check the URL)")
             metadata.create_all(connection, checkfirst=True)
             added = add_missing_columns(connection, table)
-    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         raise DataSourceError(f"{table.name}: cannot open the table at {_safe_url(url)}: {_reason(exc)}") from exc
     if added:
         _LOG.info("%s: added columns %s", table.name, ", ".join(added))
@@ -222,7 +225,7 @@ def _reason(error: Exception) -> str:
 def _safe_url(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "an invalid database URL"
 
 

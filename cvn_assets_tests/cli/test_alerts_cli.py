@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from cvn_assets.cli.alerts import parse_since
 from cvn_assets.cli.main import main
@@ -29,6 +30,10 @@ def test_since_accepts_ages_and_iso_times_and_names_bad_input(capsys: pytest.Cap
     assert parse_since("2026-11-01T00:00Z") == datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert main(["alerts", "--since", "yesterday"]) == 2
     assert "--since 'yesterday'" in capsys.readouterr().err
+    assert main(["alerts", "--since", "99999999999d"]) == 2
+    assert "--since '99999999999d' reaches back before the year 1" in capsys.readouterr().err
+    assert main(["alerts", "--since", "²h"]) == 2
+    assert "--since '²h' is neither" in capsys.readouterr().err
 
 
 def test_a_missing_sqlite_file_is_an_error_naming_it_and_is_not_created(tmp_path: Path,
@@ -45,3 +50,20 @@ def test_an_unknown_kind_is_an_error_listing_the_known_kinds(tmp_path: Path,
     error = capsys.readouterr().err
     assert "--kind 'nokind' is not an alert kind; known kinds: ['cleanlab_drop_rate', 'minority_decimation'," in error
     assert "'output_sharpness']" in error
+
+
+def test_a_database_without_an_alerts_table_is_an_error_and_is_left_as_it_was(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "other.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE runs (id INTEGER)"))
+    assert main(["alerts", "--url", f"sqlite:///{path}"]) == 2
+    assert "no table alerts at sqlite:///" in capsys.readouterr().err
+    assert sa.inspect(engine).get_table_names() == ["runs"]
+
+
+def test_a_url_whose_port_is_not_a_number_is_an_error_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alerts", "--url", "postgresql://analyst:hunter2@127.0.0.1:port/none"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot open the table at an invalid database URL" in error and "hunter2" not in error

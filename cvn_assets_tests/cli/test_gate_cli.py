@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -79,6 +81,15 @@ def test_variant_names_that_look_missing_survive_csv(tmp_path: Path, capsys: pyt
                      id="baseline not in table"),
         pytest.param(flagged(standard_table()).assign(is_baseline=True), "results.csv", [], "exactly one variant",
                      id="several variants flagged baseline"),
+        pytest.param(standard_table().iloc[:0], "results.csv", [], "the table has no rows", id="empty table"),
+        pytest.param(standard_table(), "results.csv",
+                     ["--factor", FACTOR, "--baseline", BASELINE, "--universe-size", "2"],
+                     "universe_size 2 is smaller than the 5 crypto(s) in the results of factor 'toy_factor'",
+                     id="universe smaller than the table's"),
+        pytest.param(standard_table().assign(f1_buy=lambda t: t["f1_buy"] * 100), "results.csv", [],
+                     "have f1_buy outside [0, 1], e.g. 40 (toy_factor/base, xgboost, A fold 0)", id="f1 in percent"),
+        pytest.param(standard_table().assign(max_drawdown=-0.1), "results.csv", [],
+                     "have max_drawdown outside [0, ∞)", id="drawdowns signed negative"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -94,6 +105,30 @@ def test_bad_input_exits_2_with_one_line(
     assert message in error
 
 
+def test_json_holds_null_for_a_statistic_that_overflows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = standard_table()
+    table["sortino"] = table["sortino"].where(table["variant"] == BASELINE, 1e308).where(
+        table["variant"] != BASELINE, -1e308)
+    path = write(table, tmp_path / "results.parquet")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
+    variants = json.loads(capsys.readouterr().out)["factors"][0]["variants"]
+    sortino = [g for v in variants for g in v["gates"] if g["name"] == "joint.sortino" and g["passed"] is not None]
+    assert sortino and all(g["observed"] is None for g in sortino)
+
+
+def test_a_metric_exactly_zero_makes_its_variant_inconclusive_as_in_a_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = standard_table()
+    table.loc[(table["variant"] == "lock") & (table["crypto"] == "A") & (table["fold"] == 0), "ece_hold"] = 0.0
+    path = write(table, tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
+    variants = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert variants["lock"]["verdict"] == "INCONCLUSIVE"
+    assert "blocking check(s) failed: degenerate ece_hold on A 0 xgboost" in variants["lock"]["reasons"]
+    assert variants["keep"]["verdict"] == "KEEP_AVAILABLE"
+
+
 def test_baseline_without_factor_is_refused_when_several_factors_exist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -106,3 +141,13 @@ def test_baseline_without_factor_is_refused_when_several_factors_exist(
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gate"]) == 2
     assert "--results" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    path = write(standard_table(), tmp_path / "results.csv")
+    command = [sys.executable, "-m", "cvn_assets.cli.main", "gate", "--results", str(path), "--factor", FACTOR,
+               "--baseline", BASELINE]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.close()  # type: ignore[union-attr]
+        error = process.stderr.read().decode()  # type: ignore[union-attr]
+    assert process.returncode == 141 and error == ""

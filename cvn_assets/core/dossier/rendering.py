@@ -14,6 +14,7 @@ from cvn_assets.core.dossier.build import Dossier
 HEATMAP = "delta_f1_heatmap"
 RELIABILITY = "reliability"
 CONFIDENCE_INTERVALS = "delta_f1_ci"
+FIGURE_NAMES: tuple[str, ...] = (HEATMAP, CONFIDENCE_INTERVALS, RELIABILITY)
 # An executor's `submit`: `submit(draw_figure, name, dossier)` is the Future of that figure's PNG bytes.
 Submit = Callable[..., "Future[bytes]"]
 

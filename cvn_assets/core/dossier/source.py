@@ -33,7 +33,7 @@ def describe_source(source: str | Path, table: str = RESULTS_TABLE) -> str:
         return str(source)
     try:
         shown = sa.engine.make_url(str(source)).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         shown = "<unparseable database URL>"
     return f"{shown} table {table}"
 
@@ -109,7 +109,7 @@ def _read_database(url: str, table: str) -> pd.DataFrame:
     shown = describe_source(url, table)
     try:
         engine = sa.create_engine(postgres_driver_url(url), future=True)
-    except (sa.exc.ArgumentError, ImportError) as error:
+    except (sa.exc.ArgumentError, ImportError, ValueError) as error:
         raise DataSourceError(f"{shown}: not a usable SQLAlchemy URL ({error})") from error
     try:
         tables = sa.inspect(engine).get_table_names()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import to_html, to_markdown
-from cvn_assets.core.dossier.rendering import Submit, render_figures
+from cvn_assets.core.dossier.rendering import FIGURE_NAMES, Submit, render_figures
 from cvn_assets.core.dossier.report import dossier_blocks, dossier_title
 from cvn_assets.core.errors import DataSourceError
 
@@ -31,7 +31,7 @@ class DossierFiles:
 
 
 def write_dossier(dossier: Dossier, out_dir: Path, submit: Submit | None = None) -> DossierFiles:
-    """Write the dossier's files into `out_dir` (created if needed); PNGs of an earlier dossier are removed.
+    """Write the dossier's files into `out_dir` (created if needed); figures of an earlier dossier are removed.
 
     The same dossier always gives byte-identical files. `submit` draws the figures elsewhere (see
     `render_figures`).
@@ -43,8 +43,10 @@ def write_dossier(dossier: Dossier, out_dir: Path, submit: Submit | None = None)
         raise DataSourceError(f"dossier folder {out_dir} cannot be created: {error}") from error
     pngs = render_figures(dossier, submit)
     figures = {name: out_dir / FIGURES_FOLDER / f"{name}.png" for name in sorted(pngs)}
-    for stale in (out_dir / FIGURES_FOLDER).glob("*.png"):
-        if stale not in figures.values():
+    # Only the names a dossier draws: `out_dir` may be a folder whose other images are not ours to delete.
+    for name in FIGURE_NAMES:
+        stale = out_dir / FIGURES_FOLDER / f"{name}.png"
+        if name not in figures and stale.exists():
             stale.unlink()
     for name, path in figures.items():
         _atomic_write(path, pngs[name])

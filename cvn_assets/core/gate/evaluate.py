@@ -157,7 +157,7 @@ def _universe_size(rows: pd.DataFrame, factor: str, universe_size: int | None) -
         return seen
     if universe_size < max(seen, 1):
         raise CatalogueError(
-            f"universe_size {universe_size} is smaller than the {seen} cryptos in factor {factor!r}'s results"
+            f"universe_size {universe_size} is smaller than the {seen} crypto(s) in the results of factor {factor!r}"
         )
     return universe_size
 

@@ -21,6 +21,14 @@ CELL_COLUMNS: tuple[str, ...] = ("crypto", "fold")
 GATE_METRICS: tuple[str, ...] = ("f1_buy", "sortino", "expectancy_net", "max_drawdown", "ece_hold", "n_trades")
 REQUIRED_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "factor", "variant", "model", "status", *GATE_METRICS)
 PRIMARY_METRIC = "f1_buy"
+# What each gate metric can be (metric, low, high); a table outside them is scaled or signed otherwise
+# (f1_buy in percent, drawdowns negative), and the gate's thresholds would judge it wrongly.
+METRIC_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("f1_buy", 0.0, 1.0),
+    ("ece_hold", 0.0, 1.0),
+    ("max_drawdown", 0.0, math.inf),
+    ("n_trades", 0.0, math.inf),
+)
 
 ExcludedCell = tuple[str, Hashable, str]
 
@@ -55,13 +63,26 @@ class PairedCells:
 
 
 def require_results_columns(results: pd.DataFrame) -> None:
-    """Fail with the list of missing columns, or of non-numeric metric columns."""
+    """Fail with the list of missing columns or of non-numeric metric columns, or on an ok row's metric
+    outside what it can be (`METRIC_RANGES`; missing and infinite values are the pairing's to exclude)."""
     missing = [column for column in REQUIRED_COLUMNS if column not in results.columns]
     if missing:
         raise DataSourceError(f"results table lacks column(s) {', '.join(missing)}")
     not_numeric = [m for m in GATE_METRICS if not pd.api.types.is_numeric_dtype(results[m])]
     if not_numeric:
         raise DataSourceError(f"results table column(s) {', '.join(not_numeric)} must be numeric")
+    ok = results[results["status"] == STATUS_OK]
+    for metric, low, high in METRIC_RANGES:
+        values = ok[metric].to_numpy(dtype=float)
+        outside = np.isfinite(values) & ((values < low) | (values > high))
+        if outside.any():
+            where = ok[outside].iloc[0]
+            bounds = f"[{low:g}, {high:g}]" if math.isfinite(high) else f"[{low:g}, ∞)"
+            raise DataSourceError(
+                f"results table: {int(outside.sum())} ok row(s) have {metric} outside {bounds}, e.g. "
+                f"{float(where[metric]):g} ({where['factor']}/{where['variant']}, {where['model']}, "
+                f"{where['crypto']} fold {where['fold']})"
+            )
 
 
 def select_factor(

@@ -85,7 +85,7 @@ def render_verdict_table(verdicts: list[FactorVerdict]) -> str:
 
 
 def verdicts_to_dict(verdicts: list[FactorVerdict]) -> dict[str, Any]:
-    """JSON-ready dictionary of every verdict, gate check, statistic and excluded cell; NaN → None."""
+    """JSON-ready dictionary of every verdict, gate check, statistic and excluded cell; NaN and ±inf → None."""
     return {
         "factors": [
             {
@@ -129,7 +129,8 @@ def _variant_dict(v: VariantVerdict) -> dict[str, Any]:
 
 
 def _finite(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
+    # JSON has no infinity either: a statistic that overflowed is as unusable as one that is undefined.
+    return float(value) if math.isfinite(value) else None
 
 
 def _plain(value: Hashable) -> Any:

@@ -180,6 +180,13 @@ def test_figures_of_an_earlier_dossier_do_not_linger(files: DossierFiles, tmp_pa
     assert sorted(p.stem for p in (tmp_path / "figures").glob("*.png")) == sorted(files.figures)
 
 
+def test_images_the_dossier_did_not_draw_survive_in_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "my_plot.png").write_bytes(PNG_SIGNATURE)
+    write_dossier(build_dossier(toy_results(), toy_catalogue(), FACTOR), tmp_path)
+    assert (tmp_path / "figures" / "my_plot.png").read_bytes() == PNG_SIGNATURE
+
+
 def test_an_unknown_factor_names_what_the_catalogue_gates() -> None:
     with pytest.raises(CatalogueError, match=r"unknown factor 'focal'; the catalogue gates: \['label_smoothing'"):
         build_dossier(toy_results(), toy_catalogue(), "focal")

@@ -123,6 +123,12 @@ def test_a_database_password_never_appears_in_the_message() -> None:
     assert "analyst:***@127.0.0.1:1/none" in str(caught.value)
 
 
+def test_a_url_whose_port_is_not_a_number_is_refused_without_its_password() -> None:
+    with pytest.raises(DataSourceError, match=r"<unparseable database URL> table finetune_results: not a usable") as caught:
+        load_results_table("postgresql://analyst:hunter2@127.0.0.1:port/none")
+    assert "hunter2" not in str(caught.value)
+
+
 def test_an_unknown_sweep_lists_the_sweeps_present() -> None:
     with pytest.raises(DataSourceError, match=r"no rows of sweep 'nope'; sweeps present: \['toy_sweep'\]"):
         select_sweep(toy_results(), "nope")
