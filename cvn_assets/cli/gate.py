@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cvn_assets.core.dossier.source import select_sweep
 from cvn_assets.core.errors import DataSourceError, InsufficientDataError
 from cvn_assets.core.gate import (
     GATE_METRICS,
@@ -41,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--baseline", help=f"baseline variant (default: the variant flagged in an {BASELINE_FLAG_COLUMN} column)"
     )
     parser.add_argument("--model", help="gate only this model (default: every model)")
+    parser.add_argument("--sweep-id", help="sweep to gate when the table's sweep_id column holds several")
     parser.add_argument("--universe-size", type=int, help="cryptos in the universe (default: cryptos in the table)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(handler=run)
@@ -48,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the requested factors and print the verdicts."""
-    results = read_results(args.results)
+    results, _ = select_sweep(read_results(args.results), args.sweep_id, str(args.results))
     factors = sorted(map(str, results["factor"].dropna().unique()))
     if args.factor is not None:
         if args.factor not in factors:

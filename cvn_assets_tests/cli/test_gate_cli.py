@@ -129,6 +129,24 @@ def test_a_metric_exactly_zero_makes_its_variant_inconclusive_as_in_a_sweep(
     assert variants["keep"]["verdict"] == "KEEP_AVAILABLE"
 
 
+def test_a_table_of_several_sweeps_is_gated_one_sweep_at_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chosen, other = standard_table().assign(sweep_id="chosen"), standard_table().assign(sweep_id="other")
+    other["f1_buy"] = other["f1_buy"] / 2  # a different sweep, whose rows must not be paired with the chosen one's
+    path = write(pd.concat([chosen, other], ignore_index=True), tmp_path / "results.csv")
+    arguments = ["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]
+    assert main(arguments) == 2
+    assert "holds 2 sweeps ['chosen', 'other']" in capsys.readouterr().err
+    assert main([*arguments, "--sweep-id", "chosen"]) == 0
+    gated = json.loads(capsys.readouterr().out)
+    assert main(["gate", "--results", str(write(chosen, tmp_path / "chosen.csv")), "--factor", FACTOR,
+                 "--baseline", BASELINE, "--json"]) == 0
+    assert gated == json.loads(capsys.readouterr().out)
+    assert main([*arguments, "--sweep-id", "missing"]) == 2
+    assert "no rows of sweep 'missing'" in capsys.readouterr().err
+
+
 def test_baseline_without_factor_is_refused_when_several_factors_exist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
