@@ -5,11 +5,14 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from cvn_assets.core.alert_rules import AlertThresholds, cleanlab_alerts, drift_alerts, training_failure_alert
+from cvn_assets.core.alert_rules import (AlertThresholds, cleanlab_alerts, drift_alerts, run_failure_alert,
+                                         training_failure_alert)
 from cvn_assets.core.alerts import AlertSink
+from cvn_assets.core.secrets import scrub
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
 
 BATCH = 500
+MAX_CAUSE_CHARS = 1000
 
 
 def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None) -> list[dg.EventLogRecord]:
@@ -100,9 +103,21 @@ def drift_alert_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSin
 def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSinkResource) -> None:
     run = context.dagster_run
     partition = run.tags.get("dagster/partition", "")
-    message = context.failure_event.message or "run failed"
-    alert_sink.sink(context.log.warning).send(training_failure_alert(
-        f"run {run.job_name} {partition}".strip(), message, f"run_failed:{run.run_id}"))
+    cause = _failure_cause(context) or context.failure_event.message or "no step failed"
+    alert_sink.sink(context.log.warning).send(run_failure_alert(
+        f"run {run.job_name} {partition}".strip(), cause, f"run_failed:{run.run_id}"))
+
+
+def _failure_cause(context: dg.RunFailureSensorContext) -> str:
+    """Each failed step with the innermost error it raised: the run's own message only lists the steps."""
+    causes = []
+    for event in context.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        causes.append(f"{event.step_key}: {error.message.strip() if error is not None else 'failed'}")
+    text = scrub("; ".join(causes))
+    return text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."
 
 
 SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, failed_run_sensor]

@@ -104,6 +104,8 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
         failed_run_sensor(context)
     alerts = sink.store().query()
     assert len(alerts) == 1 and alerts.iloc[0]["subject"].startswith("run failing_job")
+    # The alert names the failed step and what it raised, not only that the run failed.
+    assert alerts.iloc[0]["message"] == "run failed: broken: RuntimeError: disk full"
 
 
 def _report_drift(instance: dg.DagsterInstance, crypto: str, psi: float, last_bar: str) -> None:
