@@ -115,7 +115,7 @@ def run_sweep(
 
     run_cells(selected_configs)
     if not gate:
-        return _finish(report, started, log)
+        return _finish(_send_alerts(defs, instance, report, log), started, log)
     gate_job = defs.resolve_job_def(GATE_JOB)
 
     def record_verdicts(name: str) -> None:
@@ -141,10 +141,7 @@ def run_sweep(
         if decision.config_id is not None:
             run_cells([decision.config_id])
         record_verdicts(rule.name)
-    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
-    report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None), catalogue.pipeline.alerts)
-    log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
-    return _finish(report, started, log)
+    return _finish(_send_alerts(defs, instance, report, log), started, log)
 
 
 def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> list[str]:
@@ -154,6 +151,15 @@ def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> 
     if unknown:
         raise CatalogueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {list(known)}")
     return list(chosen or known)
+
+
+def _send_alerts(defs: dg.Definitions, instance: dg.DagsterInstance, report: SweepReport,
+                 log: Callable[[str], None]) -> SweepReport:
+    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
+    report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None),
+                             _sweep_resource(defs).catalogue.pipeline.alerts)
+    log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
+    return report
 
 
 def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> SweepReport:
