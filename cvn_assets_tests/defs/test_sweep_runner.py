@@ -130,3 +130,15 @@ def test_a_sweep_without_gates_still_raises_its_alerts(tmp_path: Path, small_dat
     report = run_sweep(defs, instance, cryptos=["BTC"], folds=["f3"], configs=["baseline"], gate=False,
                        log=lambda _: None)
     assert report.ok and scans == [instance] and report.alerts == 2
+
+
+def test_a_joint_rule_whose_factors_cannot_be_gated_fails_alone(tmp_path: Path, small_data_dir: Path,
+                                                                 instance: dg.DagsterInstance) -> None:
+    # One configuration of each factor on a fresh instance: the factors' gates lack variants.
+    defs = build_defs(make_settings(tmp_path, small_data_dir))
+    lines: list[str] = []
+    report = run_sweep(defs, instance, cryptos=["BTC"], folds=["f3"], configs=["baseline", "cl_filter"],
+                       log=lines.append)
+    assert "variant(s) ['mild', 'aggressive'] missing" in report.failures["gate_job[label_smoothing_x_cleanlab]"]
+    # The sweep still ends as a sweep does: its alerts scanned, its summary printed.
+    assert any(line.startswith("  alerts: ") for line in lines)
