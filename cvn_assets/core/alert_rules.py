@@ -59,6 +59,12 @@ def training_failure_alert(subject: str, error: str, dedup_key: str) -> Alert:
                  observed=None, threshold=None, dedup_key=dedup_key, details={})
 
 
+def run_failure_alert(subject: str, cause: str, dedup_key: str) -> Alert:
+    """One alert per failed run, of the training-failure kind; `cause` says which step raised what."""
+    return Alert(kind=KIND_TRAINING_FAILED, severity="critical", subject=subject, message=f"run failed: {cause}",
+                 observed=None, threshold=None, dedup_key=dedup_key, details={})
+
+
 def drift_alerts(results: Sequence[Mapping[str, object]], crypto: str, recent_last_bar: str) -> list[Alert]:
     """One alert per drift statistic at warn or critical (`results`: DriftResult fields as mappings).
 

@@ -13,7 +13,7 @@ from cvn_assets.defs.assets.dossier import build_dossier_assets
 from cvn_assets.defs.assets.evaluation import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.assets.cell import build_cell_asset
 from cvn_assets.defs.assets.monitoring import build_monitoring_assets
-from cvn_assets.defs.assets.promotion import build_promotion_assets
+from cvn_assets.defs.assets.promotion import PROMOTION_SENSOR, build_promotion_assets
 from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
@@ -55,7 +55,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
               *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions)
-    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=SENSORS,
+    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=[*SENSORS, PROMOTION_SENSOR],
                           jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=executor_from_name(settings.executor))

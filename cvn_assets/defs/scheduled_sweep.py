@@ -34,7 +34,9 @@ def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -
                            folds=config.folds or None, configs=config.configs or None, gate=config.gate, force=config.force,
                            log=context.log.info)
         if report.failures:
-            raise dg.Failure(description=f"{len(report.failures)} partition run(s) failed",
+            # The description is what the failed-run alert carries: the partition runs are not this run's steps.
+            causes = "; ".join(f"{name}: {message}" for name, message in report.failures.items())
+            raise dg.Failure(description=f"{len(report.failures)} partition run(s) failed: {causes}",
                              metadata={"failures": dg.MetadataValue.json(report.failures)})
         verdicts = {name: sorted(set(table["verdict"])) for name, table in report.verdicts.items()}
         # The op has no output (nothing to store): the partitions' own runs hold the results.

@@ -1,15 +1,22 @@
 """Alert sensors. Each reads every new event with a storage-id cursor (an asset sensor sees only the
 latest event per tick and would miss partitions) and only sends alerts: none starts a run."""
 
+import time
 from collections.abc import Callable
 
 import dagster as dg
 
-from cvn_assets.core.alert_rules import AlertThresholds, cleanlab_alerts, drift_alerts, training_failure_alert
-from cvn_assets.core.alerts import AlertSink
+from cvn_assets.core.alert_rules import (AlertThresholds, cleanlab_alerts, drift_alerts, run_failure_alert,
+                                         training_failure_alert)
+from cvn_assets.core.alerts import Alert, AlertSink
+from cvn_assets.core.secrets import scrub
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
 
 BATCH = 500
+# Dagster abandons a sensor tick after 60 s and reports the code server unreachable; a slow webhook (up
+# to 5 s a post) must not hold a tick that long: what is left waits for the next tick, from the cursor.
+TICK_BUDGET_SECONDS = 30.0
+MAX_CAUSE_CHARS = 1000
 
 
 def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None) -> list[dg.EventLogRecord]:
@@ -18,58 +25,78 @@ def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: s
         dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=after), limit=BATCH, ascending=True).records)
 
 
+def _scan(instance: dg.DagsterInstance, asset_key: str, cursor: str | None, sink: AlertSink,
+          alerts_of: Callable[[dg.EventLogRecord], list[Alert]], deadline: float | None) -> tuple[str | None, int, int]:
+    """Send the alerts of the records after `cursor`, stopping after the record that reaches `deadline`:
+    (cursor of the last record handled, records handled, alerts sent)."""
+    scanned = sent = 0
+    for record in _new_records(instance, dg.AssetKey(asset_key), cursor):
+        if scanned and deadline is not None and time.monotonic() >= deadline:
+            break
+        for alert in alerts_of(record):
+            sent += sink.send(alert)
+        scanned += 1
+        cursor = str(record.storage_id)
+    return cursor, scanned, sent
+
+
 def scan_cleanlab_masks(instance: dg.DagsterInstance, cursor: str | None, sink: AlertSink,
-                        thresholds: AlertThresholds) -> tuple[str | None, int, int]:
+                        thresholds: AlertThresholds, deadline: float | None = None) -> tuple[str | None, int, int]:
     """Alert on every cleanlab mask materialized after `cursor`: (new cursor, scanned, sent)."""
-    records = _new_records(instance, dg.AssetKey("cleanlab_mask"), cursor)
-    sent = 0
-    for record in records:
+    def alerts_of(record: dg.EventLogRecord) -> list[Alert]:
         metadata = record.asset_materialization.metadata
         stats = {k: metadata[k].value for k in ("drop_pct", "buy_drop_pct") if k in metadata}
-        for alert in cleanlab_alerts(stats, str(record.partition_key), record.run_id, thresholds):
-            sent += sink.send(alert)
-    return (str(records[-1].storage_id) if records else cursor), len(records), sent
+        return cleanlab_alerts(stats, str(record.partition_key), record.run_id, thresholds)
+
+    return _scan(instance, "cleanlab_mask", cursor, sink, alerts_of, deadline)
 
 
-def scan_training_failures(instance: dg.DagsterInstance, cursor: str | None,
-                           sink: AlertSink) -> tuple[str | None, int, int]:
+def scan_training_failures(instance: dg.DagsterInstance, cursor: str | None, sink: AlertSink,
+                           deadline: float | None = None) -> tuple[str | None, int, int]:
     """Alert once per cell and run where a model or ensemble failed to train: (new cursor, scanned, sent)."""
-    records = _new_records(instance, dg.AssetKey("fold_metrics"), cursor)
-    sent = 0
-    for record in records:
+    def alerts_of(record: dg.EventLogRecord) -> list[Alert]:
         failed = record.asset_materialization.metadata.get("training_failed")
         if failed is None or failed.value == "none":
-            continue
+            return []
         # Keyed on the cell and what failed: a re-run failing the same way does not alert again.
-        sent += sink.send(training_failure_alert(f"fold_metrics {record.partition_key}", f"models {failed.value}",
-                                                 f"training_failed:{record.partition_key}:{failed.value}"))
-    return (str(records[-1].storage_id) if records else cursor), len(records), sent
+        return [training_failure_alert(f"fold_metrics {record.partition_key}", f"models {failed.value}",
+                                       f"training_failed:{record.partition_key}:{failed.value}")]
+
+    return _scan(instance, "fold_metrics", cursor, sink, alerts_of, deadline)
 
 
-def scan_drift_monitors(instance: dg.DagsterInstance, cursor: str | None,
-                        sink: AlertSink) -> tuple[str | None, int, int]:
+def scan_drift_monitors(instance: dg.DagsterInstance, cursor: str | None, sink: AlertSink,
+                        deadline: float | None = None) -> tuple[str | None, int, int]:
     """Alert on every drift statistic at warn or critical in monitors materialized after `cursor`."""
-    records = _new_records(instance, dg.AssetKey("drift_monitor"), cursor)
-    sent = 0
-    for record in records:
+    def alerts_of(record: dg.EventLogRecord) -> list[Alert]:
         metadata = record.asset_materialization.metadata
         if "results" not in metadata:
-            continue
+            return []
         last_bar = str(metadata["recent_last_bar"].value) if "recent_last_bar" in metadata else record.run_id
-        for alert in drift_alerts(metadata["results"].value, str(record.partition_key), last_bar):
-            sent += sink.send(alert)
-    return (str(records[-1].storage_id) if records else cursor), len(records), sent
+        return drift_alerts(metadata["results"].value, str(record.partition_key), last_bar)
+
+    return _scan(instance, "drift_monitor", cursor, sink, alerts_of, deadline)
 
 
 def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds) -> int:
-    """Every alert rule over the whole event log; dedup keys keep already-sent alerts silent."""
-    return (scan_cleanlab_masks(instance, None, sink, thresholds)[2] + scan_training_failures(instance, None, sink)[2]
-            + scan_drift_monitors(instance, None, sink)[2])
+    """Every alert rule over the whole event log, batch after batch; dedup keys keep already-sent alerts silent."""
+    scans: list[Callable[[str | None], tuple[str | None, int, int]]] = [
+        lambda cursor: scan_cleanlab_masks(instance, cursor, sink, thresholds),
+        lambda cursor: scan_training_failures(instance, cursor, sink),
+        lambda cursor: scan_drift_monitors(instance, cursor, sink)]
+    total = 0
+    for scan in scans:
+        cursor, scanned = None, 1
+        while scanned:
+            cursor, scanned, sent = scan(cursor)
+            total += sent
+    return total
 
 
 def _tick(context: dg.SensorEvaluationContext, scan: Callable[..., tuple[str | None, int, int]], what: str,
           *args: object) -> dg.SkipReason:
-    cursor, scanned, sent = scan(context.instance, context.cursor, *args)
+    cursor, scanned, sent = scan(context.instance, context.cursor, *args,
+                                 deadline=time.monotonic() + TICK_BUDGET_SECONDS)
     if cursor is not None and cursor != context.cursor:
         context.update_cursor(cursor)
     return dg.SkipReason(f"scanned {scanned} {what}, sent {sent} alert(s)")
@@ -100,9 +127,21 @@ def drift_alert_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSin
 def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSinkResource) -> None:
     run = context.dagster_run
     partition = run.tags.get("dagster/partition", "")
-    message = context.failure_event.message or "run failed"
-    alert_sink.sink(context.log.warning).send(training_failure_alert(
-        f"run {run.job_name} {partition}".strip(), message, f"run_failed:{run.run_id}"))
+    cause = _failure_cause(context) or context.failure_event.message or "no step failed"
+    alert_sink.sink(context.log.warning).send(run_failure_alert(
+        f"run {run.job_name} {partition}".strip(), cause, f"run_failed:{run.run_id}"))
+
+
+def _failure_cause(context: dg.RunFailureSensorContext) -> str:
+    """Each failed step with the innermost error it raised: the run's own message only lists the steps."""
+    causes = []
+    for event in context.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        causes.append(f"{event.step_key}: {error.message.strip() if error is not None else 'failed'}")
+    text = scrub("; ".join(causes))
+    return text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."
 
 
 SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, failed_run_sensor]

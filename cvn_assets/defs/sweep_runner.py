@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.core.errors import CatalogueError, CvnError
+from cvn_assets.core.errors import CatalogueError, CvnError, InsufficientDataError
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.core.worker_processes import computes_in_processes
@@ -115,7 +115,7 @@ def run_sweep(
 
     run_cells(selected_configs)
     if not gate:
-        return _finish(report, started, log)
+        return _finish(defs, instance, report, started, log)
     gate_job = defs.resolve_job_def(GATE_JOB)
 
     def record_verdicts(name: str) -> None:
@@ -136,15 +136,16 @@ def run_sweep(
         record_verdicts(factor.name)
     results = defs.resources["results"].store()
     for rule in catalogue.joint_rules:
-        decision = decide_joint(catalogue, rule, results.read(sweep.name))
+        try:
+            decision = decide_joint(catalogue, rule, results.read(sweep.name))
+        except InsufficientDataError as exc:  # a factor's own gate failed the same way, above
+            report.failures[f"{GATE_JOB}[{rule.name}]"] = f"joint rule not decided: {exc}"
+            continue
         log(f"  joint {rule.name}: " + "; ".join(decision.reasons))
         if decision.config_id is not None:
             run_cells([decision.config_id])
         record_verdicts(rule.name)
-    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
-    report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None), catalogue.pipeline.alerts)
-    log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
-    return _finish(report, started, log)
+    return _finish(defs, instance, report, started, log)
 
 
 def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> list[str]:
@@ -156,7 +157,12 @@ def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> 
     return list(chosen or known)
 
 
-def _finish(report: SweepReport, started: float, log: Callable[[str], None]) -> SweepReport:
+def _finish(defs: dg.Definitions, instance: dg.DagsterInstance, report: SweepReport, started: float,
+            log: Callable[[str], None]) -> SweepReport:
+    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
+    report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None),
+                             _sweep_resource(defs).catalogue.pipeline.alerts)
+    log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     report.seconds = time.perf_counter() - started
     if report.skipped:
         log(f"  {report.skipped} partition(s) unchanged since their last run: skipped (--force recomputes them)")

@@ -73,3 +73,12 @@ def test_promotion_is_requested_after_a_passing_gate_check_in_an_earlier_run(sma
     _verdict_run(defs, instance, "cleanlab", "ABANDON")
     later = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=evaluation.cursor)
     assert later.get_requested_partitions(PROMOTED) == set()
+
+
+def test_promotion_is_evaluated_by_a_sensor_that_runs_by_default(small_settings) -> None:
+    """An automation condition does nothing until a sensor evaluates it; Dagster's default one starts stopped."""
+    defs = build_defs(small_settings)
+    graph = defs.resolve_asset_graph()
+    evaluating = [s for s in defs.get_repository_def().sensor_defs
+                  if isinstance(s, dg.AutomationConditionSensorDefinition) and PROMOTED in s.asset_selection.resolve(graph)]
+    assert [s.default_status for s in evaluating] == [dg.DefaultSensorStatus.RUNNING]

@@ -78,3 +78,24 @@ def test_sweep_job_materializes_the_selection_as_the_runner_does(tmp_path: Path,
     assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == {"BTC|f2.baseline"}
     jobs = sorted(r.job_name for r in instance.get_runs())
     assert jobs == ["cell_job", "crypto_data_job", "sweep_job"]  # one per-crypto run and one cell run
+
+
+def test_a_failed_sweep_job_names_the_partitions_that_failed_and_why(tmp_path: Path, small_data_dir: Path,
+                                                                    instance: dg.DagsterInstance) -> None:
+    import pandas as pd
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for crypto in ("BTC", "ETH"):
+        frame = pd.read_csv(small_data_dir / f"{crypto}.csv")
+        (frame.drop(columns="volume") if crypto == "ETH" else frame).to_csv(bad / f"{crypto}.csv", index=False)
+    defs = build_defs(make_settings(tmp_path, bad))
+    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["ETH"], "gate": False}}}}
+    result = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=instance,
+                                                                  raise_on_error=False)
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data
+    # What the failed-run alert of a scheduled sweep carries: which partition failed and why.
+    assert failure.user_failure_data.description == (
+        f"1 partition run(s) failed: crypto_data_job[ETH]: cvn_assets.core.errors.DataSourceError: {bad / 'ETH.csv'} "
+        "(ETH): missing columns ['volume']; "
+        "columns: ['timestamp', 'open', 'high', 'low', 'close']")

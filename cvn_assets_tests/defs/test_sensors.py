@@ -104,6 +104,8 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
         failed_run_sensor(context)
     alerts = sink.store().query()
     assert len(alerts) == 1 and alerts.iloc[0]["subject"].startswith("run failing_job")
+    # The alert names the failed step and what it raised, not only that the run failed.
+    assert alerts.iloc[0]["message"] == "run failed: broken: RuntimeError: disk full"
 
 
 def _report_drift(instance: dg.DagsterInstance, crypto: str, psi: float, last_bar: str) -> None:
@@ -129,4 +131,31 @@ def test_drift_sensor_cursor_scenarios(instance: dg.DagsterInstance, sink: Alert
     assert "scanned 3 drift monitors, sent 2 alert(s)" in result.skip_message
     _, result = _tick(drift_alert_sensor, instance, sink, None)  # restart from scratch
     assert "sent 0 alert(s)" in result.skip_message
+    assert len(sink.store().query()) == 3
+
+
+def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterInstance, sink: AlertSinkResource,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets.core.alert_rules import AlertThresholds
+    from cvn_assets.defs import sensors
+
+    monkeypatch.setattr(sensors, "BATCH", 2)
+    for fold in (1, 2, 3):  # the newest mask is past the first batch of the event log
+        _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.9 + fold / 100, buy_drop=1.0)
+    assert sensors.scan_all(instance, sink.sink(lambda _: None), AlertThresholds()) == 3
+
+
+def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(instance: dg.DagsterInstance, sink: AlertSinkResource,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets.defs import sensors
+
+    # A slow webhook must not hold a tick past Dagster's sensor timeout: no budget left = one record a tick.
+    monkeypatch.setattr(sensors, "TICK_BUDGET_SECONDS", 0.0)
+    for fold in (1, 2, 3):
+        _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.99, buy_drop=1.0)
+    cursor, messages = None, []
+    for _ in range(4):
+        cursor, result = _tick(cleanlab_drop_rate_sensor, instance, sink, cursor)
+        messages.append(result.skip_message)
+    assert [m.split(",")[0] for m in messages] == ["scanned 1 cleanlab masks"] * 3 + ["scanned 0 cleanlab masks"]
     assert len(sink.store().query()) == 3

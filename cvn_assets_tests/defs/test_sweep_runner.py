@@ -119,3 +119,26 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     assert len(store.read("test_sweep")) == len(first)
     assert len(store.read("second")) == 3 + 4  # the shared baseline serves 3 gates, each variant 1
 
+
+
+def test_a_sweep_without_gates_still_raises_its_alerts(tmp_path: Path, small_data_dir: Path,
+                                                       instance: dg.DagsterInstance,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[dg.DagsterInstance] = []
+    monkeypatch.setattr(sweep_runner, "scan_all", lambda scanned, sink, thresholds: scans.append(scanned) or 2)
+    defs = build_defs(make_settings(tmp_path, small_data_dir))
+    report = run_sweep(defs, instance, cryptos=["BTC"], folds=["f3"], configs=["baseline"], gate=False,
+                       log=lambda _: None)
+    assert report.ok and scans == [instance] and report.alerts == 2
+
+
+def test_a_joint_rule_whose_factors_cannot_be_gated_fails_alone(tmp_path: Path, small_data_dir: Path,
+                                                                 instance: dg.DagsterInstance) -> None:
+    # One configuration of each factor on a fresh instance: the factors' gates lack variants.
+    defs = build_defs(make_settings(tmp_path, small_data_dir))
+    lines: list[str] = []
+    report = run_sweep(defs, instance, cryptos=["BTC"], folds=["f3"], configs=["baseline", "cl_filter"],
+                       log=lines.append)
+    assert "variant(s) ['mild', 'aggressive'] missing" in report.failures["gate_job[label_smoothing_x_cleanlab]"]
+    # The sweep still ends as a sweep does: its alerts scanned, its summary printed.
+    assert any(line.startswith("  alerts: ") for line in lines)

@@ -11,6 +11,11 @@ from cvn_assets.defs.resources import SweepResource
 GATE_PASSED = dg.AutomationCondition.all_deps_match(
     dg.AutomationCondition.all_checks_match(dg.AutomationCondition.check_passed()))
 PROMOTION_CONDITION = dg.AutomationCondition.eager() & GATE_PASSED
+# Dagster's own default_automation_condition_sensor starts stopped: the promotion would never be requested.
+PROMOTION_SENSOR = dg.AutomationConditionSensorDefinition(
+    "promotion_sensor", target=dg.AssetSelection.assets("promoted_baseline"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests promoted_baseline for a factor once its gate verdict's checks passed.")
 
 
 def build_promotion_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
