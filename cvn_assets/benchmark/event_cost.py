@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from cvn_assets.defs.sweep_runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
+from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 
 
 class Discard(dg.ConfigurableIOManager):

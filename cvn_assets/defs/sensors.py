@@ -2,7 +2,7 @@
 latest event per tick and would miss partitions) and only sends alerts: none starts a run."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
@@ -93,6 +93,17 @@ def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThr
     return total
 
 
+def alert_failed_runs(sink: AlertSink, failures: Mapping[str, str], run_ids: Mapping[str, str]) -> int:
+    """The failed-run alert of each run in `failures` ("job[partition]" -> its error) that has a run id in
+    `run_ids`, as `failed_run_sensor` sends for a launched run: once per run. Returns the alerts sent."""
+    return sum(sink.send(run_failure_alert(f"run {name}", _capped(scrub(message)), f"run_failed:{run_ids[name]}"))
+               for name, message in failures.items() if name in run_ids)
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."
+
+
 def _tick(context: dg.SensorEvaluationContext, scan: Callable[..., tuple[str | None, int, int]], what: str,
           *args: object) -> dg.SkipReason:
     cursor, scanned, sent = scan(context.instance, context.cursor, *args,
@@ -140,8 +151,7 @@ def _failure_cause(context: dg.RunFailureSensorContext) -> str:
         while error is not None and error.cause is not None:
             error = error.cause
         causes.append(f"{event.step_key}: {error.message.strip() if error is not None else 'failed'}")
-    text = scrub("; ".join(causes))
-    return text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."
+    return _capped(scrub("; ".join(causes)))
 
 
 SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, failed_run_sensor]

@@ -18,6 +18,8 @@ class SweepReport:
     skipped: int = 0
     executed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    # The run id of each failure that is a failed run (a joint rule left undecided is not one).
+    failed_run_ids: dict[str, str] = field(default_factory=dict)
     # Fits that failed in this sweep's cell runs ("<cell> <model>" → error): recorded as `training_failed`
     # rows and alerts, the runs themselves succeed.
     failed_fits: dict[str, str] = field(default_factory=dict)

@@ -13,10 +13,8 @@ cell per run. A partition last materialized with the same input fingerprint is s
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -33,23 +31,11 @@ from cvn_assets.defs.partitions import (
     CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key, split_cell_key,
 )
 from cvn_assets.defs.range_retry import leftover
+from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.defs.resources import SweepResource
-from cvn_assets.defs.sensors import scan_all
+from cvn_assets.defs.sensors import alert_failed_runs, scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
 from cvn_assets.defs.sweep_report import SweepReport, failed_fits
-
-
-# Every event is still stored on the instance; only the console echo is limited to problems.
-# The runner prints each failure in one line (below); Dagster's console would add the step's stack
-# trace, which the run's event log keeps for the UI.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-# Dagster's switch, read when a run is created: a range run announces each asset's planned
-# materialization as one event over the range instead of one per cell (a write each). Dagster then
-# does not mark a failed range's cells as failed; the runner re-runs a failed range one cell per run,
-# and those runs (created without the switch) mark their own cells.
-PLANNED_AS_RANGE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 def run_sweep(
@@ -159,9 +145,11 @@ def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> 
 
 def _finish(defs: dg.Definitions, instance: dg.DagsterInstance, report: SweepReport, started: float,
             log: Callable[[str], None]) -> SweepReport:
-    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts.
-    report.alerts = scan_all(instance, defs.resources["alert_sink"].sink(lambda _: None),
-                             _sweep_resource(defs).catalogue.pipeline.alerts)
+    # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts. The
+    # failed-run sensor never sees this process's runs: Dagster reports only runs launched from a location.
+    sink = defs.resources["alert_sink"].sink(lambda _: None)
+    report.alerts = (scan_all(instance, sink, _sweep_resource(defs).catalogue.pipeline.alerts)
+                     + alert_failed_runs(sink, report.failures, report.failed_run_ids))
     log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     report.seconds = time.perf_counter() - started
     if report.skipped:
@@ -213,6 +201,7 @@ class _CellRuns:
         what = f"{done} cell(s) finished, {len(left.failed_cells)} failed a check, {len(left.cells)} left"
         if not left.cells and not left.failed_cells:  # every cell finished: the run failed after its last one
             self.report.failures[f"{self.job.name}[{name}]"] = _failure_message(result)
+            self.report.failed_run_ids[f"{self.job.name}[{name}]"] = result.run_id
             self.log(f"  FAIL  {self.job.name:<16} {name} after finishing its cells: {_failure_message(result)}")
         elif left.failed_cells:
             self.log(f"  retry {self.job.name:<16} {name} without the cells that failed a check ({what}): "
@@ -233,20 +222,6 @@ class _CellRuns:
         _execute(self.job, key, self.instance, self.report, self.log, self.fingerprints[key], assets)
 
 
-@contextmanager
-def planned_as_range() -> Iterator[None]:
-    """Runs created inside plan a range's materializations as one event per asset (see PLANNED_AS_RANGE)."""
-    previous = os.environ.get(PLANNED_AS_RANGE)
-    os.environ[PLANNED_AS_RANGE] = "true"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(PLANNED_AS_RANGE, None)
-        else:
-            os.environ[PLANNED_AS_RANGE] = previous
-
-
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
              log: Callable[[str], None], fingerprint: str | None,
              assets: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult | None:
@@ -261,6 +236,7 @@ def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInst
         return result
     message = _failure_message(result)
     report.failures[f"{job.name}[{partition_key}]"] = message
+    report.failed_run_ids[f"{job.name}[{partition_key}]"] = result.run_id
     log(f"  FAIL  {job.name:<16} {partition_key:<28} {message}")
     return None
 

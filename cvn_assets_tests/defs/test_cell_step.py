@@ -13,7 +13,8 @@ from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, rec
 from cvn_assets.defs.lineage import CONSUMED_KEY
 from cvn_assets.defs.partitions import box_keys, cell_boxes, contiguous_ranges
 from cvn_assets.defs.settings import Settings
-from cvn_assets.defs.sweep_runner import PLANNED_AS_RANGE, RANGE_END_TAG, RANGE_START_TAG, run_sweep
+from cvn_assets.defs.run_settings import PLANNED_AS_RANGE, RANGE_END_TAG, RANGE_START_TAG
+from cvn_assets.defs.sweep_runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
 RANGE = ["BTC|f1.baseline", "BTC|f2.baseline", "BTC|f3.baseline"]

@@ -142,3 +142,20 @@ def test_a_joint_rule_whose_factors_cannot_be_gated_fails_alone(tmp_path: Path, 
     assert "variant(s) ['mild', 'aggressive'] missing" in report.failures["gate_job[label_smoothing_x_cleanlab]"]
     # The sweep still ends as a sweep does: its alerts scanned, its summary printed.
     assert any(line.startswith("  alerts: ") for line in lines)
+
+
+def test_a_failed_run_of_the_sweep_alerts_once_per_run(tmp_path: Path, small_data_dir: Path,
+                                                       instance: dg.DagsterInstance) -> None:
+    # The daemon's failed-run sensor never sees the runs a sweep executes in its own process.
+    bad = tmp_path / "bad_data"
+    bad.mkdir()
+    pd.read_csv(small_data_dir / "ETH.csv").drop(columns="volume").to_csv(bad / "ETH.csv", index=False)
+    defs = build_defs(make_settings(tmp_path, bad))
+    reports = [run_sweep(defs, instance, cryptos=["ETH"], folds=["f3"], configs=["baseline"], gate=False,
+                         log=lambda _: None) for _ in range(2)]
+    alerts = defs.resources["alert_sink"].store().query(kind="training_failed")
+    assert [report.alerts for report in reports] == [1, 1]  # two failed runs, one alert each
+    assert list(alerts["subject"]) == ["run crypto_data_job[ETH]"] * 2
+    assert all(message.startswith("run failed: ") and "missing columns ['volume']" in message
+               for message in alerts["message"])
+    assert {f"run_failed:{report.failed_run_ids['crypto_data_job[ETH]']}" for report in reports} == set(alerts["dedup_key"])
