@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from http.client import HTTPException
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from cvn_assets.core.alert_webhook import WebhookSender, format_number, is_number, json_default, slack_payload  # noqa: F401
 from cvn_assets.core.errors import CatalogueError, DataSourceError
 from cvn_assets.core.results_store import dialect_insert, open_table
 from cvn_assets.core.secrets import REDACTED, SECRET_KEY_PATTERN, redact  # noqa: F401 - re-exported
@@ -73,7 +71,7 @@ class Alert:
             raise CatalogueError(f"alert {self.dedup_key}: details must be a dict, got {type(self.details).__name__}")
         for name in ("observed", "threshold"):
             value = getattr(self, name)
-            if value is not None and not _is_number(value):
+            if value is not None and not is_number(value):
                 raise CatalogueError(f"alert {self.dedup_key}: {name} must be a number or None, got {value!r}")
         if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:
             raise CatalogueError(f"alert {self.dedup_key}: created_at must be timezone-aware, got {self.created_at}")
@@ -94,6 +92,8 @@ def _alerts_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("threshold", sa.Float, nullable=True),
         sa.Column("details", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        # Why the webhook refused the alert, while it is still to be posted again; NULL once posted.
+        sa.Column("webhook_error", sa.Text, nullable=True),
     )
 
 
@@ -114,7 +114,7 @@ class AlertStore:
             "message": alert.message,
             "observed": _optional_float(alert.observed),
             "threshold": _optional_float(alert.threshold),
-            "details": json.dumps(redact(alert.details), sort_keys=True, default=_json_default),
+            "details": json.dumps(redact(alert.details), sort_keys=True, default=json_default),
             # SQLite keeps no offset, so every timestamp is stored as UTC.
             "created_at": alert.created_at.astimezone(timezone.utc),
         }
@@ -155,68 +155,32 @@ class AlertStore:
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
         return frame
 
+    def mark_undelivered(self, dedup_key: str, error: str) -> None:
+        """Keep the alert for another webhook delivery (`claim_undelivered`), with why this one failed."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.update(self.table).where(self.table.c.dedup_key == dedup_key)
+                                   .values(webhook_error=error))
+        except SQLAlchemyError as exc:
+            raise DataSourceError(f"{ALERTS_TABLE}: cannot keep alert {dedup_key} for another delivery: {exc}") from exc
+
+    def claim_undelivered(self) -> Alert | None:
+        """The oldest alert still to be posted, taken off that list for this caller alone (two sensor
+        ticks retrying at once do not post it twice); None when there is none."""
+        pending = self.table.c.webhook_error.is_not(None)
+        oldest = sa.select(self.table).where(pending).order_by(self.table.c.created_at, self.table.c.dedup_key)
+        try:
+            with self.engine.begin() as connection:
+                while (row := connection.execute(oldest.limit(1)).mappings().first()) is not None:
+                    claim = sa.update(self.table).where(self.table.c.dedup_key == row["dedup_key"], pending)
+                    if connection.execute(claim.values(webhook_error=None)).rowcount == 1:
+                        return _stored_alert(row)
+        except SQLAlchemyError as exc:
+            raise DataSourceError(f"{ALERTS_TABLE}: cannot read the alerts still to post: {exc}") from exc
+        return None
+
     def _insert(self):  # noqa: ANN202 - dialect-specific Insert types
         return dialect_insert(self.engine, self.table)
-
-
-def slack_payload(alert: Alert) -> dict[str, Any]:
-    """Slack-compatible message: a one-line `text` and one section block with the alert's fields."""
-    text = f"[{alert.severity.upper()}] {alert.kind} on {alert.subject}: {alert.message}"
-    fields = [
-        ("Kind", alert.kind),
-        ("Severity", alert.severity),
-        ("Subject", alert.subject),
-        ("Observed", _format_number(alert.observed)),
-        ("Threshold", _format_number(alert.threshold)),
-        ("Created", alert.created_at.isoformat()),
-        ("Key", alert.dedup_key),
-    ]
-    return {
-        "text": text,
-        "blocks": [{
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": text},
-            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
-        }],
-    }
-
-
-class WebhookSender:
-    """POSTs alerts as Slack-compatible JSON. Never raises on delivery; the URL is never shown."""
-
-    def __init__(self, url: str, timeout_seconds: float = 5.0) -> None:
-        # The URL itself is a secret (Slack webhook URLs embed a token), so no message repeats it.
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise CatalogueError("alert webhook URL must start with http:// or https://")
-        if not _is_number(timeout_seconds) or not 0 < timeout_seconds < math.inf:
-            raise CatalogueError(f"alert webhook timeout_seconds must be a positive number, got {timeout_seconds!r}")
-        self._url = url
-        self.timeout_seconds = float(timeout_seconds)
-        self.last_error: str | None = None
-
-    def __repr__(self) -> str:
-        return f"WebhookSender(url={REDACTED!r}, timeout_seconds={self.timeout_seconds})"
-
-    def post(self, alert: Alert) -> bool:
-        """Deliver `alert`; True on a 2xx answer. On failure, False and the cause in `last_error`."""
-        body = json.dumps(slack_payload(alert), default=_json_default).encode("utf-8")
-        request = urllib.request.Request(
-            self._url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            self.last_error = f"HTTP {exc.code}"
-            return False
-        except urllib.error.URLError as exc:
-            self.last_error = f"unreachable ({_describe(exc.reason)})"
-            return False
-        except (OSError, HTTPException, ValueError) as exc:
-            self.last_error = _describe(exc)
-            return False
-        self.last_error = None if 200 <= status < 300 else f"HTTP {status}"
-        return self.last_error is None
 
 
 class AlertSink:
@@ -234,12 +198,39 @@ class AlertSink:
             return False
         self.log(
             f"ALERT {safe.severity} {safe.kind} on {safe.subject}: {safe.message} "
-            f"(observed={_format_number(safe.observed)}, threshold={_format_number(safe.threshold)}, "
+            f"(observed={format_number(safe.observed)}, threshold={format_number(safe.threshold)}, "
             f"key={safe.dedup_key})"
         )
-        if self.webhook is not None and not self.webhook.post(safe):
-            self.log(f"alert {safe.dedup_key}: webhook delivery failed: {self.webhook.last_error}")
+        if self.webhook is not None:
+            self._post(self.webhook, safe)
         return True
+
+    def redeliver(self, deadline: float | None = None) -> int:
+        """Post again, oldest first, the alerts the webhook refused earlier, until one fails again or
+        `deadline` (time.monotonic) passes; the number posted. Nothing without a webhook."""
+        posted = 0
+        while self.webhook is not None and (deadline is None or time.monotonic() < deadline):
+            alert = self.store.claim_undelivered()
+            if alert is None or not self._post(self.webhook, alert):
+                break  # all posted, or the webhook is still down: the next call tries again
+            posted += 1
+        return posted
+
+    def _post(self, webhook: WebhookSender, alert: Alert) -> bool:
+        if webhook.post(alert):
+            return True
+        error = webhook.last_error or "failed"
+        self.log(f"alert {alert.dedup_key}: webhook delivery failed: {error} (posted again later)")
+        self.store.mark_undelivered(alert.dedup_key, error)
+        return False
+
+
+def _stored_alert(row: Mapping[str, Any]) -> Alert:
+    # SQLite gives back the stored UTC time without its zone, PostgreSQL with the session's.
+    created = pd.Timestamp(row["created_at"])
+    created = created.tz_localize(timezone.utc) if created.tzinfo is None else created.tz_convert(timezone.utc)
+    return Alert(**{k: row[k] for k in ALERT_COLUMNS if k not in ("details", "created_at")},
+                 details=json.loads(row["details"]), created_at=created.to_pydatetime())
 
 
 def _optional_float(value: float | None) -> float | None:
@@ -247,26 +238,3 @@ def _optional_float(value: float | None) -> float | None:
     if value is None or math.isnan(value):
         return None
     return float(value)
-
-
-def _format_number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, datetime | pd.Timestamp):
-        return value.isoformat()
-    return str(value)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def _describe(error: object) -> str:
-    # Only the error type and the OS reason: some messages (e.g. invalid URL) quote the secret URL.
-    if isinstance(error, OSError) and error.strerror:
-        return f"{type(error).__name__}: {error.strerror}"
-    return type(error).__name__

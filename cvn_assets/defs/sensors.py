@@ -133,6 +133,13 @@ def drift_alert_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSin
     return _tick(context, scan_drift_monitors, "drift monitors", alert_sink.sink(context.log.warning))
 
 
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Posts again to the webhook, oldest first, the alerts it refused (none without a webhook).")
+def alert_delivery_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSinkResource) -> dg.SkipReason:
+    posted = alert_sink.sink(context.log.warning).redeliver(deadline=time.monotonic() + TICK_BUDGET_SECONDS)
+    return dg.SkipReason(f"posted {posted} alert(s) the webhook had refused")
+
+
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Alerts once per failed run (keyed on the run id, so re-evaluation is silent).")
 def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSinkResource) -> None:
@@ -154,4 +161,5 @@ def _failure_cause(context: dg.RunFailureSensorContext) -> str:
     return _capped(scrub("; ".join(causes)))
 
 
-SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, failed_run_sensor]
+SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, alert_delivery_sensor,
+           failed_run_sensor]

@@ -1,15 +1,14 @@
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
-from cvn_assets.core.alerts import Alert, AlertSink, AlertStore, WebhookSender, redact
+from cvn_assets.core.alerts import Alert, AlertSink, AlertStore, WebhookSender, redact, slack_payload
 from cvn_assets.core.errors import CatalogueError, DataSourceError
+from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
 T0 = datetime(2026, 4, 28, 12, 0, tzinfo=timezone.utc)
 
@@ -19,35 +18,9 @@ def _alert(key: str = "drift_psi:run1:BTC", kind: str = "drift_psi", at: datetim
                  observed=0.31, threshold=0.2, dedup_key=key, details=dict(details), created_at=at)
 
 
-class _Webhook:
-    """A real HTTP endpoint on 127.0.0.1 that records the JSON bodies it receives."""
-
-    def __init__(self, status: int = 200) -> None:
-        bodies: list[dict] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence stderr
-                pass
-
-        self.bodies = bodies
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/T000/B000/secret-token"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def webhook() -> Iterator[_Webhook]:
-    server = _Webhook()
+def webhook() -> Iterator[WebhookEndpoint]:
+    server = WebhookEndpoint()
     yield server
     server.close()
 
@@ -143,7 +116,7 @@ def test_redact_does_not_modify_its_input() -> None:
     assert details == {"env": {"API_KEY": "k"}}
 
 
-def test_sink_records_logs_and_posts_a_new_alert_once(store: AlertStore, webhook: _Webhook) -> None:
+def test_sink_records_logs_and_posts_a_new_alert_once(store: AlertStore, webhook: WebhookEndpoint) -> None:
     lines: list[str] = []
     sink = AlertSink(store, WebhookSender(webhook.url, timeout_seconds=5.0), lines.append)
     assert sink.send(_alert(psi=0.31)) is True
@@ -163,7 +136,7 @@ def test_sink_records_logs_and_posts_a_new_alert_once(store: AlertStore, webhook
     assert len(store.query()) == 1
 
 
-def test_sink_stores_redacted_details_and_never_logs_the_webhook_url(store: AlertStore, webhook: _Webhook) -> None:
+def test_sink_stores_redacted_details_and_never_logs_the_webhook_url(store: AlertStore, webhook: WebhookEndpoint) -> None:
     lines: list[str] = []
     sink = AlertSink(store, WebhookSender(webhook.url), lines.append)
     sink.send(_alert(SLACK_TOKEN="xoxb-123", nested={"db_password": "hunter2"}))
@@ -184,8 +157,36 @@ def test_webhook_down_still_records_and_does_not_raise(store: AlertStore) -> Non
     assert sender.last_error is not None and "unreachable" in sender.last_error
 
 
+def test_an_alert_the_webhook_refused_is_posted_again_once_it_answers(store: AlertStore) -> None:
+    server = WebhookEndpoint(status=500)
+    try:
+        lines: list[str] = []
+        sink = AlertSink(store, WebhookSender(server.url), lines.append)
+        first, second = _alert("a", at=T0), _alert("b", at=T0 + timedelta(minutes=1), feature="rsi_14")
+        assert sink.send(second) and sink.send(first) and len(server.bodies) == 2
+        assert "webhook delivery failed: HTTP 500 (posted again later)" in lines[1]
+        assert sink.redeliver() == 0 and len(server.bodies) == 3  # still down: stops at the first refusal
+        server.status = 200
+        assert sink.redeliver() == 2
+        assert [body["blocks"][0]["fields"][-1]["text"] for body in server.bodies[3:]] == ["*Key*\na", "*Key*\nb"]
+        assert server.bodies[4] == slack_payload(second)  # the same message as the first attempt
+        assert sink.redeliver() == 0 and len(server.bodies) == 5  # each posted once
+        assert AlertSink(store, None, lines.append).redeliver() == 0  # no webhook: nothing to post to
+    finally:
+        server.close()
+
+
+def test_an_alert_to_post_again_is_claimed_by_one_caller_only(store: AlertStore) -> None:
+    store.record(_alert("a"))
+    assert store.claim_undelivered() is None  # posted (or no webhook): nothing to post again
+    store.mark_undelivered("a", "HTTP 503")
+    claimed = store.claim_undelivered()
+    assert claimed is not None and claimed == _alert("a")
+    assert store.claim_undelivered() is None
+
+
 def test_webhook_error_status_returns_false() -> None:
-    server = _Webhook(status=500)
+    server = WebhookEndpoint(status=500)
     try:
         sender = WebhookSender(server.url)
         assert sender.post(_alert()) is False

@@ -6,7 +6,9 @@ import dagster as dg
 import pytest
 
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
-from cvn_assets.defs.sensors import cleanlab_drop_rate_sensor, drift_alert_sensor, training_failure_sensor
+from cvn_assets.defs.sensors import (alert_delivery_sensor, cleanlab_drop_rate_sensor, drift_alert_sensor,
+                                     training_failure_sensor)
+from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
 
 def _report_mask(instance: dg.DagsterInstance, partition: str, drop: float, buy_drop: float) -> None:
@@ -159,3 +161,21 @@ def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(instance: dg.Dagst
         messages.append(result.skip_message)
     assert [m.split(",")[0] for m in messages] == ["scanned 1 cleanlab masks"] * 3 + ["scanned 0 cleanlab masks"]
     assert len(sink.store().query()) == 3
+
+
+def test_alerts_the_webhook_refused_are_posted_by_a_later_tick(instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    endpoint = WebhookEndpoint(status=503)
+    try:
+        sink = AlertSinkResource(url=f"sqlite:///{tmp_path / 'alerts.db'}", webhook_url=endpoint.url)
+        _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)
+        _tick(cleanlab_drop_rate_sensor, instance, sink, None)  # 2 alerts, both refused
+        assert len(endpoint.bodies) == 2 and len(sink.store().query()) == 2
+        _, result = _tick(alert_delivery_sensor, instance, sink, None)
+        assert "posted 0 alert(s)" in result.skip_message and len(endpoint.bodies) == 3  # still down
+        endpoint.status = 200
+        _, result = _tick(alert_delivery_sensor, instance, sink, None)
+        assert "posted 2 alert(s)" in result.skip_message and len(endpoint.bodies) == 5
+        _, result = _tick(alert_delivery_sensor, instance, sink, None)
+        assert "posted 0 alert(s)" in result.skip_message and len(endpoint.bodies) == 5
+    finally:
+        endpoint.close()

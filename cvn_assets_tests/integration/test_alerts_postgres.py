@@ -64,3 +64,23 @@ def test_a_kind_longer_than_its_column_is_refused_with_its_name(fresh_postgres_u
     with pytest.raises(DataSourceError, match="alert kind is longer than 64"):
         store.record(_alert("long", kind="k" * 65))
     assert store.query().empty
+
+
+def test_an_alert_to_post_again_goes_to_one_of_concurrent_claimants(fresh_postgres_url: str) -> None:
+    claimants = 8
+    store = AlertStore(fresh_postgres_url)
+    sent = _alert("a", at=datetime(2026, 4, 28, 13, 0, tzinfo=timezone(timedelta(hours=2))))
+    store.record(sent)
+    store.mark_undelivered("a", "HTTP 503")
+    start = threading.Barrier(claimants)
+
+    def claim(_: int) -> Alert | None:
+        own = AlertStore(fresh_postgres_url)
+        start.wait(timeout=60)
+        return own.claim_undelivered()
+
+    with ThreadPoolExecutor(claimants) as pool:
+        claimed = [alert for alert in pool.map(claim, range(claimants)) if alert is not None]
+    # The stored alert, as posted the first time: UTC time, secrets in its details masked.
+    assert claimed == [Alert(**{**sent.__dict__, "details": {"drop_pct": 0.051, "API_KEY": "***"}})]
+    assert claimed[0].created_at == T0 - timedelta(hours=1)
