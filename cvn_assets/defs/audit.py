@@ -33,6 +33,10 @@ def verdict_configs(snapshot: Mapping[str, Any], name: str, variant: str | None)
     """Configurations a gate (or one of its variants, with the baseline it is paired with) reads, from a
     catalogue snapshot (the one recorded with the verdict, so another catalogue's verdict can be audited)."""
     factors = snapshot.get("factors", {})
+    if name in factors and variant is not None and variant == factors[name]["baseline"]:
+        others = sorted(v for v in factors[name].get("variants", ()) if v != variant)
+        raise DataSourceError(f"audit: {variant!r} is the baseline of {name!r}, the variants are gated against it "
+                              f"and it has no verdict of its own; audit one of {others} or the whole factor")
     configs, found = set(), False
     for config_id, members in snapshot.get("configs", {}).items():
         for factor, member_variant in members:
