@@ -8,22 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvn_assets.core.dossier.source import select_sweep
+from cvn_assets.core.dossier.source import load_results_table, select_sweep
 from cvn_assets.core.errors import DataSourceError, InsufficientDataError
-from cvn_assets.core.gate import (
-    GATE_METRICS,
-    FactorVerdict,
-    evaluate_factor,
-    render_verdict_table,
-    verdicts_to_dict,
-)
+from cvn_assets.core.gate import FactorVerdict, evaluate_factor, render_verdict_table, verdicts_to_dict
 from cvn_assets.core.gate.pairs import require_results_columns
 from cvn_assets.core.sanity import blocking_failures_by_variant
 
 BASELINE_FLAG_COLUMN = "is_baseline"
-KEY_COLUMNS: tuple[str, ...] = ("crypto", "factor", "variant", "model", "status")
-# Read only these as missing in metric columns, so a variant named "None" or "NA" stays a name.
-MISSING_MARKERS: tuple[str, ...] = ("", "nan", "NaN", "NA", "null", "None")
 TRUE_MARKERS: frozenset[str] = frozenset({"true", "1", "1.0", "yes"})
 
 
@@ -74,26 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_results(path: Path) -> pd.DataFrame:
-    """Read a results table from CSV or Parquet and check it has the gate's columns."""
-    if not path.is_file():
-        raise DataSourceError(f"results file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            table = pd.read_csv(
-                path,
-                dtype={column: str for column in KEY_COLUMNS},
-                keep_default_na=False,
-                na_values={metric: list(MISSING_MARKERS) for metric in GATE_METRICS},
-            )
-        elif suffix in (".parquet", ".pq"):
-            table = pd.read_parquet(path)
-        else:
-            raise DataSourceError(f"results file {path} must end in .csv or .parquet, not {suffix or 'nothing'}")
-    except (OSError, ValueError) as error:
-        raise DataSourceError(f"results file {path} cannot be read: {error}") from error
-    if table.empty:
-        raise DataSourceError(f"{path}: the table has no rows")
+    """Read a results table from CSV or Parquet as the dossier does, and check it as the gate needs."""
+    table = load_results_table(path)
     try:
         require_results_columns(table)
     except DataSourceError as error:

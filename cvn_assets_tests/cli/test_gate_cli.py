@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -145,6 +146,19 @@ def test_a_table_of_several_sweeps_is_gated_one_sweep_at_a_time(
     assert gated == json.loads(capsys.readouterr().out)
     assert main([*arguments, "--sweep-id", "missing"]) == 2
     assert "no rows of sweep 'missing'" in capsys.readouterr().err
+
+
+def test_a_parquet_table_with_decimal_metrics_is_read_as_the_dossier_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = standard_table()
+    table["f1_buy"] = table["f1_buy"].round(6)
+    decimal = table.assign(f1_buy=[Decimal(str(value)) for value in table["f1_buy"]])  # a NUMERIC column's export
+    arguments = ["--factor", FACTOR, "--baseline", BASELINE, "--json"]
+    assert main(["gate", "--results", str(write(decimal, tmp_path / "decimal.parquet")), *arguments]) == 0
+    from_decimal = json.loads(capsys.readouterr().out)
+    assert main(["gate", "--results", str(write(table, tmp_path / "float.parquet")), *arguments]) == 0
+    assert from_decimal == json.loads(capsys.readouterr().out)
 
 
 def test_baseline_without_factor_is_refused_when_several_factors_exist(
