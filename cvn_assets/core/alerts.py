@@ -19,7 +19,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from cvn_assets.core.alert_webhook import WebhookSender, format_number, is_number, json_default, slack_payload  # noqa: F401
+from cvn_assets.core.alert_webhook import (  # noqa: F401 - WebhookSender and slack_payload re-exported
+    WebhookSender, format_number, is_number, json_default, slack_payload,
+)
 from cvn_assets.core.errors import CatalogueError, DataSourceError
 from cvn_assets.core.results_store import dialect_insert, open_table
 from cvn_assets.core.secrets import REDACTED, SECRET_KEY_PATTERN, redact  # noqa: F401 - re-exported
