@@ -15,6 +15,9 @@ from cvn_assets.core.alerts import (
     Alert,
 )
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.secrets import scrub
+
+MAX_CAUSE_CHARS = 1000  # a failed run's error in its alert: enough for the step and its message
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,13 @@ def training_failure_alert(subject: str, error: str, dedup_key: str) -> Alert:
                  observed=None, threshold=None, dedup_key=dedup_key, details={})
 
 
-def run_failure_alert(subject: str, cause: str, dedup_key: str) -> Alert:
-    """One alert per failed run, of the training-failure kind; `cause` says which step raised what."""
-    return Alert(kind=KIND_TRAINING_FAILED, severity="critical", subject=subject, message=f"run failed: {cause}",
-                 observed=None, threshold=None, dedup_key=dedup_key, details={})
+def run_failure_alert(subject: str, cause: str, run_id: str) -> Alert:
+    """The one alert of a failed run (keyed on its id), of the training-failure kind; `cause` says which
+    step raised what, secrets masked and cut to MAX_CAUSE_CHARS."""
+    text = scrub(cause)
+    text = text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."
+    return Alert(kind=KIND_TRAINING_FAILED, severity="critical", subject=subject, message=f"run failed: {text}",
+                 observed=None, threshold=None, dedup_key=f"run_failed:{run_id}", details={})
 
 
 def drift_alerts(results: Sequence[Mapping[str, object]], crypto: str, recent_last_bar: str) -> list[Alert]:

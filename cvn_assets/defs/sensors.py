@@ -9,14 +9,12 @@ import dagster as dg
 from cvn_assets.core.alert_rules import (AlertThresholds, cleanlab_alerts, drift_alerts, run_failure_alert,
                                          training_failure_alert)
 from cvn_assets.core.alerts import Alert, AlertSink
-from cvn_assets.core.secrets import scrub
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
 
 BATCH = 500
 # Dagster abandons a sensor tick after 60 s and reports the code server unreachable; a slow webhook (up
 # to 5 s a post) must not hold a tick that long: what is left waits for the next tick, from the cursor.
 TICK_BUDGET_SECONDS = 30.0
-MAX_CAUSE_CHARS = 1000
 
 
 def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None) -> list[dg.EventLogRecord]:
@@ -96,12 +94,8 @@ def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThr
 def alert_failed_runs(sink: AlertSink, failures: Mapping[str, str], run_ids: Mapping[str, str]) -> int:
     """The failed-run alert of each run in `failures` ("job[partition]" -> its error) that has a run id in
     `run_ids`, as `failed_run_sensor` sends for a launched run: once per run. Returns the alerts sent."""
-    return sum(sink.send(run_failure_alert(f"run {name}", _capped(scrub(message)), f"run_failed:{run_ids[name]}"))
+    return sum(sink.send(run_failure_alert(f"run {name}", message, run_ids[name]))
                for name, message in failures.items() if name in run_ids)
-
-
-def _capped(text: str) -> str:
-    return text if len(text) <= MAX_CAUSE_CHARS else text[:MAX_CAUSE_CHARS] + "..."
 
 
 def _tick(context: dg.SensorEvaluationContext, scan: Callable[..., tuple[str | None, int, int]], what: str,
@@ -147,7 +141,7 @@ def failed_run_sensor(context: dg.RunFailureSensorContext, alert_sink: AlertSink
     partition = run.tags.get("dagster/partition", "")
     cause = _failure_cause(context) or context.failure_event.message or "no step failed"
     alert_sink.sink(context.log.warning).send(run_failure_alert(
-        f"run {run.job_name} {partition}".strip(), cause, f"run_failed:{run.run_id}"))
+        f"run {run.job_name} {partition}".strip(), cause, run.run_id))
 
 
 def _failure_cause(context: dg.RunFailureSensorContext) -> str:
@@ -158,7 +152,7 @@ def _failure_cause(context: dg.RunFailureSensorContext) -> str:
         while error is not None and error.cause is not None:
             error = error.cause
         causes.append(f"{event.step_key}: {error.message.strip() if error is not None else 'failed'}")
-    return _capped(scrub("; ".join(causes)))
+    return "; ".join(causes)
 
 
 SENSORS = [cleanlab_drop_rate_sensor, training_failure_sensor, drift_alert_sensor, alert_delivery_sensor,
