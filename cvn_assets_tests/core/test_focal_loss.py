@@ -15,6 +15,7 @@ from cvn_assets.core.focal_loss import (
     focal_grad_hess,
     focal_loss,
     focal_objective,
+    frozen_focus_hessian,
     symbolic_focal_loss,
 )
 
@@ -114,13 +115,78 @@ def test_focusing_pulls_the_stationary_point_of_a_soft_target_towards_one_half(t
     assert abs(expit(stationary) - 0.5) < abs(target - 0.5) - 0.01
 
 
-@pytest.mark.parametrize("gamma", [pytest.param(g, id=f"gamma{g}") for g in (0.5, 2.0, 5.0)])
-def test_exact_hessian_turns_negative_for_gamma_above_zero_and_is_floored(gamma: float) -> None:
+def _frozen_focus_hessian(m: np.ndarray, y: np.ndarray, gamma: float, alpha: float) -> np.ndarray:
+    """By hand: cross entropy's hessian p(1 − p) per class, weighted by its class and focusing factor."""
+    p = expit(m)
+    return (2 * alpha * y * (1 - p) ** gamma + 2 * (1 - alpha) * (1 - y) * p**gamma) * p * (1 - p)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("gamma", [pytest.param(g, id=f"gamma{g}") for g in (0.5, 2.0, 5.0, 10.0)])
+def test_newton_hessian_is_the_exact_one_floored_at_the_frozen_focus_hessian(gamma: float, alpha: float) -> None:
+    m, y = _grid()
+    _, exact = focal_derivatives(m, y, FocalParams(gamma, alpha))
+    frozen = _frozen_focus_hessian(m, y, gamma, alpha)
+    _, newton = focal_grad_hess(m, y, FocalParams(gamma, alpha))
+    np.testing.assert_allclose(frozen_focus_hessian(m, y, FocalParams(gamma, alpha)), frozen, rtol=1e-9, atol=1e-15)
+    assert (exact < 0).any()
+    np.testing.assert_allclose(newton, np.maximum(np.maximum(exact, frozen), MIN_HESSIAN), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(newton[exact < 0], np.maximum(frozen[exact < 0], MIN_HESSIAN), rtol=1e-9)
+
+
+@pytest.mark.parametrize("gamma", [pytest.param(g, id=f"gamma{g}") for g in (0.5, 2.0, 5.0, 10.0)])
+def test_floor_binds_only_on_confidently_misclassified_rows(gamma: float) -> None:
+    """Hard targets: where p_t ≥ 0.12 the exact hessian exceeds the frozen-focus one and is kept."""
+    m, y = _grid()
+    hard = np.isin(y, (0.0, 1.0))
+    m, y = m[hard], y[hard]
+    p_true = np.where(y == 1, expit(m), 1 - expit(m))
+    _, exact = focal_derivatives(m, y, FocalParams(gamma, 0.5))
+    _, newton = focal_grad_hess(m, y, FocalParams(gamma, 0.5))
+    right = p_true >= 0.12
+    np.testing.assert_array_equal(newton[right], np.maximum(exact[right], MIN_HESSIAN))
+    assert (newton[p_true < 0.01] != exact[p_true < 0.01]).all()
+
+
+@pytest.mark.parametrize("gamma", [pytest.param(g, id=f"gamma{g}") for g in (0.5, 2.0, 5.0, 10.0)])
+def test_newton_step_of_a_misclassified_row_stays_near_the_cross_entropy_step(gamma: float) -> None:
+    """A hard BUY row predicted at p ∈ [σ(−10), σ(−3)]: −g/h within a factor 3 of cross entropy's.
+
+    With a bare MIN_HESSIAN floor the step there was 10⁵ to 6·10⁵ times cross entropy's.
+    """
+    m = np.linspace(-10.0, -3.0, 29)
+    y = np.ones_like(m)
+    grad, hess = focal_grad_hess(m, y, FocalParams(gamma, 0.5))
+    p = expit(m)
+    step, cross_entropy_step = -grad / hess, (1 - p) / (p * (1 - p))
+    assert (step > 0).all()
+    assert (step / cross_entropy_step < 3).all() and (step / cross_entropy_step > 1 / 3).all()
+
+
+@pytest.mark.parametrize("gamma", [pytest.param(g, id=f"gamma{g}") for g in (0.0, 2.0)])
+def test_curvature_floor_zero_keeps_only_the_minimum_hessian(gamma: float) -> None:
     m, y = _grid()
     _, exact = focal_derivatives(m, y, FocalParams(gamma, 0.5))
-    _, floored = focal_grad_hess(m, y, FocalParams(gamma, 0.5))
-    assert (exact < 0).any()
+    _, floored = focal_grad_hess(m, y, FocalParams(gamma, 0.5), curvature_floor=0.0)
     np.testing.assert_array_equal(floored, np.maximum(exact, MIN_HESSIAN))
+
+
+def test_gamma_zero_newton_hessian_is_the_cross_entropy_hessian_at_any_floor() -> None:
+    m, y = _grid()
+    p = expit(m)
+    for floor in (0.0, 0.5, 1.0):
+        _, hess = focal_grad_hess(m, y, FocalParams(0.0, 0.5), curvature_floor=floor)
+        np.testing.assert_allclose(hess, np.maximum(p * (1 - p), MIN_HESSIAN), rtol=1e-9)
+
+
+@pytest.mark.parametrize(("floor", "message"), [
+    pytest.param(-0.1, r"curvature_floor=-0.1 is outside \[0, 1\]", id="negative"),
+    pytest.param(1.5, r"curvature_floor=1.5 is outside \[0, 1\]", id="above-cross-entropy"),
+    pytest.param("high", r"curvature_floor='high' is not a number", id="not-a-number"),
+])
+def test_curvature_floor_outside_its_range_is_rejected(floor: object, message: str) -> None:
+    with pytest.raises(CatalogueError, match=message):
+        focal_objective(FocalParams(2.0, 0.5), curvature_floor=floor)  # type: ignore[arg-type]
 
 
 def test_focusing_shrinks_the_gradient_of_well_classified_rows_more() -> None:

@@ -100,6 +100,17 @@ def test_sample_weights_reach_the_custom_objective() -> None:
     assert weighted > plain + 0.05
 
 
+def test_curvature_floor_reaches_the_objective() -> None:
+    """One group of 990 BUY and 10 HOLD rows: the HOLD rows end confidently wrong (p_t ≈ 0.04 at
+    γ = 0.5), where only the curvature floor sets their hessian, so the floor changes the model."""
+    x, y = np.zeros((1000, 1)), np.r_[np.ones(990), np.zeros(10)]
+    params = {"num_boost_round": 100, "eta": 0.3, "focal_gamma": 0.5}
+    default = _focal(**params).fit(x, y)
+    bare = _focal(**params, focal_curvature_floor=0.0).fit(x, y)
+    assert default.curvature_floor() == 1.0
+    assert np.abs(default.predict_proba(x) - bare.predict_proba(x)).max() > 1e-5
+
+
 def test_xgboost_gamma_and_alpha_keep_their_xgboost_meaning() -> None:
     x, y = _data()
     learner = _focal(gamma=1.5, alpha=0.3).fit(x, y)
@@ -113,6 +124,8 @@ def test_xgboost_gamma_and_alpha_keep_their_xgboost_meaning() -> None:
     [
         pytest.param({"focal_gamma": 11.0}, r"gamma=11.0 is outside \[0, 10.0\]", id="gamma-guardrail"),
         pytest.param({"focal_alpha": -0.5}, r"alpha=-0.5 is outside \[0, 1\]", id="alpha-guardrail"),
+        pytest.param({"focal_curvature_floor": 1.5}, r"focal_curvature_floor=1.5 is outside \[0, 1\]",
+                     id="curvature-floor-above-cross-entropy"),
         pytest.param({"base_score": 0.5}, r"sets \['base_score'\] itself", id="base-score-is-a-margin-here"),
         pytest.param({"objective": "binary:logistic"}, r"sets \['objective'\] itself", id="objective-is-focal"),
     ],
@@ -136,3 +149,9 @@ def test_feature_importance_names_every_feature() -> None:
     importance = _focal(focal_gamma=2.0).fit(x, y).feature_importance(["a", "b", "c", "d"])
     assert set(importance) == {"a", "b", "c", "d"}
     assert max(importance, key=importance.get) == "a"
+
+
+def test_catalogue_check_accepts_the_curvature_floor_and_refuses_it_out_of_range() -> None:
+    XGBoostFocalLearner.check_params({"focal_gamma": 2.0, "focal_curvature_floor": 0.5})
+    with pytest.raises(CatalogueError, match=r"focal_curvature_floor=-1 is outside \[0, 1\]"):
+        XGBoostFocalLearner.check_params({"focal_curvature_floor": -1})
