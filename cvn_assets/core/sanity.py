@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.noise.mask import per_class_cap
 from cvn_assets.core.schema import STATUS_OK
 
 # Metrics that cannot be exactly 0.0 on real test data: a 0.0 there is a bug (a past system reported
@@ -67,7 +68,7 @@ def cleanlab_cap_sanity(mask: pd.DataFrame, max_drop_pct: float) -> CheckOutcome
     details = []
     for label, name in ((1, "BUY"), (0, "HOLD")):
         rows = mask[mask["hard_label"] == label]
-        allowed = math.floor(max_drop_pct / 100.0 * len(rows))
+        allowed = per_class_cap(max_drop_pct, len(rows))
         flagged = int(rows["flagged"].sum())
         worst = max(worst, flagged - allowed)
         details.append(f"{name} flagged {flagged} of {len(rows)} (cap {allowed})")

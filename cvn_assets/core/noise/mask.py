@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,16 @@ def _check_inputs(features: pd.DataFrame, labels: pd.DataFrame, positions: np.nd
                              f"{right[mismatch[0]]}")
 
 
+def per_class_cap(max_drop_pct: float, class_rows: int) -> int:
+    """floor(max_drop_pct % of class_rows): how many rows of one class the mask may flag.
+
+    Computed exactly on the decimal the setting is written as: in binary floating point 0.7 is
+    0.69999…, so 0.7 / 100 * 1000 floors to 6 and 2.28 * 2500 / 100 to 56 instead of 7 and 57.
+    The shortest repr of a float is the decimal that reads back as it, i.e. what the catalogue says.
+    """
+    return math.floor(Fraction(repr(float(max_drop_pct))) * class_rows / 100)
+
+
 def _cap_per_class(
     hard: np.ndarray, suspect: np.ndarray, quality: np.ndarray, positions: np.ndarray, max_drop_pct: float
 ) -> np.ndarray:
@@ -86,8 +97,7 @@ def _cap_per_class(
     flagged = np.zeros(hard.size, dtype=bool)
     for label in (0, 1):
         in_class = hard == label
-        # Multiplying before dividing keeps whole-number caps exact (5 * 20 / 100 is exactly 1).
-        cap = math.floor(max_drop_pct * int(in_class.sum()) / 100.0)
+        cap = per_class_cap(max_drop_pct, int(in_class.sum()))
         candidates = np.flatnonzero(in_class & suspect)
         ranked = candidates[np.lexsort((positions[candidates], quality[candidates]))]
         flagged[ranked[:cap]] = True
