@@ -30,7 +30,9 @@ run: home
 browser:
 	bash scripts/ensure-chromium.sh
 
-## Install and run the whole test suite (slow, browser and Postgres tests included).
+## Install and run the whole test suite (slow, browser and Postgres tests included). When no PostgreSQL
+## answers at CVN_TEST_POSTGRES_URL (default 127.0.0.1:5432), the tests start a throwaway server from the
+## machine's initdb/pg_ctl; without those they skip, or fail when CI is set (as .ci/run sets it).
 test: install browser
 	$(BIN)/python -m pytest
 
