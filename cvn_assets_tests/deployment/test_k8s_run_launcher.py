@@ -1,7 +1,9 @@
-"""The Kubernetes Job the K8sRunLauncher of k8s/dagster.yaml submits for one partition run of cell_job.
+"""The Kubernetes Job the K8sRunLauncher of k8s/dagster.yaml submits for a run of each job of the real
+Definitions, and in detail for one partition run of cell_job.
 
 No cluster: the launcher is built from the production config with a dummy kubeconfig, and the Job it
 sends to the Kubernetes API is captured in place of the API call, then read as the API would see it.
+Runs carry the tags of the job definitions as built, so a job that loses its tags is caught here.
 """
 
 from __future__ import annotations
@@ -68,27 +70,28 @@ def launcher_config() -> dict[str, Any]:
 
 def run_tags_of(job: dg.JobDefinition, partition_key: str) -> dict[str, str]:
     """Job tags plus partition tags, as Dagster tags a partition run launched from the UI or a backfill."""
-    job_tags = dict(job.run_tags)
-    if K8S_CONFIG_TAG not in job_tags:
-        # The job definitions do not carry the deployment tags yet: add them as define_asset_job would.
-        job_tags |= {key: value if isinstance(value, str) else json.dumps(value)
-                     for key, value in K8S_JOB_TAGS[job.name].items()}
-    return {**job_tags, **job.get_tags_for_partition_key(partition_key, selected_asset_keys=None)}
+    return {**job.run_tags, **job.get_tags_for_partition_key(partition_key, selected_asset_keys=None)}
 
 
 Submitted = tuple[str, dict[str, Any], dg.DagsterRun]
+Launch = Callable[[dict[str, str]], Submitted]
 
 
 @pytest.fixture(scope="module")
-def cell_job(tmp_path_factory: pytest.TempPathFactory, small_data_dir: Path) -> dg.JobDefinition:
-    return build_defs(make_settings(tmp_path_factory.mktemp("defs"), small_data_dir)).resolve_job_def(CELL_JOB)
+def defs(tmp_path_factory: pytest.TempPathFactory, small_data_dir: Path) -> dg.Definitions:
+    return build_defs(make_settings(tmp_path_factory.mktemp("defs"), small_data_dir))
 
 
 @pytest.fixture(scope="module")
-def launch(
-    tmp_path_factory: pytest.TempPathFactory, launch_instance: dg.DagsterInstance, cell_job: dg.JobDefinition,
-) -> Callable[[dict[str, str]], Submitted]:
-    """Launches a cell_job run with the given tags through the production launcher: (namespace, Job manifest, run)."""
+def cell_job(defs: dg.Definitions) -> dg.JobDefinition:
+    return defs.resolve_job_def(CELL_JOB)
+
+
+@pytest.fixture(scope="module")
+def launch_job(
+    tmp_path_factory: pytest.TempPathFactory, launch_instance: dg.DagsterInstance,
+) -> Callable[[dg.JobDefinition, dict[str, str]], Submitted]:
+    """Launches a run of a job with the given tags through the production launcher: (namespace, Job manifest, run)."""
     kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig")
     config = validate_section(K8sRunLauncher.config_type(),
                               {**launcher_config(), "load_incluster_config": False, "kubeconfig_file": str(kubeconfig)})
@@ -98,10 +101,10 @@ def launch(
     repository = ReconstructableRepository.for_module("cvn_assets.definitions", "defs", container_image=IMAGE)
     server = GrpcServerCodeLocationOrigin(host=CODE_LOCATION, port=4000, location_name=CODE_LOCATION)
 
-    def launch_with(tags: dict[str, str]) -> Submitted:
+    def launch_with(job: dg.JobDefinition, tags: dict[str, str]) -> Submitted:
         run = launch_instance.create_run_for_job(
-            cell_job, tags=tags, job_code_origin=repository.get_reconstructable_job(CELL_JOB).get_python_origin(),
-            remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(server, "__repository__"), CELL_JOB),
+            job, tags=tags, job_code_origin=repository.get_reconstructable_job(job.name).get_python_origin(),
+            remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(server, "__repository__"), job.name),
         )
         launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
         namespace, body = batch_api.created.pop()
@@ -111,7 +114,13 @@ def launch(
 
 
 @pytest.fixture(scope="module")
-def submitted(launch: Callable[[dict[str, str]], Submitted], cell_job: dg.JobDefinition) -> Submitted:
+def launch(launch_job: Callable[[dg.JobDefinition, dict[str, str]], Submitted], cell_job: dg.JobDefinition) -> Launch:
+    """Launches a cell_job run with the given tags."""
+    return lambda tags: launch_job(cell_job, tags)
+
+
+@pytest.fixture(scope="module")
+def submitted(launch: Launch, cell_job: dg.JobDefinition) -> Submitted:
     """One partition run of cell_job, with the job's tags."""
     return launch(run_tags_of(cell_job, PARTITION_TAGS["dagster/partition"]))
 
@@ -185,9 +194,7 @@ def test_the_job_is_labelled_and_runs_as_a_non_root_user(submitted: Submitted) -
     assert manifest["spec"]["backoffLimit"] == 0
 
 
-def test_a_run_without_job_tags_gets_the_size_and_threads_of_a_cell_run(
-    launch: Callable[[dict[str, str]], Submitted], cell_job: dg.JobDefinition,
-) -> None:
+def test_a_run_without_job_tags_gets_the_size_and_threads_of_a_cell_run(launch: Launch, cell_job: dg.JobDefinition) -> None:
     """Runs launched from the asset graph carry partition tags only: the launcher's defaults size them."""
     _, manifest, run = launch(cell_job.get_tags_for_partition_key(PARTITION_TAGS["dagster/partition"], selected_asset_keys=None))
     assert K8S_CONFIG_TAG not in run.tags
@@ -197,3 +204,35 @@ def test_a_run_without_job_tags_gets_the_size_and_threads_of_a_cell_run(
     assert "CVN_THREADS" not in {entry["name"] for entry in container["env"]}
     config_map = load_yaml_documents(K8S_RESOURCES_YAML)[0]
     assert config_map["data"]["CVN_THREADS"] == cell_resources["limits"]["cpu"]
+
+
+# What each job's run pod must get, written out from the sizing of cvn_assets/defs/k8s.py:
+# (CPUs = learner threads, memory request, memory limit, max runtime in seconds, heavy).
+EXPECTED_RUN_PODS: dict[str, tuple[str, str, str, int, bool]] = {
+    "crypto_data_job": ("1", "1Gi", "2Gi", 1800, False),
+    "cell_job": ("2", "2Gi", "4Gi", 3600, True),
+    "gate_job": ("1", "1Gi", "2Gi", 1800, False),
+    "drift_job": ("1", "1Gi", "2Gi", 1800, False),
+    "sweep_job": ("2", "4Gi", "8Gi", 14400, True),
+}
+
+
+def test_every_job_of_the_definitions_has_an_expected_run_pod(defs: dg.Definitions) -> None:
+    assert sorted(job.name for job in defs.jobs) == sorted(EXPECTED_RUN_PODS)
+
+
+@pytest.mark.parametrize("job_name", sorted(EXPECTED_RUN_PODS))
+def test_a_run_of_each_job_gets_the_pod_its_tags_ask_for(
+    defs: dg.Definitions, launch_job: Callable[[dg.JobDefinition, dict[str, str]], Submitted], job_name: str,
+) -> None:
+    cpus, memory_request, memory_limit, max_runtime, heavy = EXPECTED_RUN_PODS[job_name]
+    job = defs.resolve_job_def(job_name)
+    _, manifest, run = launch_job(job, dict(job.run_tags))
+    container = container_of(manifest)
+    assert container["resources"] == {"requests": {"cpu": cpus, "memory": memory_request},
+                                      "limits": {"cpu": cpus, "memory": memory_limit}}
+    env = {entry["name"]: entry.get("value") for entry in container["env"]}
+    assert env["CVN_THREADS"] == cpus
+    assert run.tags[dg.MAX_RUNTIME_SECONDS_TAG] == str(max_runtime)
+    assert run.tags["dagster/retry_on_asset_or_op_failure"] == "false"
+    assert (run.tags.get(HEAVY_RUN_TAG) == "true") is heavy
