@@ -35,7 +35,7 @@ MAX_GAMMA = 10.0
 P_CLIP = 1e-7
 MIN_HESSIAN = 1e-7
 # Fraction of the frozen-focus hessian below which the exact hessian is not allowed to fall. At 1 the
-# floor binds only on confidently misclassified rows (p_t below ~0.12): elsewhere the exact hessian
+# floor binds only on confidently misclassified rows (p_t below ~0.13): elsewhere the exact hessian
 # is larger.
 CURVATURE_FLOOR = 1.0
 # The class weights are 2α (BUY) and 2(1 − α) (HOLD): they average to one, so α = 0.5 with γ = 0 is
