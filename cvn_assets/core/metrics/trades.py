@@ -25,7 +25,7 @@ it is not a trade (it could not run its course; the labels leave those bars unla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -194,4 +194,4 @@ def _spread(values: np.ndarray, tradable: np.ndarray) -> np.ndarray:
 
 
 def _subset(trades: Trades, rows: np.ndarray) -> Trades:
-    return Trades(**{name: getattr(trades, name)[rows] for name in Trades.__dataclass_fields__})
+    return Trades(**{f.name: getattr(trades, f.name)[rows] for f in fields(Trades)})
