@@ -32,6 +32,7 @@ from cvn_assets.core.folds import FoldWindows, fold_ids, folds_from_frame, folds
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.gil import short_switch_interval
 from cvn_assets.core.labels import triple_barrier_labels
+from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.sanity import (
     CheckOutcome,
@@ -66,10 +67,11 @@ class CryptoData:
     features: pd.DataFrame
     labels: pd.DataFrame
     fold_frame: pd.DataFrame
+    ohlcv: pd.DataFrame
 
     def copy(self) -> CryptoData:
         return CryptoData(self.crypto, self.features.copy(deep=True), self.labels.copy(deep=True),
-                          self.fold_frame.copy(deep=True))
+                          self.fold_frame.copy(deep=True), self.ohlcv.copy(deep=True))
 
 
 @dataclass
@@ -112,7 +114,7 @@ def prepare_crypto(crypto: str, catalogue: Catalogue, source: OhlcvSourceSpec, c
         folds = walk_forward_folds(labels["timestamp"], labels["label"].notna().to_numpy(),
                                    pipeline.labels.horizon, pipeline.folds)
         fold_frame = folds_to_frame(folds, labels["timestamp"])
-    return CryptoData(crypto, features, labels, fold_frame)
+    return CryptoData(crypto, features, labels, fold_frame, ohlcv)
 
 
 def _fold_of(fold_frame: pd.DataFrame, fold_id: str) -> FoldWindows:
@@ -130,6 +132,7 @@ def run_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogu
     cleanlab_params = config.params_for("cleanlab")
     with clock.stage("labels"):
         fold = _fold_of(data.fold_frame, fold_id)
+        simulator = TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs)
         targets = training_targets(data.labels, fold, config.params_for("label_smoothing"))
     with clock.stage("cleanlab"):
         mask = compute_cleanlab_mask(data.features, data.labels, fold.train, cleanlab_params,
@@ -148,31 +151,33 @@ def run_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogu
                 model, data.features, data.labels, fold, fit_targets, sample_weight=cleanlab_weights,
                 learner_params=learner_params, learner_name=learner_name,
                 class_balancing=pipeline.training.class_balancing, calibration=pipeline.calibration,
-                threshold=pipeline.threshold, seed=catalogue.seed, n_threads=n_threads,
+                threshold=pipeline.threshold, seed=catalogue.seed, n_threads=n_threads, simulator=simulator,
             )
             outputs[model] = {"predictions": outcome.predictions, "models": pd.DataFrame([outcome.summary()])}
         with clock.stage("checks"):
             _require(prediction_sanity(outcome.predictions), f"{where} {model} predictions")
     if catalogue.ensembles:
         with clock.stage("ensembles"):
-            outputs["stacked_ensemble"] = run_ensembles(outputs, catalogue, n_threads)
+            outputs["stacked_ensemble"] = run_ensembles(outputs, catalogue, n_threads, simulator)
         with clock.stage("checks"):
             _require(prediction_sanity(outputs["stacked_ensemble"]["predictions"]), f"{where} ensemble predictions")
     with clock.stage("metrics"):
         predictions = pd.concat([value["predictions"] for value in outputs.values()], ignore_index=True)
         summaries = pd.concat([value["models"] for value in outputs.values()], ignore_index=True)
-        metrics = cell_metrics(predictions, summaries, data.labels, pipeline.costs)
+        metrics = cell_metrics(predictions, summaries, simulator)
         rows = result_rows(metrics, sweep_id=sweep_id, crypto=data.crypto, fold=fold_id, config_id=config_id,
                            members=config.members, model_choices=model_choices(catalogue))
     return rows
 
 
-def run_ensembles(base: dict[str, Outputs], catalogue: Catalogue, n_threads: int) -> Outputs:
+def run_ensembles(base: dict[str, Outputs], catalogue: Catalogue, n_threads: int,
+                  simulator: TradeSimulator | None = None) -> Outputs:
     """Every ensemble of the sweep over the base models' predictions of one cell."""
     pipeline = catalogue.pipeline
     failed = sorted(m for m, value in base.items() if (value["models"]["status"] != "ok").any())
     predictions = pd.concat([value["predictions"] for value in base.values()], ignore_index=True)
-    outcomes = run_cell_ensembles(catalogue.ensembles, predictions, failed, pipeline, catalogue.seed, n_threads)
+    outcomes = run_cell_ensembles(catalogue.ensembles, predictions, failed, pipeline, catalogue.seed, n_threads,
+                                  simulator=simulator)
     return {"predictions": pd.concat([o.predictions for o in outcomes], ignore_index=True),
             "models": pd.DataFrame([o.summary() for o in outcomes])}
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.metrics import CostModel, fold_metrics_row, reliability_bins
+from cvn_assets.core.metrics import TradeSimulator, fold_metrics_row, reliability_bins
 from cvn_assets.core.model_choice import SELECTED_MODEL
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 
@@ -16,12 +16,12 @@ from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 def cell_metrics(
     predictions: pd.DataFrame,
     models: pd.DataFrame,
-    labels: pd.DataFrame,
-    costs: CostModel = CostModel(),
+    simulator: TradeSimulator,
 ) -> pd.DataFrame:
-    """Metrics on the test window for every model of a cell.
+    """Metrics on the test window for every model of a cell, its BUY signals traded by `simulator`.
 
-    `models` has one row per model (model, status, error, threshold, fit_seconds); a model that
+    `simulator` holds the crypto's prices (row-aligned with the predictions' positions), barriers and
+    costs. `models` has one row per model (model, status, error, threshold, fit_seconds); a model that
     failed to train yields a row with its status and error and no metrics. `reliability_bins` holds
     the JSON of the test window's binned calibration (the data of a reliability diagram).
     """
@@ -37,11 +37,8 @@ def cell_metrics(
         validation = windows.get((model.model, "validation"), empty)
         row.update(val_rows=len(validation), test_rows=len(test))
         if model.status == STATUS_OK:
-            positions = test["position"].to_numpy()
-            row.update(fold_metrics_row(
-                test["y"].to_numpy(), test["p"].to_numpy(), float(model.threshold),
-                labels["trade_return"].to_numpy()[positions], labels["exit_offset"].to_numpy()[positions], costs,
-            ))
+            row.update(fold_metrics_row(test["y"].to_numpy(), test["p"].to_numpy(), float(model.threshold),
+                                        test["position"].to_numpy(), simulator))
             row["reliability_bins"] = json.dumps(reliability_bins(test["y"].to_numpy(), test["p"].to_numpy()))
         else:
             row.update({name: np.nan for name in METRIC_COLUMNS})

@@ -1,17 +1,26 @@
 """The one decision-threshold sweep, run on the calibrated validation probabilities of every model.
 
-Signal rule everywhere: BUY iff p >= threshold. There is no fallback threshold: without validation
-rows, without BUY labels, or when no grid threshold gives enough BUY signals, the sweep fails.
+Signal rule everywhere: BUY iff p >= threshold. The objective is F1 of BUY (`f1`, the default) or the
+net expectancy of the trades the signals take on validation (`expectancy_net`, traded one position
+at a time as on test). There is no fallback threshold: without validation rows, without BUY labels,
+or when no grid threshold gives enough BUY signals (and, for `expectancy_net`, enough trades), the
+sweep fails.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.metrics.classification import as_hard_labels, as_probabilities, check_same_length
+from cvn_assets.core.metrics.trades import Candidates
+
+ThresholdObjective = Literal["f1", "expectancy_net"]
+THRESHOLD_OBJECTIVES: tuple[str, ...] = get_args(ThresholdObjective)
+OBJECTIVE_F1, OBJECTIVE_EXPECTANCY_NET = THRESHOLD_OBJECTIVES
 
 # Grid values are rounded so that e.g. 0.05 + 25 * 0.01 compares equal to the literal 0.3.
 GRID_DECIMALS = 10
@@ -19,15 +28,22 @@ GRID_DECIMALS = 10
 
 @dataclass(frozen=True)
 class ThresholdParams:
-    """Candidate thresholds grid_start, grid_start + grid_step, ..., grid_stop (inclusive).
+    """Candidate thresholds grid_start, grid_start + grid_step, ..., grid_stop (inclusive), and what they
+    are judged by.
 
     A candidate is eligible only if it yields at least `min_buy_signals` BUY signals on validation.
+    `objective` `f1` picks the eligible threshold with the highest validation F1 of BUY;
+    `expectancy_net` the one whose validation trades (one position at a time, cost v3) have the
+    highest mean net return, among those taking at least `min_trades` trades — 30 by default, the
+    usual count below which a mean of trade returns is too noisy to rank thresholds by.
     """
 
     grid_start: float = 0.05
     grid_stop: float = 0.95
     grid_step: float = 0.01
     min_buy_signals: int = 1
+    objective: ThresholdObjective = OBJECTIVE_F1
+    min_trades: int = 30
 
     def __post_init__(self) -> None:
         bounds = (self.grid_start, self.grid_stop, self.grid_step)
@@ -40,9 +56,14 @@ class ThresholdParams:
             )
         if self.grid_step <= 0:
             raise CatalogueError(f"threshold grid_step must be > 0, got {self.grid_step}")
-        count = self.min_buy_signals
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise CatalogueError(f"min_buy_signals must be an integer >= 1, got {self.min_buy_signals!r}")
+        for name in ("min_buy_signals", "min_trades"):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise CatalogueError(f"threshold {name} must be an integer >= 1, got {count!r}")
+        if self.objective not in THRESHOLD_OBJECTIVES:
+            raise CatalogueError(
+                f"unknown threshold objective {self.objective!r}; allowed: {', '.join(THRESHOLD_OBJECTIVES)}"
+            )
 
     def grid(self) -> np.ndarray:
         """The candidate thresholds, ascending."""
@@ -53,11 +74,14 @@ class ThresholdParams:
 
 @dataclass(frozen=True)
 class ThresholdChoice:
-    """The chosen threshold, the validation F1 of BUY it reaches and the BUY signals it gives."""
+    """The chosen threshold, the validation F1 of BUY it reaches and the BUY signals it gives; under the
+    `expectancy_net` objective also the trades it takes and their mean net return (None otherwise)."""
 
     threshold: float
     f1_buy: float
     n_signals: int
+    n_trades: int | None = None
+    expectancy_net: float | None = None
 
 
 def _buy_f1_per_threshold(p: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,15 +99,36 @@ def _buy_f1_per_threshold(p: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tup
     return f1, n_signals
 
 
+def _expectancy_per_threshold(p: np.ndarray, grid: np.ndarray, n_signals: np.ndarray,
+                              trades: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """Mean net return and number of the validation trades taken at every grid threshold (NaN, 0 without one).
+
+    Thresholds giving the same number of signals give the same signal set, so each set is traded once.
+    """
+    expectancy = np.full(grid.size, np.nan)
+    n_trades = np.zeros(grid.size, dtype=np.int64)
+    done: dict[int, tuple[float, int]] = {}
+    for index, threshold in enumerate(grid):
+        count = int(n_signals[index])
+        if count not in done:
+            net = trades.take(p >= threshold).net
+            done[count] = (float(np.mean(net)) if net.size else np.nan, int(net.size))
+        expectancy[index], n_trades[index] = done[count]
+    return expectancy, n_trades
+
+
 def sweep_threshold(
     p_val: np.ndarray,
     y_val: np.ndarray,
     params: ThresholdParams = ThresholdParams(),
+    *,
+    trades: Candidates | None = None,
 ) -> ThresholdChoice:
-    """Grid threshold maximising F1 of BUY on validation, among thresholds with enough BUY signals.
+    """Grid threshold maximising the objective of `params` on validation, among eligible thresholds.
 
-    Tie rule: among thresholds with equal best F1, the lowest one wins (the grid is ascending and
-    the first maximum is taken).
+    `trades` (needed by the `expectancy_net` objective only) are the candidate trades of the
+    validation rows, row-aligned with `p_val`. Tie rule: among thresholds with an equal best value,
+    the lowest one wins (the grid is ascending and the first maximum is taken).
     """
     p = as_probabilities(p_val, "validation probabilities")
     y = as_hard_labels(y_val, "validation labels")
@@ -102,5 +147,20 @@ def sweep_threshold(
             f"no threshold in [{grid[0]}, {grid[-1]}] gives >= {params.min_buy_signals} BUY signal(s) on "
             f"{y.size} validation rows (highest validation probability {float(p.max()):.4f})"
         )
-    best = int(np.argmax(np.where(eligible, f1, -np.inf)))
-    return ThresholdChoice(threshold=float(grid[best]), f1_buy=float(f1[best]), n_signals=int(n_signals[best]))
+    if params.objective == OBJECTIVE_F1:
+        best = int(np.argmax(np.where(eligible, f1, -np.inf)))
+        return ThresholdChoice(threshold=float(grid[best]), f1_buy=float(f1[best]), n_signals=int(n_signals[best]))
+    if trades is None:
+        raise InsufficientDataError("threshold objective expectancy_net needs the validation window's trades "
+                                    "(prices); none were given (threshold.objective f1 needs none)")
+    check_same_length("validation probabilities", p, "validation trades", trades)
+    expectancy, n_trades = _expectancy_per_threshold(p, grid, n_signals, trades)
+    eligible &= n_trades >= params.min_trades
+    if not np.any(eligible):
+        raise InsufficientDataError(
+            f"no threshold in [{grid[0]}, {grid[-1]}] takes >= threshold.min_trades={params.min_trades} trades on "
+            f"{y.size} validation rows (most: {int(n_trades.max())})"
+        )
+    best = int(np.argmax(np.where(eligible, expectancy, -np.inf)))
+    return ThresholdChoice(threshold=float(grid[best]), f1_buy=float(f1[best]), n_signals=int(n_signals[best]),
+                           n_trades=int(n_trades[best]), expectancy_net=float(expectancy[best]))

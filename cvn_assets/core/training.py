@@ -15,6 +15,7 @@ from cvn_assets.core.calibration import CalibrationParams, Calibrator, make_cali
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.folds import FoldWindows
 from cvn_assets.core.learners import Learner, make_learner
+from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
 from cvn_assets.core.smoothing import SmoothingParams, smooth_labels
 from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
@@ -103,13 +104,15 @@ def fit_and_predict(
     threshold: ThresholdParams = ThresholdParams(),
     seed: int = 0,
     n_threads: int = 1,
+    simulator: TradeSimulator | None = None,
 ) -> ModelOutcome:
     """Fit one learner, predict validation and test, calibrate on validation, choose the threshold.
 
     `learner_name` trains another registered learner under the name `model` (a factor's choice).
     `sample_weight` (e.g. cleanlab's) multiplies the class-balancing weights. A failure of the
     learner itself is recorded as `training_failed` with its error so the sweep goes on; problems
-    with the inputs (no validation rows, one class) still raise.
+    with the inputs (no validation rows, one class) still raise. `simulator` trades the validation
+    signals for a threshold objective that needs trades (`expectancy_net`).
     """
     feature_matrix = features.drop(columns=["timestamp"]).to_numpy(dtype=float)
     weights = training_weights(targets["hard_label"].to_numpy(), class_balancing, sample_weight)
@@ -126,7 +129,8 @@ def fit_and_predict(
     y = {w: labels["label"].to_numpy()[_window(fold, w)] for w in EVALUATION_WINDOWS}
     calibrator = make_calibrator(calibration).fit(scores["validation"], y["validation"])
     calibrated = {w: calibrator.transform(scores[w]) for w in EVALUATION_WINDOWS}
-    choice = sweep_threshold(calibrated["validation"], y["validation"], threshold)
+    trades = None if simulator is None else simulator.candidates(_window(fold, "validation"))
+    choice = sweep_threshold(calibrated["validation"], y["validation"], threshold, trades=trades)
     frames = [
         pd.DataFrame({
             "model": model, "window": w, "position": _window(fold, w),

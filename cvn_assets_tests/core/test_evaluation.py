@@ -7,7 +7,8 @@ import pytest
 from cvn_assets.core.catalogue import load_catalogue, model_choices, parse_catalogue
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.evaluation import cell_metrics, result_rows
-from cvn_assets.core.metrics import reliability_bins
+from cvn_assets.core.labels import BarrierParams
+from cvn_assets.core.metrics import TradeSimulator, reliability_bins
 from cvn_assets.core.schema import RESULT_COLUMNS
 
 
@@ -49,11 +50,12 @@ def test_a_model_choice_the_sweep_does_not_train_is_refused() -> None:
         parse_catalogue(document)
 
 
-def _cell(n_test: int = 120) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Predictions of one ok and one failed model on a cell, its model summaries and its labels."""
+def _cell(n_test: int = 120) -> tuple[pd.DataFrame, pd.DataFrame, TradeSimulator]:
+    """Predictions of one ok and one failed model on a cell, its model summaries and its prices."""
     rng = np.random.default_rng(5)
     n = 400
-    labels = pd.DataFrame({"trade_return": rng.normal(0.001, 0.01, n), "exit_offset": rng.integers(1, 5, n)})
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    simulator = TradeSimulator(close, close * 1.01, close * 0.99, close, close * 0.01)
     test_positions = np.arange(n - n_test, n)
     validation_positions = np.arange(n - 2 * n_test, n - n_test)
     frames = []
@@ -64,12 +66,12 @@ def _cell(n_test: int = 120) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     models = pd.DataFrame({"model": ["xgboost", "lightgbm"], "status": ["ok", "training_failed"],
                            "error": [None, "lightgbm: boom"], "threshold": [0.5, np.nan], "fit_seconds": [1.0, 0.5],
                            "train_rows": [160, 160], "duration_seconds": [1.2, 0.6]})
-    return pd.concat(frames, ignore_index=True), models, labels
+    return pd.concat(frames, ignore_index=True), models, simulator
 
 
 def test_cell_metrics_record_the_test_windows_reliability_bins_for_ok_models_only() -> None:
-    predictions, models, labels = _cell()
-    metrics = cell_metrics(predictions, models, labels).set_index("model")
+    predictions, models, simulator = _cell()
+    metrics = cell_metrics(predictions, models, simulator).set_index("model")
     test = predictions[predictions["window"] == "test"]
     stored = json.loads(metrics.loc["xgboost", "reliability_bins"])
     assert stored == reliability_bins(test["y"].to_numpy(), test["p"].to_numpy())
@@ -78,8 +80,19 @@ def test_cell_metrics_record_the_test_windows_reliability_bins_for_ok_models_onl
 
 
 def test_reliability_bins_survive_the_results_rows_as_a_text_column() -> None:
-    predictions, models, labels = _cell()
-    rows = result_rows(cell_metrics(predictions, models, labels), sweep_id="s", crypto="BTC", fold="f1",
+    predictions, models, simulator = _cell()
+    rows = result_rows(cell_metrics(predictions, models, simulator), sweep_id="s", crypto="BTC", fold="f1",
                        config_id="baseline", members=[("label_smoothing", "none")])
     ok = rows[rows["status"] == "ok"]
     assert json.loads(ok["reliability_bins"].iloc[0])["n_bins"] == 10
+
+
+def test_cell_metrics_trade_the_test_window_one_position_at_a_time() -> None:
+    predictions, models, _ = _cell()
+    flat = np.full(400, 100.0)
+    simulator = TradeSimulator(flat, flat, flat, flat, np.ones(400), BarrierParams(horizon=4))
+    metrics = cell_metrics(predictions, models.assign(threshold=[0.0, np.nan]), simulator).set_index("model")
+    # every test bar 280..399 signals; flat prices end each trade at its vertical barrier 4 bars on, so the
+    # trades start at bars 280, 284, ..., 392 (396 has only 3 bars after it): (392 - 280) / 4 + 1 = 29
+    assert metrics.loc["xgboost", "n_trades"] == 29
+    assert metrics.loc["xgboost", "expectancy_gross"] == 0.0

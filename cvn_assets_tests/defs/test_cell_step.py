@@ -71,7 +71,7 @@ def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_s
         assert metadata["input_fingerprint"].value == f"fp-{key}"
         consumed = metadata[CONSUMED_KEY].value
         assert [c["partition"] for c in consumed["oos_predictions/xgboost"]] == [key]
-        assert consumed["raw_labels"][0]["partition"] == "BTC"
+        assert consumed["ohlcv"][0]["partition"] == "BTC"
         assert metadata["compute_seconds"].value > 0
     thresholds = {r.partition_key: r.asset_materialization.metadata["threshold"].value
                   for r in instance.fetch_materializations(XGBOOST, limit=10).records}

@@ -8,6 +8,7 @@ import pandas as pd
 
 from cvn_assets.core.ensembles.combine import EnsembleOutcome, WindowMatrix, base_matrices, run_ensemble
 from cvn_assets.core.ensembles.registry import ensemble_base_models
+from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.pipeline_params import PipelineParams
 from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 
@@ -21,8 +22,12 @@ def run_cell_ensembles(
     n_threads: int,
     on_start: Callable[[str], None] = lambda _: None,
     on_complete: Callable[[EnsembleOutcome], None] = lambda _: None,
+    simulator: TradeSimulator | None = None,
 ) -> list[EnsembleOutcome]:
-    """One outcome per ensemble; one whose base model failed is recorded as training_failed, not run."""
+    """One outcome per ensemble; one whose base model failed is recorded as training_failed, not run.
+
+    `simulator` trades the validation signals for a threshold objective that needs trades.
+    """
     outcomes = []
     pivoted: dict[tuple[str, ...], dict[str, WindowMatrix]] = {}  # ensembles over the same base models share it
     for name in names:
@@ -37,7 +42,7 @@ def run_cell_ensembles(
             pivoted[bases] = base_matrices(predictions, name, bases)
         outcome = run_ensemble(name, predictions, pipeline.calibration, pipeline.threshold, seed, n_threads,
                                pipeline.labels.horizon, pipeline.folds.embargo_bars, params=pipeline.learners.get(name),
-                               windows=pivoted[bases])
+                               windows=pivoted[bases], simulator=simulator)
         on_complete(outcome)
         outcomes.append(outcome)
     return outcomes

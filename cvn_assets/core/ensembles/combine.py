@@ -23,6 +23,7 @@ from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemb
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.folds import purged_inner_splits
 from cvn_assets.core.metrics.classification import as_hard_labels
+from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
 from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
 from cvn_assets.core.training import ModelOutcome
@@ -166,6 +167,7 @@ def run_ensemble(
     params: Mapping[str, Any] | None = None,
     run: EnsembleRunParams = EnsembleRunParams(),
     windows: Mapping[str, WindowMatrix] | None = None,
+    simulator: TradeSimulator | None = None,
 ) -> EnsembleOutcome:
     """Fit ensemble `name` on validation, predict test, calibrate and choose its threshold.
 
@@ -175,6 +177,7 @@ def run_ensemble(
     doc). The returned frame's `score` is what the calibrator consumed, as for base models:
     logit(clipped ensemble P(BUY)) for temperature scaling, the probability otherwise. `windows`, when
     given, are `base_matrices` of those predictions already pivoted for this ensemble's base models.
+    `simulator` trades the validation signals for a threshold objective that needs trades.
 
     Like `training.fit_and_predict`, a failing meta-model fit is recorded as `training_failed`;
     input problems (missing base model, one-class validation, unknown ensemble or parameter) raise.
@@ -204,7 +207,8 @@ def run_ensemble(
     inputs = {w: _calibrator_input(scores[w], calibration, run.margin_clip_eps) for w in WINDOWS}
     calibrator = make_calibrator(calibration).fit(inputs["validation"], validation.y)
     calibrated = {w: calibrator.transform(inputs[w]) for w in WINDOWS}
-    choice = sweep_threshold(calibrated["validation"], validation.y, threshold)
+    trades = None if simulator is None else simulator.candidates(validation.positions)
+    choice = sweep_threshold(calibrated["validation"], validation.y, threshold, trades=trades)
     frames = [
         pd.DataFrame({"model": name, "window": w, "position": windows[w].positions,
                       "timestamp": windows[w].timestamps, "y": windows[w].y.astype(int),

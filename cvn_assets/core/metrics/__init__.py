@@ -10,9 +10,11 @@ from cvn_assets.core.metrics.classification import (
 )
 from cvn_assets.core.metrics.fold import fold_metrics_row
 from cvn_assets.core.metrics.reliability import DEFAULT_RELIABILITY_BINS, reliability_bins
+from cvn_assets.core.metrics.trades import Candidates, Trades, TradeSimulator
 from cvn_assets.core.metrics.trading import (
     TRADING_METRIC_NAMES,
     CostModel,
+    equity_curve,
     max_drawdown,
     sortino_ratio,
     trading_metrics,
@@ -22,11 +24,15 @@ __all__ = [
     "DEFAULT_ECE_BINS",
     "DEFAULT_RELIABILITY_BINS",
     "TRADING_METRIC_NAMES",
+    "Candidates",
     "CostModel",
+    "TradeSimulator",
+    "Trades",
     "as_hard_labels",
     "as_probabilities",
     "classification_metrics",
     "ece_per_class",
+    "equity_curve",
     "expected_calibration_error",
     "fold_metrics_row",
     "max_drawdown",

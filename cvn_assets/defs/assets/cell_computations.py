@@ -25,7 +25,9 @@ from cvn_assets.defs.cell_checks import (
 )
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
-CRYPTO_INPUTS = ("features", "raw_labels", "fold_windows")
+TRAINING_INPUTS = ("features", "raw_labels", "fold_windows")
+# The prices: validation trades (for a threshold objective that needs them) and the test trades.
+CRYPTO_INPUTS = (*TRAINING_INPUTS, "ohlcv")
 SMOOTHED, CLEANLAB = dg.AssetKey("smoothed_labels"), dg.AssetKey("cleanlab_mask")
 ENSEMBLE_KEY = dg.AssetKey(ENSEMBLE)
 # Imported by each worker process as it starts, while the parent still prepares the run.
@@ -68,7 +70,7 @@ def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAss
         CellAsset(SMOOTHED, TARGETS_CHECK, ("raw_labels", "fold_windows"), (),
                   lambda c, d, v, x: smoothed_labels_part(c, d, x.sweep), "labels", frozenset({"pandas", "parquet"}),
                   smoothed_labels_part.__doc__ or ""),
-        CellAsset(CLEANLAB, CLEANLAB_CHECK, CRYPTO_INPUTS, (),
+        CellAsset(CLEANLAB, CLEANLAB_CHECK, TRAINING_INPUTS, (),
                   lambda c, d, v, x: cleanlab_mask_part(c, d, x.sweep), "labels", frozenset({"cleanlab", "parquet"}),
                   cleanlab_mask_part.__doc__ or ""),
         *[CellAsset(prediction_asset_key(m), predictions_check(m), CRYPTO_INPUTS, (SMOOTHED, CLEANLAB),
@@ -76,14 +78,15 @@ def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAss
                     predictions_part.__doc__ or "") for m in models],
     ]
     if ensembles:
-        assets.append(CellAsset(ENSEMBLE_KEY, ENSEMBLE_CHECK, (), tuple(prediction_keys),
-                                lambda c, d, v, x: ensemble_part(c, {k.path[-1]: v[k] for k in prediction_keys},
+        assets.append(CellAsset(ENSEMBLE_KEY, ENSEMBLE_CHECK, ("ohlcv",), tuple(prediction_keys),
+                                lambda c, d, v, x: ensemble_part(c, d.ohlcv,
+                                                                 {k.path[-1]: v[k] for k in prediction_keys},
                                                                  x.sweep, x.log_event),
                                 "models", frozenset({"scikitlearn", "parquet"}), ensemble_part.__doc__ or ""))
     metric_inputs = (*prediction_keys, *([ENSEMBLE_KEY] if ensembles else []))
-    assets.append(CellAsset(FOLD_METRICS_KEY, METRICS_CHECK, ("raw_labels",), metric_inputs,
-                            lambda c, d, v, x: fold_metrics_part(c, d.raw_labels, {k.to_user_string(): v[k]
-                                                                                   for k in metric_inputs}, x.sweep),
+    assets.append(CellAsset(FOLD_METRICS_KEY, METRICS_CHECK, ("ohlcv",), metric_inputs,
+                            lambda c, d, v, x: fold_metrics_part(c, d.ohlcv, {k.to_user_string(): v[k]
+                                                                              for k in metric_inputs}, x.sweep),
                             "evaluation", frozenset({"pandas", "sql"}), fold_metrics_part.__doc__ or "",
                             RESULTS_IO_MANAGER))
     return assets

@@ -24,12 +24,13 @@ class CryptoInputs:
     features: pd.DataFrame
     raw_labels: pd.DataFrame
     fold_windows: pd.DataFrame
+    ohlcv: pd.DataFrame
     _folds: dict[str, FoldWindows] = field(default_factory=dict, compare=False, repr=False)
 
     def copy(self) -> CryptoInputs:
         """Deep copies of the frames, for a thread of its own (see `core.thread_copies`)."""
         return CryptoInputs(self.features.copy(deep=True), self.raw_labels.copy(deep=True),
-                            self.fold_windows.copy(deep=True))
+                            self.fold_windows.copy(deep=True), self.ohlcv.copy(deep=True))
 
     def fold(self, fold_id: str) -> FoldWindows:
         """The windows of one fold (parsed once per crypto, not once per asset)."""

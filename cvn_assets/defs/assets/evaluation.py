@@ -9,6 +9,7 @@ from cvn_assets.core.configs import as_dict
 from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.gate import verdicts_to_dict
+from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.sanity import degenerate_metrics_sanity
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.defs.assets.cell_types import Cell, Part
@@ -23,12 +24,16 @@ RESULTS_IO_MANAGER = "results_io_manager"
 FOLD_METRICS_KEY = dg.AssetKey("fold_metrics")
 
 
-def fold_metrics_part(cell: Cell, raw_labels: pd.DataFrame, inputs: dict[str, dict[str, pd.DataFrame]],
+def fold_metrics_part(cell: Cell, ohlcv: pd.DataFrame, inputs: dict[str, dict[str, pd.DataFrame]],
                       sweep: SweepResource) -> Part:
-    """Every metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
+    """Every metric of one cell on its test window: one row per model or ensemble and per factor it serves.
+
+    Trading metrics follow one position at a time on the crypto's OHLCV (see `core.metrics.trades`).
+    """
     predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
     summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
-    metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
+    pipeline = sweep.catalogue.pipeline
+    metrics = cell_metrics(predictions, summaries, TradeSimulator.from_ohlcv(ohlcv, pipeline.labels, pipeline.costs))
     rows = result_rows(metrics, sweep_id=sweep.name, crypto=cell.crypto, fold=cell.fold, config_id=cell.config_id,
                        members=sweep.catalogue.config(cell.config_id).members,
                        model_choices=model_choices(sweep.catalogue))

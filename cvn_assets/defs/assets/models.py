@@ -6,6 +6,7 @@ import pandas as pd
 
 from cvn_assets.core.ensembles import ensemble_base_models
 from cvn_assets.core.ensembles.cell import run_cell_ensembles
+from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
 from cvn_assets.core.sanity import prediction_sanity
 from cvn_assets.core.scoring import bundle_from_outcome, dump_bundle
@@ -46,6 +47,7 @@ def predictions_part(model: str, cell: Cell, data: CryptoInputs, smoothed_labels
         sample_weight=cleanlab_weights, learner_params=learner_params, learner_name=learner_name,
         class_balancing=pipeline.training.class_balancing, calibration=pipeline.calibration,
         threshold=pipeline.threshold, seed=catalogue.seed, n_threads=sweep.n_threads,
+        simulator=TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs),
     )
     log_event("training_complete", **_completion_fields(outcome, cell))
     metadata: dict[str, dg.MetadataValue] = {
@@ -83,7 +85,7 @@ def _completion_fields(outcome: ModelOutcome, cell: Cell) -> dict[str, object]:
             "best_iteration": best_iteration, "error": outcome.error}
 
 
-def ensemble_part(cell: Cell, base: dict[str, dict[str, pd.DataFrame]], sweep: SweepResource,
+def ensemble_part(cell: Cell, ohlcv: pd.DataFrame, base: dict[str, dict[str, pd.DataFrame]], sweep: SweepResource,
                   log_event: EventLog) -> Part:
     """Blends and stackers over the base models' calibrated validation predictions of one cell.
 
@@ -101,7 +103,8 @@ def ensemble_part(cell: Cell, base: dict[str, dict[str, pd.DataFrame]], sweep: S
         on_complete=lambda outcome: log_event(
             "training_complete", model=outcome.model, crypto=cell.crypto, fold=cell.fold, config=cell.config_id,
             status=outcome.status, n_train=outcome.train_rows, threshold=outcome.threshold,
-            duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error))
+            duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error),
+        simulator=TradeSimulator.from_ohlcv(ohlcv, catalogue.pipeline.labels, catalogue.pipeline.costs))
     summaries = pd.DataFrame([o.summary() for o in outcomes])
     combined = pd.concat([o.predictions for o in outcomes], ignore_index=True)
     return Part({"predictions": combined, "models": summaries}, {"ensembles": table_metadata(summaries)},

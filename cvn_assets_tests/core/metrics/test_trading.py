@@ -1,4 +1,4 @@
-"""Trading metrics: cost formula v3 on hand numbers, hand-built trade sequences, the no-trade case, errors."""
+"""Trading metrics: cost formula v3 on hand numbers, statistics of hand-built trade sequences, compounding drawdown."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from cvn_assets.core.errors import CatalogueError, InsufficientDataError
-from cvn_assets.core.metrics import CostModel, trading_metrics
-
-FREE = CostModel(taker_fee=0.0, spread=0.0, slippage=0.0, funding_per_8h=0.0)
+from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.metrics import CostModel, Trades, equity_curve, max_drawdown, trading_metrics
 
 
-def _all_taken(returns: list[float], offset: int = 1, costs: CostModel = FREE) -> dict[str, float | int]:
-    r = np.array(returns, dtype=float)
-    return trading_metrics(r, np.full(r.size, offset), np.ones(r.size, dtype=bool), costs)
+def _trades(net: list[float], gross: list[float] | None = None) -> Trades:
+    """Trades with the given returns (the bars and prices do not enter the statistics)."""
+    n = len(net)
+    bars = np.arange(n)
+    return Trades(signal_bar=bars, entry_bar=bars + 1, exit_bar=bars + 1, entry_price=np.ones(n),
+                  exit_price=np.ones(n), bars_held=np.ones(n, dtype=int),
+                  gross=np.array(net if gross is None else gross, dtype=float), net=np.array(net, dtype=float))
 
 
 @pytest.mark.parametrize(
@@ -62,77 +64,73 @@ def test_trade_cost_rejects_negative_hours() -> None:
 
 
 def test_hand_sequence_with_a_mid_run_drawdown() -> None:
-    m = _all_taken([0.02, -0.01, 0.03, -0.02])
+    m = trading_metrics(_trades([0.02, -0.01, 0.03, -0.02]))
     assert m["n_trades"] == 4
     assert m["win_rate"] == pytest.approx(0.5)
     assert m["mean_return"] == pytest.approx(0.005)
     # downside deviation sqrt((0.01^2 + 0.02^2) / 4) over all four trades
     assert m["sortino"] == pytest.approx(0.005 / math.sqrt(0.0005 / 4))
-    # equity 0, .02, .01, .04, .02: worst drop is .04 -> .02
+    # equity 1, 1.02, 1.0098, 1.040094, 1.01929212: worst fall is the last trade's 2 % of its peak
     assert m["max_drawdown"] == pytest.approx(0.02)
 
 
-def test_drawdown_counts_from_the_starting_zero() -> None:
-    assert _all_taken([-0.01, -0.02, 0.05])["max_drawdown"] == pytest.approx(0.03)
+def test_drawdown_compounds_and_is_a_fraction_of_the_peak() -> None:
+    # equity 1 -> 1.1 -> 0.88 -> 0.66 -> 0.99: the fall 1.1 -> 0.66 is 0.44 / 1.1 = 0.4 of the peak
+    # (a running sum of the returns, 0.1 -> -0.35, would read 0.45)
+    np.testing.assert_allclose(equity_curve(np.array([0.10, -0.20, -0.25, 0.50])), [1.0, 1.1, 0.88, 0.66, 0.99])
+    assert max_drawdown(np.array([0.10, -0.20, -0.25, 0.50])) == pytest.approx(0.4)
+
+
+def test_drawdown_counts_from_the_starting_equity() -> None:
+    # 1 -> 0.99 -> 0.9702: 1 - 0.9702 = 0.0298 below the starting peak
+    assert max_drawdown(np.array([-0.01, -0.02, 0.05])) == pytest.approx(0.0298)
 
 
 def test_drawdown_depends_on_time_order() -> None:
-    assert _all_taken([0.05, -0.01, -0.02])["max_drawdown"] == pytest.approx(0.03)
-    assert _all_taken([-0.01, 0.05, -0.02])["max_drawdown"] == pytest.approx(0.02)
+    # 1 -> 1.05 -> 1.0395 -> 1.01871: 1 - 1.01871 / 1.05 = 0.0298
+    assert max_drawdown(np.array([0.05, -0.01, -0.02])) == pytest.approx(0.0298)
+    # 1 -> 0.99 -> 1.0395 -> 1.01871: the last trade's 2 % of the peak 1.0395
+    assert max_drawdown(np.array([-0.01, 0.05, -0.02])) == pytest.approx(0.02)
+
+
+def test_a_loss_beyond_the_stake_ruins_the_equity_and_stops_there() -> None:
+    # a net return of -1.2 (costs on a near-total loss) leaves 0, not -0.2: the fall is the whole peak
+    np.testing.assert_allclose(equity_curve(np.array([0.5, -1.2, 0.3])), [1.0, 1.5, 0.0, 0.0])
+    assert max_drawdown(np.array([0.5, -1.2, 0.3])) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_drawdown_lies_in_zero_one_on_random_returns(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    net = rng.normal(0.0, rng.choice([0.01, 0.2, 0.8]), int(rng.integers(1, 400)))
+    assert 0.0 <= max_drawdown(net) <= 1.0
 
 
 def test_all_winning_trades_give_zero_drawdown_and_undefined_sortino() -> None:
-    m = _all_taken([0.01, 0.02])
+    m = trading_metrics(_trades([0.01, 0.02]))
     assert m["win_rate"] == 1.0
     assert m["max_drawdown"] == 0.0
     assert math.isnan(m["sortino"])
 
 
-def test_costs_turn_a_small_gross_win_into_a_net_loss() -> None:
-    # 4 bars of 1 h: cost 0.00255; a gross 0.002 win is a net loss.
-    m = _all_taken([0.002, 0.01], offset=4, costs=CostModel())
+def test_expectancies_are_the_mean_gross_and_net_returns() -> None:
+    # a gross 0.002 win held 4 h costs 0.00255 (cost v3): a net loss
+    cost = CostModel().trade_cost(4.0)
+    m = trading_metrics(_trades([0.002 - cost, 0.01 - cost], gross=[0.002, 0.01]))
     assert m["expectancy_gross"] == pytest.approx(0.006)
     assert m["expectancy_net"] == pytest.approx(0.006 - 0.00255)
     assert m["expectancy_net"] == pytest.approx(m["mean_return"])
     assert m["win_rate"] == pytest.approx(0.5)
 
 
-def test_hours_held_uses_bar_hours() -> None:
-    four_hour_bars = CostModel(bar_hours=4.0)
-    m = _all_taken([0.01], offset=2, costs=four_hour_bars)
-    assert m["expectancy_net"] == pytest.approx(0.01 - (0.0025 + 0.0001 * 8 / 8))
-
-
-def test_only_taken_rows_count_and_untaken_rows_may_be_nan() -> None:
-    returns = np.array([0.03, np.nan, -0.01, 0.5])
-    taken = np.array([True, False, True, False])
-    m = trading_metrics(returns, np.array([1, 1, 1, 1]), taken, FREE)
-    assert m["n_trades"] == 2
-    assert m["expectancy_gross"] == pytest.approx(0.01)
-
-
 def test_no_trade_gives_nan_not_zero() -> None:
-    m = trading_metrics(np.array([0.01, 0.02]), np.array([1, 1]), np.zeros(2, dtype=bool))
+    m = trading_metrics(_trades([]))
     assert m["n_trades"] == 0 and type(m["n_trades"]) is int
     others = {k: v for k, v in m.items() if k != "n_trades"}
     assert others and all(math.isnan(v) for v in others.values())
 
 
 def test_values_are_plain_python_numbers() -> None:
-    m = _all_taken([0.01, -0.02], costs=CostModel())
+    m = trading_metrics(_trades([0.01, -0.02]))
     assert type(m["n_trades"]) is int
     assert all(type(v) is float for k, v in m.items() if k != "n_trades")
-
-
-@pytest.mark.parametrize(
-    ("returns", "offsets", "taken", "error", "match"),
-    [
-        pytest.param([0.01, 0.02], [1], [True, True], InsufficientDataError, "row-aligned", id="misaligned"),
-        pytest.param([0.01], [1], [1], ValueError, "boolean mask", id="integer_mask"),
-        pytest.param([0.01, np.nan], [1, 1], [True, True], ValueError, "taken row 1", id="nan_return_on_a_trade"),
-        pytest.param([0.01], [-1], [True], ValueError, "exit offset at taken row 0", id="negative_exit_offset"),
-    ],
-)
-def test_trading_metrics_errors(returns: list, offsets: list, taken: list, error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        trading_metrics(np.array(returns, dtype=float), np.array(offsets), np.array(taken))
