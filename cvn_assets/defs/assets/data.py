@@ -99,7 +99,7 @@ def _fold_windows(crypto: str, values: Mapping[dg.AssetKey, Any], resources: Dat
 
 def _ohlcv_sanity(crypto: str, ohlcv: pd.DataFrame, resources: DataResources) -> CheckOutcome:
     try:
-        validate_ohlcv(ohlcv, crypto, origin=origin_of(ohlcv))
+        validate_ohlcv(ohlcv, crypto, resources.source.bar, resources.source.rules, origin_of(ohlcv))
     except OhlcvValidationError as error:
         return CheckOutcome(False, str(error.problem), "valid", str(error))
     return CheckOutcome(True, len(ohlcv), "valid", f"{len(ohlcv)} valid bars")
