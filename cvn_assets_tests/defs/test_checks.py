@@ -64,3 +64,14 @@ def test_the_catalogue_gap_tolerance_applies_to_loading_and_to_the_ohlcv_check(
     assert accepted.success
     evaluations = {e.check_name: e for e in accepted.get_asset_check_evaluations()}
     assert evaluations["ohlcv_sanity"].passed
+
+
+def test_a_gate_launched_without_any_results_names_the_factor(tmp_path: Path, small_settings,
+                                                               instance: dg.DagsterInstance) -> None:
+    """As from the UI before any cell ran: the empty results table keeps its columns (no KeyError)."""
+    defs = build_defs(small_settings)
+    result = defs.resolve_job_def("gate_job").execute_in_process(partition_key="label_smoothing", instance=instance,
+                                                                 raise_on_error=False)
+    error = result.get_step_failure_events()[0].step_failure_data.error.cause
+    assert error.cls_name == "InsufficientDataError"
+    assert "factor 'label_smoothing' has no rows in the results table; factors present: []" in error.message
