@@ -75,3 +75,17 @@ def test_a_gate_launched_without_any_results_names_the_factor(tmp_path: Path, sm
     error = result.get_step_failure_events()[0].step_failure_data.error.cause
     assert error.cls_name == "InsufficientDataError"
     assert "factor 'label_smoothing' has no rows in the results table; factors present: []" in error.message
+
+
+def test_a_series_too_short_for_the_folds_names_the_crypto_and_the_settings(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    short = tmp_path / "short"
+    short.mkdir()
+    pd.read_csv(small_data_dir / "BTC.csv").head(700).to_csv(short / "BTC.csv", index=False)
+    defs = build_defs(make_settings(tmp_path, short, small_catalogue_document(("BTC",))))
+    result = defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance,
+                                                                        raise_on_error=False)
+    error = result.get_step_failure_events()[0].step_failure_data.error.cause
+    assert error.message.startswith("cvn_assets.core.errors.InsufficientDataError: BTC: walk-forward folds need at "
+                                    "least 2224 labeled rows")
+    assert error.message.rstrip().endswith("lower folds.n_folds or folds.min_window_rows in the catalogue")
