@@ -64,7 +64,8 @@ def test_the_catalogues_baseline_is_used_when_the_table_flags_none(tmp_path: Pat
     path = _csv(_label_smoothing_table(), tmp_path / "results.csv")
     code, inferred, said = _gate(capsys, "--results", path, "--factor", "label_smoothing")
     assert code == 0
-    assert said == f"baseline of label_smoothing: none (the catalogue's, {DEFAULT_CATALOGUE_PATH}; --baseline to choose)\n"
+    assert said == (f"baseline of label_smoothing: none (the catalogue's, {DEFAULT_CATALOGUE_PATH}; "
+                    "--baseline to choose)\n")
     code, given, _ = _gate(capsys, "--results", path, "--factor", "label_smoothing", "--baseline", "none")
     assert code == 0 and json.loads(inferred) == json.loads(given)
     assert {v["variant"]: v["verdict"] for v in json.loads(given)["factors"][0]["variants"]}["lock"] == "LOCK"
@@ -95,7 +96,8 @@ def test_the_catalogue_comes_from_the_option_then_the_environment(tmp_path: Path
     ("table", "catalogue_baseline", "message"),
     [
         pytest.param(_label_smoothing_table("base"), "none",
-                     "its baseline 'none' has no rows (variants: ['abandon', 'base', 'blocked', 'few', 'keep', 'lock'])",
+                     "its baseline 'none' has no rows "
+                     "(variants: ['abandon', 'base', 'blocked', 'few', 'keep', 'lock'])",
                      id="catalogue-baseline-absent-from-the-table"),
         pytest.param(standard_table(), "none", "it does not name this factor", id="catalogue-without-the-factor"),
     ],
