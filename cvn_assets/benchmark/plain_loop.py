@@ -24,7 +24,7 @@ import pandas as pd
 from cvn_assets.benchmark.measure import StageClock
 from cvn_assets.core.catalogue import Catalogue, model_choices
 from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv, ohlcv_content_hash
-from cvn_assets.core.data.validation import OhlcvRules, validate_ohlcv
+from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.ensembles.cell import run_cell_ensembles
 from cvn_assets.core.evaluation import cell_metrics, result_rows
 from cvn_assets.core.features import build_features
@@ -101,10 +101,10 @@ def prepare_crypto(crypto: str, catalogue: Catalogue, source: OhlcvSourceSpec, c
     """OHLCV, features, triple-barrier labels and the fold plan of one crypto (the crypto data job)."""
     pipeline = catalogue.pipeline
     with clock.stage("data"):
-        ohlcv = load_ohlcv(crypto, source, OhlcvRules())
+        ohlcv = load_ohlcv(crypto, source, pipeline.data)
         ohlcv_content_hash(ohlcv)
     with clock.stage("checks"):
-        validate_ohlcv(ohlcv, crypto)
+        validate_ohlcv(ohlcv, crypto, source.bar, pipeline.data)
     with clock.stage("data"):
         features = build_features(ohlcv, pipeline.features)
         labels = triple_barrier_labels(ohlcv, pipeline.labels)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from cvn_assets.core.dossier.source import load_results_table, select_sweep
-from cvn_assets.core.errors import DataSourceError, InsufficientDataError
+from cvn_assets.cli.gate_arguments import BASELINE_FLAG_COLUMN, catalogue_loader, resolve_gate_arguments
+from cvn_assets.core.dossier.source import load_results_table
+from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.gate import FactorVerdict, evaluate_factor, render_verdict_table, verdicts_to_dict
 from cvn_assets.core.gate.pairs import require_results_columns
 from cvn_assets.core.sanity import blocking_failures_by_variant
-
-BASELINE_FLAG_COLUMN = "is_baseline"
-TRUE_MARKERS: frozenset[str] = frozenset({"true", "1", "1.0", "yes"})
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,10 +29,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--results", required=True, type=Path, help="results table, .csv or .parquet")
     parser.add_argument("--factor", help="factor to gate (default: every factor in the table)")
     parser.add_argument(
-        "--baseline", help=f"baseline variant (default: the variant flagged in an {BASELINE_FLAG_COLUMN} column)"
+        "--baseline", help=f"baseline variant (default: the variant flagged in an {BASELINE_FLAG_COLUMN} column, "
+                           "else the catalogue's baseline of the factor)"
     )
+    parser.add_argument("--catalogue", type=Path,
+                        help="catalogue naming each factor's baseline, read when the table flags none "
+                             "(default: $CVN_CATALOGUE, else the packaged catalogue)")
     parser.add_argument("--model", help="gate only this model (default: every model)")
-    parser.add_argument("--sweep-id", help="sweep to gate when the table's sweep_id column holds several")
+    parser.add_argument("--sweep-id", help="sweep to gate when the table's sweep_id column holds several "
+                                           "(default: the only one with rows of --factor)")
     parser.add_argument("--universe-size", type=int, help="cryptos in the universe (default: cryptos in the table)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(handler=run)
@@ -41,21 +45,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the requested factors and print the verdicts."""
-    results, _ = select_sweep(read_results(args.results), args.sweep_id, str(args.results))
-    factors = sorted(map(str, results["factor"].dropna().unique()))
-    if args.factor is not None:
-        if args.factor not in factors:
-            raise InsufficientDataError(f"unknown factor {args.factor!r}; factors in {args.results}: {factors}")
-        factors = [args.factor]
-    elif args.baseline is not None and len(factors) > 1:
-        raise InsufficientDataError(f"--baseline needs --factor when the table holds several factors: {factors}")
+    chosen = resolve_gate_arguments(read_results(args.results), str(args.results), args.factor, args.baseline,
+                                    args.sweep_id, catalogue_loader(args.catalogue))
+    for line in chosen.inferred:  # on stderr, so the verdicts on stdout stay a table or JSON
+        print(line, file=sys.stderr)
+    results = chosen.results
     verdicts: list[FactorVerdict] = []
-    for factor in factors:
-        baseline = args.baseline if args.baseline is not None else flagged_baseline(results, factor)
+    for factor in chosen.factors:
         # As in a sweep, where these rows fail a blocking check: their variant cannot be judged.
         blocking = blocking_failures_by_variant(results[results["factor"] == factor])
         verdicts += evaluate_factor(
-            results, factor, baseline, model=args.model, universe_size=args.universe_size, blocking_failures=blocking
+            results, factor, chosen.baselines[factor], model=args.model, universe_size=args.universe_size,
+            blocking_failures=blocking,
         )
     if args.json:
         print(json.dumps(verdicts_to_dict(verdicts), indent=2, allow_nan=False, ensure_ascii=False))
@@ -72,22 +73,3 @@ def read_results(path: Path) -> pd.DataFrame:
     except DataSourceError as error:
         raise DataSourceError(f"{path}: {error}") from error
     return table
-
-
-def flagged_baseline(results: pd.DataFrame, factor: str) -> str:
-    """The one variant of `factor` flagged in the is_baseline column."""
-    if BASELINE_FLAG_COLUMN not in results.columns:
-        raise InsufficientDataError(
-            f"no baseline for factor {factor!r}: pass --baseline or add an {BASELINE_FLAG_COLUMN} column"
-        )
-    rows = results[results["factor"] == factor]
-    flags = rows[BASELINE_FLAG_COLUMN]
-    if not pd.api.types.is_bool_dtype(flags):
-        flags = flags.astype(str).str.strip().str.lower().isin(TRUE_MARKERS)
-    flagged = sorted(map(str, rows.loc[flags.to_numpy(dtype=bool), "variant"].unique()))
-    if len(flagged) != 1:
-        raise InsufficientDataError(
-            f"factor {factor!r} needs exactly one variant flagged {BASELINE_FLAG_COLUMN}, found {flagged}; "
-            "pass --baseline"
-        )
-    return flagged[0]

@@ -13,6 +13,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "run", help="materialize the sweep on the Dagster instance in $DAGSTER_HOME and print the verdicts",
         description="Without options the whole grid runs: every crypto × fold × configuration, then the gates.",
+        epilog="Your own sweep and data: CVN_CATALOGUE (catalogue YAML), CVN_DATA_DIR and CVN_DATA_PATTERN "
+               "(one file per crypto, default {crypto}.*) or CVN_DATA_SQL_URL and CVN_DATA_SQL_TABLE, "
+               "CVN_MAX_GAP_BARS (longest run of missing bars accepted); see docs/data.md.",
     )
     parser.add_argument("--crypto", action="append", help="only this crypto (repeatable)")
     parser.add_argument("--fold", action="append", help="only this fold, e.g. f1 (repeatable)")

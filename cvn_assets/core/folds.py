@@ -166,7 +166,8 @@ def walk_forward_folds(
         raise InsufficientDataError(
             f"walk-forward folds need at least {needed} labeled rows ({params.n_blocks} blocks x "
             f"({params.min_window_rows} min_window_rows + {label_horizon} label_horizon + "
-            f"{params.embargo_bars} embargo_bars)), got {usable.size} labeled of {mask.size} rows"
+            f"{params.embargo_bars} embargo_bars)), got {usable.size} labeled of {mask.size} rows; use a longer "
+            f"series, or lower folds.n_folds or folds.min_window_rows in the catalogue"
         )
     # Purge and embargo remove at most label_horizon + embargo_bars positions from a block's end, so
     # every block of at least per_block rows keeps min_window_rows.

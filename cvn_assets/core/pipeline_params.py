@@ -13,6 +13,7 @@ from typing import Any
 from cvn_assets.core.alert_rules import AlertThresholds
 from cvn_assets.core.calibration import CalibrationParams
 from cvn_assets.core.catalogue_checks import check_field_types, check_known_keys, describe
+from cvn_assets.core.data.validation import OhlcvRules
 from cvn_assets.core.drift import DriftThresholds
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.features import FeatureParams
@@ -33,6 +34,7 @@ class TrainingParams:
 
 
 _SECTION_CLASSES: dict[str, type] = {
+    "data": OhlcvRules,
     "labels": BarrierParams,
     "folds": FoldParams,
     "features": FeatureParams,
@@ -52,6 +54,7 @@ PIPELINE_SECTIONS: tuple[str, ...] = (*_SECTION_CLASSES, "learners")
 class PipelineParams:
     """Parameters of all stages of one sweep."""
 
+    data: OhlcvRules = field(default_factory=OhlcvRules)
     labels: BarrierParams = field(default_factory=BarrierParams)
     folds: FoldParams = field(default_factory=FoldParams)
     features: FeatureParams = field(default_factory=FeatureParams)

@@ -103,7 +103,8 @@ class ResultsStore:
         if keys is not None:
             wanted = set(keys)
             mask = [(c, f, v) in wanted for c, f, v in zip(frame["crypto"], frame["fold"], frame["config_id"])]
-            frame = frame[mask]
+            # A Series, not the list: an empty list would select no columns instead of no rows.
+            frame = frame[pd.Series(mask, index=frame.index, dtype=bool)]
         return frame.reset_index(drop=True)
 
     def sweeps(self) -> list[str]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cvn_assets.core.catalogue import Catalogue
 from cvn_assets.core.learners.param_check import check_catalogue_learners
 from cvn_assets.core.secrets import install_log_scrubber
 from cvn_assets.defs.assets.data import build_data_assets
@@ -39,7 +40,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     results = ResultsStoreResource(url=settings.results_url)
     resources = {
         "ohlcv_source": OhlcvSourceResource(directory=settings.data_dir, file_pattern=settings.data_pattern,
-                                            sql_url=settings.data_sql_url, sql_table=settings.data_sql_table),
+                                            sql_url=settings.data_sql_url, sql_table=settings.data_sql_table,
+                                            max_gap_bars=_max_gap_bars(settings, sweep.catalogue)),
         "sweep": sweep,
         "results": results,
         "artifacts": ArtifactStoreResource(base_dir=settings.storage_dir),
@@ -59,3 +61,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
                           jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=executor_from_name(settings.executor))
+
+
+def _max_gap_bars(settings: Settings, catalogue: Catalogue) -> int:
+    """CVN_MAX_GAP_BARS when set, else the catalogue's `data.max_gap_bars`."""
+    return catalogue.pipeline.data.max_gap_bars if settings.max_gap_bars is None else settings.max_gap_bars

@@ -25,13 +25,18 @@ class OhlcvSourceResource(dg.ConfigurableResource):
     sql_url: str | None = None
     sql_table: str | None = None
     bar: str = "1h"
+    # The catalogue's `data.max_gap_bars` or CVN_MAX_GAP_BARS, as `build_defs` resolves them.
     max_gap_bars: int | None = None
+
+    @property
+    def rules(self) -> OhlcvRules:
+        """The tolerances the OHLCV is validated with, on loading and in its check."""
+        return OhlcvRules() if self.max_gap_bars is None else OhlcvRules(max_gap_bars=self.max_gap_bars)
 
     def load(self, crypto: str) -> pd.DataFrame:
         spec = OhlcvSourceSpec(directory=self.directory, file_pattern=self.file_pattern,
                                sql_url=self.sql_url, sql_table=self.sql_table, bar=self.bar)
-        rules = OhlcvRules() if self.max_gap_bars is None else OhlcvRules(max_gap_bars=self.max_gap_bars)
-        return load_ohlcv_once(crypto, spec, rules)
+        return load_ohlcv_once(crypto, spec, self.rules)
 
     def describe(self) -> str:
         if self.sql_url:

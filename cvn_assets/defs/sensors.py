@@ -10,6 +10,7 @@ from cvn_assets.core.alert_rules import (AlertThresholds, cleanlab_alerts, drift
                                          training_failure_alert)
 from cvn_assets.core.alerts import Alert, AlertSink
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
+from cvn_assets.defs.run_failures import error_text
 
 BATCH = 500
 # Dagster abandons a sensor tick after 60 s and reports the code server unreachable; a slow webhook (up
@@ -151,7 +152,7 @@ def _failure_cause(context: dg.RunFailureSensorContext) -> str:
         error = event.step_failure_data.error
         while error is not None and error.cause is not None:
             error = error.cause
-        causes.append(f"{event.step_key}: {error.message.strip() if error is not None else 'failed'}")
+        causes.append(f"{event.step_key}: {error_text(error) if error is not None else 'failed'}")
     return "; ".join(causes)
 
 

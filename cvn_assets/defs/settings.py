@@ -21,6 +21,8 @@ class Settings:
     CVN_RESULTS_URL: SQLAlchemy URL of the results store (default: SQLite in the storage dir).
     CVN_DATA_DIR / CVN_DATA_PATTERN: read OHLCV from your own files instead of the embedded set.
     CVN_DATA_SQL_URL / CVN_DATA_SQL_TABLE: read OHLCV from a database table.
+    CVN_MAX_GAP_BARS: longest run of missing bars the OHLCV accepts (default: the catalogue's
+    `data: {max_gap_bars: …}`, itself 24 by default); weekends of a market with sessions need more.
     CVN_ALERTS_URL: SQLAlchemy URL of the alerts table (default: the results store's database).
     CVN_ALERT_WEBHOOK_URL: Slack-compatible webhook for alerts (default: none).
     CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
@@ -40,6 +42,7 @@ class Settings:
     data_pattern: str
     data_sql_url: str | None
     data_sql_table: str | None
+    max_gap_bars: int | None = None
     n_threads: int = 2
     cell_workers: int = 1
     cell_processes: str = "auto"
@@ -68,6 +71,7 @@ class Settings:
             data_pattern=env.get("CVN_DATA_PATTERN") or "{crypto}.*",
             data_sql_url=env.get("CVN_DATA_SQL_URL") or None,
             data_sql_table=env.get("CVN_DATA_SQL_TABLE") or None,
+            max_gap_bars=_count("CVN_MAX_GAP_BARS", env["CVN_MAX_GAP_BARS"]) if env.get("CVN_MAX_GAP_BARS") else None,
             n_threads=_positive("CVN_THREADS", env.get("CVN_THREADS") or "2"),
             cell_workers=_positive("CVN_CELL_WORKERS", env.get("CVN_CELL_WORKERS") or "1"),
             cell_processes=_choice("CVN_CELL_PROCESSES", env.get("CVN_CELL_PROCESSES") or "auto", PROCESS_MODES),
@@ -89,6 +93,16 @@ def _positive(name: str, value: str) -> int:
         number = 0
     if number < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _count(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise SettingsError(f"{name} must be a whole number of at least 0, got {value!r}")
     return number
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.core.errors import CatalogueError, CvnError, InsufficientDataError
+from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
 from cvn_assets.core.worker_processes import computes_in_processes
@@ -31,6 +31,7 @@ from cvn_assets.defs.partitions import (
     CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key, split_cell_key,
 )
 from cvn_assets.defs.range_retry import leftover
+from cvn_assets.defs.run_failures import error_text, gate_inputs_failed, is_project_error
 from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import alert_failed_runs, scan_all
@@ -103,8 +104,14 @@ def run_sweep(
     if not gate:
         return _finish(defs, instance, report, started, log)
     gate_job = defs.resolve_job_def(GATE_JOB)
+    results = defs.resources["results"].store()
 
     def record_verdicts(name: str) -> None:
+        blocked = gate_inputs_failed(name, results.read(sweep.name), report.failures) if report.failures else None
+        if blocked:  # its inputs failed in this sweep: no run, whose failure would only repeat theirs
+            report.failures[f"{GATE_JOB}[{name}]"] = blocked
+            log(f"  FAIL  {GATE_JOB:<16} {name:<28} {blocked}")
+            return
         expected, behind = plan.gate(name, all_folds)
         if behind:
             log(f"  note  {name} reads {len(behind)} cell(s) materialized under other inputs, parameters or code "
@@ -120,12 +127,13 @@ def run_sweep(
 
     for factor in catalogue.factors:
         record_verdicts(factor.name)
-    results = defs.resources["results"].store()
     for rule in catalogue.joint_rules:
+        rows = results.read(sweep.name)
         try:
-            decision = decide_joint(catalogue, rule, results.read(sweep.name))
+            decision = decide_joint(catalogue, rule, rows)
         except InsufficientDataError as exc:  # a factor's own gate failed the same way, above
-            report.failures[f"{GATE_JOB}[{rule.name}]"] = f"joint rule not decided: {exc}"
+            blocked = next(filter(None, (gate_inputs_failed(f, rows, report.failures) for f in rule.factors)), exc)
+            report.failures[f"{GATE_JOB}[{rule.name}]"] = f"joint rule not decided: {blocked}"
             continue
         log(f"  joint {rule.name}: " + "; ".join(decision.reasons))
         if decision.config_id is not None:
@@ -254,18 +262,9 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             if error is not None:
                 cause = error.cause or error
-                trace = "" if cause.cls_name in _project_errors() else f" (stack trace: run {result.run_id} in the UI)"
-                return cause.message.strip() + trace
+                trace = "" if is_project_error(cause) else f" (stack trace: run {result.run_id} in the UI)"
+                return error_text(cause) + trace
     return "run failed"
-
-
-def _project_errors() -> set[str]:
-    names, classes = set(), [CvnError]
-    while classes:
-        error = classes.pop()
-        names.add(error.__name__)
-        classes += error.__subclasses__()
-    return names
 
 
 def _sweep_resource(defs: dg.Definitions) -> SweepResource:

@@ -138,7 +138,7 @@ def test_a_table_of_several_sweeps_is_gated_one_sweep_at_a_time(
     path = write(pd.concat([chosen, other], ignore_index=True), tmp_path / "results.csv")
     arguments = ["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]
     assert main(arguments) == 2
-    assert "holds 2 sweeps ['chosen', 'other']" in capsys.readouterr().err
+    assert "has rows in 2 sweeps ['chosen', 'other']; choose one with --sweep-id" in capsys.readouterr().err
     assert main([*arguments, "--sweep-id", "chosen"]) == 0
     gated = json.loads(capsys.readouterr().out)
     assert main(["gate", "--results", str(write(chosen, tmp_path / "chosen.csv")), "--factor", FACTOR,

@@ -48,6 +48,30 @@ def test_pipeline_sections_override_defaults_key_by_key() -> None:
     assert catalogue.pipeline.learners["xgboost"] == {"num_boost_round": 10}
 
 
+def test_data_section_sets_the_gap_tolerance() -> None:
+    """A market with sessions misses 48 hourly bars every weekend; the default allows 24."""
+    assert parse_catalogue(_document()).pipeline.data.max_gap_bars == 24
+    catalogue = parse_catalogue(_document(data={"max_gap_bars": 72}))
+    assert catalogue.pipeline.data.max_gap_bars == 72
+    assert catalogue.snapshot()["pipeline"]["data"] == {"max_gap_bars": 72}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        pytest.param(_document(data={"max_gap_bars": -1}),
+                     r"section `data`: OHLCV rule max_gap_bars must be an integer >= 0, got -1", id="negative-gap"),
+        pytest.param(_document(data={"max_gap_bars": "48"}),
+                     r"section `data`: max_gap_bars must be an integer, got str '48'", id="gap-as-text"),
+        pytest.param(_document(data={"max_gap": 48}),
+                     r"section `data`: unknown key 'max_gap' \(did you mean 'max_gap_bars'\?\)", id="gap-key-typo"),
+    ],
+)
+def test_bad_data_section_is_named(document: dict, message: str) -> None:
+    with pytest.raises(CatalogueError, match=message):
+        parse_catalogue(document)
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [

@@ -145,7 +145,8 @@ def test_malformed_fold_frames_are_rejected(btc_labels: pd.DataFrame, btc_folds:
 
 
 def test_too_few_rows_names_how_many_are_needed() -> None:
-    with pytest.raises(InsufficientDataError, match=r"need at least 2224 labeled rows .* got 1000 labeled of 1000"):
+    with pytest.raises(InsufficientDataError, match=r"need at least 2224 labeled rows .* got 1000 labeled of 1000 "
+                       r"rows; use a longer series, or lower folds.n_folds or folds.min_window_rows in the catalogue$"):
         walk_forward_folds(hourly(1_000), np.ones(1_000, bool), HORIZON)
 
 

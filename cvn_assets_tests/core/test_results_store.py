@@ -52,6 +52,13 @@ def test_read_by_cell_keys(tmp_path: Path) -> None:
     assert store.read("s1", keys=[("ETH", "f1", "ls_mild")])["crypto"].tolist() == ["ETH"]
 
 
+def test_reading_cells_of_an_empty_table_keeps_its_columns(tmp_path: Path) -> None:
+    """What a gate reads before any cell ran: no rows, but the columns it selects on."""
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.db'}")
+    table = store.read("s1", keys=[("BTC", "f1", "baseline")])
+    assert table.empty and list(table.columns) == [c.name for c in store.table.columns]
+
+
 def test_rows_missing_columns_are_refused(tmp_path: Path) -> None:
     store = ResultsStore(f"sqlite:///{tmp_path / 'r.db'}")
     with pytest.raises(DataSourceError, match="lack columns"):

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
@@ -35,3 +36,56 @@ def test_cell_checks_pass_on_real_data_and_record_observed_and_threshold(small_s
     for evaluation in evaluations.values():
         assert evaluation.passed, evaluation.description
         assert {"observed", "threshold"} <= set(evaluation.metadata)
+
+
+def test_the_catalogue_gap_tolerance_applies_to_loading_and_to_the_ohlcv_check(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    """A weekend without trading (48 missing hourly bars) passes once the catalogue allows it."""
+    candles = pd.read_csv(small_data_dir / "BTC.csv")
+    gapped = tmp_path / "data"
+    gapped.mkdir()
+    pd.concat([candles.iloc[:1000], candles.iloc[1048:]]).to_csv(gapped / "BTC.csv", index=False)
+    document = small_catalogue_document(("BTC",))
+
+    def run(root: Path, doc: dict) -> dg.ExecuteInProcessResult:
+        defs = build_defs(make_settings(root, gapped, doc))
+        return defs.resolve_job_def("crypto_data_job").execute_in_process(
+            partition_key="BTC", instance=instance, raise_on_error=False)
+
+    (tmp_path / "strict").mkdir()
+    refused = run(tmp_path / "strict", document)
+    assert not refused.success
+    failure = refused.get_step_failure_events()[0].step_failure_data.error.cause
+    assert "gap of 48 bars (> 24 allowed)" in failure.message
+    assert "data.max_gap_bars in the catalogue or CVN_MAX_GAP_BARS" in failure.message
+
+    (tmp_path / "sessions").mkdir()
+    accepted = run(tmp_path / "sessions", {**document, "data": {"max_gap_bars": 48}})
+    assert accepted.success
+    evaluations = {e.check_name: e for e in accepted.get_asset_check_evaluations()}
+    assert evaluations["ohlcv_sanity"].passed
+
+
+def test_a_gate_launched_without_any_results_names_the_factor(tmp_path: Path, small_settings,
+                                                               instance: dg.DagsterInstance) -> None:
+    """As from the UI before any cell ran: the empty results table keeps its columns (no KeyError)."""
+    defs = build_defs(small_settings)
+    result = defs.resolve_job_def("gate_job").execute_in_process(partition_key="label_smoothing", instance=instance,
+                                                                 raise_on_error=False)
+    error = result.get_step_failure_events()[0].step_failure_data.error.cause
+    assert error.cls_name == "InsufficientDataError"
+    assert "factor 'label_smoothing' has no rows in the results table; factors present: []" in error.message
+
+
+def test_a_series_too_short_for_the_folds_names_the_crypto_and_the_settings(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    short = tmp_path / "short"
+    short.mkdir()
+    pd.read_csv(small_data_dir / "BTC.csv").head(700).to_csv(short / "BTC.csv", index=False)
+    defs = build_defs(make_settings(tmp_path, short, small_catalogue_document(("BTC",))))
+    result = defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance,
+                                                                        raise_on_error=False)
+    error = result.get_step_failure_events()[0].step_failure_data.error.cause
+    assert error.message.startswith("cvn_assets.core.errors.InsufficientDataError: BTC: walk-forward folds need at "
+                                    "least 2224 labeled rows")
+    assert error.message.rstrip().endswith("lower folds.n_folds or folds.min_window_rows in the catalogue")

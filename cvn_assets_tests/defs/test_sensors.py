@@ -110,6 +110,29 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
     assert alerts.iloc[0]["message"] == "run failed: broken: RuntimeError: disk full"
 
 
+def test_a_failed_run_alert_gives_a_project_error_without_its_class_name(instance: dg.DagsterInstance,
+                                                                          sink: AlertSinkResource) -> None:
+    from cvn_assets.core.errors import DataSourceError
+    from cvn_assets.defs.sensors import failed_run_sensor
+
+    @dg.op
+    def read_candles() -> None:
+        raise DataSourceError("OHLCV file for BTC not found: /data/BTC.csv")
+
+    @dg.job
+    def data_job() -> None:
+        read_candles()
+
+    result = data_job.execute_in_process(instance=instance, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="failed_run_sensor", dagster_instance=instance, dagster_run=instance.get_run_by_id(result.run_id),
+        dagster_event=failure, resources={"alert_sink": sink}).for_run_failure()
+    failed_run_sensor(context)
+    message = sink.store().query().iloc[0]["message"]
+    assert message == "run failed: read_candles: OHLCV file for BTC not found: /data/BTC.csv"
+
+
 def _report_drift(instance: dg.DagsterInstance, crypto: str, psi: float, last_bar: str) -> None:
     level = "critical" if psi > 0.5 else "warn" if psi > 0.2 else "ok"
     results = [{"metric": "psi:volatility_24", "value": psi, "threshold_warn": 0.2, "threshold_critical": 0.5,

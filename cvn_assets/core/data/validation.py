@@ -18,11 +18,14 @@ from cvn_assets.core.errors import CatalogueError, OhlcvValidationError
 from cvn_assets.core.schema import OHLCV_COLUMNS
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+# Where a user allows longer gaps (the catalogue section read by `pipeline_params`, the environment
+# variable by the deployment settings).
+GAP_SETTING = "allow longer gaps with data.max_gap_bars in the catalogue or CVN_MAX_GAP_BARS"
 
 
 @dataclass(frozen=True)
 class OhlcvRules:
-    """Tolerances of OHLCV validation."""
+    """Tolerances of OHLCV validation: the catalogue's `data` section."""
 
     # Largest run of missing bars allowed between two consecutive rows. Measured on the embedded
     # Bitfinex set after 1 h resampling, the largest runs are BTC 2, ETH 3, LTC 4, XRP 4, EOS 4
@@ -117,7 +120,8 @@ def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRul
     missing_bars = (steps // width - 1).fillna(0).astype("int64")
     row = _first(missing_bars > rules.max_gap_bars)
     if row is not None:
-        problem = f"gap of {missing_bars[row]} bars (> {rules.max_gap_bars} allowed) after {stamps[row - 1]}"
+        problem = (f"gap of {missing_bars[row]} bars (> {rules.max_gap_bars} allowed) after {stamps[row - 1]}; "
+                   f"{GAP_SETTING}")
         raise _error(origin, crypto, row, problem, stamps[row])
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.data.origin import origin_of
 from cvn_assets.core.data.validation import validate_ohlcv
-from cvn_assets.core.errors import OhlcvValidationError
+from cvn_assets.core.errors import InsufficientDataError, OhlcvValidationError
 from cvn_assets.core.features import build_features
 from cvn_assets.core.folds import folds_to_frame, walk_forward_folds
 from cvn_assets.core.labels import triple_barrier_labels
@@ -92,14 +92,17 @@ def _raw_labels(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataR
 
 def _fold_windows(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
     raw_labels, pipeline = values[RAW_LABELS], resources.sweep.catalogue.pipeline
-    folds = walk_forward_folds(raw_labels["timestamp"], raw_labels["label"].notna().to_numpy(),
-                               pipeline.labels.horizon, pipeline.folds)
+    try:
+        folds = walk_forward_folds(raw_labels["timestamp"], raw_labels["label"].notna().to_numpy(),
+                                   pipeline.labels.horizon, pipeline.folds)
+    except InsufficientDataError as exc:
+        raise InsufficientDataError(f"{crypto}: {exc}") from exc
     return folds_to_frame(folds, raw_labels["timestamp"]), {"folds": dg.MetadataValue.int(len(folds))}, {}
 
 
 def _ohlcv_sanity(crypto: str, ohlcv: pd.DataFrame, resources: DataResources) -> CheckOutcome:
     try:
-        validate_ohlcv(ohlcv, crypto, origin=origin_of(ohlcv))
+        validate_ohlcv(ohlcv, crypto, resources.source.bar, resources.source.rules, origin_of(ohlcv))
     except OhlcvValidationError as error:
         return CheckOutcome(False, str(error.problem), "valid", str(error))
     return CheckOutcome(True, len(ohlcv), "valid", f"{len(ohlcv)} valid bars")

@@ -103,7 +103,8 @@ CASES = [
     pytest.param(
         _shift_from(4, 31),
         4,
-        "gap of 31 bars (> 24 allowed) after 2024-01-01 03:00:00+00:00",
+        "gap of 31 bars (> 24 allowed) after 2024-01-01 03:00:00+00:00; "
+        "allow longer gaps with data.max_gap_bars in the catalogue or CVN_MAX_GAP_BARS",
         _at(35),
         id="gap-beyond-default-tolerance",
     ),
