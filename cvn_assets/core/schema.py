@@ -17,6 +17,10 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "ece_hold",
     "ece_buy",
     "threshold",
+    # Skill against the trivial rule that says BUY on every test bar (see `classification_metrics`).
+    "buy_signal_rate",
+    "always_buy_f1",
+    "f1_lift_over_always_buy",
     "n_trades",
     "win_rate",
     "mean_return",

@@ -168,3 +168,26 @@ def test_a_table_written_before_reliability_bins_existed_gets_the_column(fresh_p
     store.upsert(_rows("after_migration"))
     assert (store.read("after_migration")["reliability_bins"].dropna() == BINS).all()
     assert ResultsStore(fresh_postgres_url).read("after_migration").shape == store.read("after_migration").shape
+
+
+SKILL_COLUMNS = ("buy_signal_rate", "always_buy_f1", "f1_lift_over_always_buy")
+
+
+def test_a_table_written_before_the_skill_metrics_existed_gets_their_columns(fresh_postgres_url: str) -> None:
+    older = ResultsStore(fresh_postgres_url)
+    rows = _rows("before_skill", cryptos=("BTC",), folds=("f1",))
+    older.upsert(rows)
+    with older.engine.begin() as connection:
+        for column in SKILL_COLUMNS:
+            connection.execute(sa.text(f"ALTER TABLE {RESULTS_TABLE} DROP COLUMN {column}"))
+
+    store = ResultsStore(fresh_postgres_url)
+
+    columns = {c["name"]: c for c in sa.inspect(store.engine).get_columns(RESULTS_TABLE)}
+    for column in SKILL_COLUMNS:
+        assert columns[column]["nullable"] and isinstance(columns[column]["type"], sa.Float), column
+    old = store.read("before_skill")
+    assert len(old) == 2 and old[list(SKILL_COLUMNS)].isna().all().all()
+    new = _rows("after_skill", cryptos=("ETH",), folds=("f2",), seed=5)
+    store.upsert(new)
+    pd.testing.assert_frame_equal(_sorted(store.read("after_skill")), _sorted(new))

@@ -130,11 +130,21 @@ def ece_per_class(y: np.ndarray, p: np.ndarray, n_bins: int = DEFAULT_ECE_BINS) 
     return ece_hold, ece_buy
 
 
+def always_buy_f1(buy_rate: float) -> float:
+    """F1 of BUY of the trivial rule that says BUY on every bar, when a share `buy_rate` of bars is BUY.
+
+    Its precision is the BUY rate π and its recall 1, so F1 = 2π / (1 + π); 0 when no bar is BUY.
+    """
+    return 2.0 * buy_rate / (1.0 + buy_rate)
+
+
 def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
     """BUY-class classification and calibration metrics of probabilities `p` against hard labels `y`.
 
     Signals are BUY iff p >= threshold. Precision / recall / F1 follow sklearn with zero_division=0.
     AUC is NaN when `y` holds a single class (undefined). Log loss clips p to [1e-7, 1 - 1e-7].
+    `buy_signal_rate` is the share of rows signalled BUY, `always_buy_f1` the F1 of signalling BUY on
+    every row, and `f1_lift_over_always_buy` how far f1_buy rises above that trivial rule (≤ 0: no skill).
     """
     y_arr = as_hard_labels(y, "labels")
     p_arr = as_probabilities(p, "probabilities")
@@ -148,8 +158,11 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
     ece_hold, ece_buy = ece_per_class(y_arr, p_arr)
     # The arrays were validated above; scikit-learn's own re-validation costs more than the metrics.
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
-        return _sklearn_metrics(y_arr, p_arr, pred, single_class) | {
-            "ece": expected_calibration_error(y_arr, p_arr), "ece_hold": ece_hold, "ece_buy": ece_buy}
+        metrics = _sklearn_metrics(y_arr, p_arr, pred, single_class)
+    trivial = always_buy_f1(float(y_arr.mean()))
+    return metrics | {"ece": expected_calibration_error(y_arr, p_arr), "ece_hold": ece_hold, "ece_buy": ece_buy,
+                      "buy_signal_rate": float(pred.mean()), "always_buy_f1": trivial,
+                      "f1_lift_over_always_buy": metrics["f1_buy"] - trivial}
 
 
 def _sklearn_metrics(y_arr: np.ndarray, p_arr: np.ndarray, pred: np.ndarray, single_class: bool) -> dict[str, float]:

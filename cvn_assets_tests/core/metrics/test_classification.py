@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
+from sklearn.metrics import f1_score
 
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.metrics import classification_metrics, ece_per_class, expected_calibration_error
@@ -149,3 +150,30 @@ def test_classification_metrics_signal_rule_is_p_at_least_threshold() -> None:
 def test_classification_metrics_errors(y: list, p: list, threshold: float, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         classification_metrics(np.array(y), np.array(p, dtype=float), threshold)
+
+
+def test_skill_against_always_buy_on_hand_example() -> None:
+    # 10 bars, 2 BUY (π = 0.2); 3 signalled BUY, one of them a true BUY: precision 1/3, recall 1/2.
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.1, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1])
+    m = classification_metrics(y, p, threshold=0.5)
+    assert m["f1_buy"] == pytest.approx(0.4)  # 2 · (1/3 · 1/2) / (1/3 + 1/2)
+    assert m["buy_signal_rate"] == pytest.approx(0.3)
+    assert m["always_buy_f1"] == pytest.approx(1.0 / 3.0)  # 2 · 0.2 / 1.2
+    assert m["f1_lift_over_always_buy"] == pytest.approx(0.4 - 1.0 / 3.0)
+
+
+def test_always_buy_f1_is_the_f1_of_signalling_buy_on_every_bar() -> None:
+    rng = np.random.default_rng(11)
+    y = (rng.random(997) < 0.17).astype(int)
+    m = classification_metrics(y, rng.random(997), threshold=0.0)
+    assert m["buy_signal_rate"] == 1.0
+    assert m["always_buy_f1"] == pytest.approx(f1_score(y, np.ones_like(y)))
+    assert m["f1_lift_over_always_buy"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_always_buy_f1_is_zero_without_a_buy_bar() -> None:
+    m = classification_metrics(np.array([0, 0, 0, 0]), np.array([0.1, 0.2, 0.7, 0.9]), threshold=0.5)
+    assert m["always_buy_f1"] == 0.0
+    assert m["buy_signal_rate"] == 0.5
+    assert m["f1_lift_over_always_buy"] == 0.0
