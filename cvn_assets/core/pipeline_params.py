@@ -23,6 +23,7 @@ from cvn_assets.core.labels import BarrierParams
 from cvn_assets.core.learner_section import parse_learners_section
 from cvn_assets.core.metrics.trading import CostModel
 from cvn_assets.core.sanity import SanityThresholds
+from cvn_assets.core.skill import SkillThresholds
 from cvn_assets.core.thresholds import ThresholdParams
 
 
@@ -44,6 +45,7 @@ _SECTION_CLASSES: dict[str, type] = {
     "costs": CostModel,
     "gate": GateThresholds,
     "checks": SanityThresholds,
+    "skill": SkillThresholds,
     "alerts": AlertThresholds,
     "drift": DriftThresholds,
 }
@@ -64,6 +66,7 @@ class PipelineParams:
     costs: CostModel = field(default_factory=CostModel)
     gate: GateThresholds = field(default_factory=GateThresholds)
     checks: SanityThresholds = field(default_factory=SanityThresholds)
+    skill: SkillThresholds = field(default_factory=SkillThresholds)
     alerts: AlertThresholds = field(default_factory=AlertThresholds)
     drift: DriftThresholds = field(default_factory=DriftThresholds)
     learners: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

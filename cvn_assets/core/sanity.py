@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,12 +34,14 @@ class SanityThresholds:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """A check's verdict with the value it observed and the threshold it compared against."""
+    """A check's verdict with the value it observed and the threshold it compared against; `breakdown`
+    holds the values behind `observed` (e.g. per model) when there are several."""
 
     passed: bool
     observed: float | str
     threshold: float | str
     detail: str
+    breakdown: Mapping[str, object] = field(default_factory=dict)
 
 
 def label_sanity(labels: pd.DataFrame, horizon: int, thresholds: SanityThresholds = SanityThresholds()) -> CheckOutcome:

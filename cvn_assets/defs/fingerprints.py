@@ -95,7 +95,8 @@ class SweepFingerprints:
         factors = self.catalogue.snapshot()["factors"]
         own = {f: factors[f] for f in rules.get(name, (name,))}
         return fingerprint({"gate": name, "sweep": self.sweep_name, "cells": sorted(cell_fingerprints),
-                            "thresholds": self._pipeline["gate"], "factors": own, "code": self._code_versions(keys)})
+                            "thresholds": self._pipeline["gate"], "skill": self._pipeline["skill"], "factors": own,
+                            "code": self._code_versions(keys)})
 
 
 def fingerprint_tags(fingerprints: Mapping[str, str | None]) -> dict[str, str]:

@@ -80,7 +80,8 @@ def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_s
     evaluations = result.get_asset_check_evaluations()
     assert {(e.check_name, e.partition) for e in evaluations} == {
         (name, key) for key in RANGE for name in ("targets_in_range_and_train_only", "cleanlab_within_class_cap",
-                                                  "xgboost_probabilities_valid", "no_degenerate_metrics")}
+                                                  "xgboost_probabilities_valid", "no_degenerate_metrics",
+                                                  "models_beat_always_buy")}
     rows = defs.resources["results"].store().read("test_sweep")
     assert sorted(set(rows["fold"])) == ["f1", "f2", "f3"]
     assert recorded_fingerprints(instance, METRICS, RANGE) == fingerprints

@@ -1,4 +1,5 @@
-"""Blocking checks stop downstream steps in the run; the gate check passes only for LOCK."""
+"""Blocking checks stop downstream steps in the run; the advisory skill check warns without stopping it;
+the gate check passes only for LOCK."""
 
 from pathlib import Path
 
@@ -32,10 +33,11 @@ def test_cell_checks_pass_on_real_data_and_record_observed_and_threshold(small_s
     result = defs.resolve_job_def("cell_job").execute_in_process(partition_key="ETH|f2.cl_reweight", instance=instance)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(evaluations) == {"targets_in_range_and_train_only", "cleanlab_within_class_cap",
-                                "xgboost_probabilities_valid", "no_degenerate_metrics"}
-    for evaluation in evaluations.values():
-        assert evaluation.passed, evaluation.description
+                                "xgboost_probabilities_valid", "no_degenerate_metrics", "models_beat_always_buy"}
+    for name, evaluation in evaluations.items():
         assert {"observed", "threshold"} <= set(evaluation.metadata)
+        if name != "models_beat_always_buy":  # advisory: its outcome depends on the model, not on a bug
+            assert evaluation.passed, evaluation.description
 
 
 def test_the_catalogue_gap_tolerance_applies_to_loading_and_to_the_ohlcv_check(
@@ -89,3 +91,42 @@ def test_a_series_too_short_for_the_folds_names_the_crypto_and_the_settings(
     assert error.message.startswith("cvn_assets.core.errors.InsufficientDataError: BTC: walk-forward folds need at "
                                     "least 2224 labeled rows")
     assert error.message.rstrip().endswith("lower folds.n_folds or folds.min_window_rows in the catalogue")
+
+
+def _skill_check(tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance,
+                 skill: dict) -> tuple[dg.ExecuteInProcessResult, dg.AssetCheckEvaluation]:
+    document = small_catalogue_document(("ETH",))
+    document["skill"] = skill
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="ETH", instance=instance).success
+    result = defs.resolve_job_def("cell_job").execute_in_process(partition_key="ETH|f2.baseline", instance=instance,
+                                                                 raise_on_error=False)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return result, evaluations["models_beat_always_buy"]
+
+
+def test_skill_check_fails_as_a_warning_naming_the_model_its_values_and_the_rule(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    # No model lifts its F1 by 0.9 over always-BUY: the check must fail, and the run must go on.
+    result, evaluation = _skill_check(tmp_path, small_data_dir, instance,
+                                      {"min_f1_lift": 0.9, "max_buy_signal_rate": 0.5})
+    assert result.success
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN and not evaluation.blocking
+    assert evaluation.metadata["observed"].value == 1
+    assert evaluation.metadata["threshold"].value == "f1_lift_over_always_buy > 0.9 and buy_signal_rate ≤ 0.5"
+    values = evaluation.metadata["breakdown"].value["xgboost"]
+    assert values["skill"] is False
+    assert values["f1_lift_over_always_buy"] == round(values["f1_buy"] - values["always_buy_f1"], 6)
+    assert 0.0 <= values["buy_signal_rate"] <= 1.0
+    assert "xgboost" in evaluation.description
+    assert instance.fetch_materializations(dg.AssetKey("fold_metrics"), limit=1).records
+
+
+def test_skill_check_passes_when_the_rule_admits_every_model(tmp_path: Path, small_data_dir: Path,
+                                                             instance: dg.DagsterInstance) -> None:
+    result, evaluation = _skill_check(tmp_path, small_data_dir, instance,
+                                      {"min_f1_lift": -1.0, "max_buy_signal_rate": 1.0})
+    assert result.success and evaluation.passed
+    assert evaluation.metadata["observed"].value == 0
+    assert evaluation.metadata["breakdown"].value["xgboost"]["skill"] is True

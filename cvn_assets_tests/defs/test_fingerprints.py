@@ -1,12 +1,15 @@
 """The input fingerprints a run carries in its tags, for one partition or a range of many."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
+from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.fingerprints import (
-    FINGERPRINT_TAG, FINGERPRINTS_TAG, TAG_VALUE_LIMIT, fingerprint_tags, run_fingerprint,
+    FINGERPRINT_TAG, FINGERPRINTS_TAG, TAG_VALUE_LIMIT, SweepFingerprints, fingerprint_tags, run_fingerprint,
 )
+from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 from cvn_assets_tests.defs.fingerprint_runs import CELLS, fingerprints_through_a_range_run
 
 
@@ -35,3 +38,21 @@ def test_unknown_fingerprints_are_left_out() -> None:
 def test_a_range_run_records_every_cells_fingerprint(instance: dg.DagsterInstance) -> None:
     expected, recorded = fingerprints_through_a_range_run(instance)
     assert recorded == expected
+
+
+def test_skill_thresholds_re_gate_the_verdicts_without_retraining_the_cells(tmp_path: Path,
+                                                                           small_data_dir: Path) -> None:
+    def fingerprints(skill: dict) -> tuple[str, str]:
+        document = small_catalogue_document()
+        document["skill"] = skill
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        root.mkdir()
+        defs = build_defs(make_settings(root, small_data_dir, document))
+        sweep = defs.resources["sweep"]
+        fingerprints = SweepFingerprints(defs, sweep.catalogue, sweep.name)
+        return fingerprints.cell("crypto-fp", "f1", "baseline", []), fingerprints.gate("label_smoothing", ["c"], [])
+
+    default_cell, default_gate = fingerprints({})
+    stricter_cell, stricter_gate = fingerprints({"min_f1_lift": 0.02})
+    assert stricter_cell == default_cell
+    assert stricter_gate != default_gate

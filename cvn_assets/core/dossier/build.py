@@ -18,6 +18,7 @@ from cvn_assets.core.gate import FactorVerdict, GateThresholds, VariantVerdict
 from cvn_assets.core.gate.pairs import PRIMARY_METRIC, pair_cells
 from cvn_assets.core.sanity import degenerate_metric_failures
 from cvn_assets.core.schema import STATUS_OK
+from cvn_assets.core.skill import SkillThresholds, skill_counts
 from cvn_assets.core.sweep_gate import JointDecision, evaluate_joint, evaluate_single_factor, gate_table
 
 PAIR_COLUMNS: tuple[str, ...] = ("baseline_f1_buy", "variant_f1_buy", "delta_f1_buy")
@@ -49,6 +50,8 @@ class Dossier:
     models: tuple[str, ...]
     thresholds: GateThresholds
     summary: pd.DataFrame
+    skill: pd.DataFrame
+    skill_thresholds: SkillThresholds
     variants: tuple[VariantDetail, ...]
     cryptos: tuple[str, ...]
     folds: tuple[str, ...]
@@ -88,6 +91,7 @@ def build_dossier(
         sweep_id=sweep_id, factor=factor_name, baseline=baseline, model=model or "-",
         models=tuple(fv.model for fv in verdicts), thresholds=catalogue.pipeline.gate,
         summary=gate_table(verdicts, decision), variants=details,
+        skill=skill_counts(factor_rows, catalogue.pipeline.skill), skill_thresholds=catalogue.pipeline.skill,
         cryptos=_ordered_cryptos(catalogue, factor_rows), folds=_ordered_folds(factor_rows),
         excluded=_excluded(details, factor_rows, baseline, model),
         reliability_note=None if has_bins else RELIABILITY_MISSING_NOTE,

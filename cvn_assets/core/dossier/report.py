@@ -16,6 +16,8 @@ from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, REL
 # A catalogue snapshot is long; the report shows its start, the verdict's metadata keeps all of it.
 MAX_LINEAGE_VALUE_CHARS = 400
 NOTHING_GATED = "No variant was gated, so there is nothing to show here."
+SKILL_MISSING_NOTE = ("The results table records no `buy_signal_rate` or `f1_lift_over_always_buy` (it was written "
+                      "before they existed), so skill against always-BUY cannot be counted.")
 
 
 def dossier_title(dossier: Dossier) -> str:
@@ -31,6 +33,7 @@ def dossier_blocks(dossier: Dossier, figures: Collection[str]) -> list[Block]:
                   f"where both are `ok`. Figures and detailed tables are for model `{dossier.model}`; the verdict "
                   f"table covers every model gated ({', '.join(f'`{m}`' for m in dossier.models) or 'none'})."),
         *_verdicts(dossier),
+        *_skill(dossier),
         *_gate_tables(dossier),
         *_thresholds(dossier),
         *_figure_section("Δf1_buy per crypto × fold", HEATMAP, figures, dossier,
@@ -53,9 +56,12 @@ def _verdicts(dossier: Dossier) -> list[Block]:
     if "mean_delta_f1_buy" not in summary.columns:  # a joint rule whose candidate did not run
         blocks.append(Table(tuple(map(str, summary.columns)), _rows(summary.astype(str))))
     else:
-        columns = ("variant", "model", "verdict", "pairs", "mean Δf1_buy", "CI", "Cohen's d", "p (BH)",
-                   "cryptos improving", "MDE", "failed gates", "not evaluated")
-        rows = tuple((str(r.variant), str(r.model), str(r.verdict), str(r.n_pairs), _num(r.mean_delta_f1_buy, "+.4f"),
+        skill = {(str(r.variant), str(r.model)): f"{r.cells_with_skill}/{r.cells}"
+                 for r in dossier.skill.itertuples(index=False) if not r.not_recorded}
+        columns = ("variant", "model", "verdict", "cells with skill", "pairs", "mean Δf1_buy", "CI", "Cohen's d",
+                   "p (BH)", "cryptos improving", "MDE", "failed gates", "not evaluated")
+        rows = tuple((str(r.variant), str(r.model), str(r.verdict), skill.get((str(r.variant), str(r.model)), "n/a"),
+                      str(r.n_pairs), _num(r.mean_delta_f1_buy, "+.4f"),
                       _interval(r.ci_low, r.ci_high), _num(r.cohens_d, "+.2f"), _num(r.p_adjusted, ".3g"),
                       str(r.cryptos_improving), _num(r.mde, ".4f"), str(r.failed_gates) or "-",
                       str(r.unevaluated_gates) or "-") for r in summary.itertuples(index=False))
@@ -63,6 +69,26 @@ def _verdicts(dossier: Dossier) -> list[Block]:
     if dossier.decision_reasons:
         blocks += [Paragraph("Joint rule decision:"), Bullets(tuple(dossier.decision_reasons))]
     return blocks
+
+
+def _skill(dossier: Dossier) -> list[Block]:
+    rule = dossier.skill_thresholds
+    blocks: list[Block] = [
+        Heading(2, "Skill against always-BUY"),
+        Paragraph(f"Signalling BUY on every test bar scores an F1 of 2π/(1+π), π the test BUY rate. A model has "
+                  f"skill on a cell when its f1_buy beats that by more than {rule.min_f1_lift:g} and it signals BUY "
+                  f"on at most {rule.max_buy_signal_rate:.0%} of the test bars; a failed cell has none. Lifts "
+                  f"between variants without skill compare models that do no better than the trivial rule."),
+    ]
+    if dossier.skill.empty:
+        return [*blocks, Paragraph(NOTHING_GATED)]
+    if dossier.skill["mean_buy_signal_rate"].isna().all():
+        return [*blocks, Paragraph(SKILL_MISSING_NOTE)]
+    columns = ("variant", "model", "skill", "mean f1_buy", "mean always-BUY F1", "mean lift", "mean BUY signal rate")
+    rows = tuple((str(r.variant), str(r.model), str(r.skill), _num(r.mean_f1_buy, ".4f"),
+                  _num(r.mean_always_buy_f1, ".4f"), _num(r.mean_f1_lift_over_always_buy, "+.4f"),
+                  _num(r.mean_buy_signal_rate, ".1%")) for r in dossier.skill.itertuples(index=False))
+    return [*blocks, Table(columns, rows)]
 
 
 def _gate_tables(dossier: Dossier) -> list[Block]:

@@ -37,7 +37,7 @@ from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS
 from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, track_cell
 from cvn_assets.defs.assets.models import PREDICTIONS_PREFIX
-from cvn_assets.defs.cell_checks import check_evaluation, inline_check
+from cvn_assets.defs.cell_checks import advisory_check, check_evaluation, inline_check
 from cvn_assets.defs.frame_store import PartitionValues
 from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
 from cvn_assets.defs.partitions import SweepPartitions
@@ -62,7 +62,8 @@ def build_cell_asset(partitions: SweepPartitions, models: Sequence[str], ensembl
 
     @dg.multi_asset(name=CELL_STEP, outs=outs, ins={name: dg.AssetIn() for name in CRYPTO_INPUTS},
                     internal_asset_deps=deps, partitions_def=partitions.cell, can_subset=True,
-                    check_specs=[inline_check(a.check, a.key, partitions.cell) for a in assets],
+                    check_specs=[inline_check(a.check, a.key, partitions.cell) for a in assets]
+                    + [advisory_check(c, a.key, partitions.cell) for a in assets for c in a.advisory_checks],
                     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=cells_per_backfill_run))
     def cell(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
              tracking: MlflowTrackingResource, **crypto_inputs: Any) -> Iterator[Any]:
@@ -143,6 +144,8 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             # A failed blocking check: the scheduler computes nothing after its asset, and Dagster fails
             # the step once the step has recorded what was computed.
             yield from (check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check)
+            yield from (check_evaluation(name, asset.key, outcome, k, blocking=False)
+                        for k, p in parts.items() for name, outcome in p.advisory.items())
     if scheduler.last_computed is not None:
         context.log.info(recording_summary(len(todo), len(cells), scheduler.last_computed - step_started,
                                            time.perf_counter() - scheduler.last_computed))

@@ -21,7 +21,7 @@ from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAG
 from cvn_assets.defs.assets.models import ENSEMBLE, ensemble_part, prediction_asset_key, predictions_part
 from cvn_assets.defs.assets.training import cleanlab_mask_part, smoothed_labels_part
 from cvn_assets.defs.cell_checks import (
-    CLEANLAB_CHECK, ENSEMBLE_CHECK, METRICS_CHECK, TARGETS_CHECK, predictions_check,
+    CLEANLAB_CHECK, ENSEMBLE_CHECK, METRICS_CHECK, SKILL_CHECK, TARGETS_CHECK, predictions_check,
 )
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
@@ -57,6 +57,7 @@ class CellAsset:
     kinds: frozenset[str]
     description: str
     io_manager_key: str | None = None
+    advisory_checks: tuple[str, ...] = ()
 
     @property
     def output(self) -> str:
@@ -88,7 +89,7 @@ def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAss
                             lambda c, d, v, x: fold_metrics_part(c, d.ohlcv, {k.to_user_string(): v[k]
                                                                               for k in metric_inputs}, x.sweep),
                             "evaluation", frozenset({"pandas", "sql"}), fold_metrics_part.__doc__ or "",
-                            RESULTS_IO_MANAGER))
+                            RESULTS_IO_MANAGER, (SKILL_CHECK,)))
     return assets
 
 

@@ -63,5 +63,7 @@ class Part:
     value: Any
     metadata: dict[str, dg.MetadataValue] = field(default_factory=dict)
     check: CheckOutcome | None = None
+    # Outcomes of its advisory (non-blocking) checks, by check name.
+    advisory: dict[str, CheckOutcome] = field(default_factory=dict)
     # Values the cell's later steps use but do not store (e.g. the per-model metrics for tracking).
     extra: dict[str, Any] = field(default_factory=dict)

@@ -11,10 +11,12 @@ from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.sanity import degenerate_metrics_sanity
+from cvn_assets.core.skill import SkillThresholds, skill_counts, skill_sanity
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.defs.assets.cell_types import Cell, Part
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.audit import audit_tree, verdict_configs
+from cvn_assets.defs.cell_checks import SKILL_CHECK
 from cvn_assets.defs.lineage import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
@@ -44,7 +46,8 @@ def fold_metrics_part(cell: Cell, ohlcv: pd.DataFrame, inputs: dict[str, dict[st
         "models": dg.MetadataValue.int(len(metrics)),
         "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
     }
-    return Part(rows, metadata, degenerate_metrics_sanity(rows), extra={"metrics": metrics})
+    skill = skill_sanity(metrics, sweep.catalogue.pipeline.skill)
+    return Part(rows, metadata, degenerate_metrics_sanity(rows), {SKILL_CHECK: skill}, extra={"metrics": metrics})
 
 
 def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
@@ -76,10 +79,18 @@ def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefini
         }
         if decision:
             metadata["joint_decision"] = dg.MetadataValue.json(decision.as_dict())
+        metadata.update(_skill_metadata(fold_metrics[fold_metrics["factor"] == name], catalogue.pipeline.skill))
         metadata.update(_verdict_lineage(context, catalogue, name, table))
         return dg.Output(payload, metadata=metadata)
 
     return [gate_verdict]
+
+
+def _skill_metadata(rows: pd.DataFrame, thresholds: SkillThresholds) -> dict[str, dg.MetadataValue]:
+    """How many cells of each variant × model beat the trivial always-BUY rule, e.g. "skill: 7/25 cells"."""
+    counts = skill_counts(rows, thresholds)
+    return {"skill": dg.MetadataValue.json({f"{r.variant}/{r.model}": r.skill for r in counts.itertuples()}),
+            "skill_rule": dg.MetadataValue.text(thresholds.rule())}
 
 
 TRACKED_METRICS = ("f1_buy", "auc", "brier", "log_loss", "ece", "threshold", "expectancy_net", "fit_seconds")

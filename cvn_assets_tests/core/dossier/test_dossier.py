@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from cvn_assets.core.dossier import Dossier, DossierFiles, build_dossier, embedded_markdown, write_dossier
+from cvn_assets.core.dossier.document import to_markdown
+from cvn_assets.core.dossier.report import dossier_blocks
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.worker_processes import WorkerPool, submitting_to
 from cvn_assets_tests.core.dossier.results_table import FACTOR, FAILURE_MESSAGE, SWEEP, toy_catalogue, toy_results
@@ -195,3 +197,37 @@ def test_an_unknown_factor_names_what_the_catalogue_gates() -> None:
 def test_a_factor_of_the_catalogue_absent_from_the_table_names_the_factors_present() -> None:
     with pytest.raises(InsufficientDataError, match=r"\['cleanlab'\] have no rows.*factors present: \['label_smoothing'\]"):
         build_dossier(toy_results(), toy_catalogue(), "cleanlab")
+
+
+def _skill_results() -> pd.DataFrame:
+    """The toy table with skill recorded: none lacks it on BTC and ETH (lift below 0), mild on BTC (BUY on
+    80 % of bars); aggressive has it on every ok cell, its failed (EOS, f2) cell aside."""
+    results = toy_results()
+    results["always_buy_f1"] = 0.3
+    results["buy_signal_rate"] = 0.3
+    results["f1_lift_over_always_buy"] = 0.02
+    no_lift = (results["variant"] == "none") & results["crypto"].isin(["BTC", "ETH"])
+    results.loc[no_lift, "f1_lift_over_always_buy"] = -0.01
+    results.loc[(results["variant"] == "mild") & (results["crypto"] == "BTC"), "buy_signal_rate"] = 0.8
+    failed = results["status"] != "ok"
+    results.loc[failed, ["always_buy_f1", "buy_signal_rate", "f1_lift_over_always_buy"]] = float("nan")
+    return results
+
+
+def test_the_dossier_counts_the_cells_of_each_variant_with_skill_against_always_buy() -> None:
+    dossier = build_dossier(_skill_results(), toy_catalogue(), FACTOR)
+    markdown = to_markdown(dossier_blocks(dossier, set()), str)
+    assert "## Skill against always-BUY" in markdown
+    assert "| none | xgboost | skill: 15/25 cells | " in markdown
+    # BUY on 80 % of BTC's bars: mild's mean signal rate is (5 · 0.8 + 20 · 0.3) / 25 = 40 %.
+    assert "| mild | xgboost | skill: 20/25 cells | " in markdown and "| 40.0% |" in markdown
+    assert "| aggressive | xgboost | skill: 24/25 cells | " in markdown
+    # Next to each verdict too.
+    assert "| mild | xgboost | LOCK | 20/25 | 25 |" in markdown
+    assert "| aggressive | xgboost | ABANDON | 24/25 | 24 |" in markdown
+
+
+def test_a_table_written_before_the_skill_metrics_says_skill_cannot_be_counted() -> None:
+    markdown = to_markdown(dossier_blocks(build_dossier(toy_results(), toy_catalogue(), FACTOR), set()), str)
+    assert "so skill against always-BUY cannot be counted" in markdown
+    assert "| mild | xgboost | LOCK | n/a | 25 |" in markdown
