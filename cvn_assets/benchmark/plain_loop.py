@@ -27,11 +27,11 @@ from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv, ohlcv_cont
 from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.ensembles.cell import run_cell_ensembles
 from cvn_assets.core.evaluation import cell_metrics, result_rows
+from cvn_assets.core.events import event_labels
 from cvn_assets.core.features import build_features
 from cvn_assets.core.folds import FoldWindows, fold_ids, folds_from_frame, folds_to_frame, walk_forward_folds
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.gil import short_switch_interval
-from cvn_assets.core.labels import triple_barrier_labels
 from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.sanity import (
@@ -107,7 +107,7 @@ def prepare_crypto(crypto: str, catalogue: Catalogue, source: OhlcvSourceSpec, c
         validate_ohlcv(ohlcv, crypto, source.bar, pipeline.data)
     with clock.stage("data"):
         features = build_features(ohlcv, pipeline.features)
-        labels = triple_barrier_labels(ohlcv, pipeline.labels)
+        labels = event_labels(ohlcv, pipeline.labels, pipeline.events)
     with clock.stage("checks"):
         _require(label_sanity(labels, pipeline.labels.horizon, pipeline.checks), f"{crypto} raw_labels")
     with clock.stage("data"):

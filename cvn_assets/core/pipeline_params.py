@@ -16,6 +16,7 @@ from cvn_assets.core.catalogue_checks import check_field_types, check_known_keys
 from cvn_assets.core.data.validation import OhlcvRules
 from cvn_assets.core.drift import DriftThresholds
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.events import EventFilterParams
 from cvn_assets.core.features import FeatureParams
 from cvn_assets.core.folds import FoldParams
 from cvn_assets.core.gate.thresholds import GateThresholds
@@ -37,6 +38,7 @@ class TrainingParams:
 _SECTION_CLASSES: dict[str, type] = {
     "data": OhlcvRules,
     "labels": BarrierParams,
+    "events": EventFilterParams,
     "folds": FoldParams,
     "features": FeatureParams,
     "training": TrainingParams,
@@ -58,6 +60,7 @@ class PipelineParams:
 
     data: OhlcvRules = field(default_factory=OhlcvRules)
     labels: BarrierParams = field(default_factory=BarrierParams)
+    events: EventFilterParams = field(default_factory=EventFilterParams)
     folds: FoldParams = field(default_factory=FoldParams)
     features: FeatureParams = field(default_factory=FeatureParams)
     training: TrainingParams = field(default_factory=TrainingParams)

@@ -32,8 +32,9 @@ RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
     ("cvn-assets",), ("numpy",), ("pandas",), ("scipy",), ("scikit-learn",), ("xgboost", "xgboost-cpu"),
     ("lightgbm",), ("catboost",), ("cleanlab",), ("sympy",),
 )
-CRYPTO_SECTIONS = ("labels", "folds", "features", "checks")
-CELL_SECTIONS = ("labels", "folds", "features", "checks", "training", "calibration", "threshold", "costs", "learners")
+CRYPTO_SECTIONS = ("labels", "events", "folds", "features", "checks")
+CELL_SECTIONS = ("labels", "events", "folds", "features", "checks", "training", "calibration", "threshold", "costs",
+                 "learners")
 
 
 def library_versions() -> dict[str, str]:

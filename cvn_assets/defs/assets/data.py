@@ -20,9 +20,9 @@ from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.data.origin import origin_of
 from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.errors import InsufficientDataError, OhlcvValidationError
+from cvn_assets.core.events import event_labels
 from cvn_assets.core.features import build_features
 from cvn_assets.core.folds import folds_to_frame, walk_forward_folds
-from cvn_assets.core.labels import triple_barrier_labels
 from cvn_assets.core.sanity import CheckOutcome, label_sanity
 from cvn_assets.defs.assets.common import OWNERS, float_metadata
 from cvn_assets.defs.cell_checks import check_evaluation
@@ -79,11 +79,13 @@ def _features(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataRes
 
 
 def _raw_labels(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
-    params = resources.sweep.catalogue.pipeline.labels
-    frame = triple_barrier_labels(values[OHLCV], params)
+    pipeline = resources.sweep.catalogue.pipeline
+    params = pipeline.labels
+    frame = event_labels(values[OHLCV], params, pipeline.events)
     labeled = frame["label"].notna()
     return frame, float_metadata({
         "strategy": params.name,
+        "event_filter": pipeline.events.describe(),
         "labeled_rows": int(labeled.sum()),
         "unlabeled_rows": int((~labeled).sum()),
         "buy_rate": float(frame.loc[labeled, "label"].mean()),
