@@ -91,13 +91,18 @@ def build_dossier(
         sweep_id=sweep_id, factor=factor_name, baseline=baseline, model=model or "-",
         models=tuple(fv.model for fv in verdicts), thresholds=catalogue.pipeline.gate,
         summary=gate_table(verdicts, decision), variants=details,
-        skill=skill_counts(factor_rows, catalogue.pipeline.skill), skill_thresholds=catalogue.pipeline.skill,
+        skill=_baseline_first(skill_counts(factor_rows, catalogue.pipeline.skill), baseline),
+        skill_thresholds=catalogue.pipeline.skill,
         cryptos=_ordered_cryptos(catalogue, factor_rows), folds=_ordered_folds(factor_rows),
         excluded=_excluded(details, factor_rows, baseline, model),
         reliability_note=None if has_bins else RELIABILITY_MISSING_NOTE,
         decision_reasons=decision.reasons if decision else (),
         lineage={str(k): str(v) for k, v in sorted(redact(dict(lineage or {})).items())},
     )
+
+
+def _baseline_first(counts: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    return counts.sort_values("variant", key=lambda variants: variants != baseline, kind="stable")
 
 
 def _verdicts(catalogue: Catalogue, rows: pd.DataFrame, name: str) -> tuple[list[FactorVerdict], str, JointDecision | None]:

@@ -215,13 +215,16 @@ def _skill_results() -> pd.DataFrame:
 
 
 def test_the_dossier_counts_the_cells_of_each_variant_with_skill_against_always_buy() -> None:
-    dossier = build_dossier(_skill_results(), toy_catalogue(), FACTOR)
+    # Rows in reverse order: the table still shows the baseline first.
+    dossier = build_dossier(_skill_results().iloc[::-1].reset_index(drop=True), toy_catalogue(), FACTOR)
     markdown = to_markdown(dossier_blocks(dossier, set()), str)
     assert "## Skill against always-BUY" in markdown
     assert "| none | xgboost | skill: 15/25 cells | " in markdown
     # BUY on 80 % of BTC's bars: mild's mean signal rate is (5 · 0.8 + 20 · 0.3) / 25 = 40 %.
     assert "| mild | xgboost | skill: 20/25 cells | " in markdown and "| 40.0% |" in markdown
     assert "| aggressive | xgboost | skill: 24/25 cells | " in markdown
+    skill_section = markdown.split("## Skill against always-BUY")[1].split("## Gate table")[0]
+    assert skill_section.index("| none |") < skill_section.index("| aggressive |")
     # Next to each verdict too.
     assert "| mild | xgboost | LOCK | 20/25 | 25 |" in markdown
     assert "| aggressive | xgboost | ABANDON | 24/25 | 24 |" in markdown
