@@ -50,6 +50,13 @@ class EventFilterParams:
         if not is_positive_int(self.vol_window) or self.vol_window < 2:
             raise CatalogueError(f"vol_window must be an integer >= 2 (bars of returns), got {self.vol_window!r}")
 
+    def shortfall_hint(self) -> str:
+        """What to change, said after a too-few-labelled-rows error, when the filter is what thinned the rows."""
+        if not self.cusum:
+            return ""
+        return ("; the CUSUM event filter labels only its event bars: lower events.threshold_vol_multiple "
+                "or set events.cusum to false")
+
     def describe(self) -> str:
         if not self.cusum:
             return "off"

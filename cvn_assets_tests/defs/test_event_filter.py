@@ -51,3 +51,16 @@ def test_the_filter_on_labels_trains_and_trades_only_event_bars_and_off_changes_
         assert np.isin(on["fold"].window(window), events).all(), window
     assert on["row"]["train_rows"] < off["row"]["train_rows"]
     assert on["row"]["test_rows"] == len(on["fold"].test) < off["row"]["test_rows"]
+
+
+def test_too_few_event_bars_for_the_folds_names_the_filter_settings(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    document = small_catalogue_document(("ETH",))
+    document["events"] = {"cusum": True}
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    result = defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="ETH", instance=instance,
+                                                                        raise_on_error=False)
+    message = result.get_step_failure_events()[0].step_failure_data.error.cause.message.strip()
+    assert "ETH: walk-forward folds need at least 2224 labeled rows" in message and "\n" not in message
+    assert message.endswith("the CUSUM event filter labels only its event bars: lower "
+                            "events.threshold_vol_multiple or set events.cusum to false")

@@ -98,7 +98,7 @@ def _fold_windows(crypto: str, values: Mapping[dg.AssetKey, Any], resources: Dat
         folds = walk_forward_folds(raw_labels["timestamp"], raw_labels["label"].notna().to_numpy(),
                                    pipeline.labels.horizon, pipeline.folds)
     except InsufficientDataError as exc:
-        raise InsufficientDataError(f"{crypto}: {exc}") from exc
+        raise InsufficientDataError(f"{crypto}: {exc}{pipeline.events.shortfall_hint()}") from exc
     return folds_to_frame(folds, raw_labels["timestamp"]), {"folds": dg.MetadataValue.int(len(folds))}, {}
 
 
