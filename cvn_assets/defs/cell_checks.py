@@ -37,6 +37,7 @@ def inline_check(name: str, asset: dg.AssetKey | str, partitions: dg.PartitionsD
 
 
 def advisory_check(name: str, asset: dg.AssetKey | str, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    """A check that warns when it fails and blocks nothing."""
     return dg.AssetCheckSpec(name, asset=asset, blocking=False, partitions_def=partitions,
                              description=DESCRIPTIONS[name])
 
