@@ -55,6 +55,11 @@ def handle(args: argparse.Namespace) -> int:
                 print(f"  {row.variant} ({row.model}): failed gates: {row.failed_gates}")
             if getattr(row, "reasons", ""):
                 print(f"  {row.reasons}")
+    if report.waiting:
+        print(f"\n{len(report.waiting)} gate(s) not run yet: the cells they compare are not all there "
+              "(run those configurations, or the whole grid, to gate them):")
+        for name, reason in report.waiting.items():
+            print(f"  {name}: {reason}")
     if report.failed_fits:
         print(f"\n{len(report.failed_fits)} fit(s) failed (recorded as training_failed rows, each raised an alert):")
         for name, error in report.failed_fits.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import dagster as dg
 import pandas as pd
@@ -34,7 +35,7 @@ from cvn_assets.defs.range_retry import leftover
 from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import alert_failed_runs, scan_all
-from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
+from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan, gate_waits_for
 from cvn_assets.defs.sweep_report import SweepReport, failed_fits
 
 
@@ -118,10 +119,17 @@ def run_sweep(
         if result:
             report.verdicts[name] = pd.DataFrame(result.asset_value(GATE_ASSET)["table"])
 
-    for factor in catalogue.factors:
-        record_verdicts(factor.name)
     results = defs.resources["results"].store()
+    stored = cache(lambda: set(results.read(sweep.name)[["crypto", "fold", "config_id"]].itertuples(index=False)))
+    for factor in catalogue.factors:
+        if waits := gate_waits_for(catalogue, factor.name, selected_cryptos, selected_folds, selected_configs, stored):
+            _wait(report, log, factor.name, waits)
+        else:
+            record_verdicts(factor.name)
     for rule in catalogue.joint_rules:
+        if waiting := [name for name in rule.factors if name in report.waiting]:
+            _wait(report, log, rule.name, f"waits for the gate of {' and '.join(waiting)}")
+            continue
         try:
             decision = decide_joint(catalogue, rule, results.read(sweep.name))
         except InsufficientDataError as exc:  # a factor's own gate failed the same way, above
@@ -132,6 +140,12 @@ def run_sweep(
             run_cells([decision.config_id])
         record_verdicts(rule.name)
     return _finish(defs, instance, report, started, log)
+
+
+def _wait(report: SweepReport, log: Callable[[str], None], name: str, reason: str) -> None:
+    """A gate left for a later run (its cells are not all there yet): said, and not a failure."""
+    report.waiting[name] = reason
+    log(f"  wait  {GATE_JOB:<16} {name}: {reason}")
 
 
 def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> list[str]:
