@@ -31,6 +31,7 @@ from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import (
     CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key, split_cell_key,
 )
+from cvn_assets.defs.progress import cell_run
 from cvn_assets.defs.range_retry import leftover
 from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.defs.resources import SweepResource
@@ -200,7 +201,7 @@ class _CellRuns:
         name = f"{keys[0]}...{keys[-1]}"
         tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1],
                 **fingerprint_tags({k: self.fingerprints[k] for k in keys})}
-        with planned_as_range():
+        with planned_as_range(), cell_run(name, len(keys), len(assets or self.all_assets)):
             result = self.job.execute_in_process(instance=self.instance, raise_on_error=False, run_config=QUIET_CONSOLE,
                                                  tags=tags, asset_selection=assets)
         self.report.runs += 1
@@ -233,7 +234,8 @@ class _CellRuns:
                 self._cell(key, rest)
 
     def _cell(self, key: str, assets: Sequence[dg.AssetKey] | None) -> None:
-        _execute(self.job, key, self.instance, self.report, self.log, self.fingerprints[key], assets)
+        with cell_run(key, 1, len(assets or self.all_assets)):
+            _execute(self.job, key, self.instance, self.report, self.log, self.fingerprints[key], assets)
 
 
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,
