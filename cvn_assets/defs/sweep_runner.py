@@ -163,7 +163,8 @@ def _finish(defs: dg.Definitions, instance: dg.DagsterInstance, report: SweepRep
     # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts. The
     # failed-run sensor never sees this process's runs: Dagster reports only runs launched from a location.
     sink = defs.resources["alert_sink"].sink(lambda _: None)
-    report.alerts = (scan_all(instance, sink, _sweep_resource(defs).catalogue.pipeline.alerts)
+    sweep = _sweep_resource(defs)
+    report.alerts = (scan_all(instance, sink, sweep.catalogue.pipeline.alerts, sweep.name)
                      + alert_failed_runs(sink, report.failures, report.failed_run_ids))
     log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     report.seconds = time.perf_counter() - started

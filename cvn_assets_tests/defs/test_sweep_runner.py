@@ -125,7 +125,8 @@ def test_a_sweep_without_gates_still_raises_its_alerts(tmp_path: Path, small_dat
                                                        instance: dg.DagsterInstance,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     scans: list[dg.DagsterInstance] = []
-    monkeypatch.setattr(sweep_runner, "scan_all", lambda scanned, sink, thresholds: scans.append(scanned) or 2)
+    monkeypatch.setattr(sweep_runner, "scan_all",
+                        lambda scanned, sink, thresholds, sweep: scans.append(scanned) or 2)
     defs = build_defs(make_settings(tmp_path, small_data_dir))
     report = run_sweep(defs, instance, cryptos=["BTC"], folds=["f3"], configs=["baseline"], gate=False,
                        log=lambda _: None)
