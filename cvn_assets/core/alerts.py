@@ -36,10 +36,10 @@ KIND_CONCEPT_DRIFT = "concept_drift"
 KIND_OUTPUT_SHARPNESS = "output_sharpness"
 ALERT_KINDS: tuple[str, ...] = (KIND_CLEANLAB_DROP_RATE, KIND_MINORITY_DECIMATION, KIND_TRAINING_FAILED, KIND_DRIFT_PSI,
                                  KIND_CONCEPT_DRIFT, KIND_OUTPUT_SHARPNESS)
-_KEYS_PER_QUERY = 500  # dedup keys looked up per statement: within every database's bound-parameter limit
 ALERT_COLUMNS: tuple[str, ...] = (
     "dedup_key", "kind", "severity", "subject", "message", "observed", "threshold", "details", "created_at",
 )
+_KEYS_PER_QUERY = 500  # dedup keys looked up per statement: within every database's bound-parameter limit
 
 
 def _utc_now() -> datetime:

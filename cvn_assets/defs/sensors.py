@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
+from cvn_assets.core.alert_groups import CellAlert, send_cell_alerts
 from cvn_assets.core.alert_rules import (AlertThresholds, cleanlab_alerts, drift_alerts, run_failure_alert,
                                          training_failure_alert)
-from cvn_assets.core.alert_groups import CellAlert, send_cell_alerts
 from cvn_assets.core.alerts import Alert, AlertSink
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
