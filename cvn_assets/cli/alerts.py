@@ -1,4 +1,5 @@
-"""`cvn-assets alerts`: list the alerts recorded by the sensors, newest first."""
+"""`cvn-assets alerts`: list the alerts recorded by the sensors, newest first (grouped as they were sent,
+or each cell's own with `--detail`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--since", help="ISO time (2026-11-01T00:00Z) or an age such as 24h, 7d, 30m")
     parser.add_argument("--kind", help="only this kind, e.g. training_failed")
     parser.add_argument("--url", help="SQLAlchemy URL of the alerts table (default: from the environment)")
+    parser.add_argument("--detail", action="store_true",
+                        help="each cell's own alert instead of the one alert per sweep, variant and kind "
+                             "that groups them")
     parser.set_defaults(handler=handle)
 
 
@@ -46,7 +50,7 @@ def handle(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     url = args.url or settings.alerts_url or settings.results_url
     # Listing alerts must not create an empty store where none was: a wrong path would read as "no alerts".
-    table = AlertStore(url, create_database=False).query(since=since, kind=args.kind)
+    table = AlertStore(url, create_database=False).query(since=since, kind=args.kind, detail=args.detail)
     if table.empty:
         print("no alerts")
         return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cvn_assets.defs.progress import PROGRESS_LINE_SECONDS
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -23,7 +25,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--no-gate", action="store_true", help="skip the gate verdicts")
     parser.add_argument("--force", action="store_true",
                         help="recompute every selected partition, even those unchanged since their last run")
+    parser.add_argument("--progress-every", type=_seconds, default=PROGRESS_LINE_SECONDS, metavar="SECONDS",
+                        help="when the output is not a terminal, print a cell run's progress at most this often "
+                             f"(default {PROGRESS_LINE_SECONDS:g}); on a terminal a progress bar shows it")
     parser.set_defaults(handler=handle)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
 
 
 SUMMARY_COLUMNS = ("variant", "model", "verdict", "n_pairs", "mean_delta_f1_buy", "ci_low", "ci_high", "cohens_d",
@@ -43,13 +58,15 @@ def handle(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cvn_assets.defs.build import build_defs
+    from cvn_assets.defs.progress import console_progress, listening
     from cvn_assets.defs.sweep_runner import run_sweep
 
     defs = build_defs()
     with dg.DagsterInstance.get() as instance:
         print(f"Dagster instance: {home}")
-        report = run_sweep(defs, instance, cryptos=args.crypto, folds=args.fold, configs=args.variant,
-                           gate=not args.no_gate, force=args.force)
+        with listening(console_progress(every_seconds=args.progress_every)):
+            report = run_sweep(defs, instance, cryptos=args.crypto, folds=args.fold, configs=args.variant,
+                               gate=not args.no_gate, force=args.force)
     print(f"\n{report.runs} runs, {report.skipped} unchanged partition(s) skipped, in {report.seconds:.1f}s")
     for factor, table in report.verdicts.items():
         print(f"\nGate verdicts — factor {factor}\n{_summary(table).to_string(index=False)}")
@@ -58,6 +75,11 @@ def handle(args: argparse.Namespace) -> int:
                 print(f"  {row.variant} ({row.model}): failed gates: {row.failed_gates}")
             if getattr(row, "reasons", ""):
                 print(f"  {row.reasons}")
+    if report.waiting:
+        print(f"\n{len(report.waiting)} gate(s) not run yet: the cells they compare are not all there "
+              "(run those configurations, or the whole grid, to gate them):")
+        for name, reason in report.waiting.items():
+            print(f"  {name}: {reason}")
     if report.failed_fits:
         print(f"\n{len(report.failed_fits)} fit(s) failed (recorded as training_failed rows, each raised an alert):")
         for name, error in report.failed_fits.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -39,6 +39,7 @@ ALERT_KINDS: tuple[str, ...] = (KIND_CLEANLAB_DROP_RATE, KIND_MINORITY_DECIMATIO
 ALERT_COLUMNS: tuple[str, ...] = (
     "dedup_key", "kind", "severity", "subject", "message", "observed", "threshold", "details", "created_at",
 )
+_KEYS_PER_QUERY = 500  # dedup keys looked up per statement: within every database's bound-parameter limit
 
 
 def _utc_now() -> datetime:
@@ -96,6 +97,8 @@ def _alerts_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
         # Why the webhook refused the alert, while it is still to be posted again; NULL once posted.
         sa.Column("webhook_error", sa.Text, nullable=True),
+        # The group alert this one was sent in (its own key for the group itself); NULL when sent alone.
+        sa.Column("group_key", sa.String(512), nullable=True),
     )
 
 
@@ -106,8 +109,9 @@ class AlertStore:
         """`create_database=False` reads an existing store only: a missing SQLite file or table is an error."""
         self.engine, self.table = open_table(url, _alerts_table, create_database)
 
-    def record(self, alert: Alert) -> bool:
-        """Insert `alert` unless its dedup_key is already stored. True when the row is new."""
+    def record(self, alert: Alert, group_key: str | None = None) -> bool:
+        """Insert `alert` (sent in the group alert keyed `group_key`, if any) unless its dedup_key is
+        already stored. True when the row is new."""
         row = {
             "dedup_key": alert.dedup_key,
             "kind": alert.kind,
@@ -119,6 +123,7 @@ class AlertStore:
             "details": json.dumps(redact(alert.details), sort_keys=True, default=json_default),
             # SQLite keeps no offset, so every timestamp is stored as UTC.
             "created_at": alert.created_at.astimezone(timezone.utc),
+            "group_key": group_key,
         }
         for name in ("dedup_key", "kind"):
             limit = self.table.c[name].type.length
@@ -134,12 +139,26 @@ class AlertStore:
             raise DataSourceError(f"{ALERTS_TABLE}: cannot record alert {alert.dedup_key}: {exc}") from exc
         return inserted == 1
 
-    def query(self, since: datetime | None = None, kind: str | None = None) -> pd.DataFrame:
-        """Alerts created at or after `since` (timezone-aware) and of `kind` when given, newest first.
+    def known(self, dedup_keys: Sequence[str]) -> set[str]:
+        """Those of `dedup_keys` already stored."""
+        try:
+            with self.engine.connect() as connection:
+                return {key for chunk in range(0, len(dedup_keys), _KEYS_PER_QUERY)
+                        for key in connection.execute(sa.select(self.table.c.dedup_key).where(
+                            self.table.c.dedup_key.in_(dedup_keys[chunk:chunk + _KEYS_PER_QUERY]))).scalars()}
+        except SQLAlchemyError as exc:
+            raise DataSourceError(f"{ALERTS_TABLE}: cannot read alerts: {exc}") from exc
+
+    def query(self, since: datetime | None = None, kind: str | None = None, detail: bool = False) -> pd.DataFrame:
+        """Alerts created at or after `since` (timezone-aware) and of `kind` when given, newest first: the
+        alerts as sent (a group alert, not its cells' own), or with `detail` each cell's own instead.
 
         `details` comes back as a dict and `created_at` as a UTC timestamp.
         """
-        statement = sa.select(self.table)
+        group = self.table.c.group_key
+        sent_alone = group.is_(None)
+        statement = sa.select(self.table).where(
+            sent_alone | (group != self.table.c.dedup_key if detail else group == self.table.c.dedup_key))
         if since is not None:
             if since.tzinfo is None:
                 raise CatalogueError(f"alerts query: since must be timezone-aware, got {since}")
@@ -193,10 +212,19 @@ class AlertSink:
         self.webhook = webhook
         self.log = log
 
-    def send(self, alert: Alert) -> bool:
-        """Deliver `alert` once per dedup_key; True when it was new. Webhook failures are logged, not raised."""
+    def send(self, alert: Alert, members: Sequence[Alert] = ()) -> bool:
+        """Deliver `alert` once per dedup_key; True when it was new. Webhook failures are logged, not raised.
+
+        `members` are the alerts `alert` groups: recorded (those not recorded yet) as its detail, neither
+        logged nor posted.
+        """
         safe = replace(alert, details=redact(alert.details))
-        if not self.store.record(safe):
+        group_key = safe.dedup_key if members else None
+        new = self.store.record(safe, group_key)
+        # After the group: a sink stopped in between records the members under it on its next try.
+        for member in members:
+            self.store.record(replace(member, details=redact(member.details)), group_key)
+        if not new:
             return False
         self.log(
             f"ALERT {safe.severity} {safe.kind} on {safe.subject}: {safe.message} "

@@ -8,6 +8,7 @@ records one run per partition on the same instance, so the UI shows every partit
 
 import dagster as dg
 
+from cvn_assets.defs.progress import PROGRESS_LINE_SECONDS, ProgressLines, listening
 from cvn_assets.defs.settings import Settings
 
 SWEEP_JOB = "sweep_job"
@@ -21,6 +22,8 @@ class SweepSelection(dg.Config):
     configs: list[str] = []
     gate: bool = True
     force: bool = False
+    # At most one line of a cell run's progress in this run's log this often.
+    progress_every_seconds: float = PROGRESS_LINE_SECONDS
 
 
 def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -> dg.JobDefinition:
@@ -30,9 +33,11 @@ def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -
         from cvn_assets.defs.build import build_defs
         from cvn_assets.defs.sweep_runner import run_sweep
 
-        report = run_sweep(build_defs(settings), context.instance, cryptos=config.cryptos or None,
-                           folds=config.folds or None, configs=config.configs or None, gate=config.gate, force=config.force,
-                           log=context.log.info)
+        # The cell runs' progress in this run's log, a line every few seconds: the UI shows how far it is.
+        with listening(ProgressLines(context.log.info, config.progress_every_seconds)):
+            report = run_sweep(build_defs(settings), context.instance, cryptos=config.cryptos or None,
+                               folds=config.folds or None, configs=config.configs or None, gate=config.gate,
+                               force=config.force, log=context.log.info)
         if report.failures:
             # The description is what the failed-run alert carries: the partition runs are not this run's steps.
             causes = "; ".join(f"{name}: {message}" for name, message in report.failures.items())
@@ -40,8 +45,9 @@ def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -
                              metadata={"failures": dg.MetadataValue.json(report.failures)})
         verdicts = {name: sorted(set(table["verdict"])) for name, table in report.verdicts.items()}
         # The op has no output (nothing to store): the partitions' own runs hold the results.
+        waiting = f", gates waiting for cells: {report.waiting}" if report.waiting else ""
         context.log.info(f"sweep done: {report.runs} runs in {report.seconds:.1f}s, {report.alerts} new alert(s), "
-                         f"verdicts {verdicts}")
+                         f"verdicts {verdicts}{waiting}")
 
     @dg.job(name=SWEEP_JOB, executor_def=dg.in_process_executor, tags=tags or {},
             description="The whole FTF sweep (as `make run`): per-crypto data, every cell, gates, joint rules.")

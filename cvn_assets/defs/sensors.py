@@ -2,13 +2,15 @@
 latest event per tick and would miss partitions) and only sends alerts: none starts a run."""
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
+from cvn_assets.core.alert_groups import CellAlert, send_cell_alerts
 from cvn_assets.core.alert_rules import (AlertThresholds, cleanlab_alerts, drift_alerts, run_failure_alert,
                                          training_failure_alert)
 from cvn_assets.core.alerts import Alert, AlertSink
+from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
 from cvn_assets.defs.run_failures import error_text
 
@@ -25,29 +27,41 @@ def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: s
 
 
 def _scan(instance: dg.DagsterInstance, asset_key: str, cursor: str | None, sink: AlertSink,
-          alerts_of: Callable[[dg.EventLogRecord], list[Alert]], deadline: float | None) -> tuple[str | None, int, int]:
+          alerts_of: Callable[[dg.EventLogRecord], Sequence[Alert | CellAlert]], deadline: float | None,
+          pooled: list[CellAlert] | None = None) -> tuple[str | None, int, int]:
     """Send the alerts of the records after `cursor`, stopping after the record that reaches `deadline`:
-    (cursor of the last record handled, records handled, alerts sent)."""
+    (cursor of the last record handled, records handled, alerts sent). Alerts about cells are sent grouped
+    once the records are read (`send_cell_alerts`), or added to `pooled` for the caller to send."""
     scanned = sent = 0
+    cells: list[CellAlert] = [] if pooled is None else pooled
     for record in _new_records(instance, dg.AssetKey(asset_key), cursor):
         if scanned and deadline is not None and time.monotonic() >= deadline:
             break
         for alert in alerts_of(record):
-            sent += sink.send(alert)
+            if isinstance(alert, CellAlert):
+                cells.append(alert)
+            else:
+                sent += sink.send(alert)
         scanned += 1
         cursor = str(record.storage_id)
+    if pooled is None:
+        sent += send_cell_alerts(sink, cells)
     return cursor, scanned, sent
 
 
 def scan_cleanlab_masks(instance: dg.DagsterInstance, cursor: str | None, sink: AlertSink,
-                        thresholds: AlertThresholds, deadline: float | None = None) -> tuple[str | None, int, int]:
-    """Alert on every cleanlab mask materialized after `cursor`: (new cursor, scanned, sent)."""
-    def alerts_of(record: dg.EventLogRecord) -> list[Alert]:
+                        thresholds: AlertThresholds, sweep: str, deadline: float | None = None,
+                        pooled: list[CellAlert] | None = None) -> tuple[str | None, int, int]:
+    """Alert on every cleanlab mask materialized after `cursor`, one alert per variant and kind of
+    `sweep` (see `alert_groups`): (new cursor, scanned, sent)."""
+    def alerts_of(record: dg.EventLogRecord) -> list[CellAlert]:
         metadata = record.asset_materialization.metadata
         stats = {k: metadata[k].value for k in ("drop_pct", "buy_drop_pct") if k in metadata}
-        return cleanlab_alerts(stats, str(record.partition_key), record.run_id, thresholds)
+        crypto, fold, config_id = split_cell_key(str(record.partition_key))
+        return [CellAlert(alert, sweep, config_id, f"{crypto}|{fold}")
+                for alert in cleanlab_alerts(stats, str(record.partition_key), record.run_id, thresholds)]
 
-    return _scan(instance, "cleanlab_mask", cursor, sink, alerts_of, deadline)
+    return _scan(instance, "cleanlab_mask", cursor, sink, alerts_of, deadline, pooled)
 
 
 def scan_training_failures(instance: dg.DagsterInstance, cursor: str | None, sink: AlertSink,
@@ -77,10 +91,12 @@ def scan_drift_monitors(instance: dg.DagsterInstance, cursor: str | None, sink: 
     return _scan(instance, "drift_monitor", cursor, sink, alerts_of, deadline)
 
 
-def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds) -> int:
-    """Every alert rule over the whole event log, batch after batch; dedup keys keep already-sent alerts silent."""
+def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds, sweep: str) -> int:
+    """Every alert rule over the whole event log, batch after batch; dedup keys keep already-sent alerts
+    silent. The cells' alerts of every batch are grouped together, so a group is not split at a batch's end."""
+    pooled: list[CellAlert] = []
     scans: list[Callable[[str | None], tuple[str | None, int, int]]] = [
-        lambda cursor: scan_cleanlab_masks(instance, cursor, sink, thresholds),
+        lambda cursor: scan_cleanlab_masks(instance, cursor, sink, thresholds, sweep, pooled=pooled),
         lambda cursor: scan_training_failures(instance, cursor, sink),
         lambda cursor: scan_drift_monitors(instance, cursor, sink)]
     total = 0
@@ -89,7 +105,7 @@ def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThr
         while scanned:
             cursor, scanned, sent = scan(cursor)
             total += sent
-    return total
+    return total + send_cell_alerts(sink, pooled)
 
 
 def alert_failed_runs(sink: AlertSink, failures: Mapping[str, str], run_ids: Mapping[str, str]) -> int:
@@ -109,11 +125,12 @@ def _tick(context: dg.SensorEvaluationContext, scan: Callable[..., tuple[str | N
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Alerts when a cleanlab mask drops > 4.5 % of rows or > 3 % of BUY rows.")
+           description="Alerts when cleanlab masks drop > 4.5 % of rows or > 3 % of BUY rows: one alert per "
+                       "variant and kind, naming its cells and the worst value.")
 def cleanlab_drop_rate_sensor(context: dg.SensorEvaluationContext, alert_sink: AlertSinkResource,
                               sweep: SweepResource) -> dg.SkipReason:
     return _tick(context, scan_cleanlab_masks, "cleanlab masks", alert_sink.sink(context.log.warning),
-                 sweep.catalogue.pipeline.alerts)
+                 sweep.catalogue.pipeline.alerts, sweep.name)
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cache, cached_property
 from typing import NamedTuple
 
@@ -92,3 +92,27 @@ class SweepPlan:
         if self.force:
             return set()
         return unchanged(expected, recorded_fingerprints(self.instance, key, list(expected), finished_in_failed_runs))
+
+
+def gate_waits_for(catalogue: Catalogue, factor: str, cryptos: Sequence[str], folds: Sequence[str],
+                   selected: Collection[str], stored: Callable[[], Collection[tuple[str, str, str]]]) -> str | None:
+    """What the gate of `factor` still lacks in a run of the `selected` configurations over `cryptos` × `folds`:
+    e.g. "baseline none has 0/25 cells, aggressive has 0/25 cells", or None when it can be gated.
+
+    A configuration of the factor that the run did not select needs every one of those cells in the
+    results store (`stored`: the (crypto, fold, config_id) cells there, read only when needed); a selected
+    one was run now, so a cell of it that is missing failed, which the run reports as a failure instead.
+    """
+    baseline = catalogue.factor(factor).baseline
+    total = len(cryptos) * len(folds)
+    lacking = []
+    for config in catalogue.configs():
+        variants = [variant for name, variant in config.members if name == factor]
+        if not variants or config.config_id in selected:
+            continue
+        cells = stored()
+        have = sum((crypto, fold, config.config_id) in cells for crypto in cryptos for fold in folds)
+        if have < total:
+            label = f"baseline {baseline}" if baseline in variants else ", ".join(variants)
+            lacking.append(f"{label} has {have}/{total} cells")
+    return ", ".join(lacking) or None

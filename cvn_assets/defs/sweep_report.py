@@ -12,7 +12,7 @@ from cvn_assets.defs.partitions import cell_key
 
 @dataclass
 class SweepReport:
-    """What a sweep run did: runs launched, partitions skipped as unchanged, failures, verdicts."""
+    """What a sweep run did: runs launched, partitions skipped as unchanged, failures, verdicts, gates waiting."""
 
     runs: int = 0
     skipped: int = 0
@@ -24,6 +24,9 @@ class SweepReport:
     # rows and alerts, the runs themselves succeed.
     failed_fits: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Gates not run because a configuration they compare was neither selected nor stored for every
+    # selected cell (name → what is lacking): a partial run, not a failure.
+    waiting: dict[str, str] = field(default_factory=dict)
     alerts: int = 0
     seconds: float = 0.0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import dagster as dg
 import pandas as pd
@@ -30,12 +31,13 @@ from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import (
     CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, box_keys, cell_boxes, cell_key, fold_variant_key, split_cell_key,
 )
+from cvn_assets.defs.progress import cell_run
 from cvn_assets.defs.range_retry import leftover
 from cvn_assets.defs.run_failures import error_text, gate_inputs_failed, is_project_error
 from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import alert_failed_runs, scan_all
-from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan
+from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan, gate_waits_for
 from cvn_assets.defs.sweep_report import SweepReport, failed_fits
 
 
@@ -125,9 +127,16 @@ def run_sweep(
         if result:
             report.verdicts[name] = pd.DataFrame(result.asset_value(GATE_ASSET)["table"])
 
+    stored = cache(lambda: set(results.read(sweep.name)[["crypto", "fold", "config_id"]].itertuples(index=False)))
     for factor in catalogue.factors:
-        record_verdicts(factor.name)
+        if waits := gate_waits_for(catalogue, factor.name, selected_cryptos, selected_folds, selected_configs, stored):
+            _wait(report, log, factor.name, waits)
+        else:
+            record_verdicts(factor.name)
     for rule in catalogue.joint_rules:
+        if waiting := [name for name in rule.factors if name in report.waiting]:
+            _wait(report, log, rule.name, f"waits for the gate of {' and '.join(waiting)}")
+            continue
         rows = results.read(sweep.name)
         try:
             decision = decide_joint(catalogue, rule, rows)
@@ -140,6 +149,12 @@ def run_sweep(
             run_cells([decision.config_id])
         record_verdicts(rule.name)
     return _finish(defs, instance, report, started, log)
+
+
+def _wait(report: SweepReport, log: Callable[[str], None], name: str, reason: str) -> None:
+    """A gate left for a later run (its cells are not all there yet): said, and not a failure."""
+    report.waiting[name] = reason
+    log(f"  wait  {GATE_JOB:<16} {name}: {reason}")
 
 
 def _selected(what: str, chosen: Sequence[str] | None, known: Sequence[str]) -> list[str]:
@@ -156,7 +171,8 @@ def _finish(defs: dg.Definitions, instance: dg.DagsterInstance, report: SweepRep
     # The daemon's sensors do this on a schedule; a run without a daemon still leaves its alerts. The
     # failed-run sensor never sees this process's runs: Dagster reports only runs launched from a location.
     sink = defs.resources["alert_sink"].sink(lambda _: None)
-    report.alerts = (scan_all(instance, sink, _sweep_resource(defs).catalogue.pipeline.alerts)
+    sweep = _sweep_resource(defs)
+    report.alerts = (scan_all(instance, sink, sweep.catalogue.pipeline.alerts, sweep.name)
                      + alert_failed_runs(sink, report.failures, report.failed_run_ids))
     log(f"  alerts: {report.alerts} new (list them with `cvn-assets alerts`)")
     report.seconds = time.perf_counter() - started
@@ -194,7 +210,7 @@ class _CellRuns:
         name = f"{keys[0]}...{keys[-1]}"
         tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1],
                 **fingerprint_tags({k: self.fingerprints[k] for k in keys})}
-        with planned_as_range():
+        with planned_as_range(), cell_run(name, len(keys), len(assets or self.all_assets)):
             result = self.job.execute_in_process(instance=self.instance, raise_on_error=False, run_config=QUIET_CONSOLE,
                                                  tags=tags, asset_selection=assets)
         self.report.runs += 1
@@ -227,7 +243,8 @@ class _CellRuns:
                 self._cell(key, rest)
 
     def _cell(self, key: str, assets: Sequence[dg.AssetKey] | None) -> None:
-        _execute(self.job, key, self.instance, self.report, self.log, self.fingerprints[key], assets)
+        with cell_run(key, 1, len(assets or self.all_assets)):
+            _execute(self.job, key, self.instance, self.report, self.log, self.fingerprints[key], assets)
 
 
 def _execute(job: dg.JobDefinition, partition_key: str, instance: dg.DagsterInstance, report: SweepReport,

@@ -67,3 +67,22 @@ def test_a_url_whose_port_is_not_a_number_is_an_error_without_its_password(capsy
     assert main(["alerts", "--url", "postgresql://analyst:hunter2@127.0.0.1:port/none"]) == 2
     error = capsys.readouterr().err
     assert "cannot open the table at an invalid database URL" in error and "hunter2" not in error
+
+
+def test_alerts_are_listed_as_sent_and_each_cell_with_detail(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from cvn_assets.core.alert_groups import CellAlert, send_cell_alerts
+    from cvn_assets.core.alerts import AlertSink
+
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    cells = [CellAlert(alert, "default", "cl_filter", f"BTC|f{fold}") for fold in (1, 2, 3)
+             for alert in cleanlab_alerts({"drop_pct": 4.6 + fold / 10, "buy_drop_pct": 1.0},
+                                          f"BTC|f{fold}.cl_filter", "run-1")]
+    assert send_cell_alerts(AlertSink(AlertStore(url), None, lambda _: None), cells) == 1
+    assert main(["alerts", "--url", url]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == 1 and "3 cell(s) of cl_filter in sweep default" in rows[0] and " 4.9 " in rows[0]
+    assert main(["alerts", "--url", url, "--detail"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert sorted(row.split("cleanlab_mask ")[1].split()[0] for row in rows) == [
+        "BTC|f1.cl_filter", "BTC|f2.cl_filter", "BTC|f3.cl_filter"]

@@ -97,7 +97,7 @@ def test_failed_fits_are_listed_and_the_command_exits_1(tmp_path: Path, monkeypa
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setattr(build, "build_defs", lambda: None)
     monkeypatch.setattr(sweep_runner, "run_sweep", lambda *args, **kwargs: report)
-    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False)
+    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False, progress_every=10.0)
     assert run_command.handle(args) == 1
     out = capsys.readouterr().out
     assert "1 fit(s) failed" in out and "BTC|f1.baseline xgboost: value -3 for Parameter max_depth" in out
@@ -113,3 +113,32 @@ def test_a_learner_parameter_its_library_ignores_exits_2_before_any_run(tmp_path
     assert result.returncode == 2
     assert "learner 'xgboost' with parameters {'num_boost_round': 25, 'max_dept': 3}: xgboost does not know " \
            "parameter(s) ['max_dept']" in result.stderr
+
+
+def test_a_partial_run_exits_0_saying_what_each_gate_waits_for_and_shows_progress_without_a_terminal(
+        tmp_path: Path, small_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from cvn_assets.cli.main import main
+
+    for name, value in _env(tmp_path, small_data_dir, small_catalogue_document()).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CVN_MLFLOW", "off")
+    # Output captured (not a terminal): plain progress lines, here one per computed cell asset.
+    assert main(["run", "--crypto", "BTC", "--fold", "f3", "--variant", "ls_mild", "--progress-every", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "3 gate(s) not run yet" in out
+    assert "  label_smoothing: baseline none has 0/1 cells, aggressive has 0/1 cells" in out
+    assert "  cleanlab: baseline off has 0/1 cells, filter has 0/1 cells, reweight has 0/1 cells" in out
+    assert "  label_smoothing_x_cleanlab: waits for the gate of label_smoothing and cleanlab" in out
+    assert "FAIL" not in out and "failed" not in out
+    progress = [line for line in out.splitlines() if line.startswith("  ...   BTC|f3.ls_mild: ")]
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("fold_metrics")),
+                                                  limit=10).records
+        assets = {record.asset_key for run in instance.get_runs() for record in
+                  instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+                  if record.event_log_entry.dagster_event.partition == "BTC|f3.ls_mild"}
+    assert len(records) == 1
+    # One line per asset of the cell, as each is computed, the last when all are.
+    assert len(progress) == len(assets) == 4  # smoothed labels, cleanlab mask, predictions, metrics
+    assert progress[-1].startswith(f"  ...   BTC|f3.ls_mild: {len(assets)}/{len(assets)} cell assets (100 %), ")

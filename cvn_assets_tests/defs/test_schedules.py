@@ -72,9 +72,12 @@ def test_sweep_job_materializes_the_selection_as_the_runner_does(tmp_path: Path,
                                                                  instance: dg.DagsterInstance) -> None:
     defs = build_defs(make_settings(tmp_path, small_data_dir))
     config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["BTC"], "folds": ["f2"], "configs": ["baseline"],
-                                                      "gate": False}}}}
+                                                      "gate": False, "progress_every_seconds": 0.0}}}}
     result = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=instance)
     assert result.success
+    # The cell run's progress is in the sweep's own run log: a line per cell asset computed, here.
+    logs = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.user_message.startswith("  ...")]
+    assert logs and logs[-1].startswith("  ...   BTC|f2.baseline: 4/4 cell assets (100 %), fold_metrics 1/1 cells")
     assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == {"BTC|f2.baseline"}
     jobs = sorted(r.job_name for r in instance.get_runs())
     assert jobs == ["cell_job", "crypto_data_job", "sweep_job"]  # one per-crypto run and one cell run

@@ -51,8 +51,11 @@ def test_several_partitions_at_once_are_all_seen(instance: dg.DagsterInstance, s
     _report_mask(instance, "LTC|f3.cl_filter", drop=2.0, buy_drop=1.0)
     _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
     assert "scanned 3 cleanlab masks, sent 2 alert(s)" in result.skip_message
-    subjects = set(sink.store().query()["subject"])
-    assert subjects == {"cleanlab_mask BTC|f1.cl_filter", "cleanlab_mask ETH|f2.cl_filter"}
+    alerts = sink.store().query()
+    assert sorted(zip(alerts["kind"], [d["cells"] for d in alerts["details"]])) == [
+        ("cleanlab_drop_rate", {"BTC|f1": 4.99}), ("minority_decimation", {"ETH|f2": 3.5})]
+    assert set(sink.store().query(detail=True)["subject"]) == {"cleanlab_mask BTC|f1.cl_filter",
+                                                               "cleanlab_mask ETH|f2.cl_filter"}
 
 
 def test_restart_from_scratch_does_not_alert_twice(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
@@ -167,7 +170,10 @@ def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterIn
     monkeypatch.setattr(sensors, "BATCH", 2)
     for fold in (1, 2, 3):  # the newest mask is past the first batch of the event log
         _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.9 + fold / 100, buy_drop=1.0)
-    assert sensors.scan_all(instance, sink.sink(lambda _: None), AlertThresholds()) == 3
+    assert sensors.scan_all(instance, sink.sink(lambda _: None), AlertThresholds(), "test_sweep") == 1
+    # one alert for the variant's three cells, across the batches
+    assert sink.store().query()["details"].iloc[0]["cells"] == pytest.approx({"BTC|f1": 4.91, "BTC|f2": 4.92,
+                                                                              "BTC|f3": 4.93})
 
 
 def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(instance: dg.DagsterInstance, sink: AlertSinkResource,
@@ -200,5 +206,29 @@ def test_alerts_the_webhook_refused_are_posted_by_a_later_tick(instance: dg.Dags
         assert "posted 2 alert(s)" in result.skip_message and len(endpoint.bodies) == 5
         _, result = _tick(alert_delivery_sensor, instance, sink, None)
         assert "posted 0 alert(s)" in result.skip_message and len(endpoint.bodies) == 5
+    finally:
+        endpoint.close()
+
+
+def test_a_sweep_of_many_alerting_cells_posts_one_message_per_variant_and_kind(instance: dg.DagsterInstance,
+                                                                              tmp_path: Path) -> None:
+    endpoint = WebhookEndpoint()
+    try:
+        sink = AlertSinkResource(url=f"sqlite:///{tmp_path / 'alerts.db'}", webhook_url=endpoint.url)
+        for variant in ("cl_filter", "cl_reweight"):
+            for crypto in ("BTC", "ETH", "LTC", "XRP", "EOS"):
+                for fold in range(1, 6):  # the cap about to bind and the BUY rows decimated in every cell
+                    _report_mask(instance, f"{crypto}|f{fold}.{variant}", drop=4.8 + fold / 100, buy_drop=3.4)
+        _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+        assert "scanned 50 cleanlab masks, sent 4 alert(s)" in result.skip_message
+        assert len(endpoint.bodies) == 4  # instead of 100, two per cell
+        sweep = SweepResource().name
+        assert sorted(body["text"].split(": worst")[0] for body in endpoint.bodies) == [
+            f"[WARN] {kind} on 25 cell(s) of {variant} in sweep {sweep}"
+            for kind in ("cleanlab_drop_rate", "minority_decimation") for variant in ("cl_filter", "cl_reweight")]
+        assert len(sink.store().query(detail=True)) == 100
+        _report_mask(instance, "BTC|f1.cl_filter", drop=4.81, buy_drop=3.4)  # the same cell again: silent
+        _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
+        assert "sent 0 alert(s)" in result.skip_message and len(endpoint.bodies) == 4
     finally:
         endpoint.close()

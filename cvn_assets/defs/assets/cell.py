@@ -41,6 +41,7 @@ from cvn_assets.defs.cell_checks import advisory_check, check_evaluation, inline
 from cvn_assets.defs.frame_store import PartitionValues
 from cvn_assets.defs.lineage import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
 from cvn_assets.defs.partitions import SweepPartitions
+from cvn_assets.defs.progress import cell_computed
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 from cvn_assets.defs.tracking import MlflowTrackingResource
 
@@ -121,6 +122,7 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             part.extra[TRACKED] = tracker.submit(track, part.extra["metrics"], cell)
             part.metadata.update(recorded)
         part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
+        cell_computed(asset.key.to_user_string(), cell.key)
         return part
 
     scheduler = CellScheduler([a.key for a in todo], {a.key: a.cell_deps for a in todo}, cells, stored, compute,
