@@ -108,9 +108,12 @@ def run_sweep(
     gate_job = defs.resolve_job_def(GATE_JOB)
     results = defs.resources["results"].store()
 
+    def inputs_failed(name: str) -> str | None:
+        return gate_inputs_failed(name, results.read(sweep.name), report.failures) if report.failures else None
+
     def record_verdicts(name: str) -> None:
-        blocked = gate_inputs_failed(name, results.read(sweep.name), report.failures) if report.failures else None
-        if blocked:  # its inputs failed in this sweep: no run, whose failure would only repeat theirs
+        # Its inputs failed in this sweep: no run, whose failure would only repeat theirs.
+        if blocked := inputs_failed(name):
             report.failures[f"{GATE_JOB}[{name}]"] = blocked
             log(f"  FAIL  {GATE_JOB:<16} {name:<28} {blocked}")
             return
@@ -129,7 +132,10 @@ def run_sweep(
 
     stored = cache(lambda: set(results.read(sweep.name)[["crypto", "fold", "config_id"]].itertuples(index=False)))
     for factor in catalogue.factors:
-        if waits := gate_waits_for(catalogue, factor.name, selected_cryptos, selected_folds, selected_configs, stored):
+        # A gate whose inputs failed in this sweep reports that failure; one that merely lacks cells waits.
+        waits = None if inputs_failed(factor.name) else gate_waits_for(
+            catalogue, factor.name, selected_cryptos, selected_folds, selected_configs, stored)
+        if waits:
             _wait(report, log, factor.name, waits)
         else:
             record_verdicts(factor.name)
