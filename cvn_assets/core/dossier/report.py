@@ -12,6 +12,7 @@ import pandas as pd
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import Block, Bullets, Heading, Image, Paragraph, Table
 from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
+from cvn_assets.core.gate.checks import NOT_EVALUABLE
 
 # A catalogue snapshot is long; the report shows its start, the verdict's metadata keeps all of it.
 MAX_LINEAGE_VALUE_CHARS = 400
@@ -54,11 +55,11 @@ def _verdicts(dossier: Dossier) -> list[Block]:
         blocks.append(Table(tuple(map(str, summary.columns)), _rows(summary.astype(str))))
     else:
         columns = ("variant", "model", "verdict", "pairs", "mean Δf1_buy", "CI", "Cohen's d", "p (BH)",
-                   "cryptos improving", "MDE", "failed gates", "not evaluated")
+                   "cryptos improving", "MDE", "failed gates", NOT_EVALUABLE)
         rows = tuple((str(r.variant), str(r.model), str(r.verdict), str(r.n_pairs), _num(r.mean_delta_f1_buy, "+.4f"),
                       _interval(r.ci_low, r.ci_high), _num(r.cohens_d, "+.2f"), _num(r.p_adjusted, ".3g"),
                       str(r.cryptos_improving), _num(r.mde, ".4f"), str(r.failed_gates) or "-",
-                      str(r.unevaluated_gates) or "-") for r in summary.itertuples(index=False))
+                      str(r.not_evaluable) or "-") for r in summary.itertuples(index=False))
         blocks.append(Table(columns, rows))
     if dossier.decision_reasons:
         blocks += [Paragraph("Joint rule decision:"), Bullets(tuple(dossier.decision_reasons))]
@@ -80,7 +81,7 @@ def _gate_tables(dossier: Dossier) -> list[Block]:
 
 
 def _thresholds(dossier: Dossier) -> list[Block]:
-    rows = tuple((field.name, f"{getattr(dossier.thresholds, field.name):g}")
+    rows = tuple((field.name, _setting(getattr(dossier.thresholds, field.name)))
                  for field in dataclasses.fields(dossier.thresholds))
     return [Heading(2, "Thresholds"), Table(("threshold", "value"), rows)]
 
@@ -177,8 +178,12 @@ def _mean(series: pd.Series) -> str:
     return _num(float(values.mean()) if values.size else math.nan, ".4f")
 
 
+def _setting(value: object) -> str:
+    return format(value, "g") if isinstance(value, int | float) else str(value)
+
+
 def _outcome(passed: bool | None) -> str:
-    return {True: "pass", False: "FAIL", None: "cannot evaluate"}[passed]
+    return {True: "pass", False: "FAIL", None: NOT_EVALUABLE}[passed]
 
 
 def _interval(low: float, high: float) -> str:

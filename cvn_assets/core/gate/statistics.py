@@ -108,8 +108,10 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float) -> 
 
     Uses the exact power of the paired t-test (noncentral t with n − 1 degrees of freedom): with
     the 10–25 pairs of a sweep the normal approximation (z_{1−α/2} + z_power)·sd/√n understates
-    the MDE by several percent. The gate's own test is Wilcoxon, whose efficiency relative to the t
-    test is ≈ 0.95 for normal deltas, so this MDE is a slightly optimistic bound for it.
+    the MDE by several percent. `sd` and `n` are those of the independent units the gate's test
+    treats: per-crypto means and cryptos for the cluster methods, cells for the cell method (whose
+    Wilcoxon test has efficiency ≈ 0.95 relative to the t test for normal deltas, so this MDE is a
+    slightly optimistic bound for it).
     NaN when n < 2 or sd is not finite; 0.0 when sd is 0 (any shift is then detected).
     """
     if n < 2 or not math.isfinite(sd):
