@@ -73,6 +73,20 @@ def test_the_results_document_sweep_is_abandoned_with_calibration_not_evaluable(
     assert mild.split("not evaluable:")[1].strip().endswith("calibration")
 
 
+def test_the_earlier_cell_inference_stays_selectable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(standard_table(), tmp_path / "results.csv")
+    arguments = ["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]
+    assert main(arguments) == 0
+    default = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert main([*arguments, "--inference", "cell_bootstrap"]) == 0
+    cell = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert default["lock"]["inference"] == "cluster_t" and cell["lock"]["inference"] == "cell_bootstrap"
+    # 24 cells counted as independent give a narrower interval than 5 cryptos.
+    assert cell["lock"]["ci"][1] - cell["lock"]["ci"][0] < default["lock"]["ci"][1] - default["lock"]["ci"][0]
+    significance = next(g for g in cell["lock"]["gates"] if g["name"] == "significance")
+    assert "signed-rank on 24 non-zero deltas" in significance["detail"]
+
+
 def test_every_factor_is_gated_with_baselines_from_the_is_baseline_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

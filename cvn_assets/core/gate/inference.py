@@ -74,19 +74,20 @@ def cluster_pseudo_means(deltas: pd.Series) -> np.ndarray:
     the cell mean; with equal n_g, z_g is the per-crypto mean ȳ_g. Written out because no cluster-
     robust estimator ships with scipy, and this lets scipy's one-sample t do the rest.
     """
-    groups = deltas.groupby(level=CLUSTER_LEVEL, sort=True)
-    means = groups.mean().to_numpy(dtype=float)
-    counts = groups.size().to_numpy(dtype=float)
-    grand = float(deltas.mean())
+    codes, _ = pd.factorize(deltas.index.get_level_values(CLUSTER_LEVEL), sort=True)
+    values = deltas.to_numpy(dtype=float)
+    counts = np.bincount(codes).astype(float)
+    means = np.bincount(codes, weights=values) / counts
+    grand = float(values.mean())
     return grand + means.size * counts * (means - grand) / counts.sum()
 
 
-def cluster_t_interval(deltas: pd.Series, confidence_level: float) -> tuple[tuple[float, float], float]:
-    """Cluster-robust t CI of the cell mean and its two-sided p-value against 0; NaN below 2 cryptos."""
-    z = cluster_pseudo_means(deltas)
+def cluster_t_interval(z: np.ndarray, confidence_level: float) -> tuple[tuple[float, float], float]:
+    """CI of the mean and two-sided p-value against 0 of the one-sample t on the per-crypto pseudo-means
+    `z` (see `cluster_pseudo_means`); NaN below 2 cryptos."""
     if z.size < 2:
         return (math.nan, math.nan), math.nan
-    centre = float(deltas.mean())
+    centre = float(z.mean())
     if float(np.ptp(z)) <= NO_SPREAD:
         # Every crypto moved by exactly the same amount: no between-crypto spread, the CI is the point.
         return (centre, centre), 1.0 if centre == 0.0 else 0.0
@@ -101,34 +102,34 @@ def two_stage_bootstrap_means(deltas: pd.Series, n_resamples: int, seed: int) ->
 
     Vectorised by hand: scipy.stats.bootstrap resamples one level only.
     """
-    groups = [g.to_numpy(dtype=float) for _, g in deltas.groupby(level=CLUSTER_LEVEL, sort=True)]
-    counts = np.array([g.size for g in groups])
+    codes, _ = pd.factorize(deltas.index.get_level_values(CLUSTER_LEVEL), sort=True)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     widest = int(counts.max())
-    padded = np.zeros((len(groups), widest))
-    for row, values in enumerate(groups):
-        padded[row, : values.size] = values
+    padded = np.zeros((counts.size, widest))
+    padded[codes[order], np.arange(codes.size) - starts[codes[order]]] = deltas.to_numpy(dtype=float)[order]
     rng = np.random.default_rng(seed)
-    drawn = rng.integers(0, len(groups), size=(n_resamples, len(groups)))
+    drawn = rng.integers(0, counts.size, size=(n_resamples, counts.size))
     drawn_counts = counts[drawn]
-    folds = np.floor(rng.random((n_resamples, len(groups), widest)) * drawn_counts[..., None]).astype(int)
+    folds = np.floor(rng.random((n_resamples, counts.size, widest)) * drawn_counts[..., None]).astype(int)
     used = np.arange(widest) < drawn_counts[..., None]
     values = padded[drawn[..., None], folds] * used
     return values.sum(axis=(1, 2)) / drawn_counts.sum(axis=1)
 
 
-def _cluster_mde(deltas: pd.Series, thresholds: GateThresholds) -> float:
-    z = cluster_pseudo_means(deltas)
+def _cluster_mde(z: np.ndarray, thresholds: GateThresholds) -> float:
     if z.size < 2:
         return math.nan
     return minimum_detectable_effect(float(np.std(z, ddof=1)), z.size, thresholds.alpha, thresholds.mde_power)
 
 
 def _cluster_t(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
-    ci, p_value = cluster_t_interval(deltas, thresholds.ci_level)
-    cryptos = deltas.index.get_level_values(CLUSTER_LEVEL).nunique()
-    note = (f"cluster-robust t on {cryptos} cryptos ({cryptos - 1} df)" if cryptos >= 2
-            else f"cluster-robust t needs at least 2 cryptos, got {cryptos}")
-    return Inference("cluster_t", ci, p_value, note, _cluster_mde(deltas, thresholds))
+    z = cluster_pseudo_means(deltas)
+    ci, p_value = cluster_t_interval(z, thresholds.ci_level)
+    note = (f"cluster-robust t on {z.size} cryptos ({z.size - 1} df)" if z.size >= 2
+            else f"cluster-robust t needs at least 2 cryptos, got {z.size}")
+    return Inference("cluster_t", ci, p_value, note, _cluster_mde(z, thresholds))
 
 
 def _two_stage(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
@@ -146,7 +147,7 @@ def _two_stage(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
     p_value = min(1.0, 2.0 * (beyond + 1) / (resamples + 1))
     note = f"two-stage bootstrap over {cryptos} cryptos ({resamples} resamples)"
     return Inference("two_stage_bootstrap", (float(low), float(high)), p_value, note,
-                     _cluster_mde(deltas, thresholds))
+                     _cluster_mde(cluster_pseudo_means(deltas), thresholds))
 
 
 def _cell(deltas: pd.Series, thresholds: GateThresholds) -> Inference:

@@ -6,6 +6,7 @@ Every function takes the paired deltas (variant − baseline, one per (crypto, f
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,7 +119,15 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float) -> 
         return math.nan
     if sd == 0.0:
         return 0.0
-    df = n - 1
+    return _noncentrality(n - 1, alpha, power) * sd / math.sqrt(n)
+
+
+@functools.lru_cache(maxsize=256)
+def _noncentrality(df: int, alpha: float, power: float) -> float:
+    """Noncentrality at which the two-sided t test with `df` degrees of freedom reaches `power`.
+
+    Cached: it depends on the design only, and a simulation of the gate asks for it many times.
+    """
     critical = float(stats.t.ppf(1.0 - alpha / 2.0, df))
 
     def power_gap(noncentrality: float) -> float:
@@ -130,5 +139,4 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float) -> 
     upper = 1.0
     while power_gap(upper) < 0.0:
         upper *= 2.0
-    noncentrality = optimize.brentq(power_gap, 0.0, upper, xtol=1e-10)
-    return noncentrality * sd / math.sqrt(n)
+    return float(optimize.brentq(power_gap, 0.0, upper, xtol=1e-10))

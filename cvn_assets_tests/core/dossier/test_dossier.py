@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
+import cvn_assets
 from cvn_assets.core.dossier import Dossier, DossierFiles, build_dossier, embedded_markdown, write_dossier
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.worker_processes import WorkerPool, submitting_to
@@ -84,6 +86,15 @@ def test_markdown_has_the_gate_table_with_observed_values_and_thresholds(files: 
     assert "| bootstrap_resamples | 1000 |" in markdown  # the catalogue's value, not the default
     for name in FIGURES:
         assert f"](figures/{name}.png)" in markdown
+
+
+def test_the_thresholds_name_the_inference_method_and_its_measured_rates(files: DossierFiles) -> None:
+    markdown = files.markdown.read_text()
+    document = json.loads((Path(cvn_assets.__file__).parent / "core" / "gate" / "error_rates.json").read_text())
+    null = next(r for r in document["results"] if (r["method"], r["rho"], r["lift"]) == ("cluster_t", 0.5, 0.0))
+    assert "cluster-robust t on per-crypto means (n_crypto − 1 df) (`inference: cluster_t`)" in markdown
+    assert f"false LOCK {null['lock_rate']:.1%}" in markdown and f"CI coverage {null['coverage']:.1%}" in markdown
+    assert "| inference | cluster_t |" in markdown
 
 
 def test_per_crypto_excluded_cells_mde_and_lineage_are_reported(files: DossierFiles) -> None:

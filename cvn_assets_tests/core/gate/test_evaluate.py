@@ -286,3 +286,22 @@ def test_a_variant_with_no_valid_pair_is_inconclusive_with_nothing_evaluated() -
     assert check(dead, "per_asset").passed is False  # 0 of 5 cryptos improve
     assert math.isnan(dead.p_adjusted) and math.isnan(dead.mde)
     assert dead.lift_detectable is None
+
+
+def test_a_variant_that_never_predicts_buy_has_a_degenerate_f1_buy() -> None:
+    table = single_variant_table(0.0)
+    table.loc[table["variant"] == "candidate", "f1_buy"] = 0.0  # f1_buy 0.0 in every window: no BUY call at all
+    verdict = verdicts_by_variant(table)["candidate"]
+    assert verdict.verdict is Verdict.INCONCLUSIVE  # not ABANDON, though every Δf1_buy is about −0.42
+    assert "f1_buy is degenerate: the variant reads 0 on every one of 24 pairs" in verdict.reasons
+
+
+def test_one_crypto_gives_no_cluster_interval_so_the_verdict_is_inconclusive() -> None:
+    table = single_variant_table(-0.05)
+    one = table[table["crypto"] == "A"].copy()
+    more = pd.concat([one.assign(fold=one["fold"] + 5 * k) for k in range(3)], ignore_index=True)  # 15 pairs
+    more["f1_buy"] += 0.001 * more["fold"]  # both sides alike: folds differ, the deltas do not change
+    verdict = verdicts_by_variant(more, universe_size=5)["candidate"]
+    assert verdict.n_pairs == 15
+    assert verdict.verdict is Verdict.INCONCLUSIVE
+    assert "no confidence interval" in verdict.reasons[0]
