@@ -40,7 +40,8 @@ class MeasuredRates:
     def sentence(self) -> str:
         """The rates as one sentence for a report."""
         power = ", ".join(f"{rate:.0%} at a true lift of {lift:+.3f}" for lift, rate in sorted(self.power.items()))
-        return (f"measured on {self.n_sweeps} simulated sweeps of {self.n_cryptos} cryptos × {self.n_folds} folds "
+        return (f"measured with the default thresholds on {self.n_sweeps} simulated sweeps of {self.n_cryptos} "
+                f"cryptos × {self.n_folds} folds "
                 f"(within-crypto correlation ρ {self.rho:g}, sd of Δf1_buy {self.delta_sd:g}): CI coverage "
                 f"{self.coverage:.1%}, false LOCK {self.false_lock:.1%}, false ABANDON {self.false_abandon:.1%}, "
                 f"LOCK rate {power}")

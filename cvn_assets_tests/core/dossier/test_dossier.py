@@ -164,13 +164,15 @@ def test_a_table_without_reliability_bins_says_so_instead_of_failing(tmp_path: P
 
 
 def test_a_sanity_blocked_cell_is_listed_and_makes_the_verdict_inconclusive(tmp_path: Path) -> None:
+    # mild passes every other gate, so a calibration gate that is not evaluable withholds its LOCK.
     results = toy_results()
     blocked = (results["variant"] == "mild") & (results["crypto"] == "BTC") & (results["fold"] == "f4")
     results.loc[blocked, "ece_hold"] = 0.0
     dossier = build_dossier(results, toy_catalogue(), FACTOR)
     assert dict(zip(dossier.summary["variant"], dossier.summary["verdict"]))["mild"] == "INCONCLUSIVE"
     markdown = write_dossier(dossier, tmp_path).markdown.read_text()
-    assert "| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost" in markdown
+    assert ("| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost "
+            "(calibration not evaluable) |") in markdown
 
 
 def test_a_joint_rule_that_did_not_run_explains_why_and_draws_nothing(tmp_path: Path) -> None:
