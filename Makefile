@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # (CatBoost, the slowest learner, gains little from a second thread; a second cell doubles the work done).
 MACHINE = CVN_THREADS=$${CVN_THREADS:-1} CVN_CELL_WORKERS=$${CVN_CELL_WORKERS:-$$(nproc 2>/dev/null || echo 1)}
 
-.PHONY: run test ui install home clean bench browser
+.PHONY: run test ui install home clean bench browser gate-calibration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required"'
@@ -44,6 +44,11 @@ ui: home
 ## BENCH_ARGS passes options, e.g. BENCH_ARGS="--only plain,dagster,floor" (see `cvn-assets bench --help`).
 bench: home
 	$(MACHINE) $(BIN)/cvn-assets bench $(BENCH_ARGS)
+
+## The gate's CI coverage, false-LOCK / false-ABANDON rates and power on simulated sweeps, per inference
+## method: rewrites docs/gate-error-rates.md and the rates the dossier quotes. GATE_CALIBRATION_ARGS adds options.
+gate-calibration: install
+	$(BIN)/cvn-assets gate-calibration --doc docs/gate-error-rates.md --rates cvn_assets/core/gate/error_rates.json $(GATE_CALIBRATION_ARGS)
 
 clean:
 	rm -rf $(DAGSTER_HOME) .pytest_cache

@@ -18,8 +18,7 @@ import pandas as pd
 
 from cvn_assets.core.catalogue import Catalogue, JointRule
 from cvn_assets.core.configs import JOINT_BASELINE_VARIANT, joint_config_id
-from cvn_assets.core.gate import FactorVerdict, Verdict, evaluate_factor, verdict_table
-from cvn_assets.core.sanity import blocking_failures_by_variant
+from cvn_assets.core.gate import FactorVerdict, Verdict, blocking_failures_by_variant, evaluate_factor, verdict_table
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from cvn_assets.cli.main import main
+from cvn_assets_tests.core.gate.document_table import flagged_document_table
 from cvn_assets_tests.core.gate.hand_table import BASELINE, FACTOR, baseline_rows, standard_table, variant_rows
 
 
@@ -46,6 +47,44 @@ def test_json_has_observed_and_threshold_for_every_gate(tmp_path: Path, capsys: 
     for variant in variants.values():
         for gate in variant["gates"]:
             assert "observed" in gate and "threshold" in gate
+
+
+def test_the_results_document_sweep_is_abandoned_with_calibration_not_evaluable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SPEC §7's reference outcome: every soft-label row reads ECE 0.0 (a blocking check failure), the
+    # cleanlab rows have no ECE at all, yet harm on f1_buy is shown, so every variant is ABANDON.
+    path = write(flagged_document_table(), tmp_path / "finetune_results.csv")
+    assert main(["gate", "--results", str(path), "--json"]) == 0
+    variants = {v["variant"]: v for f in json.loads(capsys.readouterr().out)["factors"] for v in f["variants"]}
+    assert sorted(variants) == ["aggressive", "filter", "mild", "reweight"]
+    for name, variant in variants.items():
+        assert variant["verdict"] == "ABANDON", (name, variant["reasons"])
+        assert (variant["cryptos_improving"], variant["universe_size"]) == (0, 5)
+        assert variant["ci"][1] < 0.0
+        calibration = next(g for g in variant["gates"] if g["name"] == "calibration")
+        assert calibration["result"] == "not evaluable"
+        assert "calibration" in variant["not_evaluable"]
+    assert "degenerate ece_hold" in next(g for g in variants["mild"]["gates"] if g["name"] == "calibration")["detail"]
+    assert main(["gate", "--results", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("ABANDON") == 4 and "INCONCLUSIVE" not in text
+    mild = next(line for line in text.splitlines() if line.startswith("label_smoothing/mild (xgboost): failed:"))
+    assert mild.split("not evaluable:")[1].strip().endswith("calibration")
+
+
+def test_the_earlier_cell_inference_stays_selectable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(standard_table(), tmp_path / "results.csv")
+    arguments = ["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]
+    assert main(arguments) == 0
+    default = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert main([*arguments, "--inference", "cell_bootstrap"]) == 0
+    cell = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    assert default["lock"]["inference"] == "cluster_t" and cell["lock"]["inference"] == "cell_bootstrap"
+    # 24 cells counted as independent give a narrower interval than 5 cryptos.
+    assert cell["lock"]["ci"][1] - cell["lock"]["ci"][0] < default["lock"]["ci"][1] - default["lock"]["ci"][0]
+    significance = next(g for g in cell["lock"]["gates"] if g["name"] == "significance")
+    assert "signed-rank on 24 non-zero deltas" in significance["detail"]
 
 
 def test_every_factor_is_gated_with_baselines_from_the_is_baseline_column(
@@ -117,7 +156,7 @@ def test_json_holds_null_for_a_statistic_that_overflows(tmp_path: Path, capsys: 
     assert sortino and all(g["observed"] is None for g in sortino)
 
 
-def test_a_metric_exactly_zero_makes_its_variant_inconclusive_as_in_a_sweep(
+def test_an_ece_of_exactly_zero_makes_calibration_not_evaluable_as_in_a_sweep(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     table = standard_table()
@@ -125,9 +164,26 @@ def test_a_metric_exactly_zero_makes_its_variant_inconclusive_as_in_a_sweep(
     path = write(table, tmp_path / "results.csv")
     assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
     variants = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    # Every other gate passes, and calibration could have blocked the LOCK: INCONCLUSIVE, not KEEP_AVAILABLE.
     assert variants["lock"]["verdict"] == "INCONCLUSIVE"
-    assert "blocking check(s) failed: degenerate ece_hold on A 0 xgboost" in variants["lock"]["reasons"]
+    assert variants["lock"]["not_evaluable"] == ["calibration"]
+    calibration = next(g for g in variants["lock"]["gates"] if g["name"] == "calibration")
+    assert calibration["result"] == "not evaluable"
+    assert calibration["detail"] == "not evaluable: blocking check(s) failed: degenerate ece_hold on A 0 xgboost"
     assert variants["keep"]["verdict"] == "KEEP_AVAILABLE"
+
+
+def test_a_brier_of_exactly_zero_makes_its_variant_inconclusive_as_in_a_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = standard_table().assign(brier=0.2)
+    table.loc[(table["variant"] == "abandon") & (table["crypto"] == "A") & (table["fold"] == 0), "brier"] = 0.0
+    path = write(table, tmp_path / "results.csv")
+    assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
+    variants = {v["variant"]: v for v in json.loads(capsys.readouterr().out)["factors"][0]["variants"]}
+    # The probabilities f1_buy is computed from are in doubt, so not even a regression is shown.
+    assert variants["abandon"]["verdict"] == "INCONCLUSIVE"
+    assert "blocking check(s) failed: degenerate brier on A 0 xgboost" in variants["abandon"]["reasons"]
 
 
 def test_a_table_of_several_sweeps_is_gated_one_sweep_at_a_time(

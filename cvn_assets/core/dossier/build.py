@@ -15,6 +15,7 @@ from cvn_assets.core.dossier.calibration import RELIABILITY_COLUMN, PooledBins, 
 from cvn_assets.core.dossier.source import normalise_results
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.gate import FactorVerdict, GateThresholds, VariantVerdict
+from cvn_assets.core.gate.blocking import SECONDARY_GATE_OF_METRIC
 from cvn_assets.core.gate.pairs import PRIMARY_METRIC, pair_cells
 from cvn_assets.core.sanity import degenerate_metric_failures
 from cvn_assets.core.schema import STATUS_OK
@@ -162,9 +163,11 @@ def _excluded(details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, bas
             shown = reason + (f" ({_short('; '.join(messages))})" if messages else "")
             records.append({"variant": variant, "crypto": crypto, "fold": str(fold), "reason": shown})
     for (crypto, fold, variant, blocked_model), metrics in sorted(degenerate_metric_failures(factor_rows).items()):
+        gates = sorted({SECONDARY_GATE_OF_METRIC.get(m, "") for m in metrics})
+        effect = "verdict INCONCLUSIVE" if "" in gates else f"{', '.join(gates)} not evaluable"
         records.append({"variant": variant, "crypto": crypto, "fold": fold,
                         "reason": f"blocking check failed: {', '.join(metrics)} exactly 0.0 on model "
-                                  f"{blocked_model} (verdict INCONCLUSIVE)"})
+                                  f"{blocked_model} ({effect})"})
     return pd.DataFrame(records, columns=list(EXCLUDED_COLUMNS))
 
 

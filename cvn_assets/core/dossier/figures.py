@@ -89,7 +89,7 @@ def reliability_png(dossier: Dossier) -> bytes:
 
 
 def confidence_interval_png(dossier: Dossier) -> bytes:
-    """Mean Δf1_buy per variant with its bootstrap CI, against 0 and the required lift."""
+    """Mean Δf1_buy per variant with its CI, against 0 and the required lift."""
     details = dossier.variants
     thresholds = dossier.thresholds
     figure = Figure(figsize=(7.0, 1.2 + 0.55 * len(details)), dpi=FIGURE_DPI, layout="constrained")
@@ -107,7 +107,7 @@ def confidence_interval_png(dossier: Dossier) -> bytes:
                label=f"required lift {thresholds.min_mean_delta_f1:+.3f}")
     ax.set_yticks(range(len(details)), [f"{d.verdict.variant}\n{d.verdict.verdict}" for d in details])
     ax.set_ylim(len(details) - 0.5, -0.5)
-    ax.set_xlabel(f"mean Δf1_buy vs {dossier.baseline} with bootstrap CI{thresholds.ci_level * 100:g}")
+    ax.set_xlabel(f"mean Δf1_buy vs {dossier.baseline} with CI{thresholds.ci_level * 100:g} ({thresholds.inference})")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(f"{dossier.factor}: Δf1_buy per variant ({dossier.model})", fontsize=11)
     return _png(figure)

@@ -12,6 +12,8 @@ import pandas as pd
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import Block, Bullets, Heading, Image, Paragraph, Table
 from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
+from cvn_assets.core.gate.checks import NOT_EVALUABLE
+from cvn_assets.core.gate.error_rates import method_statement
 
 # A catalogue snapshot is long; the report shows its start, the verdict's metadata keeps all of it.
 MAX_LINEAGE_VALUE_CHARS = 400
@@ -39,8 +41,8 @@ def dossier_blocks(dossier: Dossier, figures: Collection[str]) -> list[Block]:
         *_figure_section("Δf1_buy per crypto × fold", HEATMAP, figures, dossier,
                          "Δf1_buy heat map: variant minus baseline per crypto and fold, one panel per variant"),
         *_reliability(dossier, figures),
-        *_figure_section("Bootstrap confidence intervals", CONFIDENCE_INTERVALS, figures, dossier,
-                         "Mean Δf1_buy per variant with its bootstrap confidence interval"),
+        *_figure_section("Confidence intervals", CONFIDENCE_INTERVALS, figures, dossier,
+                         f"Mean Δf1_buy per variant with its confidence interval ({dossier.thresholds.inference})"),
         *_per_crypto(dossier),
         *_excluded(dossier),
         *_minimum_detectable_effect(dossier),
@@ -59,12 +61,12 @@ def _verdicts(dossier: Dossier) -> list[Block]:
         skill = {(str(r.variant), str(r.model)): f"{r.cells_with_skill}/{r.cells}"
                  for r in dossier.skill.itertuples(index=False) if not r.not_recorded}
         columns = ("variant", "model", "verdict", "cells with skill", "pairs", "mean Δf1_buy", "CI", "Cohen's d",
-                   "p (BH)", "cryptos improving", "MDE", "failed gates", "not evaluated")
+                   "p (BH)", "cryptos improving", "MDE", "failed gates", NOT_EVALUABLE)
         rows = tuple((str(r.variant), str(r.model), str(r.verdict), skill.get((str(r.variant), str(r.model)), "n/a"),
                       str(r.n_pairs), _num(r.mean_delta_f1_buy, "+.4f"),
                       _interval(r.ci_low, r.ci_high), _num(r.cohens_d, "+.2f"), _num(r.p_adjusted, ".3g"),
                       str(r.cryptos_improving), _num(r.mde, ".4f"), str(r.failed_gates) or "-",
-                      str(r.unevaluated_gates) or "-") for r in summary.itertuples(index=False))
+                      str(r.not_evaluable) or "-") for r in summary.itertuples(index=False))
         blocks.append(Table(columns, rows))
     if dossier.decision_reasons:
         blocks += [Paragraph("Joint rule decision:"), Bullets(tuple(dossier.decision_reasons))]
@@ -106,9 +108,10 @@ def _gate_tables(dossier: Dossier) -> list[Block]:
 
 
 def _thresholds(dossier: Dossier) -> list[Block]:
-    rows = tuple((field.name, f"{getattr(dossier.thresholds, field.name):g}")
+    rows = tuple((field.name, _setting(getattr(dossier.thresholds, field.name)))
                  for field in dataclasses.fields(dossier.thresholds))
-    return [Heading(2, "Thresholds"), Table(("threshold", "value"), rows)]
+    return [Heading(2, "Thresholds"), Paragraph(method_statement(dossier.thresholds.inference)),
+            Table(("threshold", "value"), rows)]
 
 
 def _figure_section(title: str, name: str, figures: Collection[str], dossier: Dossier, caption: str) -> list[Block]:
@@ -163,9 +166,10 @@ def _minimum_detectable_effect(dossier: Dossier) -> list[Block]:
     thresholds = dossier.thresholds
     blocks: list[Block] = [
         Heading(2, "Minimum detectable effect"),
-        Paragraph(f"Smallest true mean Δf1_buy a two-sided paired test at α {thresholds.alpha:g} detects with "
-                  f"power {thresholds.mde_power:.0%}, given the observed spread of Δf1_buy; compare it with the "
-                  f"required lift {thresholds.min_mean_delta_f1:+.4f}."),
+        Paragraph(f"Smallest true mean Δf1_buy the gate's test ({thresholds.inference}) at two-sided α "
+                  f"{thresholds.alpha:g} detects with power {thresholds.mde_power:.0%}, given the observed spread "
+                  "of Δf1_buy (between cryptos, unless the inference treats cells as independent); compare it with "
+                  f"the required lift {thresholds.min_mean_delta_f1:+.4f}."),
     ]
     if not dossier.variants:
         return [*blocks, Paragraph(NOTHING_GATED)]
@@ -203,8 +207,12 @@ def _mean(series: pd.Series) -> str:
     return _num(float(values.mean()) if values.size else math.nan, ".4f")
 
 
+def _setting(value: object) -> str:
+    return format(value, "g") if isinstance(value, int | float) else str(value)
+
+
 def _outcome(passed: bool | None) -> str:
-    return {True: "pass", False: "FAIL", None: "cannot evaluate"}[passed]
+    return {True: "pass", False: "FAIL", None: NOT_EVALUABLE}[passed]
 
 
 def _interval(low: float, high: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -15,7 +16,7 @@ from cvn_assets.core.gate.thresholds import GateThresholds
 class GateCheck:
     """One gate condition: what was observed, what it is compared with, and the outcome.
 
-    `passed` is None when the condition cannot be evaluated (no usable data); that is not a pass.
+    `passed` is None when the condition is not evaluable (no usable data); that is not a pass.
     """
 
     name: str
@@ -25,8 +26,21 @@ class GateCheck:
     detail: str
 
 
+NOT_EVALUABLE = "not evaluable"
+
+
+def outcome(passed: bool | None) -> str:
+    """A check's result as shown to a user: pass, fail or not evaluable."""
+    return {True: "pass", False: "fail", None: NOT_EVALUABLE}[passed]
+
+
 def _cannot(name: str, threshold: float, detail: str) -> GateCheck:
-    return GateCheck(name, math.nan, threshold, None, f"cannot evaluate: {detail}")
+    return GateCheck(name, math.nan, threshold, None, f"{NOT_EVALUABLE}: {detail}")
+
+
+def not_evaluable(check: GateCheck, why: Sequence[str]) -> GateCheck:
+    """`check` made not evaluable because its inputs failed blocking checks (`why`)."""
+    return _cannot(check.name, check.threshold, f"blocking check(s) failed: {'; '.join(why)}")
 
 
 def lift_checks(deltas: pd.Series, ci: tuple[float, float], thresholds: GateThresholds) -> list[GateCheck]:
@@ -44,10 +58,10 @@ def lift_checks(deltas: pd.Series, ci: tuple[float, float], thresholds: GateThre
     )
     low, high = ci
     if math.isnan(low):
-        return [mean_check, _cannot("f1_buy_lift.ci_low", 0.0, "fewer than 2 pairs for a bootstrap CI")]
+        return [mean_check, _cannot("f1_buy_lift.ci_low", 0.0, f"no CI ({thresholds.inference}) could be computed")]
     ci_check = GateCheck(
         "f1_buy_lift.ci_low", low, 0.0, low > 0.0,
-        f"bootstrap CI{thresholds.ci_level * 100:g} of mean Δf1_buy [{low:+.4f}, {high:+.4f}] "
+        f"{thresholds.inference} CI{thresholds.ci_level * 100:g} of mean Δf1_buy [{low:+.4f}, {high:+.4f}] "
         "(lower bound must be > 0)",
     )
     return [mean_check, ci_check]
@@ -80,16 +94,20 @@ def joint_checks(paired: PairedCells, thresholds: GateThresholds) -> list[GateCh
 def calibration_check(paired: PairedCells, thresholds: GateThresholds) -> GateCheck:
     """Calibration: mean ECE_HOLD of the variant ≤ the baseline's + tolerance.
 
-    A side whose ECE_HOLD is NaN or exactly 0.0 on every paired row is degenerate (ECE computed on
-    soft labels once returned 0.0), so the gate reports "cannot evaluate" instead of a pass.
+    ECE_HOLD exactly 0.0 cannot happen on real test data (ECE computed on soft labels once returned
+    0.0): a side with such a paired row, or with no finite ECE_HOLD at all, makes the gate
+    not evaluable instead of a pass.
     """
     name, tolerance = "calibration", thresholds.calibration_tolerance
     if paired.n == 0:
         return _cannot(name, tolerance, "no valid pair")
     for side, frame in (("baseline", paired.baseline), ("variant", paired.variant)):
         ece = frame["ece_hold"].astype(float)
-        if bool((ece.isna() | (ece == 0.0)).all()):
-            return _cannot(name, tolerance, f"{side} ECE_HOLD is NaN or exactly 0.0 on every paired row")
+        zeros = int((ece == 0.0).sum())
+        if zeros:
+            return _cannot(name, tolerance, f"{side} ECE_HOLD is exactly 0.0 on {zeros} of {paired.n} paired rows")
+        if bool(ece.isna().all()):
+            return _cannot(name, tolerance, f"{side} ECE_HOLD is missing on every paired row")
     base, var = paired.sides("ece_hold")
     if base.empty:
         return _cannot(name, tolerance, "no pair with a finite ECE_HOLD on both sides")
@@ -158,12 +176,11 @@ def effect_size_check(cohens_d: float, thresholds: GateThresholds) -> GateCheck:
 
 
 def significance_check(p_value: float, p_adjusted: float, note: str, m: int, thresholds: GateThresholds) -> GateCheck:
-    """Significance: Benjamini–Hochberg adjusted Wilcoxon p below alpha."""
+    """Significance: the p-value of the gate's inference method, Benjamini–Hochberg adjusted, below alpha."""
     name, alpha = "significance", thresholds.alpha
     if math.isnan(p_adjusted):
-        return _cannot(name, alpha, "no valid pair for the Wilcoxon test")
+        return _cannot(name, alpha, f"no p-value: {note}")
     return GateCheck(
         name, p_adjusted, alpha, p_adjusted < alpha,
-        f"Wilcoxon p {p_value:.3g} ({note}); Benjamini–Hochberg over {m} variant(s): "
-        f"{p_adjusted:.3g} (needs < {alpha:g})",
+        f"p {p_value:.3g} ({note}); Benjamini–Hochberg over {m} variant(s): {p_adjusted:.3g} (needs < {alpha:g})",
     )

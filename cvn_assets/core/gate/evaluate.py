@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.gate import checks
+from cvn_assets.core.gate.blocking import BlockingFailure, as_failures
 from cvn_assets.core.gate.checks import GateCheck
+from cvn_assets.core.gate.decision import Verdict, decide
+from cvn_assets.core.gate.inference import NOTHING, Inference, infer
 from cvn_assets.core.gate.pairs import PRIMARY_METRIC, PairedCells, pair_cells, select_factor
-from cvn_assets.core.gate.statistics import (
-    benjamini_hochberg,
-    bootstrap_mean_ci,
-    cohens_d_paired,
-    minimum_detectable_effect,
-    wilcoxon_p,
-)
+from cvn_assets.core.gate.statistics import benjamini_hochberg, cohens_d_paired
 from cvn_assets.core.gate.thresholds import GateThresholds
 
 __all__ = ["FactorVerdict", "GateCheck", "Verdict", "VariantVerdict", "evaluate_factor"]
 
 LIFT_MEAN_CHECK = "f1_buy_lift.mean"
-
-
-class Verdict(enum.StrEnum):
-    """Outcome of the gate for one variant."""
-
-    LOCK = "LOCK"
-    KEEP_AVAILABLE = "KEEP_AVAILABLE"
-    ABANDON = "ABANDON"
-    INCONCLUSIVE = "INCONCLUSIVE"
 
 
 @dataclass(frozen=True)
@@ -59,6 +45,7 @@ class VariantVerdict:
     cryptos_improving: int
     universe_size: int
     reasons: list[str]
+    inference: str
 
     @property
     def failed_gates(self) -> list[str]:
@@ -66,8 +53,8 @@ class VariantVerdict:
         return [c.name for c in self.checks if c.passed is False]
 
     @property
-    def unevaluated_gates(self) -> list[str]:
-        """Names of the checks that could not be evaluated."""
+    def not_evaluable_gates(self) -> list[str]:
+        """Names of the checks that were not evaluable."""
         return [c.name for c in self.checks if c.passed is None]
 
     @property
@@ -93,11 +80,8 @@ class FactorVerdict:
 class _PairedStatistics:
     paired: PairedCells
     deltas: pd.Series
-    ci: tuple[float, float]
+    inference: Inference
     cohens_d: float
-    p_value: float
-    p_note: str
-    mde: float
 
 
 def evaluate_factor(
@@ -108,15 +92,16 @@ def evaluate_factor(
     model: str | None = None,
     universe_size: int | None = None,
     thresholds: GateThresholds = GateThresholds(),
-    blocking_failures: Mapping[str, list[str]] | None = None,
+    blocking_failures: Mapping[str, Sequence[str | BlockingFailure]] | None = None,
 ) -> list[FactorVerdict]:
     """Gate each non-baseline variant of `factor` against `baseline`, one `FactorVerdict` per model.
 
     `variants` restricts which variants are reported; Benjamini–Hochberg still corrects over every
     non-baseline variant of the factor present for the model. `universe_size` defaults to the
-    number of distinct cryptos in the factor's rows. `blocking_failures` maps a variant to the names
-    of its failed blocking checks; failures listed under the baseline make every variant
-    INCONCLUSIVE, since the comparison itself is then invalid.
+    number of distinct cryptos in the factor's rows. `blocking_failures` maps a variant to its
+    failed blocking checks: one that invalidates f1_buy (a plain name does) makes the verdict
+    INCONCLUSIVE, one bound to a secondary gate makes only that gate not evaluable. Failures listed
+    under the baseline apply to every variant, since the comparison itself is then affected.
     """
     rows, wanted, others = select_factor(results, factor, baseline, variants)
     universe = _universe_size(rows, factor, universe_size)
@@ -138,12 +123,14 @@ def evaluate_factor(
             )
         tested = [v for v in others if v in present]
         statistics = {v: _paired_statistics(pair_cells(model_rows, baseline, v), thresholds) for v in tested}
-        adjusted = dict(zip(tested, benjamini_hochberg([statistics[v].p_value for v in tested]), strict=True))
-        blocked_baseline = list(blocking.get(baseline, []))
+        adjusted = dict(zip(tested, benjamini_hochberg([statistics[v].inference.p_value for v in tested]),
+                            strict=True))
+        blocked_baseline = [BlockingFailure(f"baseline {f.check}", f.gate)
+                            for f in as_failures(blocking.get(baseline, []))]
         results_for_model = [
             _variant_verdict(
                 factor, v, name, baseline, statistics[v], float(adjusted[v]), len(tested), universe, thresholds,
-                [*(f"baseline {c}" for c in blocked_baseline), *blocking.get(v, [])],
+                [*blocked_baseline, *as_failures(blocking.get(v, []))],
             )
             for v in wanted
         ]
@@ -164,18 +151,27 @@ def _universe_size(rows: pd.DataFrame, factor: str, universe_size: int | None) -
 
 def _paired_statistics(paired: PairedCells, thresholds: GateThresholds) -> _PairedStatistics:
     deltas = paired.deltas(PRIMARY_METRIC)
-    values = deltas.to_numpy(dtype=float)
-    ci, d, mde = (math.nan, math.nan), math.nan, math.nan
-    if values.size >= 2:
-        ci = bootstrap_mean_ci(values, thresholds.bootstrap_resamples, thresholds.ci_level, thresholds.bootstrap_seed)
-        d = cohens_d_paired(values)
-        sd = float(np.std(values, ddof=1))
-        mde = minimum_detectable_effect(sd, values.size, thresholds.alpha, thresholds.mde_power)
-    p_value, note = math.nan, "no valid pair"
-    if values.size >= 1:
-        wilcoxon = wilcoxon_p(values)
-        p_value, note = wilcoxon.p_value, wilcoxon.note
-    return _PairedStatistics(paired, deltas, ci, d, p_value, note, mde)
+    if deltas.empty:
+        return _PairedStatistics(paired, deltas, NOTHING, math.nan)
+    return _PairedStatistics(paired, deltas, infer(deltas, thresholds), cohens_d_paired(deltas.to_numpy(dtype=float)))
+
+
+def primary_checks(
+    deltas: pd.Series,
+    inference: Inference,
+    cohens_d: float,
+    p_adjusted: float,
+    n_tested: int,
+    universe: int,
+    thresholds: GateThresholds,
+) -> tuple[list[GateCheck], int]:
+    """The gates decided by Δf1_buy alone (lift, stability, per-asset, effect size, significance), in
+    the gate table's order, and the number of cryptos improving."""
+    per_asset, improving = checks.per_asset_check(deltas, universe, thresholds)
+    lift = checks.lift_checks(deltas, inference.ci, thresholds)
+    significance = checks.significance_check(inference.p_value, p_adjusted, inference.p_note, n_tested, thresholds)
+    rest = [checks.stability_check(deltas, thresholds), per_asset, checks.effect_size_check(cohens_d, thresholds)]
+    return [*lift, *rest, significance], improving
 
 
 def _variant_verdict(
@@ -188,73 +184,66 @@ def _variant_verdict(
     n_tested: int,
     universe: int,
     thresholds: GateThresholds,
-    blocking: list[str],
+    blocking: list[BlockingFailure],
 ) -> VariantVerdict:
-    per_asset, improving = checks.per_asset_check(stats.deltas, universe, thresholds)
+    primary, improving = primary_checks(stats.deltas, stats.inference, stats.cohens_d, p_adjusted, n_tested,
+                                        universe, thresholds)
+    lift, (stability, per_asset, effect_size, significance) = primary[:2], primary[2:]
     gate_checks = [
-        *checks.lift_checks(stats.deltas, stats.ci, thresholds),
+        *lift,
         *checks.joint_checks(stats.paired, thresholds),
         checks.calibration_check(stats.paired, thresholds),
-        checks.stability_check(stats.deltas, thresholds),
+        stability,
         per_asset,
         checks.density_check(stats.paired, thresholds),
-        checks.effect_size_check(stats.cohens_d, thresholds),
-        checks.significance_check(stats.p_value, p_adjusted, stats.p_note, n_tested, thresholds),
+        effect_size,
+        significance,
     ]
+    gate_checks = _without_blocked_gates(gate_checks, blocking)
     n_pairs = stats.paired.n
     mean = float(stats.deltas.mean()) if n_pairs else math.nan
-    verdict, reasons = _decide(n_pairs, mean, stats.ci, gate_checks, blocking, thresholds)
+    problems = [*(f"blocking check(s) failed: {f.check}" for f in blocking if f.gate is None),
+                *_degenerate_primary(stats.paired)]
+    verdict, reasons = decide(n_pairs, mean, stats.inference.ci, gate_checks, problems, thresholds)
     if stats.paired.excluded:
         reasons.append(f"{len(stats.paired.excluded)} cell(s) excluded from the pairs (see excluded)")
-    reasons.append(_mde_reason(stats.mde, n_pairs, thresholds))
+    reasons.append(_mde_reason(stats.inference.mde, n_pairs, thresholds))
     return VariantVerdict(
         factor=factor, variant=variant, model=model, baseline=baseline, verdict=verdict, n_pairs=n_pairs,
         excluded=list(stats.paired.excluded), checks=gate_checks, mean_delta_f1=mean,
-        ci_low=stats.ci[0], ci_high=stats.ci[1], cohens_d=stats.cohens_d, p_value=stats.p_value,
-        p_adjusted=p_adjusted, mde=stats.mde, cryptos_improving=improving, universe_size=universe, reasons=reasons,
+        ci_low=stats.inference.ci[0], ci_high=stats.inference.ci[1], cohens_d=stats.cohens_d,
+        p_value=stats.inference.p_value, p_adjusted=p_adjusted, mde=stats.inference.mde,
+        cryptos_improving=improving, universe_size=universe, reasons=reasons, inference=thresholds.inference,
     )
 
 
-def _decide(
-    n_pairs: int,
-    mean: float,
-    ci: tuple[float, float],
-    gate_checks: list[GateCheck],
-    blocking: list[str],
-    thresholds: GateThresholds,
-) -> tuple[Verdict, list[str]]:
-    """Verdict order: INCONCLUSIVE, then ABANDON, then LOCK, else KEEP_AVAILABLE."""
-    reasons = []
-    if n_pairs < thresholds.min_valid_pairs:
-        reasons.append(f"only {n_pairs} valid pair(s); at least {thresholds.min_valid_pairs} are needed")
-    if blocking:
-        reasons.append(f"blocking check(s) failed: {', '.join(blocking)}")
-    if reasons:
-        return Verdict.INCONCLUSIVE, reasons
-    low, high = ci
-    level = f"CI{thresholds.ci_level * 100:g}"
-    if high < 0.0:
-        return Verdict.ABANDON, [
-            f"f1_buy regresses: mean Δf1_buy {mean:+.4f}, {level} [{low:+.4f}, {high:+.4f}] lies entirely below 0"
-        ]
-    failed = [c.name for c in gate_checks if c.passed is False]
-    unevaluated = [c.name for c in gate_checks if c.passed is None]
-    if not failed and not unevaluated:
-        return Verdict.LOCK, [f"every gate passed: mean Δf1_buy {mean:+.4f}, {level} [{low:+.4f}, {high:+.4f}]"]
-    if failed:
-        reasons.append(f"gate(s) failed: {', '.join(failed)}")
-    if unevaluated:
-        reasons.append(f"gate(s) that could not be evaluated, so do not count as passed: {', '.join(unevaluated)}")
-    reasons.append(f"no significant regression: {level} upper bound {high:+.4f} is not below 0")
-    return Verdict.KEEP_AVAILABLE, reasons
+def _without_blocked_gates(gate_checks: list[GateCheck], blocking: list[BlockingFailure]) -> list[GateCheck]:
+    """Each check of a gate named by a secondary blocking failure, made not evaluable."""
+    by_gate: dict[str, list[str]] = {}
+    for failure in blocking:
+        if failure.gate is not None:
+            by_gate.setdefault(failure.gate, []).append(failure.check)
+    return [checks.not_evaluable(c, by_gate[c.name.split(".")[0]]) if c.name.split(".")[0] in by_gate else c
+            for c in gate_checks]
+
+
+def _degenerate_primary(paired: PairedCells) -> list[str]:
+    """f1_buy taking one single value on every paired row of a side: that side's model made the same
+    call in every window (0.0 everywhere: it never predicted BUY), so there is nothing to compare."""
+    problems = []
+    for side, frame in (("baseline", paired.baseline), ("variant", paired.variant)):
+        values = frame[PRIMARY_METRIC].to_numpy(dtype=float)
+        if values.size >= 2 and float(values.max() - values.min()) == 0.0:
+            problems.append(f"f1_buy is degenerate: the {side} reads {values[0]:g} on every one of {values.size} pairs")
+    return problems
 
 
 def _mde_reason(mde: float, n_pairs: int, thresholds: GateThresholds) -> str:
     if math.isnan(mde):
-        return "minimum detectable effect unavailable: fewer than 2 valid pairs"
+        return "minimum detectable effect unavailable: too few valid pairs or cryptos"
     floor = thresholds.min_mean_delta_f1
     could = "could" if mde <= floor else "could not"
     return (
         f"minimum detectable effect {mde:.4f} (power {thresholds.mde_power:.0%}, two-sided α {thresholds.alpha:g}, "
-        f"{n_pairs} pairs): this sweep {could} detect a lift of {floor:+.4f}"
+        f"{thresholds.inference}, {n_pairs} pairs): this sweep {could} detect a lift of {floor:+.4f}"
     )

@@ -8,7 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from cvn_assets.core.gate.checks import NOT_EVALUABLE, outcome
 from cvn_assets.core.gate.evaluate import FactorVerdict, VariantVerdict
+from cvn_assets.core.gate.inference import METHOD_LABELS
 
 TABLE_COLUMNS: tuple[str, ...] = (
     "factor",
@@ -25,7 +27,8 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "cryptos_improving",
     "mde",
     "failed_gates",
-    "unevaluated_gates",
+    "not_evaluable",
+    "inference",
 )
 
 
@@ -47,7 +50,8 @@ def verdict_table(verdicts: list[FactorVerdict]) -> pd.DataFrame:
             "cryptos_improving": f"{v.cryptos_improving}/{v.universe_size}",
             "mde": v.mde,
             "failed_gates": ", ".join(v.failed_gates),
-            "unevaluated_gates": ", ".join(v.unevaluated_gates),
+            "not_evaluable": ", ".join(v.not_evaluable_gates),
+            "inference": v.inference,
         }
         for factor in verdicts
         for v in factor.variants
@@ -79,8 +83,10 @@ def render_verdict_table(verdicts: list[FactorVerdict]) -> str:
     for row in table.itertuples(index=False):
         lines.append(
             f"{row.factor}/{row.variant} ({row.model}): failed: {row.failed_gates or '-'}; "
-            f"not evaluated: {row.unevaluated_gates or '-'}"
+            f"{NOT_EVALUABLE}: {row.not_evaluable or '-'}"
         )
+    methods = sorted(set(table["inference"]))
+    lines.append(f"CI, p and MDE by: {'; '.join(METHOD_LABELS.get(m, m) for m in methods)}")
     return "\n".join(lines)
 
 
@@ -111,6 +117,8 @@ def _variant_dict(v: VariantVerdict) -> dict[str, Any]:
         "p_adjusted": _finite(v.p_adjusted),
         "mde": _finite(v.mde),
         "lift_detectable": v.lift_detectable,
+        "inference": v.inference,
+        "not_evaluable": v.not_evaluable_gates,
         "cryptos_improving": v.cryptos_improving,
         "universe_size": v.universe_size,
         "gates": [
@@ -119,6 +127,7 @@ def _variant_dict(v: VariantVerdict) -> dict[str, Any]:
                 "observed": _finite(c.observed),
                 "threshold": _finite(c.threshold),
                 "passed": c.passed,
+                "result": outcome(c.passed),
                 "detail": c.detail,
             }
             for c in v.checks

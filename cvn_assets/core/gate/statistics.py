@@ -6,6 +6,7 @@ Every function takes the paired deltas (variant − baseline, one per (crypto, f
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,15 +109,25 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float) -> 
 
     Uses the exact power of the paired t-test (noncentral t with n − 1 degrees of freedom): with
     the 10–25 pairs of a sweep the normal approximation (z_{1−α/2} + z_power)·sd/√n understates
-    the MDE by several percent. The gate's own test is Wilcoxon, whose efficiency relative to the t
-    test is ≈ 0.95 for normal deltas, so this MDE is a slightly optimistic bound for it.
+    the MDE by several percent. `sd` and `n` are those of the independent units the gate's test
+    treats: per-crypto means and cryptos for the cluster methods, cells for the cell method (whose
+    Wilcoxon test has efficiency ≈ 0.95 relative to the t test for normal deltas, so this MDE is a
+    slightly optimistic bound for it).
     NaN when n < 2 or sd is not finite; 0.0 when sd is 0 (any shift is then detected).
     """
     if n < 2 or not math.isfinite(sd):
         return math.nan
     if sd == 0.0:
         return 0.0
-    df = n - 1
+    return _noncentrality(n - 1, alpha, power) * sd / math.sqrt(n)
+
+
+@functools.lru_cache(maxsize=256)
+def _noncentrality(df: int, alpha: float, power: float) -> float:
+    """Noncentrality at which the two-sided t test with `df` degrees of freedom reaches `power`.
+
+    Cached: it depends on the design only, and a simulation of the gate asks for it many times.
+    """
     critical = float(stats.t.ppf(1.0 - alpha / 2.0, df))
 
     def power_gap(noncentrality: float) -> float:
@@ -128,5 +139,4 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float) -> 
     upper = 1.0
     while power_gap(upper) < 0.0:
         upper *= 2.0
-    noncentrality = optimize.brentq(power_gap, 0.0, upper, xtol=1e-10)
-    return noncentrality * sd / math.sqrt(n)
+    return float(optimize.brentq(power_gap, 0.0, upper, xtol=1e-10))

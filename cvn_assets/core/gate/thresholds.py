@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Literal, get_args
 
 from cvn_assets.core.errors import CatalogueError
+
+# How the gate turns the paired deltas into a CI, a p-value and an MDE (see `gate.inference`).
+# cluster_t treats each crypto as one independent unit; cell_bootstrap is the earlier method, kept
+# to compare with, which treats the crypto × fold cells as independent draws.
+InferenceMethod = Literal["cluster_t", "two_stage_bootstrap", "cell_bootstrap"]
+INFERENCE_METHODS: tuple[str, ...] = get_args(InferenceMethod)
+DEFAULT_INFERENCE: InferenceMethod = "cluster_t"
 
 
 @dataclass(frozen=True)
 class GateThresholds:
-    """Every number the gate compares against, with their defaults.
+    """Every number the gate compares against, and how it infers, with their defaults.
 
     Metric conventions assumed: `max_drawdown` is a positive fraction of equity (0.12 = 12 %),
     so a larger value is worse and the joint gate bounds its increase.
@@ -31,9 +39,16 @@ class GateThresholds:
     alpha: float = 0.05
     min_valid_pairs: int = 10
     mde_power: float = 0.8
+    inference: InferenceMethod = DEFAULT_INFERENCE
 
     def __post_init__(self) -> None:
+        if self.inference not in INFERENCE_METHODS:
+            raise CatalogueError(
+                f"GateThresholds.inference must be one of {', '.join(INFERENCE_METHODS)}, got {self.inference!r}"
+            )
         for field in fields(self):
+            if field.name == "inference":
+                continue
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise CatalogueError(f"GateThresholds.{field.name} must be a finite number, got {value!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
+import cvn_assets
 from cvn_assets.core.dossier import Dossier, DossierFiles, build_dossier, embedded_markdown, write_dossier
 from cvn_assets.core.dossier.document import to_markdown
 from cvn_assets.core.dossier.report import dossier_blocks
@@ -88,6 +90,15 @@ def test_markdown_has_the_gate_table_with_observed_values_and_thresholds(files: 
         assert f"](figures/{name}.png)" in markdown
 
 
+def test_the_thresholds_name_the_inference_method_and_its_measured_rates(files: DossierFiles) -> None:
+    markdown = files.markdown.read_text()
+    document = json.loads((Path(cvn_assets.__file__).parent / "core" / "gate" / "error_rates.json").read_text())
+    null = next(r for r in document["results"] if (r["method"], r["rho"], r["lift"]) == ("cluster_t", 0.5, 0.0))
+    assert "cluster-robust t on per-crypto means (n_crypto − 1 df) (`inference: cluster_t`)" in markdown
+    assert f"false LOCK {null['lock_rate']:.1%}" in markdown and f"CI coverage {null['coverage']:.1%}" in markdown
+    assert "| inference | cluster_t |" in markdown
+
+
 def test_per_crypto_excluded_cells_mde_and_lineage_are_reported(files: DossierFiles) -> None:
     markdown = files.markdown.read_text()
     assert "| aggressive | EOS | 4 |" in markdown  # the failed cell leaves EOS 4 pairs
@@ -155,13 +166,15 @@ def test_a_table_without_reliability_bins_says_so_instead_of_failing(tmp_path: P
 
 
 def test_a_sanity_blocked_cell_is_listed_and_makes_the_verdict_inconclusive(tmp_path: Path) -> None:
+    # mild passes every other gate, so a calibration gate that is not evaluable withholds its LOCK.
     results = toy_results()
     blocked = (results["variant"] == "mild") & (results["crypto"] == "BTC") & (results["fold"] == "f4")
     results.loc[blocked, "ece_hold"] = 0.0
     dossier = build_dossier(results, toy_catalogue(), FACTOR)
     assert dict(zip(dossier.summary["variant"], dossier.summary["verdict"]))["mild"] == "INCONCLUSIVE"
     markdown = write_dossier(dossier, tmp_path).markdown.read_text()
-    assert "| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost" in markdown
+    assert ("| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost "
+            "(calibration not evaluable) |") in markdown
 
 
 def test_a_joint_rule_that_did_not_run_explains_why_and_draws_nothing(tmp_path: Path) -> None:

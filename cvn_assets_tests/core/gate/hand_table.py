@@ -1,10 +1,13 @@
 """A hand-built results table whose gate outcomes can be computed with pencil and paper.
 
 5 cryptos × 5 folds, one model. Baseline f1_buy = 0.40 + 0.01·crypto index; every other baseline
-metric is constant. A variant's f1_buy is the baseline's + Δ(crypto, fold), where Δ = a per-crypto
-shift + FOLD_OFFSETS[fold]; the offsets sum to 0, so each crypto's mean Δ is its shift. The
-baseline cell (E, fold 2) failed to train: every variant has 24 pairs, and since FOLD_OFFSETS[2]
-is 0, dropping it leaves every mean unchanged.
+metric is constant. A variant's f1_buy is the baseline's + Δ(crypto, fold), where Δ = a shift +
+CRYPTO_OFFSETS[crypto] + FOLD_OFFSETS[fold]; the fold offsets sum to 0, so each crypto's mean Δ is
+its shift + its crypto offset. The baseline cell (E, fold 2) failed to train: every variant has 24
+pairs; FOLD_OFFSETS[2] and CRYPTO_OFFSETS of E are 0, so the mean Δ over the 24 pairs is the shift.
+
+For the cluster-robust t (per-crypto pseudo-means z_c = ȳ + 5·n_c·(ȳ_c − ȳ)/24): z − shift is
+25/24 · (−0.004, −0.002, 0.002, 0.004) for A–D and 0 for E, so sd(z) = 25/24 · √(4e-5 / 4).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 CRYPTOS: tuple[str, ...] = ("A", "B", "C", "D", "E")
 FOLDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 FOLD_OFFSETS: tuple[float, ...] = (-0.01, -0.005, 0.0, 0.005, 0.01)
+CRYPTO_OFFSETS: Mapping[str, float] = {"A": -0.004, "B": -0.002, "C": 0.002, "D": 0.004, "E": 0.0}
 FACTOR = "toy_factor"
 BASELINE = "base"
 MODEL = "xgboost"
@@ -55,13 +59,13 @@ def variant_rows(
     model: str = MODEL,
     factor: str = FACTOR,
 ) -> list[dict]:
-    """Rows of `variant`: Δf1_buy = shift + FOLD_OFFSETS[fold]; cells outside `ok_cells` failed."""
+    """Rows of `variant`: Δf1_buy = shift + CRYPTO_OFFSETS + FOLD_OFFSETS; cells outside `ok_cells` failed."""
     shift_of: Shift = shift if callable(shift) else (lambda _crypto, _fold: shift)
     rows = []
     for index, crypto in enumerate(CRYPTOS):
         for fold in FOLDS:
             ok = ok_cells is None or (crypto, fold) in ok_cells
-            delta = shift_of(crypto, fold) + FOLD_OFFSETS[fold]
+            delta = shift_of(crypto, fold) + CRYPTO_OFFSETS[crypto] + FOLD_OFFSETS[fold]
             rows.append({
                 "crypto": crypto, "fold": fold, "factor": factor, "variant": variant, "model": model,
                 "status": "ok" if ok else "training_failed",
@@ -77,8 +81,8 @@ FEW_OK_CELLS: set[tuple[str, int]] = {(c, f) for c in ("A", "B") for f in (0, 1,
 def standard_table() -> pd.DataFrame:
     """Baseline plus one variant per verdict.
 
-    lock: Δ = +0.03 + offset (every gate passes); keep: Δ = +0.005 + offset (only the mean lift
-    fails); abandon: Δ = −0.03 + offset; few: lock's deltas but only 8 ok cells; blocked: lock's
+    lock: Δ = +0.03 + offsets (every gate passes); keep: Δ = +0.005 + offsets (only the mean lift
+    fails); abandon: Δ = −0.03 + offsets; few: lock's deltas but only 8 ok cells; blocked: lock's
     deltas, made INCONCLUSIVE by a blocking failure passed to the gate.
     """
     rows = baseline_rows()

@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cvn_assets.core.errors import CatalogueError, DataSourceError, InsufficientDataError
 from cvn_assets.core.gate import GateThresholds, VariantVerdict, Verdict, evaluate_factor
-from cvn_assets.core.gate.statistics import minimum_detectable_effect
 from cvn_assets_tests.core.gate.hand_table import (
     BASELINE,
     FACTOR,
@@ -20,8 +20,12 @@ from cvn_assets_tests.core.gate.hand_table import (
     variant_rows,
 )
 
-# Lock's 24 deltas: 0.03 + offsets; squared deviations sum to 5 cryptos × 2.5e-4 (E keeps ±0.01, ±0.005).
-LOCK_SD = math.sqrt(5 * 2.5e-4 / 23)
+# Lock's 24 deltas: 0.03 + offsets; squared deviations sum to 5 cryptos × 2.5e-4 from the fold offsets
+# (E keeps ±0.01, ±0.005) plus 5 folds × 4e-5 from the crypto offsets (no cross term: fold offsets sum to 0).
+LOCK_SD = math.sqrt((5 * 2.5e-4 + 5 * 4e-5) / 23)
+# Cluster-robust t (see hand_table): sd of the 5 per-crypto pseudo-means, standard error, 4 df.
+LOCK_CLUSTER_SE = 25 / 24 * math.sqrt(4e-5 / 4) / math.sqrt(5)
+T_975_4DF = 2.7764451051977987  # Student t table, 0.975 quantile, 4 degrees of freedom
 
 
 def verdicts_by_variant(results: pd.DataFrame, **kwargs: object) -> dict[str, VariantVerdict]:
@@ -57,10 +61,13 @@ def test_lock_statistics_match_hand_values(standard: dict[str, VariantVerdict]) 
     assert lock.n_pairs == 24
     assert lock.mean_delta_f1 == pytest.approx(0.03)
     assert lock.cohens_d == pytest.approx(0.03 / LOCK_SD)
-    assert lock.ci_low > 0.0 and lock.ci_low < 0.03 < lock.ci_high
-    # Lock, abandon (its mirror) and blocked share the smallest Wilcoxon p among m = 5 variants:
+    assert (lock.ci_low, lock.ci_high) == pytest.approx((0.03 - T_975_4DF * LOCK_CLUSTER_SE,
+                                                         0.03 + T_975_4DF * LOCK_CLUSTER_SE))
+    assert lock.p_value == pytest.approx(2 * stats.t.sf(0.03 / LOCK_CLUSTER_SE, 4))
+    # Lock, abandon (its mirror) and blocked share the smallest p among m = 5 variants:
     # ranks 1–3 tie, so BH gives p · 5 / 3.
-    assert standard["abandon"].p_value == lock.p_value == standard["blocked"].p_value < 1e-4
+    assert standard["abandon"].p_value == pytest.approx(lock.p_value)
+    assert standard["blocked"].p_value == lock.p_value < 1e-4
     assert lock.p_adjusted == pytest.approx(lock.p_value * 5 / 3)
     assert (lock.cryptos_improving, lock.universe_size) == (5, 5)
     assert check(lock, "stability").observed == pytest.approx(2.5e-4 / 3)  # crypto E, 4 folds
@@ -102,7 +109,10 @@ def test_blocked_names_the_blocking_check(standard: dict[str, VariantVerdict]) -
 
 def test_reasons_state_the_mde_and_whether_the_lift_was_detectable(standard: dict[str, VariantVerdict]) -> None:
     lock = standard["lock"]
-    assert lock.mde == pytest.approx(minimum_detectable_effect(LOCK_SD, 24, alpha=0.05, power=0.8))
+    # The MDE of the cluster-robust t: 80 % power of a two-sided t test with 4 df at that standard error.
+    noncentrality = lock.mde / LOCK_CLUSTER_SE
+    power = stats.nct.sf(T_975_4DF, 4, noncentrality) + stats.nct.cdf(-T_975_4DF, 4, noncentrality)
+    assert power == pytest.approx(0.8, abs=1e-6)
     assert lock.lift_detectable is True
     assert any("could detect a lift of +0.0150" in reason for reason in lock.reasons)
 
@@ -136,7 +146,8 @@ def _regress_d_and_e(crypto: str, _fold: int) -> float:
         pytest.param(0.03, {"max_drawdown": 0.12}, None, ["joint.max_drawdown"], id="drawdown grows 2 points"),
         pytest.param(0.03, {"ece_hold": 0.06}, None, ["calibration"], id="ECE_HOLD worse by 0.02"),
         pytest.param(0.03, {"n_trades": 40.0}, None, ["density"], id="40 BUY trades per fold"),
-        pytest.param(_regress_d_and_e, None, None, ["per_asset"], id="3 of 5 cryptos improve"),
+        pytest.param(_regress_d_and_e, None, None, ["f1_buy_lift.ci_low", "per_asset", "significance"],
+                     id="3 of 5 cryptos improve: the per-crypto means also spread the CI over 0"),
         pytest.param(0.03, {"max_drawdown": 0.105}, None, [], id="drawdown grows half a point: allowed"),
         pytest.param(0.03, {"ece_hold": 0.045}, None, [], id="ECE_HOLD worse within tolerance"),
     ],
@@ -156,24 +167,24 @@ def test_single_gate_failures_keep_the_variant_available(
         pytest.param(None, {"ece_hold": math.nan}, "baseline", id="baseline ECE_HOLD missing"),
     ],
 )
-def test_degenerate_calibration_cannot_be_evaluated_and_blocks_lock(
+def test_degenerate_calibration_is_not_evaluable_and_withholds_the_lock(
     overrides: dict | None, base_overrides: dict | None, side: str
 ) -> None:
     verdict = verdicts_by_variant(single_variant_table(0.03, overrides, base_overrides))["candidate"]
     calibration = check(verdict, "calibration")
     assert calibration.passed is None
-    assert side in calibration.detail
-    assert verdict.unevaluated_gates == ["calibration"]
-    assert verdict.verdict is Verdict.KEEP_AVAILABLE
+    assert side in calibration.detail and calibration.detail.startswith("not evaluable")
+    assert verdict.not_evaluable_gates == ["calibration"]
+    assert verdict.verdict is Verdict.INCONCLUSIVE
 
 
 @pytest.mark.parametrize(
     ("thresholds", "failed"),
     [
         pytest.param(GateThresholds(min_mean_delta_f1=0.05), ["f1_buy_lift.mean"], id="lift floor above +0.03"),
-        pytest.param(GateThresholds(min_cohens_d=5.0), ["effect_size"], id="d 4.07 below 5"),
+        pytest.param(GateThresholds(min_cohens_d=5.0), ["effect_size"], id="d 3.78 below 5"),
         pytest.param(GateThresholds(stability_max_variance=5e-5), ["stability"], id="variance 8.3e-5 above 5e-5"),
-        pytest.param(GateThresholds(alpha=1e-9), ["significance"], id="p_adj 2e-7 above alpha"),
+        pytest.param(GateThresholds(alpha=1e-9), ["significance"], id="p_adj 3e-5 above alpha"),
         pytest.param(GateThresholds(density_min_mean_trades=61), ["density"], id="60 trades below 61"),
     ],
 )
@@ -262,6 +273,11 @@ def test_thresholds_validation_names_the_field(field: str, value: float) -> None
         GateThresholds(**{field: value})
 
 
+def test_an_unknown_inference_method_lists_the_known_ones() -> None:
+    with pytest.raises(CatalogueError, match="inference must be one of cluster_t, two_stage_bootstrap, cell_bootstrap"):
+        GateThresholds(inference="sandwich")  # type: ignore[arg-type]
+
+
 def test_a_variant_with_no_valid_pair_is_inconclusive_with_nothing_evaluated() -> None:
     table = pd.DataFrame(baseline_rows() + variant_rows("dead", 0.03, ok_cells=set()))
     dead = verdicts_by_variant(table)["dead"]
@@ -270,3 +286,22 @@ def test_a_variant_with_no_valid_pair_is_inconclusive_with_nothing_evaluated() -
     assert check(dead, "per_asset").passed is False  # 0 of 5 cryptos improve
     assert math.isnan(dead.p_adjusted) and math.isnan(dead.mde)
     assert dead.lift_detectable is None
+
+
+def test_a_variant_that_never_predicts_buy_has_a_degenerate_f1_buy() -> None:
+    table = single_variant_table(0.0)
+    table.loc[table["variant"] == "candidate", "f1_buy"] = 0.0  # f1_buy 0.0 in every window: no BUY call at all
+    verdict = verdicts_by_variant(table)["candidate"]
+    assert verdict.verdict is Verdict.INCONCLUSIVE  # not ABANDON, though every Δf1_buy is about −0.42
+    assert "f1_buy is degenerate: the variant reads 0 on every one of 24 pairs" in verdict.reasons
+
+
+def test_one_crypto_gives_no_cluster_interval_so_the_verdict_is_inconclusive() -> None:
+    table = single_variant_table(-0.05)
+    one = table[table["crypto"] == "A"].copy()
+    more = pd.concat([one.assign(fold=one["fold"] + 5 * k) for k in range(3)], ignore_index=True)  # 15 pairs
+    more["f1_buy"] += 0.001 * more["fold"]  # both sides alike: folds differ, the deltas do not change
+    verdict = verdicts_by_variant(more, universe_size=5)["candidate"]
+    assert verdict.n_pairs == 15
+    assert verdict.verdict is Verdict.INCONCLUSIVE
+    assert "no confidence interval" in verdict.reasons[0]

@@ -39,7 +39,8 @@ def test_rendered_table_shows_verdicts_and_gates_not_passed(standard: list[Facto
     text = render_verdict_table(standard)
     for word in ("LOCK", "KEEP_AVAILABLE", "ABANDON", "INCONCLUSIVE", "5/5", "0/5"):
         assert word in text
-    assert "toy_factor/keep (xgboost): failed: f1_buy_lift.mean; not evaluated: -" in text
+    assert "toy_factor/keep (xgboost): failed: f1_buy_lift.mean; not evaluable: -" in text
+    assert "CI, p and MDE by: cluster-robust t on per-crypto means" in text
 
 
 def test_undefined_statistics_render_as_na(single_pair: list[FactorVerdict]) -> None:
@@ -57,9 +58,11 @@ def test_dictionary_is_strict_json_with_observed_and_threshold_per_gate(single_p
     assert variant["ci"] == [None, None]
     gates = {gate["name"]: gate for gate in variant["gates"]}
     assert gates["calibration"] == {
-        "name": "calibration", "observed": None, "threshold": 0.01, "passed": None,
+        "name": "calibration", "observed": None, "threshold": 0.01, "passed": None, "result": "not evaluable",
         "detail": gates["calibration"]["detail"],
     }
+    assert "calibration" in variant["not_evaluable"]
+    assert variant["inference"] == "cluster_t"
     assert all({"observed", "threshold", "passed"} <= set(gate) for gate in gates.values())
     assert {"crypto": "E", "fold": 2, "reason": "baseline status training_failed; variant status training_failed"} in (
         variant["excluded"]
