@@ -7,13 +7,13 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # (CatBoost, the slowest learner, gains little from a second thread; a second cell doubles the work done).
 MACHINE = CVN_THREADS=$${CVN_THREADS:-1} CVN_CELL_WORKERS=$${CVN_CELL_WORKERS:-$$(nproc 2>/dev/null || echo 1)}
 
-.PHONY: run test ui install home clean bench browser gate-calibration
+.PHONY: run test lint ui install home clean bench browser gate-calibration
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -35,6 +35,14 @@ browser:
 ## machine's initdb/pg_ctl; without those they skip, or fail when CI is set (as .ci/run sets it).
 test: install browser
 	$(BIN)/python -m pytest
+
+## Lint, format check, types, import cycles and the Definitions' own validation.
+lint: install
+	$(BIN)/ruff check cvn_assets cvn_assets_tests
+	$(BIN)/ruff format --check cvn_assets cvn_assets_tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/dagster definitions validate -w workspace.yaml
 
 ## The Dagster web UI on http://127.0.0.1:3000 over the same instance `make run` used.
 ui: home
