@@ -145,7 +145,8 @@ def test_out_of_fold_validation_scores_come_from_models_that_never_saw_the_score
     outcome = _run(SPY, frame)
     val = _window(frame[frame["model"] == "b"], "validation")
     test_positions = set(frame.loc[frame["window"] == "test", "position"])
-    splits = purged_inner_splits(val["position"].to_numpy(), HORIZON, EMBARGO, n_splits=2)
+    splits = purged_inner_splits(val["position"].to_numpy(), HORIZON, EMBARGO,
+                                 n_splits=CalibrationParams().cross_fit_blocks)
     fits = [rows for kind, rows in spy if kind == "fit"]
     predicts = [rows for kind, rows in spy if kind == "predict"]
     assert fits[0] == set(val["position"]) and predicts[0] == test_positions, "final model: all validation → test"
@@ -162,7 +163,7 @@ def test_out_of_fold_validation_scores_come_from_models_that_never_saw_the_score
 
 
 def test_more_out_of_fold_splits_when_asked(spy) -> None:
-    _run(SPY, _spy_frame(), run=EnsembleRunParams(oof_splits=3))
+    _run(SPY, _spy_frame(), CalibrationParams(cross_fit_blocks=3))
     assert sum(kind == "fit" for kind, _ in spy) == 1 + 3
 
 
