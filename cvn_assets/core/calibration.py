@@ -216,16 +216,17 @@ def make_calibrator(params: CalibrationParams = CalibrationParams()) -> Calibrat
 
 def cross_fitted_calibration(params: CalibrationParams, scores: np.ndarray, y: np.ndarray, blocks: CrossFitBlocks,
                              what: str) -> np.ndarray:
-    """Calibrated validation probabilities, each block's from a calibrator fitted on the other blocks.
+    """Calibrated validation probabilities, each block's from a calibrator fitted on the other blocks
+    and restated for the window's BUY rate (see `cross_fit`).
 
     These, not the in-sample output of the calibrator fitted on the whole window, are what the
     threshold sweep and any ensemble learn from. `what` names the model in errors.
     """
-    values, labels = np.asarray(scores), np.asarray(y)
-    check_same_length(f"{what} validation scores", values, f"{what} validation labels", labels)
+    values = np.asarray(scores)
+    labels = _validation_labels(values, y, f"{what} {params.method}")
     check_same_length(f"{what} validation scores", values, f"{what} cross-fit blocks", blocks.positions)
     return cross_fitted(
-        blocks,
+        blocks, labels,
         lambda fit, held: make_calibrator(params).fit(values[fit], labels[fit]).transform(values[held]),
         f"{what} {params.method} calibration",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvn_assets.core.cross_fit import CrossFitBlocks, cross_fitted, window_blocks
+from cvn_assets.core.cross_fit import CrossFitBlocks, cross_fitted, shift_prior, window_blocks
 from cvn_assets.core.errors import InsufficientDataError
 
 
@@ -40,14 +40,39 @@ def test_blocks_are_contiguous_purged_and_embargoed(positions: np.ndarray, horiz
         np.testing.assert_array_equal(held, expected_held)
 
 
-def test_every_row_is_predicted_by_the_piece_fitted_without_its_block() -> None:
+def test_every_row_is_predicted_by_the_piece_fitted_without_its_block_at_the_window_buy_rate() -> None:
     blocks = window_blocks(np.arange(100, 130), 1, 0, 3)
-    y = np.arange(30, dtype=float)
-    # The "piece" predicts the mean of the rows it was fitted on: blocks 1..3 see rows 11+, 0-8 and 21+, 0-18.
-    out = cross_fitted(blocks, lambda fit, held: np.full(held.size, y[fit].mean()), "mean")
-    np.testing.assert_allclose(out[:10], np.mean(np.arange(11, 30)))
-    np.testing.assert_allclose(out[10:20], np.mean(np.r_[0:9, 21:30]))
-    np.testing.assert_allclose(out[20:], np.mean(np.arange(0, 19)))
+    labels = np.zeros(30, dtype=int)
+    labels[[0, 1, 2, 12, 25, 28]] = 1  # window BUY rate 6/30 = 0.2
+    calls = []
+
+    def piece(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+        calls.append((fit.tolist(), held.tolist()))
+        return np.full(held.size, 0.5)
+
+    out = cross_fitted(blocks, labels, piece, "half")
+    # Blocks 1..3 are fitted on rows 11+, 0-8 plus 21+, and 0-18 (one row purged after each block).
+    assert calls == [(list(range(11, 30)), list(range(0, 10))),
+                     ([*range(0, 9), *range(21, 30)], list(range(10, 20))),
+                     (list(range(0, 19)), list(range(20, 30)))]
+    # P = 0.5 from a piece fitted at BUY rate f, restated at 0.2: odds 1 · (0.2/0.8) / (f/(1-f)).
+    for rows, fitted_rate in ((slice(0, 10), 3 / 19), (slice(10, 20), 5 / 18), (slice(20, 30), 4 / 19)):
+        odds = 0.25 / (fitted_rate / (1 - fitted_rate))
+        np.testing.assert_allclose(out[rows], odds / (1 + odds))
+
+
+@pytest.mark.parametrize(
+    ("p", "fitted", "window", "expected"),
+    [
+        pytest.param(0.5, 0.2, 0.25, 4 / 7, id="odds_times_4_over_3"),
+        pytest.param(0.3, 0.2, 0.2, 0.3, id="same_rate_changes_nothing"),
+        pytest.param(0.0, 0.1, 0.4, 0.0, id="zero_stays_zero"),
+        pytest.param(1.0, 0.4, 0.1, 1.0, id="one_stays_one"),
+    ],
+)
+def test_shift_prior_restates_odds_by_the_ratio_of_prior_odds(p: float, fitted: float, window: float,
+                                                              expected: float) -> None:
+    assert shift_prior(np.array([p]), fitted, window)[0] == pytest.approx(expected)
 
 
 def test_a_window_too_small_for_its_blocks_names_the_setting() -> None:
@@ -56,6 +81,6 @@ def test_a_window_too_small_for_its_blocks_names_the_setting() -> None:
 
 
 def test_blocks_that_leave_a_row_unpredicted_are_refused() -> None:
-    blocks = CrossFitBlocks(np.arange(50, 54), ((np.array([2, 3]), np.array([0])), (np.array([0]), np.array([3]))))
+    blocks = CrossFitBlocks(np.arange(50, 54), ((np.array([2, 3]), np.array([0])), (np.array([0, 1]), np.array([3]))))
     with pytest.raises(ValueError, match=r"no block for 2 row\(s\), first at position 51"):
-        cross_fitted(blocks, lambda fit, held: np.zeros(held.size), "piece")
+        cross_fitted(blocks, np.array([0, 1, 0, 1]), lambda fit, held: np.zeros(held.size), "piece")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
 from cvn_assets.core.calibration import CalibrationParams
@@ -69,7 +69,9 @@ def test_validation_probabilities_are_cross_fitted_and_test_uses_the_calibrator_
     fit_for_second = position + HORIZON < position[~held_first][0]
     for held, fit in ((held_first, fit_for_first), (~held_first, fit_for_second)):
         reference = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score[fit], y[fit])
-        np.testing.assert_allclose(validation.loc[held, "p"], reference.predict(score[held]))
+        # Restated from the fitting rows' BUY rate to the window's: a shift of the log-odds.
+        expected = expit(logit(reference.predict(score[held])) + logit(y.mean()) - logit(y[fit].mean()))
+        np.testing.assert_allclose(validation.loc[held, "p"], expected)
     full = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score, y)
     np.testing.assert_allclose(test["p"], full.predict(test["score"].to_numpy()))
     assert outcome.threshold == sweep_threshold(validation["p"].to_numpy(), y, ThresholdParams()).threshold

@@ -3,10 +3,11 @@
 Meta-models learn only from validation rows, never from test rows. Each piece that learns from the
 validation window learns from predictions out-of-sample for every piece fitted before it, over the
 same purged blocks of the window (see `cross_fit`): the base models' validation probabilities are
-already cross-fitted calibrations; an ensemble that learns from labels scores each block with a copy
-fitted on the other blocks (one that does not, the mean blend, scores validation directly); the
-ensemble's calibrator is cross-fitted in turn before its threshold sweep. Test rows use the
-ensemble and the calibrator fitted on all validation rows.
+already cross-fitted calibrations, and the ensemble fitted on them predicts test; an ensemble that
+learns from labels scores each validation block with a copy fitted on the other blocks, on base
+calibrations nested inside those blocks (see `out_of_fold`); one that does not (the mean blend)
+scores validation directly. The ensemble's calibrator is cross-fitted in turn before its threshold
+sweep, and the one fitted on all validation rows calibrates test.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import pandas as pd
 from scipy.special import logit
 
 from cvn_assets.core.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
-from cvn_assets.core.cross_fit import CrossFitBlocks, cross_fitted, window_blocks
+from cvn_assets.core.cross_fit import window_blocks
 from cvn_assets.core.ensembles.base import Ensemble, check_training_labels
+from cvn_assets.core.ensembles.out_of_fold import out_of_fold_scores
 from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.metrics.classification import as_hard_labels
@@ -31,7 +33,7 @@ from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
 from cvn_assets.core.training import ModelOutcome
 
 WINDOWS: tuple[str, ...] = ("validation", "test")
-BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "p")
+BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "score", "p")
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,14 @@ class EnsembleRunParams:
 
 @dataclass(frozen=True, eq=False)
 class WindowMatrix:
-    """One window of base predictions side by side: rows = positions (ascending), columns = base models."""
+    """One window of base predictions side by side: rows = positions (ascending), columns = base models;
+    `matrix` holds their calibrated P(BUY), `scores` their raw scores (what their calibrators take)."""
 
     positions: np.ndarray
     timestamps: pd.api.extensions.ExtensionArray | np.ndarray
     y: np.ndarray
     matrix: np.ndarray
+    scores: np.ndarray
 
 
 @dataclass
@@ -95,14 +99,16 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
         row = repeated.iloc[0]
         raise ValueError(f"ensemble {name!r}: base model {row['model']!r} has {len(repeated)} repeated {window} "
                          f"prediction(s), first at position {row['position']}")
-    wide = frame.pivot(index="position", columns="model", values="p").reindex(columns=list(base_models)).sort_index()
-    for model in base_models:
-        holes = wide.index[wide[model].isna()]
-        if holes.size:
-            raise InsufficientDataError(
-                f"ensemble {name!r}: base model {model!r} has no {window} probability at {holes.size} position(s) "
-                f"the other base models cover, first at position {holes[0]}"
-            )
+    wide = {column: frame.pivot(index="position", columns="model", values=column)
+            .reindex(columns=list(base_models)).sort_index() for column in ("p", "score")}
+    for column, what in (("p", "probability"), ("score", "score")):
+        for model in base_models:
+            holes = wide[column].index[wide[column][model].isna()]
+            if holes.size:
+                raise InsufficientDataError(
+                    f"ensemble {name!r}: base model {model!r} has no {window} {what} at {holes.size} position(s) "
+                    f"the other base models cover, first at position {holes[0]}"
+                )
     # Instants as integers: grouping tz-aware timestamps goes through one Python object per row.
     instants = frame.assign(timestamp=_instants(frame["timestamp"]))
     per_position = instants.groupby("position")[["y", "timestamp"]].nunique()
@@ -110,12 +116,13 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
     if clash.size:
         raise ValueError(f"ensemble {name!r}: base models disagree on the {window} label or timestamp at "
                          f"{clash.size} position(s), first at position {clash[0]}")
-    first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide.index)
+    first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide["p"].index)
     return WindowMatrix(
-        positions=wide.index.to_numpy(dtype=np.int64),
+        positions=wide["p"].index.to_numpy(dtype=np.int64),
         timestamps=first["timestamp"].array,
         y=as_hard_labels(first["y"].to_numpy(), f"ensemble {name!r} {window} labels"),
-        matrix=wide.to_numpy(dtype=np.float64),
+        matrix=wide["p"].to_numpy(dtype=np.float64),
+        scores=wide["score"].to_numpy(dtype=np.float64),
     )
 
 
@@ -123,24 +130,6 @@ def _instants(timestamps: pd.Series) -> np.ndarray:
     if isinstance(timestamps.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(timestamps.dtype):
         return timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
     return timestamps.to_numpy()
-
-
-def out_of_fold_scores(
-    name: str,
-    validation: WindowMatrix,
-    blocks: CrossFitBlocks,
-    *,
-    params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    n_threads: int = 1,
-) -> np.ndarray:
-    """Validation scores, each block's from an ensemble fitted on the other blocks' rows only."""
-
-    def fit_predict(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
-        ensemble = make_ensemble(name, params, seed=seed, n_threads=n_threads)
-        return ensemble.fit(validation.matrix[fit], validation.y[fit]).predict_proba(validation.matrix[held])
-
-    return cross_fitted(blocks, fit_predict, f"ensemble {name!r}")
 
 
 def run_ensemble(
@@ -183,7 +172,8 @@ def run_ensemble(
         ensemble.fit(validation.matrix, validation.y)
         scores = {"test": ensemble.predict_proba(test.matrix)}
         scores["validation"] = (
-            out_of_fold_scores(name, validation, blocks, params=params, seed=seed, n_threads=n_threads)
+            out_of_fold_scores(name, validation.scores, validation.y, calibration, blocks, params=params, seed=seed,
+                               n_threads=n_threads)
             if ensemble.learns_from_labels else ensemble.predict_proba(validation.matrix)
         )
     except Exception as exc:  # noqa: BLE001 - a meta-model failure is recorded, not fatal to the sweep
