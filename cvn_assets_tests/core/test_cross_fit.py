@@ -84,3 +84,16 @@ def test_blocks_that_leave_a_row_unpredicted_are_refused() -> None:
     blocks = CrossFitBlocks(np.arange(50, 54), ((np.array([2, 3]), np.array([0])), (np.array([0, 1]), np.array([3]))))
     with pytest.raises(ValueError, match=r"no block for 2 row\(s\), first at position 51"):
         cross_fitted(blocks, np.array([0, 1, 0, 1]), lambda fit, held: np.zeros(held.size), "piece")
+
+
+def test_blocks_within_one_blocks_fitting_rows_are_the_other_blocks_cut_to_those_rows() -> None:
+    blocks = window_blocks(np.arange(10, 30), 2, 1, 4)
+    inner = blocks.within(blocks.splits[0][0])  # rows 8..19, i.e. positions 18..29
+    np.testing.assert_array_equal(inner.positions, np.arange(18, 30))
+    # Block 1 has no row left; blocks 2-4 keep what lies in 8..19, re-indexed from row 8.
+    expected = [(np.arange(5, 12), np.array([0, 1])), (np.array([10, 11]), np.arange(2, 7)),
+                (np.arange(0, 5), np.arange(7, 12))]
+    assert len(inner) == len(expected)
+    for (fit, held), (expected_fit, expected_held) in zip(inner, expected, strict=True):
+        np.testing.assert_array_equal(fit, expected_fit)
+        np.testing.assert_array_equal(held, expected_held)
