@@ -148,7 +148,8 @@ def run_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogu
             fit_targets, cleanlab_weights = apply_cleanlab(targets, mask, mask.mode)
             learner_name, learner_params = config.learner_for(model, pipeline.learners.get(model))
             outcome = fit_and_predict(
-                model, data.features, data.labels, fold, fit_targets, sample_weight=cleanlab_weights,
+                model, data.features, data.labels, fold, fit_targets, label_horizon=pipeline.labels.horizon,
+                embargo_bars=pipeline.folds.embargo_bars, sample_weight=cleanlab_weights,
                 learner_params=learner_params, learner_name=learner_name,
                 class_balancing=pipeline.training.class_balancing, calibration=pipeline.calibration,
                 threshold=pipeline.threshold, seed=catalogue.seed, n_threads=n_threads, simulator=simulator,

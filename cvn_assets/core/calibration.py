@@ -2,7 +2,8 @@
 
 Calibrators follow scikit-learn conventions: the constructor only stores parameters, `fit` returns
 self, fitted state ends in `_`. `expects` says what `fit` and `transform` take: probabilities
-(isotonic) or raw margins / logits (temperature).
+(isotonic) or raw margins / logits (temperature). Whatever the calibrator, its output is a
+probability of the real class frequencies, also for models trained with class-balancing weights.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import expit, log_expit
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import expit, log_expit, logit
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 
+from cvn_assets.core.cross_fit import CrossFitBlocks, cross_fitted
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError, TrainingError
+from cvn_assets.core.labels import is_positive_int
 from cvn_assets.core.metrics.classification import as_hard_labels, as_probabilities, check_same_length
 
 CalibrationMethod = Literal["isotonic", "temperature"]
@@ -43,15 +46,20 @@ class Calibrator(Protocol):
 
 @dataclass(frozen=True)
 class CalibrationParams:
-    """Which calibrator to use and, for temperature scaling, the search interval of T."""
+    """Which calibrator to use, for temperature scaling the search interval of T, and the number of
+    contiguous blocks of the validation window over which calibrators, ensembles and thresholds are
+    cross-fitted (see `cross_fit`; 5 keeps each block's calibrator on 4/5 of the window)."""
 
     method: CalibrationMethod = "isotonic"
     temperature_min: float = 0.1
     temperature_max: float = 10.0
+    cross_fit_blocks: int = 5
 
     def __post_init__(self) -> None:
         _check_method(self.method)
         _check_temperature_bounds(self.temperature_min, self.temperature_max)
+        if not is_positive_int(self.cross_fit_blocks) or self.cross_fit_blocks < 2:
+            raise CatalogueError(f"calibration cross_fit_blocks must be an integer >= 2, got {self.cross_fit_blocks!r}")
 
 
 def _check_method(method: str) -> None:
@@ -110,16 +118,38 @@ class IsotonicCalibrator:
 
 
 def _temperature_nll(temperature: float, margins: np.ndarray, labels: np.ndarray) -> float:
-    """Mean binary NLL of sigmoid(margins / T).
+    """Mean binary NLL of sigmoid(margins / T + b), with b at its optimum for this T (profile likelihood).
 
     Written with log_expit rather than sklearn's log_loss so that large margins do not need clipping.
     """
     z = margins / temperature
+    z = z + _bias_for(z, labels)
     return float(-np.mean(labels * log_expit(z) + (1 - labels) * log_expit(-z)))
 
 
+def _bias_for(z: np.ndarray, labels: np.ndarray) -> float:
+    """The b minimising the NLL of sigmoid(z + b): the root of mean(sigmoid(z + b)) = BUY rate.
+
+    That is the score equation of a logistic intercept; its root is bracketed by the b that puts
+    every z + b below, then above, logit(BUY rate).
+    """
+    target = float(np.mean(labels))
+    low, high = logit(target) - float(z.max()), logit(target) - float(z.min())
+    if low == high:
+        return float(low)
+    return float(brentq(lambda b: float(np.mean(expit(z + b))) - target, low, high))
+
+
 class TemperatureCalibrator:
-    """Temperature scaling of raw margins: p = sigmoid(margin / T), T fitted by bounded NLL minimisation."""
+    """Temperature scaling with a bias: p = sigmoid(margin / T + b), T by bounded NLL minimisation.
+
+    Class-balancing weights shift a model's margins by about log(n_HOLD / n_BUY), which no single
+    temperature undoes, so a bias is fitted with T rather than subtracting that shift: the analytic
+    shift holds only for weighted cross entropy at its optimum, while focal loss bends margins
+    non-linearly and the BUY rate drifts between the training and validation windows; a fitted bias
+    absorbs all three. T is searched over [temperature_min, temperature_max] with the bias at its
+    optimum for each T, so mean calibrated P(BUY) on the fitting rows equals their BUY rate.
+    """
 
     name = "temperature"
     expects: CalibratorInput = "margin"
@@ -133,7 +163,7 @@ class TemperatureCalibrator:
         self.temperature_max = temperature_max
 
     def fit(self, scores: np.ndarray, y: np.ndarray) -> TemperatureCalibrator:
-        """Fit T in [temperature_min, temperature_max] on validation margins and hard labels."""
+        """Fit T in [temperature_min, temperature_max] and the bias b on validation margins and hard labels."""
         _check_temperature_bounds(self.temperature_min, self.temperature_max)
         margins = _as_margins(scores, "temperature validation margins")
         labels = _validation_labels(margins, y, "temperature")
@@ -149,13 +179,14 @@ class TemperatureCalibrator:
                 f"within T in [{self.temperature_min}, {self.temperature_max}]: {result.message}"
             )
         self.temperature_ = float(result.x)
+        self.bias_ = _bias_for(margins / self.temperature_, labels)
         return self
 
     def transform(self, scores: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities sigmoid(margin / T) for raw margins `scores`."""
-        _check_fitted(self, "temperature_")
+        """Calibrated probabilities sigmoid(margin / T + b) for raw margins `scores`."""
+        _check_fitted(self, "bias_")
         margins = _as_margins(scores, "temperature input margins")
-        return np.asarray(expit(margins / self.temperature_), dtype=np.float64)
+        return np.asarray(expit(margins / self.temperature_ + self.bias_), dtype=np.float64)
 
 
 def _as_margins(scores: np.ndarray, name: str) -> np.ndarray:
@@ -181,3 +212,21 @@ def make_calibrator(params: CalibrationParams = CalibrationParams()) -> Calibrat
     """A fresh, unfitted calibrator for `params.method`."""
     _check_method(params.method)
     return _FACTORIES[params.method](params)
+
+
+def cross_fitted_calibration(params: CalibrationParams, scores: np.ndarray, y: np.ndarray, blocks: CrossFitBlocks,
+                             what: str) -> np.ndarray:
+    """Calibrated validation probabilities, each block's from a calibrator fitted on the other blocks
+    and restated for the window's BUY rate (see `cross_fit`).
+
+    These, not the in-sample output of the calibrator fitted on the whole window, are what the
+    threshold sweep and any ensemble learn from. `what` names the model in errors.
+    """
+    values = np.asarray(scores)
+    labels = _validation_labels(values, y, f"{what} {params.method}")
+    check_same_length(f"{what} validation scores", values, f"{what} cross-fit blocks", blocks.positions)
+    return cross_fitted(
+        blocks, labels,
+        lambda fit, held: make_calibrator(params).fit(values[fit], labels[fit]).transform(values[held]),
+        f"{what} {params.method} calibration",
+    )

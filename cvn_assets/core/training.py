@@ -1,6 +1,9 @@
 """Training of one cell (crypto × fold × configuration): targets, fit, calibration, threshold.
 
 Plain functions over frames so that the Dagster assets and a plain Python loop run the same code.
+The calibrator for test rows is fitted on the whole validation window; the validation probabilities
+a model reports (and which its threshold and any ensemble learn from) are cross-fitted over purged
+blocks of that window (see `cross_fit`), so no later piece learns from in-sample calibrations.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.calibration import CalibrationParams, Calibrator, make_calibrator
+from cvn_assets.core.calibration import CalibrationParams, Calibrator, cross_fitted_calibration, make_calibrator
+from cvn_assets.core.cross_fit import window_blocks
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.folds import FoldWindows
 from cvn_assets.core.learners import Learner, make_learner
@@ -96,6 +100,8 @@ def fit_and_predict(
     fold: FoldWindows,
     targets: pd.DataFrame,
     *,
+    label_horizon: int,
+    embargo_bars: int,
     learner_params: dict[str, object] | None = None,
     learner_name: str | None = None,
     class_balancing: bool = True,
@@ -108,6 +114,9 @@ def fit_and_predict(
 ) -> ModelOutcome:
     """Fit one learner, predict validation and test, calibrate on validation, choose the threshold.
 
+    Test probabilities come from the calibrator fitted on all validation rows; validation
+    probabilities, and the threshold swept on them, from calibrators cross-fitted over
+    `calibration.cross_fit_blocks` blocks purged by `label_horizon` and `embargo_bars`.
     `learner_name` trains another registered learner under the name `model` (a factor's choice).
     `sample_weight` (e.g. cleanlab's) multiplies the class-balancing weights. A failure of the
     learner itself is recorded as `training_failed` with its error so the sweep goes on; problems
@@ -116,6 +125,7 @@ def fit_and_predict(
     """
     feature_matrix = features.drop(columns=["timestamp"]).to_numpy(dtype=float)
     weights = training_weights(targets["hard_label"].to_numpy(), class_balancing, sample_weight)
+    blocks = window_blocks(_window(fold, "validation"), label_horizon, embargo_bars, calibration.cross_fit_blocks)
     learner = make_learner(learner_name or model, learner_params, seed=seed, n_threads=n_threads)
     started = time.perf_counter()
     try:
@@ -128,7 +138,11 @@ def fit_and_predict(
     fit_seconds = time.perf_counter() - started
     y = {w: labels["label"].to_numpy()[_window(fold, w)] for w in EVALUATION_WINDOWS}
     calibrator = make_calibrator(calibration).fit(scores["validation"], y["validation"])
-    calibrated = {w: calibrator.transform(scores[w]) for w in EVALUATION_WINDOWS}
+    calibrated = {
+        "validation": cross_fitted_calibration(calibration, scores["validation"], y["validation"], blocks,
+                                               f"fold {fold.fold} model {model!r}"),
+        "test": calibrator.transform(scores["test"]),
+    }
     trades = None if simulator is None else simulator.candidates(_window(fold, "validation"))
     choice = sweep_threshold(calibrated["validation"], y["validation"], threshold, trades=trades)
     frames = [

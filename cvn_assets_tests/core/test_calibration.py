@@ -1,11 +1,15 @@
-"""Calibrators: shared conventions, isotonic improves ECE, temperature recovers a known T, errors."""
+"""Calibrators: shared conventions, isotonic improves ECE, temperature (with bias) against independent
+fits, cross-fitted calibration against scikit-learn fits per block, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import expit
+from scipy.optimize import minimize
+from scipy.special import expit, logit
 from sklearn.exceptions import NotFittedError
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
 from cvn_assets.core.calibration import (
     CALIBRATION_METHODS,
@@ -13,16 +17,18 @@ from cvn_assets.core.calibration import (
     Calibrator,
     IsotonicCalibrator,
     TemperatureCalibrator,
+    cross_fitted_calibration,
     make_calibrator,
 )
+from cvn_assets.core.cross_fit import CrossFitBlocks
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.metrics import expected_calibration_error
 
 
-def _margins_and_labels(temperature: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _margins_and_labels(temperature: float, n: int, seed: int, bias: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     margins = rng.normal(0.0, 4.0, n)
-    labels = (rng.random(n) < expit(margins / temperature)).astype(int)
+    labels = (rng.random(n) < expit(margins / temperature + bias)).astype(int)
     return margins, labels
 
 
@@ -83,6 +89,52 @@ def test_temperature_recovers_a_known_temperature() -> None:
 
 
 @pytest.mark.parametrize(
+    ("true_t", "bias"),
+    [
+        pytest.param(2.5, 0.0, id="no_shift"),
+        # Class balancing at a 15 % BUY rate shifts margins by about log(85 / 15) = 1.73.
+        pytest.param(0.7, -1.73, id="class_balanced_shift"),
+        pytest.param(4.0, 2.0, id="upward_shift"),
+    ],
+)
+def test_temperature_and_bias_match_an_unpenalised_logistic_regression_on_the_margin(true_t: float,
+                                                                                    bias: float) -> None:
+    """Within the T bounds, sigmoid(m / T + b) is a logistic regression on [m]: slope 1/T, intercept b."""
+    margins, labels = _margins_and_labels(true_t, 5000, seed=3, bias=bias)
+    calibrator = TemperatureCalibrator().fit(margins, labels)
+    reference = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(margins[:, None], labels)
+    assert 1.0 / calibrator.temperature_ == pytest.approx(reference.coef_[0, 0], rel=1e-3)
+    assert calibrator.bias_ == pytest.approx(reference.intercept_[0], abs=2e-3)
+    np.testing.assert_allclose(calibrator.transform(margins), reference.predict_proba(margins[:, None])[:, 1],
+                               atol=1e-3)
+
+
+def _two_parameter_nll(theta: np.ndarray, margins: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(expit(margins / theta[0] + theta[1]), 1e-15, 1 - 1e-15)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def test_temperature_at_its_bound_still_fits_the_best_bias() -> None:
+    """T pinned at its upper bound: (T, b) match a joint bounded L-BFGS-B fit of the same NLL."""
+    margins, labels = _margins_and_labels(50.0, 5000, seed=8, bias=-1.5)
+    calibrator = TemperatureCalibrator(0.1, 10.0).fit(margins, labels)
+    reference = minimize(_two_parameter_nll, x0=np.array([1.0, 0.0]), args=(margins, labels), method="L-BFGS-B",
+                         bounds=[(0.1, 10.0), (None, None)])
+    assert calibrator.temperature_ == pytest.approx(10.0, abs=1e-3) and reference.x[0] == pytest.approx(10.0)
+    assert calibrator.bias_ == pytest.approx(reference.x[1], abs=1e-3)
+
+
+def test_temperature_scaling_reproduces_the_buy_rate_of_its_fitting_rows() -> None:
+    """Margins of a class-balanced model put P(BUY) near 0.5; calibrated, their mean is the BUY rate."""
+    rng = np.random.default_rng(21)
+    labels = (rng.random(4000) < 0.15).astype(int)
+    margins = 1.2 * (labels - 0.5) + rng.normal(0.0, 1.0, labels.size)
+    p = TemperatureCalibrator().fit(margins, labels).transform(margins)
+    assert np.mean(p) == pytest.approx(labels.mean(), abs=1e-6)
+    assert expected_calibration_error(labels, p) < 0.03
+
+
+@pytest.mark.parametrize(
     ("true_t", "bounds", "expected"),
     [
         pytest.param(50.0, (0.1, 10.0), 10.0, id="flat_truth_stops_at_the_upper_bound"),
@@ -131,6 +183,48 @@ def test_fit_rejects_invalid_values(calibrator: Calibrator, scores: list, y: lis
 def test_unknown_method_lists_the_allowed_ones() -> None:
     with pytest.raises(CatalogueError, match="allowed: isotonic, temperature"):
         CalibrationParams(method="platt")  # type: ignore[arg-type]
+
+
+def _hand_blocks(size: int) -> CrossFitBlocks:
+    """Three held-out blocks of `size` rows; each block's fitting rows leave out 2 rows on either side."""
+    held = [np.arange(0, size), np.arange(size, 2 * size), np.arange(2 * size, 3 * size)]
+    fit = [np.arange(size + 2, 3 * size), np.r_[0 : size - 2, 2 * size + 2 : 3 * size], np.arange(0, 2 * size - 2)]
+    return CrossFitBlocks(100 + np.arange(3 * size), tuple(zip(fit, held, strict=True)))
+
+
+@pytest.mark.parametrize("method", CALIBRATION_METHODS)
+def test_cross_fitted_calibration_predicts_each_block_from_the_other_blocks_only(method: str) -> None:
+    rng = np.random.default_rng(4)
+    y = (rng.random(120) < 0.3).astype(int)
+    calibration = CalibrationParams(method=method)  # type: ignore[arg-type]
+    scores = _inputs_for(make_calibrator(calibration), 1.5 * y - 1.0 + rng.normal(0.0, 1.0, y.size))
+    blocks = _hand_blocks(40)
+    cross = cross_fitted_calibration(calibration, scores, y, blocks, "m")
+    for fit, held in blocks:
+        if method == "isotonic":
+            reference = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores[fit], y[fit])
+            expected = reference.predict(scores[held])
+        else:
+            reference = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(scores[fit, None], y[fit])
+            expected = reference.predict_proba(scores[held, None])[:, 1]
+        # Restated from the fitting rows' BUY rate to the window's: a shift of the log-odds.
+        restated = expit(logit(expected) + logit(y.mean()) - logit(y[fit].mean()))
+        np.testing.assert_allclose(cross[held], restated, atol=2e-3)
+
+
+def test_cross_fitted_calibration_names_the_block_and_the_setting_when_a_block_cannot_be_fitted() -> None:
+    y = np.array([0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0])  # the BUY rows sit next to block 1: its fit sees none
+    with pytest.raises(InsufficientDataError,
+                       match=r"model 'x' isotonic calibration, cross-fitted without block 1 of 3 \(positions 100..103\)"
+                             r": cross-fitting needs both classes among its fitting rows, got 6 rows with 0 BUY; "
+                             r"lower calibration.cross_fit_blocks"):
+        cross_fitted_calibration(CalibrationParams(), np.linspace(0.1, 0.9, 12), y, _hand_blocks(4), "model 'x'")
+
+
+@pytest.mark.parametrize("blocks", [1, 0, 2.5, True])
+def test_cross_fit_blocks_must_be_an_integer_of_at_least_two(blocks: object) -> None:
+    with pytest.raises(CatalogueError, match="cross_fit_blocks must be an integer >= 2"):
+        CalibrationParams(cross_fit_blocks=blocks)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,8 @@ class _WeightedBlend:
 class BlendMean(_WeightedBlend):
     """Plain mean of the base models' calibrated P(BUY).
 
-    Nothing is learned from the labels (`fit` only checks shapes), so its in-sample validation blend
-    already is out-of-sample and is used directly for calibration and the threshold.
+    Nothing is learned from the labels (`fit` only checks shapes), so its blend of the base models'
+    cross-fitted validation probabilities already is out-of-sample and is its validation score.
     """
 
     learns_from_labels = False

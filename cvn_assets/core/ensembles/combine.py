@@ -1,9 +1,13 @@
 """Running one ensemble on one cell: base predictions in, an outcome shaped like a base model's out.
 
-Meta-models learn only from validation rows, never from test rows. The ensemble's own calibration
-and threshold need validation scores that its fitted state has not seen: for an ensemble that learns
-from labels they are out-of-fold predictions from a purged K-fold over the validation positions; for
-one that does not (the mean blend) the validation blend itself is already out-of-sample.
+Meta-models learn only from validation rows, never from test rows. Each piece that learns from the
+validation window learns from predictions out-of-sample for every piece fitted before it, over the
+same purged blocks of the window (see `cross_fit`): the base models' validation probabilities are
+already cross-fitted calibrations, and the ensemble fitted on them predicts test; an ensemble that
+learns from labels scores each validation block with a copy fitted on the other blocks, on base
+calibrations nested inside those blocks (see `out_of_fold`); one that does not (the mean blend)
+scores validation directly. The ensemble's calibrator is cross-fitted in turn before its threshold
+sweep, and the one fitted on all validation rows calibrates test.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from cvn_assets.core.calibration import CalibrationParams, make_calibrator
+from cvn_assets.core.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
+from cvn_assets.core.cross_fit import window_blocks
 from cvn_assets.core.ensembles.base import Ensemble, check_training_labels
+from cvn_assets.core.ensembles.out_of_fold import out_of_fold_scores
 from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
-from cvn_assets.core.folds import purged_inner_splits
 from cvn_assets.core.metrics.classification import as_hard_labels
 from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
@@ -29,31 +34,30 @@ from cvn_assets.core.thresholds import ThresholdParams, sweep_threshold
 from cvn_assets.core.training import ModelOutcome
 
 WINDOWS: tuple[str, ...] = ("validation", "test")
-BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "p")
+BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "score", "p")
 
 
 @dataclass(frozen=True)
 class EnsembleRunParams:
-    """Folds of the out-of-fold validation scores, and the clip applied before logit(score) margins."""
+    """The clip applied before logit(score) margins (the cross-fit blocks are a calibration setting)."""
 
-    oof_splits: int = 2
     margin_clip_eps: float = 1e-7
 
     def __post_init__(self) -> None:
-        if isinstance(self.oof_splits, bool) or not isinstance(self.oof_splits, int) or self.oof_splits < 2:
-            raise CatalogueError(f"oof_splits must be an integer >= 2, got {self.oof_splits!r}")
         if not (isinstance(self.margin_clip_eps, float) and 0.0 < self.margin_clip_eps < 0.5):
             raise CatalogueError(f"margin_clip_eps must be a float in (0, 0.5), got {self.margin_clip_eps!r}")
 
 
 @dataclass(frozen=True, eq=False)
 class WindowMatrix:
-    """One window of base predictions side by side: rows = positions (ascending), columns = base models."""
+    """One window of base predictions side by side: rows = positions (ascending), columns = base models;
+    `matrix` holds their calibrated P(BUY), `scores` their raw scores (what their calibrators take)."""
 
     positions: np.ndarray
     timestamps: pd.api.extensions.ExtensionArray | np.ndarray
     y: np.ndarray
     matrix: np.ndarray
+    scores: np.ndarray
 
 
 @dataclass
@@ -96,14 +100,16 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
         row = repeated.iloc[0]
         raise ValueError(f"ensemble {name!r}: base model {row['model']!r} has {len(repeated)} repeated {window} "
                          f"prediction(s), first at position {row['position']}")
-    wide = frame.pivot(index="position", columns="model", values="p").reindex(columns=list(base_models)).sort_index()
-    for model in base_models:
-        holes = wide.index[wide[model].isna()]
-        if holes.size:
-            raise InsufficientDataError(
-                f"ensemble {name!r}: base model {model!r} has no {window} probability at {holes.size} position(s) "
-                f"the other base models cover, first at position {holes[0]}"
-            )
+    wide = {column: frame.pivot(index="position", columns="model", values=column)
+            .reindex(columns=list(base_models)).sort_index() for column in ("p", "score")}
+    for column, what in (("p", "probability"), ("score", "score")):
+        for model in base_models:
+            holes = wide[column].index[wide[column][model].isna()]
+            if holes.size:
+                raise InsufficientDataError(
+                    f"ensemble {name!r}: base model {model!r} has no {window} {what} at {holes.size} position(s) "
+                    f"the other base models cover, first at position {holes[0]}"
+                )
     # Instants as integers: grouping tz-aware timestamps goes through one Python object per row.
     instants = frame.assign(timestamp=_instants(frame["timestamp"]))
     per_position = instants.groupby("position")[["y", "timestamp"]].nunique()
@@ -111,12 +117,13 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
     if clash.size:
         raise ValueError(f"ensemble {name!r}: base models disagree on the {window} label or timestamp at "
                          f"{clash.size} position(s), first at position {clash[0]}")
-    first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide.index)
+    first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide["p"].index)
     return WindowMatrix(
-        positions=wide.index.to_numpy(dtype=np.int64),
+        positions=wide["p"].index.to_numpy(dtype=np.int64),
         timestamps=first["timestamp"].array,
         y=as_hard_labels(first["y"].to_numpy(), f"ensemble {name!r} {window} labels"),
-        matrix=wide.to_numpy(dtype=np.float64),
+        matrix=wide["p"].to_numpy(dtype=np.float64),
+        scores=wide["score"].to_numpy(dtype=np.float64),
     )
 
 
@@ -124,34 +131,6 @@ def _instants(timestamps: pd.Series) -> np.ndarray:
     if isinstance(timestamps.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(timestamps.dtype):
         return timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
     return timestamps.to_numpy()
-
-
-def out_of_fold_scores(
-    name: str,
-    validation: WindowMatrix,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    *,
-    params: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    n_threads: int = 1,
-) -> np.ndarray:
-    """Validation scores, each from an ensemble fitted on its split's training positions only.
-
-    `splits` are (training positions, held-out positions) pairs whose held-out parts cover every
-    validation position once, as `folds.purged_inner_splits` returns them.
-    """
-    scores = np.full(validation.positions.size, np.nan)
-    for train_positions, held_positions in splits:
-        train = np.searchsorted(validation.positions, train_positions)
-        held = np.searchsorted(validation.positions, held_positions)
-        ensemble = make_ensemble(name, params, seed=seed, n_threads=n_threads)
-        ensemble.fit(validation.matrix[train], validation.y[train])
-        scores[held] = ensemble.predict_proba(validation.matrix[held])
-    unscored = np.flatnonzero(np.isnan(scores))
-    if unscored.size:
-        raise ValueError(f"ensemble {name!r}: the splits hold out no fold for {unscored.size} validation "
-                         f"position(s), first {int(validation.positions[unscored[0]])}")
-    return scores
 
 
 def run_ensemble(
@@ -174,7 +153,9 @@ def run_ensemble(
     `base_predictions` is the concatenation of the base models' prediction frames (columns model,
     window, position, timestamp, y, p). The test predictions come from the ensemble fitted on all
     validation rows; calibration and threshold use out-of-fold validation scores (see the module
-    doc). The returned frame's `score` is what the calibrator consumed, as for base models:
+    doc), and validation `p` is their cross-fitted calibration, which the threshold is swept on. The
+    blocks are `calibration.cross_fit_blocks` purged by `label_horizon` and `embargo_bars`, as the base
+    models' were. The returned frame's `score` is what the calibrator consumed, as for base models:
     logit(clipped ensemble P(BUY)) for temperature scaling, the probability otherwise. `windows`, when
     given, are `base_matrices` of those predictions already pivoted for this ensemble's base models.
     `simulator` trades the validation signals for a threshold objective that needs trades.
@@ -188,15 +169,15 @@ def run_ensemble(
     validation, test = windows["validation"], windows["test"]
     check_training_labels(name, validation.matrix, validation.y)
     ensemble = make_ensemble(name, params, seed=seed, n_threads=n_threads)
-    splits = (purged_inner_splits(validation.positions, label_horizon, embargo_bars, n_splits=run.oof_splits)
-              if ensemble.learns_from_labels else None)
+    blocks = window_blocks(validation.positions, label_horizon, embargo_bars, calibration.cross_fit_blocks)
     fit_started = time.perf_counter()
     try:
         ensemble.fit(validation.matrix, validation.y)
         scores = {"test": ensemble.predict_proba(test.matrix)}
         scores["validation"] = (
-            out_of_fold_scores(name, validation, splits, params=params, seed=seed, n_threads=n_threads)
-            if splits is not None else ensemble.predict_proba(validation.matrix)
+            out_of_fold_scores(name, validation.scores, validation.y, calibration, blocks, params=params, seed=seed,
+                               n_threads=n_threads)
+            if ensemble.learns_from_labels else ensemble.predict_proba(validation.matrix)
         )
     except Exception as exc:  # noqa: BLE001 - a meta-model failure is recorded, not fatal to the sweep
         return EnsembleOutcome(name, STATUS_TRAINING_FAILED, empty_predictions(),
@@ -206,7 +187,11 @@ def run_ensemble(
     fit_seconds = time.perf_counter() - fit_started
     inputs = {w: _calibrator_input(scores[w], calibration, run.margin_clip_eps) for w in WINDOWS}
     calibrator = make_calibrator(calibration).fit(inputs["validation"], validation.y)
-    calibrated = {w: calibrator.transform(inputs[w]) for w in WINDOWS}
+    calibrated = {
+        "validation": cross_fitted_calibration(calibration, inputs["validation"], validation.y, blocks,
+                                               f"ensemble {name!r}"),
+        "test": calibrator.transform(inputs["test"]),
+    }
     trades = None if simulator is None else simulator.candidates(validation.positions)
     choice = sweep_threshold(calibrated["validation"], validation.y, threshold, trades=trades)
     frames = [

@@ -44,7 +44,7 @@ def predictions_part(model: str, cell: Cell, data: CryptoInputs, smoothed_labels
               buy_share=round(float(targets["hard_label"].mean()), 4), cleanlab_mode=mode)
     outcome = fit_and_predict(
         model, features, data.raw_labels, data.fold(cell.fold), targets,
-        sample_weight=cleanlab_weights, learner_params=learner_params, learner_name=learner_name,
+        label_horizon=pipeline.labels.horizon, embargo_bars=pipeline.folds.embargo_bars, sample_weight=cleanlab_weights, learner_params=learner_params, learner_name=learner_name,
         class_balancing=pipeline.training.class_balancing, calibration=pipeline.calibration,
         threshold=pipeline.threshold, seed=catalogue.seed, n_threads=sweep.n_threads,
         simulator=TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs),

@@ -5,9 +5,11 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import logit
+from scipy.special import expit, logit
+from sklearn.isotonic import IsotonicRegression
 
-from cvn_assets.core.calibration import CalibrationParams
+from cvn_assets.core.calibration import CalibrationParams, cross_fitted_calibration
+from cvn_assets.core.cross_fit import window_blocks
 from cvn_assets.core.ensembles import EnsembleRunParams, register_ensemble, run_ensemble, unregister_ensemble
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.folds import purged_inner_splits
@@ -97,16 +99,12 @@ SPY = "spy_stack"
 
 
 @pytest.fixture
-def spy() -> Iterator[list[tuple[str, set[int]]]]:
-    """A label-learning ensemble that logs the positions it fits on and predicts.
+def spy() -> Iterator[list[tuple[str, np.ndarray, np.ndarray | None]]]:
+    """A label-learning ensemble that logs the matrices (and labels) it fits on and predicts.
 
-    Column "a" carries position / 10 000, so every row says which bar it is; the prediction is
-    half the BUY rate it was fitted on plus half of column "b".
+    Its prediction is half the BUY rate it was fitted on plus half of its second column.
     """
-    calls: list[tuple[str, set[int]]] = []
-
-    def positions(matrix: np.ndarray) -> set[int]:
-        return set(np.rint(matrix[:, 0] * 10_000).astype(int).tolist())
+    calls: list[tuple[str, np.ndarray, np.ndarray | None]] = []
 
     @register_ensemble(SPY, base_models=("a", "b"))
     class Spy:
@@ -119,12 +117,12 @@ def spy() -> Iterator[list[tuple[str, set[int]]]]:
             return {}
 
         def fit(self, val_matrix: np.ndarray, y_val: np.ndarray) -> "Spy":
-            calls.append(("fit", positions(val_matrix)))
+            calls.append(("fit", val_matrix.copy(), np.asarray(y_val).copy()))
             self.buy_rate_ = float(np.mean(y_val))
             return self
 
         def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
-            calls.append(("predict", positions(matrix)))
+            calls.append(("predict", matrix.copy(), None))
             return 0.5 * self.buy_rate_ + 0.5 * matrix[:, 1]
 
     try:
@@ -134,36 +132,79 @@ def spy() -> Iterator[list[tuple[str, set[int]]]]:
 
 
 def _spy_frame() -> pd.DataFrame:
-    frame = base_frame(signal={"a": 0.0, "b": 0.5})
-    is_a = frame["model"] == "a"
-    frame.loc[is_a, "p"] = frame.loc[is_a, "position"] / 10_000
+    return base_frame(signal={"a": 0.0, "b": 0.5})
+
+
+def _isotonic(scores: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+    return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores[fit], y[fit]).predict(scores[held])
+
+
+def _restated(p: np.ndarray, fitted_rate: float, window_rate: float) -> np.ndarray:
+    return expit(logit(p) + logit(window_rate) - logit(fitted_rate))
+
+
+def test_each_validation_block_is_scored_by_a_copy_fitted_without_it_on_calibrations_that_never_saw_it(spy) -> None:
+    frame = _spy_frame()
+    outcome = _run(SPY, frame)
+    val, test = _window(frame, "validation"), _window(frame, "test")
+    columns = {w: f.pivot(index="position", columns="model", values="p")[["a", "b"]].to_numpy()
+               for w, f in (("validation", val), ("test", test))}
+    scores = val.pivot(index="position", columns="model", values="score")[["a", "b"]].to_numpy()
+    y = val.drop_duplicates("position")["y"].to_numpy()
+    positions = np.sort(val["position"].unique())
+    splits = purged_inner_splits(positions, HORIZON, EMBARGO, n_splits=CalibrationParams().cross_fit_blocks)
+    fits = [(matrix, labels) for kind, matrix, labels in spy if kind == "fit"]
+    predicts = [matrix for kind, matrix, _ in spy if kind == "predict"]
+    np.testing.assert_array_equal(fits[0][0], columns["validation"])
+    np.testing.assert_array_equal(predicts[0], columns["test"])
+    scored = _window(outcome.predictions, "validation")["score"].to_numpy()
+    for (train_positions, held_positions), (matrix, labels), predicted in zip(splits, fits[1:], predicts[1:],
+                                                                              strict=True):
+        fit, held = np.searchsorted(positions, train_positions), np.searchsorted(positions, held_positions)
+        # The purge keeps every training label clear of the held-out labels' span.
+        assert all(t + HORIZON < held_positions[0] or t > held_positions[-1] + HORIZON + EMBARGO
+                   for t in train_positions)
+        np.testing.assert_array_equal(labels, y[fit])
+        assert matrix.shape == (fit.size, 2)
+        # The held block is scored on calibrators fitted on the copy's own training rows only.
+        expected = np.column_stack([_isotonic(scores[:, j], y, fit, held) for j in range(2)])
+        np.testing.assert_allclose(predicted, expected)
+        raw = 0.5 * y[fit].mean() + 0.5 * expected[:, 1]
+        np.testing.assert_allclose(scored[held], _restated(raw, y[fit].mean(), y.mean()))
+
+
+def _as_base_models_calibrate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validation p as the base models hand it on (cross-fitted isotonic of their scores), so it moves with the labels."""
+    frame = frame.copy()
+    for model in frame["model"].unique():
+        rows = frame.index[(frame["model"] == model) & (frame["window"] == "validation")]
+        ordered = frame.loc[rows].sort_values("position")
+        blocks = window_blocks(ordered["position"].to_numpy(), HORIZON, EMBARGO, CalibrationParams().cross_fit_blocks)
+        frame.loc[ordered.index, "p"] = cross_fitted_calibration(
+            CalibrationParams(), ordered["score"].to_numpy(), ordered["y"].to_numpy(), blocks, model)
     return frame
 
 
-def test_out_of_fold_validation_scores_come_from_models_that_never_saw_the_scored_rows(spy) -> None:
-    frame = _spy_frame()
-    outcome = _run(SPY, frame)
-    val = _window(frame[frame["model"] == "b"], "validation")
-    test_positions = set(frame.loc[frame["window"] == "test", "position"])
-    splits = purged_inner_splits(val["position"].to_numpy(), HORIZON, EMBARGO, n_splits=2)
-    fits = [rows for kind, rows in spy if kind == "fit"]
-    predicts = [rows for kind, rows in spy if kind == "predict"]
-    assert fits[0] == set(val["position"]) and predicts[0] == test_positions, "final model: all validation → test"
-    assert not any(rows & test_positions for rows in fits), "no model ever fits on a test row"
-    scored = _window(outcome.predictions, "validation").set_index("position")["score"]
-    for (train, held), fitted, predicted in zip(splits, fits[1:], predicts[1:], strict=True):
-        assert fitted == set(train.tolist()) and predicted == set(held.tolist())
-        assert not fitted & predicted
-        # The purge keeps every training label clear of the held-out labels' span.
-        assert all(t + HORIZON < held[0] or t > held[-1] + HORIZON + EMBARGO for t in fitted)
-        rate = val.set_index("position").loc[sorted(fitted), "y"].mean()
-        expected = 0.5 * rate + 0.5 * val.set_index("position").loc[held, "p"]
-        np.testing.assert_allclose(scored.loc[held].to_numpy(), expected.to_numpy())
+@pytest.mark.parametrize("name", ["blend_auc", "stack_logreg", "stack_xgb"])
+def test_a_blocks_validation_scores_do_not_move_when_its_own_labels_are_shuffled(name: str) -> None:
+    """Swap a BUY and a HOLD inside one block (every BUY rate stays): nothing that scores it saw them."""
+    frame = base_frame(seed=5)
+    positions = np.sort(frame.loc[frame["window"] == "validation", "position"].unique())
+    _, held = purged_inner_splits(positions, HORIZON, EMBARGO, n_splits=CalibrationParams().cross_fit_blocks)[2]
+    block = frame[frame["position"].isin(held) & (frame["window"] == "validation")].drop_duplicates("position")
+    buy, hold = block.loc[block["y"] == 1, "position"].iloc[0], block.loc[block["y"] == 0, "position"].iloc[-1]
+    swapped = frame.copy()
+    swapped.loc[swapped["position"] == buy, "y"] = 0
+    swapped.loc[swapped["position"] == hold, "y"] = 1
+    scores = [_window(_run(name, _as_base_models_calibrate(f)).predictions, "validation").set_index("position")["score"]
+              for f in (frame, swapped)]
+    np.testing.assert_array_equal(scores[0].loc[held], scores[1].loc[held])
+    assert not np.array_equal(scores[0].to_numpy(), scores[1].to_numpy()), "other blocks did learn from the swap"
 
 
 def test_more_out_of_fold_splits_when_asked(spy) -> None:
-    _run(SPY, _spy_frame(), run=EnsembleRunParams(oof_splits=3))
-    assert sum(kind == "fit" for kind, _ in spy) == 1 + 3
+    _run(SPY, _spy_frame(), CalibrationParams(cross_fit_blocks=3))
+    assert sum(kind == "fit" for kind, _, _ in spy) == 1 + 3
 
 
 def test_blend_mean_scores_validation_directly() -> None:
