@@ -52,7 +52,7 @@ def test_a_base_model_takes_the_threshold_of_the_best_validation_trades() -> Non
     simulator = TradeSimulator.from_ohlcv(ohlcv, barriers)
     outcome = fit_and_predict("xgboost", build_features(ohlcv), labels, fold, targets,
                               learner_params={"num_boost_round": 20}, calibration=TEMPERATURE, threshold=OBJECTIVE,
-                              simulator=simulator)
+                              label_horizon=barriers.horizon, embargo_bars=24, simulator=simulator)
     assert outcome.status == "ok"
     assert outcome.threshold == pytest.approx(_best_by_brute_force(*_validation(outcome.predictions), simulator))
 
