@@ -99,6 +99,6 @@ def test_a_failed_sweep_job_names_the_partitions_that_failed_and_why(tmp_path: P
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data
     # What the failed-run alert of a scheduled sweep carries: which partition failed and why.
     assert failure.user_failure_data.description == (
-        f"1 partition run(s) failed: crypto_data_job[ETH]: cvn_assets.core.errors.DataSourceError: {bad / 'ETH.csv'} "
+        f"1 partition run(s) failed: crypto_data_job[ETH]: {bad / 'ETH.csv'} "
         "(ETH): missing columns ['volume']; "
         "columns: ['timestamp', 'open', 'high', 'low', 'close']")
