@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvn_assets.core.errors import SettingsError
-from cvn_assets.core.worker_processes import PROCESS_MODES
+from cvn_assets.execution import PROCESS_MODES
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.sanity import degenerate_metrics_sanity
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
-from cvn_assets.defs.assets.cell_types import Cell, Part
+from cvn_assets.defs.assets.cell_asset import cell_asset
+from cvn_assets.defs.assets.cell_types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.audit import audit_tree, verdict_configs
+from cvn_assets.defs.cell_checks import METRICS_CHECK
 from cvn_assets.defs.lineage import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
@@ -23,12 +25,16 @@ RESULTS_IO_MANAGER = "results_io_manager"
 FOLD_METRICS_KEY = dg.AssetKey("fold_metrics")
 
 
-def fold_metrics_part(cell: Cell, raw_labels: pd.DataFrame, inputs: dict[str, dict[str, pd.DataFrame]],
-                      sweep: SweepResource) -> Part:
+@cell_asset(group="evaluation", kinds={"pandas", "sql"}, check=METRICS_CHECK, reads=("raw_labels",),
+            io_manager_key=RESULTS_IO_MANAGER)
+def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *, oos_predictions: dict[str, dict[str, pd.DataFrame]],
+                 stacked_ensemble: dict[str, pd.DataFrame] | None = None) -> Part:
     """Every metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
-    predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
-    summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
-    metrics = cell_metrics(predictions, summaries, raw_labels, sweep.catalogue.pipeline.costs)
+    sweep = tools.sweep
+    inputs = [*oos_predictions.values(), *([stacked_ensemble] if stacked_ensemble is not None else [])]
+    predictions = pd.concat([value["predictions"] for value in inputs], ignore_index=True)
+    summaries = pd.concat([value["models"] for value in inputs], ignore_index=True)
+    metrics = cell_metrics(predictions, summaries, data.raw_labels, sweep.catalogue.pipeline.costs)
     rows = result_rows(metrics, sweep_id=sweep.name, crypto=cell.crypto, fold=cell.fold, config_id=cell.config_id,
                        members=sweep.catalogue.config(cell.config_id).members,
                        model_choices=model_choices(sweep.catalogue))
