@@ -4,18 +4,19 @@ A worker pool is `concurrent.futures.ProcessPoolExecutor` started with `spawn`: 
 after a GBM has trained can hang (LightGBM's OpenMP state is not fork-safe), and a spawned one starts
 from a clean interpreter. Its initializer sizes the native thread pools and imports the fit libraries
 while the parent still prepares the run. One pool per size lives as long as this process, so a sweep
-of several runs starts its workers once.
+of several runs starts its workers once (concurrent.futures stops them as the interpreter exits).
 """
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -82,14 +83,14 @@ def worker_pool(workers: int, warm_imports: Sequence[str] = (),
         pool = _POOLS.get(key)
         if pool is not None and not _usable(pool):
             del _POOLS[key]
+            pool.shutdown(wait=False)
             pool = None
         if pool is None:
-            if not _POOLS:
-                atexit.register(close_pools)
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_start_worker, initargs=(tuple(warm_imports), dict(environment or {})))
-            for _ in range(workers):  # each call finding no idle worker starts one
-                pool.submit(os.getpid)
+            with _without_main_module():
+                for _ in range(workers):  # a call that finds no idle worker starts one (a start takes seconds)
+                    pool.submit(os.getpid)
             _POOLS[key] = pool
         return pool
 
@@ -98,7 +99,7 @@ def running_pool() -> ProcessPoolExecutor | None:
     """A worker pool this process has already started, or None: workers other work may borrow while
     they are idle (none is started for it)."""
     with _POOLS_LOCK:
-        return next(iter(_POOLS.values()), None)
+        return next((pool for pool in _POOLS.values() if _usable(pool)), None)
 
 
 def close_pools() -> None:
@@ -116,6 +117,19 @@ def _usable(pool: ProcessPoolExecutor) -> bool:
     except BrokenProcessPool:  # a worker died: the executor takes no more work
         return False
     return True
+
+
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Workers run only functions of importable modules, so they start without the parent's main
+    module: spawn would otherwise run the parent's script again in each (all of it, in a script
+    without an `if __name__ == "__main__"` guard)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _start_worker(warm_imports: tuple[str, ...], environment: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -61,14 +62,19 @@ def test_a_shared_value_is_loaded_once_by_a_worker_and_its_file_goes_with_the_ru
         close_pools()
 
 
+def thread_and_pid(value: list[int]) -> tuple[int, int, int]:
+    return threading.get_ident(), os.getpid(), id(value)
+
+
 def test_a_small_run_computes_on_one_thread_of_this_process_with_the_values_themselves() -> None:
     numbers = [1, 2]
     with task_pool(False, 4) as pool:
         assert pool.share(numbers) is numbers
         results = [f.value for f in run_tasks(
-            ["sum"], [0, 1], lambda key, cell, inputs: partial(identity_in, numbers, cell), pool.executor)]
-    assert {pid for _, pid, _ in results} == {os.getpid()}
-    assert pool.executor._max_workers == 1  # noqa: SLF001 - one compute thread, whatever the worker count
+            ["sum"], list(range(8)), lambda key, cell, inputs: partial(thread_and_pid, numbers), pool.executor)]
+    threads = {thread for thread, _, _ in results}
+    assert len(threads) == 1 and threads != {threading.get_ident()}  # one compute thread, whatever the workers
+    assert {(pid, value) for _, pid, value in results} == {(os.getpid(), id(numbers))}
 
 
 def test_a_workers_native_thread_pools_are_sized_before_its_libraries_load() -> None:
@@ -125,3 +131,21 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "zombie" in status.read_text())
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from cvn_assets.execution import close_pools, worker_pool
+
+        with open({str(runs)!r}, "a") as log:
+            log.write("script ran\\n")
+        assert worker_pool(2).submit(os.getpid).result() != os.getpid()
+        close_pools()
+    """))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, str(script)], env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert runs.read_text() == "script ran\n"
