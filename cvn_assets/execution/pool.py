@@ -87,7 +87,8 @@ def worker_pool(workers: int, warm_imports: Sequence[str] = (),
             pool = None
         if pool is None:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start_worker, initargs=(tuple(warm_imports), dict(environment or {})))
+                                       initializer=_start_worker,
+                                       initargs=(tuple(warm_imports), dict(environment or {})))
             with _without_main_module():
                 for _ in range(workers):  # a call that finds no idle worker starts one (a start takes seconds)
                     pool.submit(os.getpid)

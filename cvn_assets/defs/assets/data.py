@@ -148,7 +148,8 @@ def build_data_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
                                                       owners=OWNERS, code_version="1", description=a.description,
                                                       is_required=False) for a in DATA_ASSETS}
     checks = [dg.AssetCheckSpec(a.check.__name__, asset=a.key, blocking=True, partitions_def=crypto,
-                                description=" ".join((a.check.__doc__ or "").split())) for a in DATA_ASSETS if a.check]
+                                description=" ".join((a.check.__doc__ or "").split()))
+              for a in DATA_ASSETS if a.check]
 
     @dg.multi_asset(name=CRYPTO_DATA_STEP, outs=outs, partitions_def=crypto, can_subset=True, check_specs=checks,
                     internal_asset_deps={a.key.to_python_identifier(): set(a.reads) for a in DATA_ASSETS})

@@ -27,7 +27,8 @@ FOLD_METRICS_KEY = dg.AssetKey("fold_metrics")
 
 @cell_asset(group="evaluation", kinds={"pandas", "sql"}, check=METRICS_CHECK, reads=("raw_labels",),
             io_manager_key=RESULTS_IO_MANAGER)
-def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *, oos_predictions: dict[str, dict[str, pd.DataFrame]],
+def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *,
+                 oos_predictions: dict[str, dict[str, pd.DataFrame]],
                  stacked_ensemble: dict[str, pd.DataFrame] | None = None) -> Part:
     """Every metric of one cell on its test window: one row per model or ensemble and per factor it serves."""
     sweep = tools.sweep
