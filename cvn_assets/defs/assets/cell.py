@@ -94,7 +94,8 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
             values = {dep.key: part.value for dep, part in inputs.items()}
             return partial(compute_cell_asset, asset, cell, values, setup, shared[cell.crypto])
 
-        started, last_computed = time.perf_counter(), None
+        started = time.perf_counter()
+        last_computed: float | None = None
         with closing(run_tasks(todo, cells, task, pool.executor, deps=deps, stored=stored, stops=_failed)) as done:
             for finished in done:  # one asset of one cell is computed
                 asset, cell, part = finished.key, finished.cell, finished.value
