@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import resource
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,20 @@ class Usage:
         """Wall and CPU seconds elapsed since `start`; the peak RSS is the process's peak so far."""
         return {"wall_seconds": self.wall - start.wall, "cpu_seconds": self.cpu - start.cpu,
                 "own_cpu_seconds": self.own_cpu - start.own_cpu, "peak_rss_mb": self.peak_rss_mb}
+
+
+def children_peak_rss_mb() -> float:
+    """The sum of the peak resident memory of this process's live child processes (the worker
+    processes), read from /proc where there is one (0 elsewhere)."""
+    return sum(_proc_peak_mb(child.pid) for child in multiprocessing.active_children() if child.pid is not None)
+
+
+def _proc_peak_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024.0 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
 
 
 def _megabytes(max_rss: int) -> float:

@@ -12,11 +12,9 @@ out on purpose: it is what the benchmark compares against.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import pandas as pd
@@ -31,7 +29,6 @@ from cvn_assets.core.events import event_labels
 from cvn_assets.core.features import build_features
 from cvn_assets.core.folds import FoldWindows, fold_ids, folds_from_frame, folds_to_frame, walk_forward_folds
 from cvn_assets.core.gate import verdicts_to_dict
-from cvn_assets.core.gil import short_switch_interval
 from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.sanity import (
@@ -43,16 +40,17 @@ from cvn_assets.core.sanity import (
     training_targets_sanity,
 )
 from cvn_assets.core.schema import RESULT_KEY_COLUMNS
-from cvn_assets.core.thread_copies import PerThreadCopies
 from cvn_assets.core.sweep_gate import decide_joint, evaluate_joint, evaluate_single_factor, gate_table
 from cvn_assets.core.training import FIT_LIBRARIES, fit_and_predict, training_targets
-from cvn_assets.core.worker_processes import computes_in_processes, native_thread_limits, shared_pool
+from cvn_assets.execution import computes_in_processes, native_thread_limits, run_tasks, task_pool
 
 Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
 # What a worker process imports as it starts (as the cell step's workers do, without Dagster).
 WORKER_IMPORTS = ("cvn_assets.benchmark.plain_loop", *FIT_LIBRARIES)
 CellOutcome = tuple[pd.DataFrame | None, StageClock, str | None]
+TimedOutcome = tuple[pd.DataFrame | None, StageClock, str | None, float]
+CELL = "cell"  # the plain loop's one task per cell: the whole cell
 
 
 class BlockingCheckFailed(Exception):
@@ -68,10 +66,6 @@ class CryptoData:
     labels: pd.DataFrame
     fold_frame: pd.DataFrame
     ohlcv: pd.DataFrame
-
-    def copy(self) -> CryptoData:
-        return CryptoData(self.crypto, self.features.copy(deep=True), self.labels.copy(deep=True),
-                          self.fold_frame.copy(deep=True), self.ohlcv.copy(deep=True))
 
 
 @dataclass
@@ -190,7 +184,7 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
     """The whole grid (or the selected slice), then the gates, as the sweep runner orders them.
 
     The cells are computed `cell_workers` at a time, as the cell step computes a run's cells,
-    in worker processes or on threads by the same rule (`cell_processes`); each cell's stage times
+    in worker processes or one at a time by the same rule (`cell_processes`); each cell's stage times
     then count for 1/`cell_workers` of their length, as in the Dagster part.
     """
     sweep = PlainSweep()
@@ -202,33 +196,23 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
         if outcome is not None:
             ready.append(outcome)
 
-    own: PerThreadCopies[CryptoData] = PerThreadCopies(CryptoData.copy)  # see core.thread_copies
-    generation = uuid.uuid4().hex  # this sweep's values, sent to each worker process once
-
-    def one_cell(data: CryptoData, fold_id: str, config_id: str, in_processes: bool
-                 ) -> tuple[str, pd.DataFrame | None, StageClock, str | None, float]:
-        key, started = f"{data.crypto}|{fold_id}.{config_id}", time.perf_counter()
-        if in_processes:
-            with shared_pool(cell_workers, WORKER_IMPORTS, native_thread_limits(n_threads)).worker() as worker:
-                rows, clock, error = worker.call(cell_in_worker, fold_id, config_id, name, n_threads,
-                                                 generation=generation,
-                                                 shared={"data": (data.crypto, lambda: data),
-                                                         "catalogue": ("catalogue", lambda: catalogue)})
-        else:
-            if cell_workers > 1:
-                data = own.get(data.crypto, data)
-            rows, clock, error = cell_outcome(data, fold_id, config_id, catalogue, name, n_threads)
-        return key, rows, clock, error, time.perf_counter() - started
-
     def run_cells(config_ids: Sequence[str]) -> None:
-        # Every ready crypto's cells at once, as the sweep runner runs them in one run.
-        cells = [(data, f, c) for data in ready for c in config_ids for f in selected_folds]
+        # Every ready crypto's cells at once, as the sweep runner runs them in one run, through the
+        # pool the cell step computes in.
+        cells = [(data.crypto, f, c) for data in ready for c in config_ids for f in selected_folds]
+        by_crypto = {data.crypto: data for data in ready}
         in_processes = computes_in_processes(cell_processes, len(cells))
-        # As in the cell step (see core.gil), so cells computed at once run alike in both.
-        with ThreadPoolExecutor(max_workers=max(1, cell_workers)) as pool, \
-                nullcontext() if in_processes else short_switch_interval():
-            for outcome in pool.map(lambda cell: one_cell(*cell, in_processes), cells):
-                record(*outcome)
+        with task_pool(in_processes, cell_workers, WORKER_IMPORTS, native_thread_limits(n_threads)) as pool:
+            shared = {crypto: pool.share(data) for crypto, data in by_crypto.items()}
+            shared_catalogue = pool.share(catalogue)
+
+            def task(key: str, cell: tuple[str, str, str], inputs: object) -> partial[TimedOutcome]:
+                crypto, fold_id, config_id = cell
+                return partial(timed_cell, shared[crypto], fold_id, config_id, shared_catalogue, name, n_threads)
+
+            for finished in run_tasks([CELL], cells, task, pool.executor):
+                crypto, fold_id, config_id = finished.cell
+                record(f"{crypto}|{fold_id}.{config_id}", *finished.value)
 
     def record(key: str, rows: pd.DataFrame | None, clock: StageClock, error: str | None, seconds: float) -> None:
         sweep.clock.add(clock, 1.0 / max(1, cell_workers))
@@ -274,10 +258,11 @@ def cell_outcome(data: CryptoData, fold_id: str, config_id: str, catalogue: Cata
         return None, clock, f"{type(exc).__name__}: {exc}"
 
 
-def cell_in_worker(fold_id: str, config_id: str, sweep_id: str, n_threads: int, *, data: CryptoData,
-                   catalogue: Catalogue) -> CellOutcome:
-    """`cell_outcome` in a worker process, which holds the crypto's values and the catalogue."""
-    return cell_outcome(data, fold_id, config_id, catalogue, sweep_id, n_threads)
+def timed_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str,
+               n_threads: int) -> TimedOutcome:
+    """`cell_outcome` and how long it took, wherever the pool computes it."""
+    started = time.perf_counter()
+    return (*cell_outcome(data, fold_id, config_id, catalogue, sweep_id, n_threads), time.perf_counter() - started)
 
 
 def _attempt(sweep: PlainSweep, key: str, work: Callable[[], T]) -> T | None:

@@ -18,8 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cvn_assets.benchmark.measure import Usage
-from cvn_assets.core.worker_processes import close_shared_pools
+from cvn_assets.benchmark.measure import Usage, children_peak_rss_mb
+from cvn_assets.execution import close_pools
 
 PART_MODULES = {"plain": "cvn_assets.benchmark.plain_loop", "dagster": "cvn_assets.benchmark.dagster_part",
                 "floor": "cvn_assets.benchmark.dagster_part",
@@ -56,7 +56,7 @@ def _gate(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None])
 def _events(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
     from cvn_assets.benchmark.event_cost import measure_event_cost
     from cvn_assets.benchmark.workload import Workload
-    from cvn_assets.defs.assets.cell import cell_assets
+    from cvn_assets.defs.assets.cell_computations import cell_assets
 
     workload = Workload.from_json(workload_json)
     catalogue = workload.catalogue()
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         if usage:
             return
         # Stopped and waited for, the worker processes count in the CPU time of this process's children.
-        workers_rss = close_shared_pools()
+        workers_rss = children_peak_rss_mb()
+        close_pools()
         usage.update(Usage.now().since(started))
         usage.update(peak_rss_mb=usage["peak_rss_mb"] + workers_rss, workers_peak_rss_mb=workers_rss)
 

@@ -51,10 +51,11 @@ class SweepResource(dg.ConfigurableResource):
     universe: list[str] | None = None
     sweep_id: str | None = None
     n_threads: int = 2
-    # Cells of a run computed at once, each fit with n_threads: cell_workers x n_threads <= cores.
+    # Cells of a run computed at once in worker processes, each fit with n_threads: cell_workers x
+    # n_threads <= cores.
     cell_workers: int = 1
     # Where those cells compute: "auto" (worker processes for a run of MIN_CELLS_FOR_PROCESSES cells
-    # or more, threads below: starting the processes costs seconds), "on" or "off".
+    # or more, one at a time in the run's process below: starting the processes costs seconds), "on" or "off".
     cell_processes: str = "auto"
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvn_assets.core.errors import SettingsError
-from cvn_assets.core.worker_processes import PROCESS_MODES
+from cvn_assets.execution import PROCESS_MODES
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Settings:
     CVN_THREADS: threads per learner fit (default 2; keep concurrent runs x threads <= cores).
     CVN_CELL_WORKERS: cells a run computes at once (default 1); keep it x CVN_THREADS <= cores.
     CVN_CELL_PROCESSES: auto (default: a run of 10 cells or more computes them in worker processes,
-    a smaller one on threads), on or off.
+    a smaller one in its own process, one cell at a time), on or off.
     CVN_SWEEP_CRON / CVN_DRIFT_CRON: schedules of the whole sweep (default weekly, Sunday 03:00 UTC)
     and of the drift monitors (default daily, 06:00 UTC). CVN_SCHEDULES=off starts them stopped.
     """

@@ -24,7 +24,6 @@ import pandas as pd
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.folds import fold_ids
 from cvn_assets.core.sweep_gate import decide_joint
-from cvn_assets.core.worker_processes import computes_in_processes
 from cvn_assets.defs.assets.cell import start_cell_workers
 from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
@@ -39,6 +38,7 @@ from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.sensors import alert_failed_runs, scan_all
 from cvn_assets.defs.sweep_plan import GATE_ASSET, SweepPlan, gate_waits_for
 from cvn_assets.defs.sweep_report import SweepReport, failed_fits
+from cvn_assets.execution import computes_in_processes
 
 
 def run_sweep(

@@ -1,4 +1,4 @@
-"""The cell step in worker processes: the same values, metadata and events as on threads; errors named."""
+"""The cell step in worker processes: the same values, metadata and events as in this process; errors named."""
 
 import dataclasses
 from pathlib import Path
@@ -56,7 +56,7 @@ def _without_timings(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_worker_processes_compute_what_threads_compute(tmp_path: Path, small_data_dir: Path) -> None:
+def test_worker_processes_compute_what_this_process_computes(tmp_path: Path, small_data_dir: Path) -> None:
     outcomes = {}
     for processes in ("on", "off"):
         defs, settings = _sweep(tmp_path / processes, small_data_dir, processes)
@@ -99,10 +99,10 @@ def test_an_error_in_a_worker_process_fails_the_step_with_its_cause(tmp_path: Pa
         result = _run_range(defs, instance)
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-        message = (failure.cause or failure).message
-        assert "Not a directory" in message and "storage/models" in message
-        assert "while computing oos_predictions/xgboost of cell BTC|f" in message
-        assert "in worker process" in message and "write_model" in message  # the worker's traceback
+        error = failure.cause or failure
+        assert "Not a directory" in error.message and "storage/models" in error.message
+        assert "while computing oos_predictions/xgboost of cell BTC|f" in error.message
+        assert error.cause is not None and "write_model" in error.cause.message  # the worker's traceback
         # An asset is recorded for every cell of the range or for none; nothing from the failed fit on.
         cell_keys = [a.key for a in cell_assets(("xgboost",), ())]
         recorded = {key: instance.get_materialized_partitions(key) for key in cell_keys}

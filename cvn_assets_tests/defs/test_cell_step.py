@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 
 from cvn_assets.benchmark.dagster_part import recording_tail
-from cvn_assets.defs.assets.cell import CELL_STEP, RECORDING_SUMMARY, cell_assets
+from cvn_assets.defs.assets.cell import CELL_STEP, RECORDING_SUMMARY
+from cvn_assets.defs.assets.cell_computations import cell_assets
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
 from cvn_assets.defs.lineage import CONSUMED_KEY

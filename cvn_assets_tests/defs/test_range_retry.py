@@ -1,5 +1,6 @@
 """A failed range run of cells: what it finished is kept, and only what it left undone runs again."""
 
+import functools
 from pathlib import Path
 
 import dagster as dg
@@ -70,15 +71,16 @@ def test_a_cell_failing_an_early_check_runs_alone_and_the_others_only_compute_wh
         tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
     from cvn_assets.defs.assets import cell_computations
 
-    real = cell_computations.smoothed_labels_part
+    real = cell_computations.smoothed_labels
 
-    def outside_in_one_cell(cell, data, sweep):  # noqa: ANN001, ANN202 - same signature as the real one
-        part = real(cell, data, sweep)
+    @functools.wraps(real)  # keeps its @cell_asset declaration
+    def outside_in_one_cell(cell, data, tools):  # noqa: ANN001, ANN202 - same signature as the real one
+        part = real(cell, data, tools)
         if cell.key == BAD:
             part.check = CheckOutcome(False, 3, 0, "3 targets outside [0, 1]")
         return part
 
-    monkeypatch.setattr(cell_computations, "smoothed_labels_part", outside_in_one_cell)
+    monkeypatch.setattr(cell_computations, "smoothed_labels", outside_in_one_cell)
     defs, lines = _sweep(tmp_path, small_data_dir, instance)
     ranged = _range_run(instance)
     # the range, the failing cell alone, then the five others without their smoothed labels: BTC's three

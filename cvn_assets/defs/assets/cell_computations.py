@@ -1,138 +1,127 @@
-"""What each cell asset computes and from what, and how a worker process computes one of them.
+"""The cell assets of a sweep, from their `@cell_asset` functions, and how a worker computes one of them.
 
-A cell asset's computation reads its cell, the crypto's per-crypto values and the cell values it
-depends on, and gives back a `Part`. The same function runs on the step's worker threads or, for a
-run of many cells, in a worker process (`core.worker_processes`): there the step's setup (which
-assets, which resources) and each crypto's values are sent once per worker and run.
+A worker (a process of the pool, or the run's compute thread) gets the asset, the cell, the values
+of the cell assets it reads, the step's resources and the crypto's values; the last two cross to a
+worker process once per run (see `execution.shared`).
 """
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import dagster as dg
 
 from cvn_assets.core.catalogue import Catalogue
 from cvn_assets.core.training import FIT_LIBRARIES
-from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, Part
-from cvn_assets.defs.assets.evaluation import FOLD_METRICS_KEY, RESULTS_IO_MANAGER, fold_metrics_part
-from cvn_assets.defs.assets.models import ENSEMBLE, ensemble_part, prediction_asset_key, predictions_part
-from cvn_assets.defs.assets.training import cleanlab_mask_part, smoothed_labels_part
-from cvn_assets.defs.cell_checks import (
-    CLEANLAB_CHECK, ENSEMBLE_CHECK, METRICS_CHECK, SKILL_CHECK, TARGETS_CHECK, predictions_check,
-)
+from cvn_assets.defs.assets.cell_asset import CellAssetSpec, spec_of
+from cvn_assets.defs.assets.cell_types import Cell, CellTools, CryptoInputs, Part
+from cvn_assets.defs.assets.evaluation import fold_metrics
+from cvn_assets.defs.assets.models import oos_predictions, stacked_ensemble
+from cvn_assets.defs.assets.training import cleanlab_mask, smoothed_labels
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
-TRAINING_INPUTS = ("features", "raw_labels", "fold_windows")
 # The prices: validation trades (for a threshold objective that needs them) and the test trades.
-CRYPTO_INPUTS = (*TRAINING_INPUTS, "ohlcv")
-SMOOTHED, CLEANLAB = dg.AssetKey("smoothed_labels"), dg.AssetKey("cleanlab_mask")
-ENSEMBLE_KEY = dg.AssetKey(ENSEMBLE)
+CRYPTO_INPUTS = ("features", "raw_labels", "fold_windows", "ohlcv")
 # Imported by each worker process as it starts, while the parent still prepares the run.
 WORKER_IMPORTS = ("cvn_assets.defs.assets.cell_computations", *FIT_LIBRARIES)
 
 
 @dataclass(frozen=True)
-class CellTools:
-    """What every per-cell computation may use: the sweep, the artifact store, the training event log."""
-
-    sweep: SweepResource
-    artifacts: ArtifactStoreResource
-    log_event: Callable[..., None]
-
-
-Compute = Callable[[Cell, CryptoInputs, Mapping[dg.AssetKey, Any], CellTools], Part]
-
-
-@dataclass(frozen=True)
 class CellAsset:
+    """One cell asset of the sweep: its function, its key, and the cell assets it reads.
+
+    `arguments`: for each keyword parameter of the function, the keys of the assets whose values it
+    takes, and whether it takes them as a mapping by model (those of a per-model asset)."""
+
+    function: Callable[..., Part]
     key: dg.AssetKey
-    check: str
-    crypto_deps: tuple[str, ...]
-    cell_deps: tuple[dg.AssetKey, ...]
-    compute: Compute
-    group: str
-    kinds: frozenset[str]
-    description: str
-    io_manager_key: str | None = None
-    advisory_checks: tuple[str, ...] = ()
+    model: str | None
+    arguments: tuple[tuple[str, tuple[dg.AssetKey, ...], bool], ...]
+
+    @property
+    def spec(self) -> CellAssetSpec:
+        return spec_of(self.function)
 
     @property
     def output(self) -> str:
         return self.key.to_python_identifier()
 
+    @property
+    def check(self) -> str:
+        check = self.spec.check
+        return check if isinstance(check, str) else check(self.model or "")
+
+    @property
+    def kinds(self) -> set[str]:
+        # A model's kind is its library (xgboost_focal trains with XGBoost).
+        return {*self.spec.kinds, *([self.model.split("_")[0]] if self.model else [])}
+
+    @property
+    def crypto_deps(self) -> tuple[str, ...]:
+        return self.spec.reads
+
+    @property
+    def cell_deps(self) -> tuple[dg.AssetKey, ...]:
+        return tuple(key for _, keys, _ in self.arguments for key in keys)
+
+    def compute(self, cell: Cell, data: CryptoInputs, tools: CellTools, values: Mapping[dg.AssetKey, Any]) -> Part:
+        """This asset's part for one cell, from the values of the cell assets it reads."""
+        kwargs = {name: {key.path[-1]: values[key] for key in keys} if by_model else values[keys[0]]
+                  for name, keys, by_model in self.arguments}
+        return self.function(*([self.model] if self.model else []), cell, data, tools, **kwargs)
+
+    def __str__(self) -> str:
+        return self.key.to_user_string()
+
 
 def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAsset]:
-    """Every cell asset, upstream before downstream."""
-    prediction_keys = [prediction_asset_key(m) for m in models]
-    assets = [
-        CellAsset(SMOOTHED, TARGETS_CHECK, ("raw_labels", "fold_windows"), (),
-                  lambda c, d, v, x: smoothed_labels_part(c, d, x.sweep), "labels", frozenset({"pandas", "parquet"}),
-                  smoothed_labels_part.__doc__ or ""),
-        CellAsset(CLEANLAB, CLEANLAB_CHECK, TRAINING_INPUTS, (),
-                  lambda c, d, v, x: cleanlab_mask_part(c, d, x.sweep), "labels", frozenset({"cleanlab", "parquet"}),
-                  cleanlab_mask_part.__doc__ or ""),
-        *[CellAsset(prediction_asset_key(m), predictions_check(m), CRYPTO_INPUTS, (SMOOTHED, CLEANLAB),
-                    _predictions(m), "models", frozenset({m.split("_")[0], "parquet"}),
-                    predictions_part.__doc__ or "") for m in models],
-    ]
-    if ensembles:
-        assets.append(CellAsset(ENSEMBLE_KEY, ENSEMBLE_CHECK, ("ohlcv",), tuple(prediction_keys),
-                                lambda c, d, v, x: ensemble_part(c, d.ohlcv,
-                                                                 {k.path[-1]: v[k] for k in prediction_keys},
-                                                                 x.sweep, x.log_event),
-                                "models", frozenset({"scikitlearn", "parquet"}), ensemble_part.__doc__ or ""))
-    metric_inputs = (*prediction_keys, *([ENSEMBLE_KEY] if ensembles else []))
-    assets.append(CellAsset(FOLD_METRICS_KEY, METRICS_CHECK, ("ohlcv",), metric_inputs,
-                            lambda c, d, v, x: fold_metrics_part(c, d.ohlcv, {k.to_user_string(): v[k]
-                                                                              for k in metric_inputs}, x.sweep),
-                            "evaluation", frozenset({"pandas", "sql"}), fold_metrics_part.__doc__ or "",
-                            RESULTS_IO_MANAGER, (SKILL_CHECK,)))
+    """Every cell asset of a sweep of these models and ensembles, upstream before downstream."""
+    functions = [smoothed_labels, cleanlab_mask, oos_predictions, *([stacked_ensemble] if ensembles else []),
+                 fold_metrics]
+    declared: dict[str, tuple[list[dg.AssetKey], bool]] = {}
+    assets = []
+    for function in functions:
+        spec = spec_of(function)
+        # A parameter naming an asset this sweep does not have (no ensembles) keeps its default.
+        arguments = tuple((name, tuple(declared[name][0]), declared[name][1]) for name in spec.upstream
+                          if name in declared)
+        instances = ([(model, dg.AssetKey([spec.name, model])) for model in models] if spec.per_model
+                     else [(None, dg.AssetKey(spec.name))])
+        declared[spec.name] = ([key for _, key in instances], spec.per_model)
+        assets += [CellAsset(function, key, model, arguments) for model, key in instances]
     return assets
-
-
-def _predictions(model: str) -> Compute:
-    return lambda c, d, v, x: predictions_part(model, c, d, v[SMOOTHED], v[CLEANLAB], x.sweep, x.artifacts,
-                                               x.log_event)
 
 
 @dataclass(frozen=True)
 class StepSetup:
-    """What a worker process needs to compute a run's tasks (sent to each worker once per run)."""
+    """The resources a worker needs to compute a run's cell assets (sent to each worker once per run)."""
 
-    models: tuple[str, ...]
-    ensembles: tuple[str, ...]
     sweep: SweepResource
     artifacts: ArtifactStoreResource
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A configured Dagster resource pickles but does not load back: send its fields instead, and
         # the catalogue the parent read (its file may have changed since).
-        return _setup_from_fields, (self.models, self.ensembles, self.sweep.model_dump(), self.sweep.catalogue,
-                                    self.artifacts.model_dump())
+        return _setup_from_fields, (self.sweep.model_dump(), self.sweep.catalogue, self.artifacts.model_dump())
 
 
-def _setup_from_fields(models: tuple[str, ...], ensembles: tuple[str, ...], sweep: dict[str, Any],
-                       catalogue: Catalogue, artifacts: dict[str, Any]) -> StepSetup:
+def _setup_from_fields(sweep: dict[str, Any], catalogue: Catalogue, artifacts: dict[str, Any]) -> StepSetup:
     resource = SweepResource(**sweep)
     resource._catalogue = catalogue
-    return StepSetup(models, ensembles, resource, ArtifactStoreResource(**artifacts))
+    return StepSetup(resource, ArtifactStoreResource(**artifacts))
 
 
-def compute_in_worker(key: dg.AssetKey, cell: Cell, inputs: Mapping[dg.AssetKey, Any], *, setup: StepSetup,
-                      data: CryptoInputs) -> tuple[Part, list[str]]:
-    """One asset of one cell, in a worker process: its part and the training events it logged."""
+def compute_cell_asset(asset: CellAsset, cell: Cell, values: Mapping[dg.AssetKey, Any], setup: StepSetup,
+                       data: CryptoInputs) -> Part:
+    """One asset of one cell, with the training events it logged and how long it took."""
     events = TrainingEvents()
-    asset = _assets_by_key(setup.models, setup.ensembles)[key]
-    part = asset.compute(cell, data, inputs, CellTools(setup.sweep, setup.artifacts, events.add))
-    return part, events.lines
-
-
-@cache
-def _assets_by_key(models: tuple[str, ...], ensembles: tuple[str, ...]) -> dict[dg.AssetKey, CellAsset]:
-    return {asset.key: asset for asset in cell_assets(models, ensembles)}
+    started = time.perf_counter()
+    part = asset.compute(cell, data, CellTools(setup.sweep, setup.artifacts, events.add), values)
+    part.metadata["compute_seconds"] = dg.MetadataValue.float(round(time.perf_counter() - started, 4))
+    part.events = events.lines
+    return part
 
 
 class TrainingEvents:

@@ -12,6 +12,7 @@ import pandas as pd
 from cvn_assets.core.folds import FoldWindows, folds_from_frame
 from cvn_assets.core.sanity import CheckOutcome
 from cvn_assets.defs.partitions import split_cell_key
+from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
 # Structured training events: (event name, fields) → one JSON log line in the run.
 EventLog = Callable[..., None]
@@ -26,11 +27,6 @@ class CryptoInputs:
     fold_windows: pd.DataFrame
     ohlcv: pd.DataFrame
     _folds: dict[str, FoldWindows] = field(default_factory=dict, compare=False, repr=False)
-
-    def copy(self) -> CryptoInputs:
-        """Deep copies of the frames, for a thread of its own (see `core.thread_copies`)."""
-        return CryptoInputs(self.features.copy(deep=True), self.raw_labels.copy(deep=True),
-                            self.fold_windows.copy(deep=True), self.ohlcv.copy(deep=True))
 
     def fold(self, fold_id: str) -> FoldWindows:
         """The windows of one fold (parsed once per crypto, not once per asset)."""
@@ -55,6 +51,18 @@ class Cell:
         crypto, fold, config_id = split_cell_key(partition_key)
         return cls(str(partition_key), crypto, fold, config_id)
 
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class CellTools:
+    """What every per-cell computation may use: the sweep, the artifact store, the training event log."""
+
+    sweep: SweepResource
+    artifacts: ArtifactStoreResource
+    log_event: EventLog
+
 
 @dataclass
 class Part:
@@ -67,3 +75,5 @@ class Part:
     advisory: dict[str, CheckOutcome] = field(default_factory=dict)
     # Values the cell's later steps use but do not store (e.g. the per-model metrics for tracking).
     extra: dict[str, Any] = field(default_factory=dict)
+    # The training events it logged, one JSON object per line.
+    events: list[str] = field(default_factory=list)

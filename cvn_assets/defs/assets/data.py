@@ -9,6 +9,7 @@ stops the step after recording its evaluation, so nothing downstream of it is co
 fails the step, as it would fail a separate check step).
 """
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,6 @@ from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, OhlcvSourceResource, SweepResource
 
 CRYPTO_DATA_STEP = "crypto_data"
-OHLCV, FEATURES, RAW_LABELS, FOLD_WINDOWS = (dg.AssetKey(n) for n in ("ohlcv", "features", "raw_labels", "fold_windows"))
-OHLCV_CHECK, LABEL_CHECK = "ohlcv_sanity", "label_rate_and_tail"
 
 
 @dataclass(frozen=True)
@@ -43,25 +42,60 @@ class DataResources:
 
 # An asset's value, its own metadata, and options of its output (the OHLCV's data version).
 Computed = tuple[Any, dict[str, dg.MetadataValue], dict[str, Any]]
-# What an asset computes for a crypto from the values it reads.
-Compute = Callable[[str, Mapping[dg.AssetKey, Any], DataResources], Computed]
-# What its blocking check finds in the value.
+# What a blocking check finds in an asset's value of one crypto.
 Check = Callable[[str, Any, DataResources], CheckOutcome]
 
 
 @dataclass(frozen=True)
 class DataAsset:
-    key: dg.AssetKey
+    """One per-crypto asset: its function (named after it, its docstring the description), the assets
+    it reads (the function's keyword-only parameters) and its blocking check, if any (named after the
+    check function, its docstring the check's description)."""
+
+    function: Callable[..., Computed]
     group: str
-    reads: tuple[dg.AssetKey, ...]
-    compute: Compute
-    description: str
-    check: str | None = None
-    check_description: str = ""
-    evaluate: Check | None = None
+    check: Check | None
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey(self.function.__name__)
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.function.__doc__ or "").split())
+
+    @property
+    def reads(self) -> tuple[dg.AssetKey, ...]:
+        parameters = inspect.signature(self.function).parameters.values()
+        return tuple(dg.AssetKey(p.name) for p in parameters if p.kind is p.KEYWORD_ONLY)
+
+    def compute(self, crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
+        return self.function(crypto, resources, **{key.path[-1]: values[key] for key in self.reads})
 
 
-def _ohlcv(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
+def data_asset(*, group: str, check: Check | None = None) -> Callable[[Callable[..., Computed]], DataAsset]:
+    """Declares the decorated function as a per-crypto asset of the `crypto_data` step."""
+    return lambda function: DataAsset(function, group, check)
+
+
+def ohlcv_sanity(crypto: str, ohlcv: pd.DataFrame, resources: DataResources) -> CheckOutcome:
+    """Sorted, unique, finite, positive candles with high ≥ low and bounded gaps."""
+    try:
+        validate_ohlcv(ohlcv, crypto, resources.source.bar, resources.source.rules, origin_of(ohlcv))
+    except OhlcvValidationError as error:
+        return CheckOutcome(False, str(error.problem), "valid", str(error))
+    return CheckOutcome(True, len(ohlcv), "valid", f"{len(ohlcv)} valid bars")
+
+
+def label_rate_and_tail(crypto: str, raw_labels: pd.DataFrame, resources: DataResources) -> CheckOutcome:
+    """BUY rate within the configured band; no label in the unlabeled tail."""
+    pipeline = resources.sweep.catalogue.pipeline
+    return label_sanity(raw_labels, pipeline.labels.horizon, pipeline.checks)
+
+
+@data_asset(group="data", check=ohlcv_sanity)
+def ohlcv(crypto: str, resources: DataResources) -> Computed:
+    """Hourly OHLCV of one crypto, validated (sorted, unique, finite, positive, high ≥ low, gaps bounded)."""
     frame = resources.source.load(crypto)
     digest = ohlcv_content_hash(frame)
     return frame, {
@@ -73,15 +107,20 @@ def _ohlcv(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResour
     }, {"data_version": dg.DataVersion(digest)}
 
 
-def _features(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
-    frame = build_features(values[OHLCV], resources.sweep.catalogue.pipeline.features)
+@data_asset(group="data")
+def features(crypto: str, resources: DataResources, *, ohlcv: pd.DataFrame) -> Computed:
+    """Causal OHLCV features (returns, volatility, ATR, range, volume z-scores, oscillators): row t uses
+    bars ≤ t."""
+    frame = build_features(ohlcv, resources.sweep.catalogue.pipeline.features)
     return frame, {"rows": dg.MetadataValue.int(len(frame)), "n_features": dg.MetadataValue.int(frame.shape[1] - 1)}, {}
 
 
-def _raw_labels(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
+@data_asset(group="labels", check=label_rate_and_tail)
+def raw_labels(crypto: str, resources: DataResources, *, ohlcv: pd.DataFrame) -> Computed:
+    """Triple-barrier BUY/HOLD labels (hard), with each trade's outcome, holding time and return."""
     pipeline = resources.sweep.catalogue.pipeline
     params = pipeline.labels
-    frame = event_labels(values[OHLCV], params, pipeline.events)
+    frame = event_labels(ohlcv, params, pipeline.events)
     labeled = frame["label"].notna()
     return frame, float_metadata({
         "strategy": params.name,
@@ -92,8 +131,10 @@ def _raw_labels(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataR
     }), {}
 
 
-def _fold_windows(crypto: str, values: Mapping[dg.AssetKey, Any], resources: DataResources) -> Computed:
-    raw_labels, pipeline = values[RAW_LABELS], resources.sweep.catalogue.pipeline
+@data_asset(group="labels")
+def fold_windows(crypto: str, resources: DataResources, *, raw_labels: pd.DataFrame) -> Computed:
+    """Walk-forward train / validation / test windows per fold, purged and embargoed."""
+    pipeline = resources.sweep.catalogue.pipeline
     try:
         folds = walk_forward_folds(raw_labels["timestamp"], raw_labels["label"].notna().to_numpy(),
                                    pipeline.labels.horizon, pipeline.folds)
@@ -102,32 +143,8 @@ def _fold_windows(crypto: str, values: Mapping[dg.AssetKey, Any], resources: Dat
     return folds_to_frame(folds, raw_labels["timestamp"]), {"folds": dg.MetadataValue.int(len(folds))}, {}
 
 
-def _ohlcv_sanity(crypto: str, ohlcv: pd.DataFrame, resources: DataResources) -> CheckOutcome:
-    try:
-        validate_ohlcv(ohlcv, crypto, resources.source.bar, resources.source.rules, origin_of(ohlcv))
-    except OhlcvValidationError as error:
-        return CheckOutcome(False, str(error.problem), "valid", str(error))
-    return CheckOutcome(True, len(ohlcv), "valid", f"{len(ohlcv)} valid bars")
-
-
-def _label_sanity(crypto: str, raw_labels: pd.DataFrame, resources: DataResources) -> CheckOutcome:
-    pipeline = resources.sweep.catalogue.pipeline
-    return label_sanity(raw_labels, pipeline.labels.horizon, pipeline.checks)
-
-
-DATA_ASSETS = (
-    DataAsset(OHLCV, "data", (), _ohlcv,
-              "Hourly OHLCV of one crypto, validated (sorted, unique, finite, positive, high ≥ low, gaps bounded).",
-              OHLCV_CHECK, "Sorted, unique, finite, positive candles with high ≥ low and bounded gaps.", _ohlcv_sanity),
-    DataAsset(FEATURES, "data", (OHLCV,), _features,
-              "Causal OHLCV features (returns, volatility, ATR, range, volume z-scores, oscillators): row t uses "
-              "bars ≤ t."),
-    DataAsset(RAW_LABELS, "labels", (OHLCV,), _raw_labels,
-              "Triple-barrier BUY/HOLD labels (hard), with each trade's outcome, holding time and return.",
-              LABEL_CHECK, "BUY rate within the configured band; no label in the unlabeled tail.", _label_sanity),
-    DataAsset(FOLD_WINDOWS, "labels", (RAW_LABELS,), _fold_windows,
-              "Walk-forward train / validation / test windows per fold, purged and embargoed."),
-)
+DATA_ASSETS = (ohlcv, features, raw_labels, fold_windows)
+OHLCV, FEATURES, RAW_LABELS, FOLD_WINDOWS = (asset.key for asset in DATA_ASSETS)
 
 
 def build_data_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
@@ -135,8 +152,9 @@ def build_data_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
     outs = {a.key.to_python_identifier(): dg.AssetOut(key=a.key, group_name=a.group, kinds={"pandas", "parquet"},
                                                       owners=OWNERS, code_version="1", description=a.description,
                                                       is_required=False) for a in DATA_ASSETS}
-    checks = [dg.AssetCheckSpec(a.check, asset=a.key, blocking=True, partitions_def=crypto,
-                                description=a.check_description) for a in DATA_ASSETS if a.check]
+    checks = [dg.AssetCheckSpec(a.check.__name__, asset=a.key, blocking=True, partitions_def=crypto,
+                                description=" ".join((a.check.__doc__ or "").split()))
+              for a in DATA_ASSETS if a.check]
 
     @dg.multi_asset(name=CRYPTO_DATA_STEP, outs=outs, partitions_def=crypto, can_subset=True, check_specs=checks,
                     internal_asset_deps={a.key.to_python_identifier(): set(a.reads) for a in DATA_ASSETS})
@@ -167,9 +185,9 @@ def _run(context: dg.AssetExecutionContext, resources: DataResources, artifacts:
             **lineage_metadata, **fingerprint_metadata(context.run.tags, crypto), **recorded, **metadata})
         values[asset.key] = value
         lineage.fetch(asset.key, [crypto])
-        if asset.check is None or asset.evaluate is None:
+        if asset.check is None:
             continue
-        outcome = asset.evaluate(crypto, value, resources)
-        yield check_evaluation(asset.check, asset.key, outcome, crypto)
+        outcome = asset.check(crypto, value, resources)
+        yield check_evaluation(asset.check.__name__, asset.key, outcome, crypto)
         if not outcome.passed:
             return  # Dagster fails the step once it has recorded the failed blocking check

@@ -2,16 +2,15 @@
 
 import json
 from collections.abc import Mapping
-from contextlib import nullcontext
 from pathlib import Path
 
 import dagster as dg
 
 from cvn_assets.core.secrets import redact
-from cvn_assets.core.worker_processes import running_shared_pool, submitting_to
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, ResultsStoreResource, SweepResource
+from cvn_assets.execution import running_pool
 
 GATE_VERDICT_KEY = dg.AssetKey("gate_verdict")
 LINEAGE_METADATA_KEY = "lineage"
@@ -38,9 +37,9 @@ def build_dossier_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinitio
         dossier = build_dossier(results.store().read(sweep.name), sweep.catalogue, name, lineage=lineage,
                                 sweep_id=sweep.name)
         # A sweep's workers wait idle while its gates run: they draw the figures, all at once.
-        pool = running_shared_pool()
-        with submitting_to(pool) if pool is not None else nullcontext(None) as submit:
-            files = write_dossier(dossier, Path(artifacts.base_dir) / DOSSIER_FOLDER / sweep.name / name, submit)
+        pool = running_pool()
+        files = write_dossier(dossier, Path(artifacts.base_dir) / DOSSIER_FOLDER / sweep.name / name,
+                              pool.submit if pool is not None else None)
         report = embedded_markdown(dossier, files)
         if len(report) > MAX_EMBEDDED_REPORT_CHARS:
             report = (files.markdown.read_text(encoding="utf-8")

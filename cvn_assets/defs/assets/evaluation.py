@@ -13,10 +13,11 @@ from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.sanity import degenerate_metrics_sanity
 from cvn_assets.core.skill import SkillThresholds, skill_counts, skill_sanity
 from cvn_assets.core.sweep_gate import evaluate_joint, evaluate_single_factor, gate_table
-from cvn_assets.defs.assets.cell_types import Cell, Part
+from cvn_assets.defs.assets.cell_asset import cell_asset
+from cvn_assets.defs.assets.cell_types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.assets.common import OWNERS, table_metadata
 from cvn_assets.defs.audit import audit_tree, verdict_configs
-from cvn_assets.defs.cell_checks import SKILL_CHECK
+from cvn_assets.defs.cell_checks import METRICS_CHECK, SKILL_CHECK
 from cvn_assets.defs.lineage import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
@@ -26,16 +27,21 @@ RESULTS_IO_MANAGER = "results_io_manager"
 FOLD_METRICS_KEY = dg.AssetKey("fold_metrics")
 
 
-def fold_metrics_part(cell: Cell, ohlcv: pd.DataFrame, inputs: dict[str, dict[str, pd.DataFrame]],
-                      sweep: SweepResource) -> Part:
+@cell_asset(group="evaluation", kinds={"pandas", "sql"}, check=METRICS_CHECK, reads=("ohlcv",),
+            advisory=(SKILL_CHECK,), io_manager_key=RESULTS_IO_MANAGER)
+def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *,
+                 oos_predictions: dict[str, dict[str, pd.DataFrame]],
+                 stacked_ensemble: dict[str, pd.DataFrame] | None = None) -> Part:
     """Every metric of one cell on its test window: one row per model or ensemble and per factor it serves.
 
     Trading metrics follow one position at a time on the crypto's OHLCV (see `core.metrics.trades`).
     """
-    predictions = pd.concat([value["predictions"] for value in inputs.values()], ignore_index=True)
-    summaries = pd.concat([value["models"] for value in inputs.values()], ignore_index=True)
+    sweep = tools.sweep
     pipeline = sweep.catalogue.pipeline
-    metrics = cell_metrics(predictions, summaries, TradeSimulator.from_ohlcv(ohlcv, pipeline.labels, pipeline.costs))
+    inputs = [*oos_predictions.values(), *([stacked_ensemble] if stacked_ensemble is not None else [])]
+    predictions = pd.concat([value["predictions"] for value in inputs], ignore_index=True)
+    summaries = pd.concat([value["models"] for value in inputs], ignore_index=True)
+    metrics = cell_metrics(predictions, summaries, TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs))
     rows = result_rows(metrics, sweep_id=sweep.name, crypto=cell.crypto, fold=cell.fold, config_id=cell.config_id,
                        members=sweep.catalogue.config(cell.config_id).members,
                        model_choices=model_choices(sweep.catalogue))
@@ -46,7 +52,7 @@ def fold_metrics_part(cell: Cell, ohlcv: pd.DataFrame, inputs: dict[str, dict[st
         "models": dg.MetadataValue.int(len(metrics)),
         "training_failed": dg.MetadataValue.text(", ".join(failed) or "none"),
     }
-    skill = skill_sanity(metrics, sweep.catalogue.pipeline.skill)
+    skill = skill_sanity(metrics, pipeline.skill)
     return Part(rows, metadata, degenerate_metrics_sanity(rows), {SKILL_CHECK: skill}, extra={"metrics": metrics})
 
 

@@ -12,26 +12,28 @@ from cvn_assets.core.sanity import prediction_sanity
 from cvn_assets.core.scoring import bundle_from_outcome, dump_bundle
 from cvn_assets.core.secrets import scrub
 from cvn_assets.core.training import ModelOutcome, fit_and_predict
-from cvn_assets.defs.assets.cell_types import Cell, CryptoInputs, EventLog, Part
+from cvn_assets.defs.assets.cell_asset import cell_asset
+from cvn_assets.defs.assets.cell_types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.assets.common import table_metadata
-from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
+from cvn_assets.defs.cell_checks import ENSEMBLE_CHECK, predictions_check
 
 PREDICTIONS_PREFIX = "oos_predictions"
-ENSEMBLE = "stacked_ensemble"
 
 
 def prediction_asset_key(model: str) -> dg.AssetKey:
     return dg.AssetKey([PREDICTIONS_PREFIX, model])
 
 
-def predictions_part(model: str, cell: Cell, data: CryptoInputs, smoothed_labels: pd.DataFrame,
-                     cleanlab_mask: pd.DataFrame, sweep: SweepResource, artifacts: ArtifactStoreResource,
-                     log_event: EventLog) -> Part:
+@cell_asset(group="models", kinds={"parquet"}, check=predictions_check,
+            reads=("features", "raw_labels", "fold_windows", "ohlcv"), per_model=True)
+def oos_predictions(model: str, cell: Cell, data: CryptoInputs, tools: CellTools, *, smoothed_labels: pd.DataFrame,
+                    cleanlab_mask: pd.DataFrame) -> Part:
     """Calibrated out-of-sample P(BUY) of one model on the cell's validation and test windows.
 
     Training rows and weights follow the cleanlab mask on top of class balancing; a failed fit is
     recorded as training_failed and the sweep goes on.
     """
+    sweep, log_event = tools.sweep, tools.log_event
     catalogue = sweep.catalogue
     pipeline = catalogue.pipeline
     features = data.features
@@ -44,7 +46,8 @@ def predictions_part(model: str, cell: Cell, data: CryptoInputs, smoothed_labels
               buy_share=round(float(targets["hard_label"].mean()), 4), cleanlab_mode=mode)
     outcome = fit_and_predict(
         model, features, data.raw_labels, data.fold(cell.fold), targets,
-        label_horizon=pipeline.labels.horizon, embargo_bars=pipeline.folds.embargo_bars, sample_weight=cleanlab_weights, learner_params=learner_params, learner_name=learner_name,
+        label_horizon=pipeline.labels.horizon, embargo_bars=pipeline.folds.embargo_bars,
+        sample_weight=cleanlab_weights, learner_params=learner_params, learner_name=learner_name,
         class_balancing=pipeline.training.class_balancing, calibration=pipeline.calibration,
         threshold=pipeline.threshold, seed=catalogue.seed, n_threads=sweep.n_threads,
         simulator=TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs),
@@ -63,7 +66,7 @@ def predictions_part(model: str, cell: Cell, data: CryptoInputs, smoothed_labels
     feature_names = tuple(c for c in features.columns if c != "timestamp")
     bundle = bundle_from_outcome(outcome, pipeline.calibration, feature_names)
     if bundle is not None:
-        path = artifacts.write_model(cell.crypto, cell.fold, cell.config_id, model, dump_bundle(bundle))
+        path = tools.artifacts.write_model(cell.crypto, cell.fold, cell.config_id, model, dump_bundle(bundle))
         metadata["model_path"] = dg.MetadataValue.path(str(path))
     if outcome.learner is not None and hasattr(outcome.learner, "feature_importance"):
         importance = pd.Series(outcome.learner.feature_importance(list(feature_names))).sort_values(ascending=False)
@@ -85,26 +88,27 @@ def _completion_fields(outcome: ModelOutcome, cell: Cell) -> dict[str, object]:
             "best_iteration": best_iteration, "error": outcome.error}
 
 
-def ensemble_part(cell: Cell, ohlcv: pd.DataFrame, base: dict[str, dict[str, pd.DataFrame]], sweep: SweepResource,
-                  log_event: EventLog) -> Part:
+@cell_asset(group="models", kinds={"scikitlearn", "parquet"}, check=ENSEMBLE_CHECK, reads=("ohlcv",))
+def stacked_ensemble(cell: Cell, data: CryptoInputs, tools: CellTools, *,
+                     oos_predictions: dict[str, dict[str, pd.DataFrame]]) -> Part:
     """Blends and stackers over the base models' calibrated validation predictions of one cell.
 
     Meta-models learn only from validation rows (scored out of fold for their own calibration and
     threshold); test rows are only predicted. An ensemble whose base model failed is recorded as
     training_failed.
     """
-    catalogue = sweep.catalogue
-    failed = sorted(m for m, value in base.items() if (value["models"]["status"] != "ok").any())
-    predictions = pd.concat([value["predictions"] for value in base.values()], ignore_index=True)
+    catalogue, log_event = tools.sweep.catalogue, tools.log_event
+    failed = sorted(m for m, value in oos_predictions.items() if (value["models"]["status"] != "ok").any())
+    predictions = pd.concat([value["predictions"] for value in oos_predictions.values()], ignore_index=True)
     outcomes = run_cell_ensembles(
-        catalogue.ensembles, predictions, failed, catalogue.pipeline, catalogue.seed, sweep.n_threads,
+        catalogue.ensembles, predictions, failed, catalogue.pipeline, catalogue.seed, tools.sweep.n_threads,
         on_start=lambda name: log_event("training_started", model=name, crypto=cell.crypto, fold=cell.fold,
                                         config=cell.config_id, base_models=list(ensemble_base_models(name))),
         on_complete=lambda outcome: log_event(
             "training_complete", model=outcome.model, crypto=cell.crypto, fold=cell.fold, config=cell.config_id,
             status=outcome.status, n_train=outcome.train_rows, threshold=outcome.threshold,
             duration_seconds=round(outcome.duration_seconds, 3), best_iteration=None, error=outcome.error),
-        simulator=TradeSimulator.from_ohlcv(ohlcv, catalogue.pipeline.labels, catalogue.pipeline.costs))
+        simulator=TradeSimulator.from_ohlcv(data.ohlcv, catalogue.pipeline.labels, catalogue.pipeline.costs))
     summaries = pd.DataFrame([o.summary() for o in outcomes])
     combined = pd.concat([o.predictions for o in outcomes], ignore_index=True)
     return Part({"predictions": combined, "models": summaries}, {"ensembles": table_metadata(summaries)},

@@ -19,7 +19,7 @@ from cvn_assets.core.dossier import Dossier, DossierFiles, build_dossier, embedd
 from cvn_assets.core.dossier.document import to_markdown
 from cvn_assets.core.dossier.report import dossier_blocks
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
-from cvn_assets.core.worker_processes import WorkerPool, submitting_to
+from cvn_assets.execution import close_pools, worker_pool
 from cvn_assets_tests.core.dossier.results_table import FACTOR, FAILURE_MESSAGE, SWEEP, toy_catalogue, toy_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -138,12 +138,10 @@ def test_the_same_dossier_gives_byte_identical_files(dossier: Dossier, files: Do
 @pytest.mark.slow
 def test_figures_drawn_at_once_in_worker_processes_are_the_same_files(dossier: Dossier, files: DossierFiles,
                                                                       tmp_path: Path) -> None:
-    pool = WorkerPool(2)
     try:
-        with submitting_to(pool) as submit:
-            elsewhere = write_dossier(dossier, tmp_path, submit)
+        elsewhere = write_dossier(dossier, tmp_path, worker_pool(2).submit)
     finally:
-        pool.close()
+        close_pools()
     assert set(elsewhere.figures) == FIGURES
     for name, path in files.figures.items():
         assert elsewhere.figures[name].read_bytes() == path.read_bytes()
