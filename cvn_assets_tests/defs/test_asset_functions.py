@@ -29,10 +29,11 @@ def test_cell_assets_read_what_their_functions_name() -> None:
     assert reads == {
         "smoothed_labels": (set(), {"raw_labels", "fold_windows"}),
         "cleanlab_mask": (set(), crypto),
-        "oos_predictions/xgboost": ({"smoothed_labels", "cleanlab_mask"}, crypto),
-        "oos_predictions/lightgbm": ({"smoothed_labels", "cleanlab_mask"}, crypto),
-        "stacked_ensemble": (models, set()),
-        "fold_metrics": (models | {"stacked_ensemble"}, {"raw_labels"}),
+        # The prices: validation trades for a threshold objective that needs them, and the test trades.
+        "oos_predictions/xgboost": ({"smoothed_labels", "cleanlab_mask"}, crypto | {"ohlcv"}),
+        "oos_predictions/lightgbm": ({"smoothed_labels", "cleanlab_mask"}, crypto | {"ohlcv"}),
+        "stacked_ensemble": (models, {"ohlcv"}),
+        "fold_metrics": (models | {"stacked_ensemble"}, {"ohlcv"}),
     }
 
 
