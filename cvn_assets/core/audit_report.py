@@ -115,7 +115,8 @@ def _asset(asset: Mapping[str, Any]) -> str:
 
 
 def _check(check: Mapping[str, Any]) -> str:
-    outcome = "passed" if check["passed"] else "FAILED"
+    # A failed non-blocking check (e.g. no skill against always-BUY) warns; it stopped nothing.
+    outcome = "passed" if check["passed"] else ("FAILED" if check.get("blocking", True) else "warning")
     detail = ", ".join(f"{k} {check[k]}" for k in ("observed", "threshold") if k in check)
     return f"- {check['check']} on `{check['asset']}[{check.get('partition')}]`: {outcome}" + \
         (f" ({detail})" if detail else "")

@@ -200,7 +200,7 @@ def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | 
             **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
         })
     checks = [{"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
-               "partition": evaluation.partition, "passed": evaluation.passed,
+               "partition": evaluation.partition, "passed": evaluation.passed, "blocking": evaluation.blocking,
                **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold") if k in evaluation.metadata}}
               for evaluation in evaluations]
     return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
