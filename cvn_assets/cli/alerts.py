@@ -41,7 +41,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cvn_assets.core.alerts import ALERT_KINDS, AlertStore
+    from cvn_assets.core.alerts.sink import ALERT_KINDS, AlertStore
     from cvn_assets.defs.settings import Settings
 
     since = parse_since(args.since)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cvn_assets.benchmark.suite import DEFAULT_OUT, DEFAULT_PARTS, PARTS, BenchmarkError, BenchOptions, run_benchmark
-from cvn_assets.benchmark.summary import render_summary
+from cvn_assets_bench.suite import DEFAULT_OUT, DEFAULT_PARTS, PARTS, BenchmarkError, BenchOptions, run_benchmark
+from cvn_assets_bench.summary import render_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cvn_assets.core.catalogue import load_catalogue
+from cvn_assets.core.catalogue.loading import load_catalogue
 from cvn_assets.core.dossier import build_dossier, describe_source, load_results_table, select_sweep, write_dossier
-from cvn_assets.core.results_store import RESULTS_TABLE
+from cvn_assets.core.results.store import RESULTS_TABLE
 from cvn_assets.defs.settings import Settings
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvn_assets.core.catalogue import Catalogue, load_catalogue
+from cvn_assets.core.catalogue.loading import Catalogue, load_catalogue
 from cvn_assets.core.dossier.source import select_sweep
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.defs.settings import Settings

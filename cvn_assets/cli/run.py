@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvn_assets.defs.progress import PROGRESS_LINE_SECONDS
+from cvn_assets.orchestration.progress import PROGRESS_LINE_SECONDS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,8 +58,8 @@ def handle(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cvn_assets.defs.build import build_defs
-    from cvn_assets.defs.progress import console_progress, listening
-    from cvn_assets.defs.sweep_runner import run_sweep
+    from cvn_assets.orchestration.progress import console_progress, listening
+    from cvn_assets.orchestration.runner import run_sweep
 
     defs = build_defs()
     with dg.DagsterInstance.get() as instance:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from cvn_assets.defs.assets.data import DATA_ASSETS
+from cvn_assets.defs.data.assets import DATA_ASSETS
 from cvn_assets.defs.k8s import K8S_JOB_TAGS
 
 CRYPTO_DATA_JOB = "crypto_data_job"

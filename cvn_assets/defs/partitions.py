@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from cvn_assets.core.catalogue import Catalogue
-from cvn_assets.core.folds import fold_ids
+from cvn_assets.core.catalogue.loading import Catalogue
+from cvn_assets.core.training.folds import fold_ids
 
 CRYPTO_DIMENSION = "crypto"
 FOLD_VARIANT_DIMENSION = "fv"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from cvn_assets.defs.jobs import DRIFT_JOB
-from cvn_assets.defs.scheduled_sweep import SWEEP_JOB
+from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB
 from cvn_assets.defs.settings import Settings
 
 

@@ -7,13 +7,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from cvn_assets.benchmark.gate_bench import many_variants_catalogue, synthetic_results, time_gate
-from cvn_assets.benchmark.suite import PARTS
-from cvn_assets.benchmark.summary import render_summary
-from cvn_assets.benchmark.workload import Workload, write_changed_catalogue
+from cvn_assets_bench.gate_bench import many_variants_catalogue, synthetic_results, time_gate
+from cvn_assets_bench.suite import PARTS
+from cvn_assets_bench.summary import render_summary
+from cvn_assets_bench.workload import Workload, write_changed_catalogue
 from cvn_assets.cli.bench import selected_parts
 from cvn_assets.cli.main import main
-from cvn_assets.core.catalogue import load_catalogue
+from cvn_assets.core.catalogue.loading import load_catalogue
 from cvn_assets.core.schema import RESULT_COLUMNS
 
 SECTIONS = {"meta", "workload", "plain", "dagster", "floor", "plain_after", "rerun", "gate", "events", "comparison"}
@@ -156,7 +156,7 @@ def test_the_dagster_part_stops_its_clock_before_reading_the_instance_for_its_re
     """What the benchmark reads afterwards (materializations, step times) is its own cost, not the sweep's."""
     import dagster as dg
 
-    import cvn_assets.benchmark.dagster_part as dagster_part
+    import cvn_assets_bench.dagster_part as dagster_part
 
     calls: list[str] = []
 

@@ -8,12 +8,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from cvn_assets.benchmark.plain_loop import run_plain_sweep
-from cvn_assets.benchmark.workload import Workload
+from cvn_assets_bench.plain_loop import run_plain_sweep
+from cvn_assets_bench.workload import Workload
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_KEY_COLUMNS
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
-from cvn_assets.defs.sweep_runner import run_sweep
+from cvn_assets.orchestration.runner import run_sweep
 
 CELL = {"cryptos": ["BTC"], "folds": ["f2"], "configs": ["ls_mild", "cl_filter"]}
 COUNT_COLUMNS = ["status", "train_rows", "val_rows", "test_rows"]
@@ -57,8 +57,8 @@ def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(small_sett
 
 
 def test_the_plain_loop_never_imports_dagster() -> None:
-    code = ("import sys, cvn_assets.benchmark.plain_loop, cvn_assets.benchmark.gate_bench, "
-            "cvn_assets.benchmark.workload; print('dagster' in sys.modules)")
+    code = ("import sys, cvn_assets_bench.plain_loop, cvn_assets_bench.gate_bench, "
+            "cvn_assets_bench.workload; print('dagster' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from cvn_assets.cli.alerts import parse_since
 from cvn_assets.cli.main import main
-from cvn_assets.core.alert_rules import cleanlab_alerts
-from cvn_assets.core.alerts import AlertStore
+from cvn_assets.core.alerts.rules import cleanlab_alerts
+from cvn_assets.core.alerts.sink import AlertStore
 
 
 def test_alerts_are_listed_and_filtered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,8 +71,8 @@ def test_a_url_whose_port_is_not_a_number_is_an_error_without_its_password(capsy
 
 def test_alerts_are_listed_as_sent_and_each_cell_with_detail(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from cvn_assets.core.alert_groups import CellAlert, send_cell_alerts
-    from cvn_assets.core.alerts import AlertSink
+    from cvn_assets.core.alerts.groups import CellAlert, send_cell_alerts
+    from cvn_assets.core.alerts.sink import AlertSink
 
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
     cells = [CellAlert(alert, "default", "cl_filter", f"BTC|f{fold}") for fold in (1, 2, 3)

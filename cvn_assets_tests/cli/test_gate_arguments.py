@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from cvn_assets.cli.main import main
-from cvn_assets.core.catalogue import DEFAULT_CATALOGUE_PATH
+from cvn_assets.core.catalogue.loading import DEFAULT_CATALOGUE_PATH
 from cvn_assets_tests.core.gate.hand_table import BASELINE, FACTOR, baseline_rows, standard_table, variant_rows
 
 

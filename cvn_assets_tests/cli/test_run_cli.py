@@ -90,8 +90,9 @@ def test_failed_fits_are_listed_and_the_command_exits_1(tmp_path: Path, monkeypa
     """A failed fit is recorded (a training_failed row and an alert) and its run succeeds; the command
     still says so and exits 1, as for a failed partition."""
     from cvn_assets.cli import run as run_command
-    from cvn_assets.defs import build, sweep_runner
-    from cvn_assets.defs.sweep_report import SweepReport
+    from cvn_assets.defs import build
+    from cvn_assets.orchestration import runner as sweep_runner
+    from cvn_assets.orchestration.report import SweepReport
 
     report = SweepReport(runs=1, failed_fits={"BTC|f1.baseline xgboost": "value -3 for Parameter max_depth"})
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cvn_assets.core import alerts
+from cvn_assets.core.alerts import sink as alerts
 from cvn_assets.core.secrets import (
     SecretScrubFilter,
     install_log_scrubber,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from cvn_assets.defs.assets.cell_computations import cell_assets
-from cvn_assets.defs.assets.data import DATA_ASSETS
+from cvn_assets.defs.cells.computations import cell_assets
+from cvn_assets.defs.data.assets import DATA_ASSETS
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
-from cvn_assets.defs.sensors import (alert_delivery_sensor, cleanlab_drop_rate_sensor, drift_alert_sensor,
+from cvn_assets.defs.alerts.sensors import (alert_delivery_sensor, cleanlab_drop_rate_sensor, drift_alert_sensor,
                                      training_failure_sensor)
 from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
@@ -89,7 +89,7 @@ def test_a_rerun_with_the_same_observation_does_not_alert_again(instance: dg.Dag
 
 
 def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
-    from cvn_assets.defs.sensors import failed_run_sensor
+    from cvn_assets.defs.alerts.sensors import failed_run_sensor
 
     @dg.op
     def broken() -> None:
@@ -116,7 +116,7 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
 def test_a_failed_run_alert_gives_a_project_error_without_its_class_name(instance: dg.DagsterInstance,
                                                                           sink: AlertSinkResource) -> None:
     from cvn_assets.core.errors import DataSourceError
-    from cvn_assets.defs.sensors import failed_run_sensor
+    from cvn_assets.defs.alerts.sensors import failed_run_sensor
 
     @dg.op
     def read_candles() -> None:
@@ -164,8 +164,8 @@ def test_drift_sensor_cursor_scenarios(instance: dg.DagsterInstance, sink: Alert
 
 def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterInstance, sink: AlertSinkResource,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from cvn_assets.core.alert_rules import AlertThresholds
-    from cvn_assets.defs import sensors
+    from cvn_assets.core.alerts.rules import AlertThresholds
+    from cvn_assets.defs.alerts import sensors
 
     monkeypatch.setattr(sensors, "BATCH", 2)
     for fold in (1, 2, 3):  # the newest mask is past the first batch of the event log
@@ -178,7 +178,7 @@ def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterIn
 
 def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(instance: dg.DagsterInstance, sink: AlertSinkResource,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from cvn_assets.defs import sensors
+    from cvn_assets.defs.alerts import sensors
 
     # A slow webhook must not hold a tick past Dagster's sensor timeout: no budget left = one record a tick.
     monkeypatch.setattr(sensors, "TICK_BUDGET_SECONDS", 0.0)

@@ -6,7 +6,7 @@ import pytest
 
 from cvn_assets.core.errors import CvnError
 from cvn_assets.defs.build import build_defs
-from cvn_assets.defs.fingerprints import SweepFingerprints
+from cvn_assets.lineage.fingerprints import SweepFingerprints
 from cvn_assets.defs.settings import Settings
 
 

@@ -19,16 +19,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from cvn_assets.core.catalogue import Catalogue
-from cvn_assets.core.configs import BASELINE_CONFIG_ID
-from cvn_assets.core.folds import fold_ids
-from cvn_assets.core.results_store import ResultsStore
+from cvn_assets.core.catalogue.loading import Catalogue
+from cvn_assets.core.catalogue.configs import BASELINE_CONFIG_ID
+from cvn_assets.core.training.folds import fold_ids
+from cvn_assets.core.results.store import ResultsStore
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.partitions import cell_key
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.settings import Settings
-from cvn_assets.defs.sweep_runner import QUIET_CONSOLE, run_sweep
+from cvn_assets.orchestration.runner import QUIET_CONSOLE, run_sweep
 from cvn_assets_tests.conftest import small_catalogue_document
 from cvn_assets_tests.e2e.dagster_dev import DagsterDev
 

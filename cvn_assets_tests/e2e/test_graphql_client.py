@@ -10,7 +10,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.partitions import cell_key
-from cvn_assets.defs.sweep_runner import RANGE_END_TAG, RANGE_START_TAG
+from cvn_assets.orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
 from cvn_assets_tests.e2e.conftest import UiStack
 from cvn_assets_tests.e2e.dagster_dev import HOST, POLL_SECONDS
 

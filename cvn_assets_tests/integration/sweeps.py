@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
-from cvn_assets.defs.sweep_runner import run_sweep
+from cvn_assets.orchestration.runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 from cvn_assets_tests.integration.postgres import postgres_instance
 

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from cvn_assets.core.alerts import ALERTS_TABLE, Alert, AlertStore
+from cvn_assets.core.alerts.alert import Alert
+
+from cvn_assets.core.alerts.sink import ALERTS_TABLE, AlertStore
 from cvn_assets.core.errors import DataSourceError
 
 pytestmark = pytest.mark.postgres

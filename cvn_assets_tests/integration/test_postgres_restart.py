@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.core.results_store import RESULTS_TABLE, ResultsStore
+from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore
 from cvn_assets.core.schema import RESULT_COLUMNS
 from cvn_assets.defs.build import build_defs
-from cvn_assets.defs.sweep_runner import run_sweep
+from cvn_assets.orchestration.runner import run_sweep
 from cvn_assets_tests.integration.postgres import PostgresServer, database_name
 from cvn_assets_tests.integration.sweeps import CRYPTO, catalogue_of, postgres_settings
 

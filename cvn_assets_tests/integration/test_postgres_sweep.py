@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
-from cvn_assets.core.alerts import AlertStore
+from cvn_assets.core.alerts.sink import AlertStore
 from cvn_assets.core.gate import verdict_table
-from cvn_assets.core.results_store import RESULTS_TABLE, ResultsStore, postgres_driver_url
-from cvn_assets.core.sweep_gate import evaluate_single_factor
+from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore, postgres_driver_url
+from cvn_assets.core.gate.sweep import evaluate_single_factor
 from cvn_assets.defs.build import build_defs
-from cvn_assets.defs.sweep_runner import run_sweep
-from cvn_assets_tests.defs.fingerprint_runs import fingerprints_through_a_range_run
+from cvn_assets.orchestration.runner import run_sweep
+from cvn_assets_tests.lineage.fingerprint_runs import fingerprints_through_a_range_run
 from cvn_assets_tests.integration.postgres import postgres_instance, write_postgres_instance_home
 from cvn_assets_tests.integration.sweeps import (
     CRYPTO,

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.core.results_store import RESULTS_TABLE, ResultsStore
+from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, RESULT_KEY_COLUMNS
 
 pytestmark = pytest.mark.postgres

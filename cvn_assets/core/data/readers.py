@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cvn_assets.core.data.columns import VALUE_COLUMNS, first_column_time, is_header, match_columns
 from cvn_assets.core.data.origin import OhlcvOrigin, record_origin
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.core.results_store import postgres_driver_url
+from cvn_assets.core.results.store import postgres_driver_url
 from cvn_assets.core.schema import OHLCV_COLUMNS
 
 BINANCE_KLINE_COLUMNS: tuple[str, ...] = (

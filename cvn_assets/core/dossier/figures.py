@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from cvn_assets.core.dossier.build import Dossier, VariantDetail
 from cvn_assets.core.dossier.calibration import PooledBins
-from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
+from cvn_assets.core.dossier.figure_names import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
 
 FIGURE_DPI = 90
 PANEL_INCHES = 3.6

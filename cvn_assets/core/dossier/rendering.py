@@ -10,11 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from cvn_assets.core.dossier.build import Dossier
+from cvn_assets.core.dossier.figure_names import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
 
-HEATMAP = "delta_f1_heatmap"
-RELIABILITY = "reliability"
-CONFIDENCE_INTERVALS = "delta_f1_ci"
-FIGURE_NAMES: tuple[str, ...] = (HEATMAP, CONFIDENCE_INTERVALS, RELIABILITY)
 # An executor's `submit`: `submit(draw_figure, name, dossier)` is the Future of that figure's PNG bytes.
 Submit = Callable[..., "Future[bytes]"]
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import Block, Bullets, Heading, Image, Paragraph, Table
-from cvn_assets.core.dossier.rendering import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
+from cvn_assets.core.dossier.figure_names import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
 from cvn_assets.core.gate.checks import NOT_EVALUABLE
 from cvn_assets.core.gate.error_rates import method_statement
 

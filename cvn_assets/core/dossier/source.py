@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.gate import REQUIRED_COLUMNS
-from cvn_assets.core.results_store import RESULTS_TABLE, postgres_driver_url
+from cvn_assets.core.results.store import RESULTS_TABLE, postgres_driver_url
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_KEY_COLUMNS, TEXT_COLUMNS
 
 # Identifiers and messages stay text, so a variant named "none" or a fold named "1" keeps its name.

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import to_html, to_markdown
-from cvn_assets.core.dossier.rendering import FIGURE_NAMES, Submit, render_figures
+from cvn_assets.core.dossier.figure_names import FIGURE_NAMES
+from cvn_assets.core.dossier.rendering import Submit, render_figures
 from cvn_assets.core.dossier.report import dossier_blocks, dossier_title
 from cvn_assets.core.errors import DataSourceError
 

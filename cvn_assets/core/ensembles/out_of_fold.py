@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from cvn_assets.core.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
-from cvn_assets.core.cross_fit import CrossFitBlocks, cross_fitted
+from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
+from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted
 from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
 
 

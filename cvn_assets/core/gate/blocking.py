@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cvn_assets.core.sanity import degenerate_metric_failures
+from cvn_assets.core.checks.sanity import degenerate_metric_failures
 
 SECONDARY_GATE_OF_METRIC: Mapping[str, str] = {"ece": "calibration", "ece_hold": "calibration"}
 

@@ -25,7 +25,7 @@ from cvn_assets.core.learners.registry import registered_learner
 from cvn_assets.core.secrets import scrub, scrub_text, secret_values
 
 if TYPE_CHECKING:
-    from cvn_assets.core.catalogue import Catalogue
+    from cvn_assets.core.catalogue.loading import Catalogue
 
 DRY_RUN_ROWS = 32
 DRY_RUN_FEATURES = 3
@@ -77,7 +77,7 @@ def check_catalogue_learners(catalogue: Catalogue) -> None:
 
 
 def _configured_learner_params(catalogue: Catalogue) -> Iterator[tuple[str, Mapping[str, Any], str]]:
-    from cvn_assets.core.configs import FACTOR_KINDS
+    from cvn_assets.core.catalogue.kinds import FACTOR_KINDS
     from cvn_assets.core.learners.registry import learner_names
 
     learners = set(learner_names())

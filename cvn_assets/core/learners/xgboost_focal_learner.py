@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import expit
 
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.focal_loss import CURVATURE_FLOOR, FocalParams, check_curvature_floor, focal_objective
+from cvn_assets.core.learners.focal_loss import CURVATURE_FLOOR, FocalParams, check_curvature_floor, focal_objective
 from cvn_assets.core.learners.param_check import check_rounds
 from cvn_assets.core.learners.registry import register_learner
 from cvn_assets.core.learners.xgboost_learner import DEFAULT_XGBOOST_PARAMS, XGBoostLearner, dry_run_xgboost
@@ -27,7 +27,7 @@ RESERVED_PARAMS = ("objective", "base_score")
 
 @register_learner("xgboost_focal")
 class XGBoostFocalLearner(XGBoostLearner):
-    """Gradient-boosted trees minimising the focal loss of `cvn_assets.core.focal_loss`.
+    """Gradient-boosted trees minimising the focal loss of `cvn_assets.core.learners.focal_loss`.
 
     Parameters: `focal_gamma` and `focal_alpha` build the `FocalParams`; `focal_curvature_floor`
     (in [0, 1], default 1) is the fraction of the frozen-focus hessian under which the Newton

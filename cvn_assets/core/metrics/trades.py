@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.labels import CLOSE, HIGH, LOW, OPEN, BarrierParams, require_columns, wilder_atr
+from cvn_assets.core.labels.barriers import CLOSE, HIGH, LOW, OPEN, BarrierParams, require_columns, wilder_atr
 from cvn_assets.core.metrics.costs import CostModel
 
 NO_EXIT = -1

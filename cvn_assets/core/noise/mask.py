@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.labels import LABEL, TIMESTAMP
+from cvn_assets.core.labels.barriers import LABEL, TIMESTAMP
 from cvn_assets.core.noise.inner_cv import out_of_sample_buy_probs
 from cvn_assets.core.noise.params import MODE_FILTER, CleanlabParams
 

@@ -9,7 +9,7 @@ from numbers import Real
 from typing import Any
 
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.labels import is_positive_int
+from cvn_assets.core.labels.barriers import is_positive_int
 from cvn_assets.core.learners import learner_names
 
 MODE_OFF = "off"

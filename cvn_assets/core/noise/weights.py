@@ -9,7 +9,7 @@ import pandas as pd
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.noise.mask import CleanlabMask
 from cvn_assets.core.noise.params import MODE_FILTER, MODE_OFF, MODES
-from cvn_assets.core.training import combine_weights
+from cvn_assets.core.training.fit import combine_weights
 
 __all__ = ["apply_cleanlab", "combine_weights"]
 

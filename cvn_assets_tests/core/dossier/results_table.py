@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.catalogue import Catalogue, parse_catalogue
+from cvn_assets.core.catalogue.loading import Catalogue, parse_catalogue
 from cvn_assets.core.metrics import reliability_bins
 from cvn_assets.core.schema import RESULT_COLUMNS
 

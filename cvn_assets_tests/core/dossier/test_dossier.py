@@ -150,7 +150,7 @@ def test_figures_drawn_at_once_in_worker_processes_are_the_same_files(dossier: D
 
 def test_matplotlib_loads_only_where_a_figure_is_drawn() -> None:
     # The sweep's process writes dossiers whose figures its workers draw: it need not pay the import.
-    code = "import sys, cvn_assets.core.dossier, cvn_assets.defs.assets.dossier; print('matplotlib' in sys.modules)"
+    code = "import sys, cvn_assets.core.dossier, cvn_assets.defs.evaluation.dossier; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "False"
 

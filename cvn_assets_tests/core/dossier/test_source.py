@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cvn_assets.core.dossier import build_dossier, load_results_table, select_sweep, write_dossier
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.core.results_store import ResultsStore
+from cvn_assets.core.results.store import ResultsStore
 from cvn_assets_tests.core.dossier.results_table import FACTOR, SWEEP, toy_catalogue, toy_results
 
 

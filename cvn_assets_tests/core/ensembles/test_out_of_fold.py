@@ -6,8 +6,8 @@ import numpy as np
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
-from cvn_assets.core.calibration import CalibrationParams
-from cvn_assets.core.cross_fit import window_blocks
+from cvn_assets.core.training.calibration import CalibrationParams
+from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.ensembles.out_of_fold import nested_base_inputs
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from cvn_assets.core.catalogue import parse_catalogue
+from cvn_assets.core.catalogue.loading import parse_catalogue
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.learners.param_check import check_catalogue_learners, check_learner_params
 from cvn_assets.core.learners.registry import register_learner, unregister_learner

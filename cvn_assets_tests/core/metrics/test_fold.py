@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.labels import BarrierParams
+from cvn_assets.core.labels.barriers import BarrierParams
 from cvn_assets.core.metrics import CostModel, TradeSimulator, fold_metrics_row
 from cvn_assets.core.schema import METRIC_COLUMNS
 

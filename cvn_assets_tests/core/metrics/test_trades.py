@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_assets.core.labels import BarrierParams
+from cvn_assets.core.labels.barriers import BarrierParams
 from cvn_assets.core.metrics import CostModel, TradeSimulator, trading_metrics
 
 # Stop 1 ATR below the entry open, take-profit 2 ATR above, 3 bars at most; ATR = 1 on every bar.

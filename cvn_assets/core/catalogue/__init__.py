@@ -1,0 +1,1 @@
+"""The factor catalogue: factors, variants, guardrails, pipeline parameters and training configurations."""

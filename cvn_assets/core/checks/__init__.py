@@ -1,0 +1,1 @@
+"""Sanity rules behind the blocking asset checks."""

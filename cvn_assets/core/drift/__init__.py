@@ -1,0 +1,1 @@
+"""Drift of a trained model on new bars: feature PSI, concept drift, output sharpness."""

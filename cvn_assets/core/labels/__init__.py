@@ -1,0 +1,1 @@
+"""Triple-barrier labels, the CUSUM event filter and label smoothing."""

@@ -1,0 +1,1 @@
+"""The results table (finetune_results) in SQLite or PostgreSQL."""

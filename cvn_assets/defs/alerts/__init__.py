@@ -1,0 +1,1 @@
+"""Sensors that raise and deliver alerts."""

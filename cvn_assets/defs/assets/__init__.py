@@ -1,1 +1,0 @@
-"""Asset factories, one module per group."""

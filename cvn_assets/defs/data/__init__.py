@@ -1,0 +1,1 @@
+"""Per-crypto assets: candles, features, labels and fold windows."""

@@ -1,0 +1,1 @@
+"""The gate verdict, the results dossier and the promotion of a LOCK."""

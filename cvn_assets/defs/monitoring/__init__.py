@@ -1,0 +1,1 @@
+"""Drift monitors of the baseline model on the newest bars."""

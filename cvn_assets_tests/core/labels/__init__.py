@@ -1,0 +1,1 @@
+"""Tests of cvn_assets.core.labels."""
