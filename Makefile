@@ -42,6 +42,7 @@ lint: install
 	$(BIN)/ruff format --check cvn_assets cvn_assets_tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/import_cycles.py cvn_assets
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 ## The Dagster web UI on http://127.0.0.1:3000 over the same instance `make run` used.
