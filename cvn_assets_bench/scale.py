@@ -1,0 +1,108 @@
+"""Cost per cell as the sweep grows: the same grid over 5, 10 and 20 generated cryptos, through Dagster.
+
+Each size runs on a fresh temporary instance, in this process, as `cvn-assets run` does (in-process
+launcher, the configured workers and threads). The cryptos are seeded random walks of the same length,
+so every cell does the same work and a growing time per cell can only come from the orchestration.
+
+    python -m cvn_assets_bench.scale --cryptos 5 10 20 --bars 6000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import yaml
+
+from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.settings import Settings
+from cvn_assets.orchestration.runner import run_sweep
+
+MODEL = "xgboost"
+
+
+def random_walk_candles(bars: int, seed: int) -> pd.DataFrame:
+    """Hourly candles of a seeded log random walk (1 % hourly volatility), as a CSV export would hold them."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, bars)))
+    open_ = np.r_[close[0], close[:-1]]
+    spread = np.abs(rng.normal(0.0, 0.01, bars)) * close
+    return pd.DataFrame({
+        "timestamp": pd.date_range("2021-01-01", periods=bars, freq="1h", tz="UTC"),
+        "open": open_, "high": np.maximum(open_, close) + spread, "low": np.minimum(open_, close) - spread,
+        "close": close, "volume": rng.lognormal(10.0, 0.3, bars),
+    })
+
+
+def scale_catalogue(cryptos: Sequence[str]) -> dict[str, object]:
+    """The default sweep's two factors (5 training configurations) with one learner and no ensemble."""
+    return {
+        "sweep": {"name": "scale", "universe": list(cryptos), "seed": 7, "models": [MODEL], "primary_model": MODEL},
+        "factors": {
+            "label_smoothing": {"alias": "ls", "baseline": "none", "variants": {
+                "none": {"eps_buy": 0.0, "eps_hold": 0.0}, "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
+                "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15}}},
+            "cleanlab": {"alias": "cl", "baseline": "off", "variants": {
+                "off": {"mode": "off"}, "filter": {"mode": "filter"}, "reweight": {"mode": "reweight"}}},
+        },
+    }
+
+
+def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
+    """Wall time of one whole sweep (data, cells, gates) over `n_cryptos` generated cryptos."""
+    cryptos = [f"C{i:02d}" for i in range(n_cryptos)]
+    data = root / "data"
+    data.mkdir(parents=True)
+    for index, crypto in enumerate(cryptos):
+        random_walk_candles(bars, seed=index).to_csv(data / f"{crypto}.csv", index=False)
+    catalogue = root / "catalogue.yaml"
+    catalogue.write_text(yaml.safe_dump(scale_catalogue(cryptos), sort_keys=False))
+    storage = root / "storage"
+    settings = Settings(catalogue_path=str(catalogue), universe=None, sweep_id=None, storage_dir=str(storage),
+                        results_url=f"sqlite:///{storage / 'results.db'}", data_dir=str(data),
+                        data_pattern="{crypto}.csv", data_sql_url=None, data_sql_table=None,
+                        n_threads=int(os.environ.get("CVN_THREADS", "1")),
+                        cell_workers=int(os.environ.get("CVN_CELL_WORKERS", str(os.cpu_count() or 1))))
+    home = root / "home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        started = time.perf_counter()
+        report = run_sweep(build_defs(settings), instance, log=lambda _: None)
+        wall = time.perf_counter() - started
+    if report.failures:
+        raise SystemExit(f"the sweep over {n_cryptos} cryptos failed: {report.failures}")
+    cells = n_cryptos * 5 * 5
+    return {"cryptos": n_cryptos, "cells": cells, "wall_seconds": round(wall, 1),
+            "seconds_per_cell": round(wall / cells, 3), "runs": report.runs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cryptos", type=int, nargs="+", default=[5, 10, 20], help="sweep sizes, in cryptos")
+    parser.add_argument("--bars", type=int, default=6000, help="hourly bars per generated crypto")
+    parser.add_argument("--out", type=Path, help="also write the table as JSON here")
+    args = parser.parse_args(argv)
+    rows = []
+    for n_cryptos in args.cryptos:
+        with tempfile.TemporaryDirectory(prefix=f"cvn-scale-{n_cryptos}-") as tmp:
+            rows.append(run_size(n_cryptos, args.bars, Path(tmp)))
+        print(json.dumps(rows[-1]), flush=True)
+    first = rows[0]["seconds_per_cell"]
+    for row in rows:
+        row["per_cell_vs_smallest"] = round(float(row["seconds_per_cell"]) / float(first), 3)
+    print(pd.DataFrame(rows).to_string(index=False))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
