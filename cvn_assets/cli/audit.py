@@ -33,9 +33,9 @@ def handle(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cvn_assets.core.dossier.audit import audit_json, audit_markdown
-    from cvn_assets.lineage.audit import audit_verdict
     from cvn_assets.defs.resources import SweepResource
     from cvn_assets.defs.settings import Settings
+    from cvn_assets.lineage.audit import audit_verdict
 
     settings = Settings.from_env()
     current, error = None, None

@@ -9,23 +9,30 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.learners.param_check import check_catalogue_learners
 from cvn_assets.core.secrets import install_log_scrubber
-from cvn_assets.defs.data.assets import build_data_assets
-from cvn_assets.defs.evaluation.dossier import build_dossier_assets
-from cvn_assets.defs.evaluation.assets import RESULTS_IO_MANAGER, build_evaluation_assets
+from cvn_assets.defs.alerts.sensors import SENSORS
 from cvn_assets.defs.cells.step import build_cell_asset
-from cvn_assets.defs.monitoring.assets import build_monitoring_assets
-from cvn_assets.defs.evaluation.promotion import PROMOTION_SENSOR, build_promotion_assets
 from cvn_assets.defs.checks import build_checks
+from cvn_assets.defs.data.assets import build_data_assets
+from cvn_assets.defs.evaluation.assets import RESULTS_IO_MANAGER, build_evaluation_assets
+from cvn_assets.defs.evaluation.dossier import build_dossier_assets
+from cvn_assets.defs.evaluation.promotion import PROMOTION_SENSOR, build_promotion_assets
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
 from cvn_assets.defs.k8s import K8S_JOB_TAGS, executor_from_name
+from cvn_assets.defs.monitoring.assets import build_monitoring_assets
 from cvn_assets.defs.partitions import build_partitions
-from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB, build_sweep_job
+from cvn_assets.defs.resources import (
+    ASSETS_FOLDER,
+    AlertSinkResource,
+    ArtifactStoreResource,
+    OhlcvSourceResource,
+    ResultsStoreResource,
+    SweepResource,
+)
 from cvn_assets.defs.schedules import build_schedules
-from cvn_assets.defs.alerts.sensors import SENSORS
-from cvn_assets.defs.resources import ASSETS_FOLDER, AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
 from cvn_assets.lineage.tracking import MlflowTrackingResource
+from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB, build_sweep_job
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:

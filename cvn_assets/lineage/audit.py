@@ -16,11 +16,11 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.secrets import scrub
-from cvn_assets.lineage.provenance import annotate, now_section, recorded_provenance
+from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.lineage.fingerprints import run_fingerprint
 from cvn_assets.lineage.materializations import latest_records
+from cvn_assets.lineage.provenance import annotate, now_section, recorded_provenance
 from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY
-from cvn_assets.defs.partitions import split_cell_key
 
 GATE = dg.AssetKey("gate_verdict")
 FOLD_METRICS = dg.AssetKey("fold_metrics")

@@ -14,7 +14,13 @@ import yaml
 from cvn_assets.cli.main import main
 from cvn_assets.core.dossier import build_dossier, write_dossier
 from cvn_assets.core.results.store import ResultsStore
-from cvn_assets_tests.core.dossier.results_table import FACTOR, SWEEP, toy_catalogue, toy_catalogue_document, toy_results
+from cvn_assets_tests.core.dossier.results_table import (
+    FACTOR,
+    SWEEP,
+    toy_catalogue,
+    toy_catalogue_document,
+    toy_results,
+)
 
 CLI = str(Path(sys.executable).parent / "cvn-assets")
 

@@ -166,7 +166,6 @@ def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_row
 
 def test_focal_variant_trains_the_focal_objective_under_the_xgboost_name(tmp_path: Path, small_data_dir: Path,
                                                                         instance: dg.DagsterInstance) -> None:
-    from cvn_assets.core.catalogue.loading import load_catalogue
     import yaml
 
     document = yaml.safe_load((Path(__file__).resolve().parents[2] / "cvn_assets/catalogues/focal_loss.yaml").read_text())

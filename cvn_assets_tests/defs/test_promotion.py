@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from cvn_assets.defs.evaluation.promotion import PROMOTION_CONDITION
 from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.evaluation.promotion import PROMOTION_CONDITION
 
 PROMOTED = dg.AssetKey("promoted_baseline")
 
@@ -26,8 +26,8 @@ def test_promoting_without_a_lock_fails_naming_the_verdicts(small_settings, inst
 
 def _gate_graph(small_settings, tmp_path) -> dg.Definitions:
     """The real gate check and promotion asset over a gate verdict whose table the test chooses."""
-    from cvn_assets.defs.evaluation.promotion import build_promotion_assets
     from cvn_assets.defs.checks import build_checks
+    from cvn_assets.defs.evaluation.promotion import build_promotion_assets
     from cvn_assets.defs.partitions import build_partitions
 
     defs = build_defs(small_settings)

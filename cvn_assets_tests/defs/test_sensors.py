@@ -5,9 +5,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cvn_assets.defs.alerts.sensors import (
+    alert_delivery_sensor,
+    cleanlab_drop_rate_sensor,
+    drift_alert_sensor,
+    training_failure_sensor,
+)
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
-from cvn_assets.defs.alerts.sensors import (alert_delivery_sensor, cleanlab_drop_rate_sensor, drift_alert_sensor,
-                                     training_failure_sensor)
 from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
 

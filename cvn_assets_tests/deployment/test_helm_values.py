@@ -22,7 +22,12 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
 from cvn_assets_tests.deployment.files import (
-    HELM_VALUES_YAML, K8S_INSTANCE_YAML, K8S_RESOURCES_YAML, REPO_ROOT, load_yaml, load_yaml_documents,
+    HELM_VALUES_YAML,
+    K8S_INSTANCE_YAML,
+    K8S_RESOURCES_YAML,
+    REPO_ROOT,
+    load_yaml,
+    load_yaml_documents,
 )
 
 CHART_SCHEMA = Path(__file__).with_name("dagster_chart_values.schema.json")

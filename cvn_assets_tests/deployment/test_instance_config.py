@@ -18,7 +18,12 @@ from dagster_postgres import DagsterPostgresStorage
 
 from cvn_assets.defs.k8s import HEAVY_RUN_TAG, HEAVY_RUN_TAG_VALUE, K8S_JOB_TAGS
 from cvn_assets_tests.deployment.files import (
-    INSTANCE_YAML, K8S_INSTANCE_YAML, PG_ENV, configurable_class, load_yaml, validate_section,
+    INSTANCE_YAML,
+    K8S_INSTANCE_YAML,
+    PG_ENV,
+    configurable_class,
+    load_yaml,
+    validate_section,
 )
 
 INSTANCE_FILES = [pytest.param(INSTANCE_YAML, id="dagster.yaml"), pytest.param(K8S_INSTANCE_YAML, id="k8s/dagster.yaml")]

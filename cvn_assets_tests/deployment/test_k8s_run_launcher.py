@@ -28,7 +28,13 @@ from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.k8s import HEAVY_RUN_TAG, K8S_CONFIG_TAG, K8S_JOB_TAGS
 from cvn_assets_tests.conftest import make_settings
-from cvn_assets_tests.deployment.files import K8S_INSTANCE_YAML, K8S_RESOURCES_YAML, load_yaml, load_yaml_documents, validate_section
+from cvn_assets_tests.deployment.files import (
+    K8S_INSTANCE_YAML,
+    K8S_RESOURCES_YAML,
+    load_yaml,
+    load_yaml_documents,
+    validate_section,
+)
 
 IMAGE = "registry.example.com/cvn-assets:0.1.0"
 CODE_LOCATION = "cvn-assets"

@@ -27,7 +27,6 @@ from cvn_assets_tests.integration.postgres import (
     write_postgres_instance_home,
 )
 
-
 SERVER_KEY = pytest.StashKey[PostgresServer]()
 
 

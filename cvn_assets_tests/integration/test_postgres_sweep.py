@@ -12,11 +12,10 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from cvn_assets.core.alerts.sink import AlertStore
 from cvn_assets.core.gate import verdict_table
-from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore, postgres_driver_url
 from cvn_assets.core.gate.sweep import evaluate_single_factor
+from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore, postgres_driver_url
 from cvn_assets.defs.build import build_defs
 from cvn_assets.orchestration.runner import run_sweep
-from cvn_assets_tests.lineage.fingerprint_runs import fingerprints_through_a_range_run
 from cvn_assets_tests.integration.postgres import postgres_instance, write_postgres_instance_home
 from cvn_assets_tests.integration.sweeps import (
     CRYPTO,
@@ -25,6 +24,7 @@ from cvn_assets_tests.integration.sweeps import (
     postgres_settings,
     sweep_in_child_process,
 )
+from cvn_assets_tests.lineage.fingerprint_runs import fingerprints_through_a_range_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

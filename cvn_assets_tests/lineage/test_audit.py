@@ -14,8 +14,8 @@ from cvn_assets.cli.main import main
 from cvn_assets.core.catalogue.loading import load_catalogue
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.lineage.audit import audit_verdict
 from cvn_assets.defs.build import build_defs
+from cvn_assets.lineage.audit import audit_verdict
 from cvn_assets.orchestration.runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 

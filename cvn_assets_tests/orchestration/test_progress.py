@@ -2,8 +2,14 @@
 
 import io
 
-from cvn_assets.orchestration.progress import (ProgressBar, ProgressLines, cell_computed, cell_run, console_progress,
-                                      listening)
+from cvn_assets.orchestration.progress import (
+    ProgressBar,
+    ProgressLines,
+    cell_computed,
+    cell_run,
+    console_progress,
+    listening,
+)
 
 
 class _Clock:

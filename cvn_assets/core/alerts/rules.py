@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
 from cvn_assets.core.alerts.alert import Alert
-from cvn_assets.core.alerts.sink import KIND_CLEANLAB_DROP_RATE, KIND_CONCEPT_DRIFT, KIND_DRIFT_PSI, KIND_MINORITY_DECIMATION, KIND_OUTPUT_SHARPNESS, KIND_TRAINING_FAILED
+from cvn_assets.core.alerts.sink import (
+    KIND_CLEANLAB_DROP_RATE,
+    KIND_CONCEPT_DRIFT,
+    KIND_DRIFT_PSI,
+    KIND_MINORITY_DECIMATION,
+    KIND_OUTPUT_SHARPNESS,
+    KIND_TRAINING_FAILED,
+)
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.secrets import scrub
 

@@ -11,15 +11,15 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from cvn_assets.core.alerts.alert import SEVERITIES, Alert, is_number
+from cvn_assets.core.alerts.alert import Alert
 from cvn_assets.core.alerts.webhook import WebhookSender, format_number, json_default
 from cvn_assets.core.errors import CatalogueError, DataSourceError
 from cvn_assets.core.results.store import dialect_insert, open_table
@@ -80,7 +80,7 @@ class AlertStore:
             "threshold": _optional_float(alert.threshold),
             "details": json.dumps(redact(alert.details), sort_keys=True, default=json_default),
             # SQLite keeps no offset, so every timestamp is stored as UTC.
-            "created_at": alert.created_at.astimezone(timezone.utc),
+            "created_at": alert.created_at.astimezone(UTC),
             "group_key": group_key,
         }
         for name in ("dedup_key", "kind"):
@@ -120,7 +120,7 @@ class AlertStore:
         if since is not None:
             if since.tzinfo is None:
                 raise CatalogueError(f"alerts query: since must be timezone-aware, got {since}")
-            statement = statement.where(self.table.c.created_at >= since.astimezone(timezone.utc))
+            statement = statement.where(self.table.c.created_at >= since.astimezone(UTC))
         if kind is not None:
             statement = statement.where(self.table.c.kind == kind)
         statement = statement.order_by(self.table.c.created_at.desc(), self.table.c.dedup_key)
@@ -216,7 +216,7 @@ class AlertSink:
 def _stored_alert(row: Mapping[str, Any]) -> Alert:
     # SQLite gives back the stored UTC time without its zone, PostgreSQL with the session's.
     created = pd.Timestamp(row["created_at"])
-    created = created.tz_localize(timezone.utc) if created.tzinfo is None else created.tz_convert(timezone.utc)
+    created = created.tz_localize(UTC) if created.tzinfo is None else created.tz_convert(UTC)
     return Alert(**{k: row[k] for k in ALERT_COLUMNS if k not in ("details", "created_at")},
                  details=json.loads(row["details"]), created_at=created.to_pydatetime())
 

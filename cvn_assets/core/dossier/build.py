@@ -8,19 +8,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cvn_assets.core.secrets import redact
-from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.catalogue.configs import JOINT_BASELINE_VARIANT
+from cvn_assets.core.catalogue.loading import Catalogue
+from cvn_assets.core.checks.sanity import degenerate_metric_failures
 from cvn_assets.core.dossier.calibration import RELIABILITY_COLUMN, PooledBins, pool_reliability_bins
 from cvn_assets.core.dossier.source import normalise_results
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.gate import FactorVerdict, GateThresholds, VariantVerdict
 from cvn_assets.core.gate.blocking import SECONDARY_GATE_OF_METRIC
 from cvn_assets.core.gate.pairs import PRIMARY_METRIC, pair_cells
-from cvn_assets.core.checks.sanity import degenerate_metric_failures
-from cvn_assets.core.schema import STATUS_OK
-from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts
 from cvn_assets.core.gate.sweep import JointDecision, evaluate_joint, evaluate_single_factor, gate_table
+from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts
+from cvn_assets.core.schema import STATUS_OK
+from cvn_assets.core.secrets import redact
 
 PAIR_COLUMNS: tuple[str, ...] = ("baseline_f1_buy", "variant_f1_buy", "delta_f1_buy")
 EXCLUDED_COLUMNS: tuple[str, ...] = ("variant", "crypto", "fold", "reason")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from cvn_assets.core.data.features import FeatureParams, build_features
 from cvn_assets.core.drift.statistics import (
     LEVEL_CRITICAL,
     LEVEL_OK,
@@ -25,7 +26,6 @@ from cvn_assets.core.drift.statistics import (
     sharpness_drift,
 )
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.data.features import FeatureParams, build_features
 from cvn_assets.core.labels.barriers import BarrierParams, triple_barrier_labels
 from cvn_assets.core.training.scoring import ScoringBundle
 

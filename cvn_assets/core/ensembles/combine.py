@@ -21,8 +21,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
-from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.ensembles.base import Ensemble, check_training_labels
 from cvn_assets.core.ensembles.out_of_fold import out_of_fold_scores
 from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
@@ -30,8 +28,10 @@ from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.metrics.classification import as_hard_labels
 from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
-from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
+from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
+from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.training.fit import ModelOutcome
+from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
 
 WINDOWS: tuple[str, ...] = ("validation", "test")
 BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "score", "p")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cvn_assets.core.catalogue.configs import JOINT_BASELINE_VARIANT, joint_config_id
 from cvn_assets.core.catalogue.factors import JointRule
 from cvn_assets.core.catalogue.loading import Catalogue
-from cvn_assets.core.catalogue.configs import JOINT_BASELINE_VARIANT, joint_config_id
 from cvn_assets.core.gate import FactorVerdict, Verdict, blocking_failures_by_variant, evaluate_factor, verdict_table
 
 

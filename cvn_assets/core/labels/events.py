@@ -22,7 +22,14 @@ import pandas as pd
 
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.labels.barriers import (
-    CLOSE, EXIT_OFFSET, LABEL, OUTCOME, TRADE_RETURN, BarrierParams, is_positive_int, require_columns,
+    CLOSE,
+    EXIT_OFFSET,
+    LABEL,
+    OUTCOME,
+    TRADE_RETURN,
+    BarrierParams,
+    is_positive_int,
+    require_columns,
     triple_barrier_labels,
 )
 

@@ -16,8 +16,8 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.checks.sanity import CheckOutcome
+from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.schema import STATUS_OK
 
 LIFT = "f1_lift_over_always_buy"

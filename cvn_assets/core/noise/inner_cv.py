@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvn_assets.core.errors import InsufficientDataError, TrainingError
-from cvn_assets.core.training.folds import purged_inner_splits
 from cvn_assets.core.learners import make_learner
 from cvn_assets.core.noise.params import CleanlabParams
 from cvn_assets.core.training.fit import class_balance_weights
+from cvn_assets.core.training.folds import purged_inner_splits
 
 # Rows whose slice was not processed within the budget carry no evidence either way.
 NEUTRAL_PRIOR = 0.5

@@ -13,7 +13,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -60,7 +60,7 @@ class ResultsStore:
         missing = [c for c in RESULT_COLUMNS if c not in rows.columns]
         if missing:
             raise DataSourceError(f"{RESULTS_TABLE}: rows lack columns {missing}")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         records = [
             {**{k: _clean(k, v) for k, v in record.items()}, "run_id": run_id, "recorded_at": now}
             for record in rows[list(RESULT_COLUMNS)].to_dict(orient="records")

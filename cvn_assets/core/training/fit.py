@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.training.calibration import CalibrationParams, Calibrator, cross_fitted_calibration, make_calibrator
-from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.training.folds import FoldWindows
+from cvn_assets.core.labels.smoothing import SmoothingParams, smooth_labels
 from cvn_assets.core.learners import Learner, make_learner
 from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
-from cvn_assets.core.labels.smoothing import SmoothingParams, smooth_labels
+from cvn_assets.core.training.calibration import (
+    CalibrationParams,
+    Calibrator,
+    cross_fitted_calibration,
+    make_calibrator,
+)
+from cvn_assets.core.training.cross_fit import window_blocks
+from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
 
 # The libraries a cell's fits load (each on first use): a fresh worker process imports them up front.

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.training.calibration import CalibrationParams, Calibrator
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.learners import Learner
+from cvn_assets.core.training.calibration import CalibrationParams, Calibrator
 from cvn_assets.core.training.fit import ModelOutcome, raw_scores
 
 

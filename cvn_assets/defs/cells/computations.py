@@ -16,10 +16,10 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.training.fit import FIT_LIBRARIES
 from cvn_assets.defs.cells.cell_asset import CellAssetSpec, spec_of
+from cvn_assets.defs.cells.labels import cleanlab_mask, smoothed_labels
+from cvn_assets.defs.cells.models import oos_predictions, stacked_ensemble
 from cvn_assets.defs.cells.types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.evaluation.assets import fold_metrics
-from cvn_assets.defs.cells.models import oos_predictions, stacked_ensemble
-from cvn_assets.defs.cells.labels import cleanlab_mask, smoothed_labels
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
 # The prices: validation trades (for a threshold objective that needs them) and the test trades.

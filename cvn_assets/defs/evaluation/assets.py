@@ -3,24 +3,24 @@
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.core.dossier.audit import audit_markdown
-from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.core.catalogue.kinds import as_dict
-from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
-from cvn_assets.core.training.folds import fold_ids
-from cvn_assets.core.gate import verdicts_to_dict
-from cvn_assets.core.metrics import TradeSimulator
+from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.core.checks.sanity import degenerate_metrics_sanity
-from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts, skill_sanity
+from cvn_assets.core.dossier.audit import audit_markdown
+from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.gate.sweep import evaluate_joint, evaluate_single_factor, gate_table
+from cvn_assets.core.metrics import TradeSimulator
+from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
+from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts, skill_sanity
+from cvn_assets.core.training.folds import fold_ids
 from cvn_assets.defs.cells.cell_asset import cell_asset
+from cvn_assets.defs.cells.checks import METRICS_CHECK, SKILL_CHECK
 from cvn_assets.defs.cells.types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.metadata import OWNERS, table_metadata
-from cvn_assets.lineage.audit import audit_tree, verdict_configs
-from cvn_assets.defs.cells.checks import METRICS_CHECK, SKILL_CHECK
-from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
+from cvn_assets.lineage.audit import audit_tree, verdict_configs
+from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.lineage.tracking import MlflowTrackingResource, TrackedRun
 
 RESULTS_IO_MANAGER = "results_io_manager"

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cvn_assets.core.catalogue.loading import BASELINE_CONFIG_ID, load_catalogue, parse_catalogue
+from cvn_assets.core.catalogue.configs import BASELINE_CONFIG_ID
+from cvn_assets.core.catalogue.loading import load_catalogue, parse_catalogue
 from cvn_assets.core.errors import CatalogueError
 
 

@@ -8,13 +8,13 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
-from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration
-from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.ensembles import EnsembleRunParams, register_ensemble, run_ensemble, unregister_ensemble
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
+from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration
+from cvn_assets.core.training.cross_fit import window_blocks
+from cvn_assets.core.training.fit import ModelOutcome
 from cvn_assets.core.training.folds import purged_inner_splits
 from cvn_assets.core.training.thresholds import ThresholdParams
-from cvn_assets.core.training.fit import ModelOutcome
 from cvn_assets_tests.core.ensembles.synthetic import VAL_START, base_frame
 
 BUILT_IN = ("blend_auc", "blend_mean", "stack_logreg", "stack_xgb")

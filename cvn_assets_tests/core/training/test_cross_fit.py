@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted, shift_prior, window_blocks
 from cvn_assets.core.errors import InsufficientDataError
+from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted, shift_prior, window_blocks
 
 
 @pytest.mark.parametrize(

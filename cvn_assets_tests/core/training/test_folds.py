@@ -11,6 +11,7 @@ import pytest
 
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.errors import CatalogueError, DataSourceError, InsufficientDataError
+from cvn_assets.core.labels.barriers import BarrierParams, labeled_mask, triple_barrier_labels
 from cvn_assets.core.training.folds import (
     WINDOW_NAMES,
     FoldParams,
@@ -21,7 +22,6 @@ from cvn_assets.core.training.folds import (
     purged_inner_splits,
     walk_forward_folds,
 )
-from cvn_assets.core.labels.barriers import BarrierParams, labeled_mask, triple_barrier_labels
 
 HORIZON = BarrierParams().horizon
 
