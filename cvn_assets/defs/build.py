@@ -59,13 +59,15 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
                                         webhook_url=settings.alert_webhook_url),
     }
     models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
-    assets = [*build_data_assets(partitions), *build_cell_asset(partitions, models, ensembles, sweep.catalogue.pipeline.folds.n_folds),
+    n_folds = sweep.catalogue.pipeline.folds.n_folds
+    assets = [*build_data_assets(partitions), *build_cell_asset(partitions, models, ensembles, n_folds),
               *build_evaluation_assets(partitions), *build_promotion_assets(partitions),
               *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions)
+    jobs = [*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])]
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=[*SENSORS, PROMOTION_SENSOR],
-                          jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
+                          jobs=jobs,
                           schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=executor_from_name(settings.executor))
 

@@ -45,7 +45,9 @@ def _run(*args: str | Path) -> int:
     return main(["dossier", *map(str, args)])
 
 
-def test_a_csv_export_gives_the_stores_dossier(workspace: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_csv_export_gives_the_stores_dossier(
+    workspace: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = _run(FACTOR, "--from", workspace["csv"], "--catalogue", workspace["catalogue"], "--out", tmp_path)
     output = capsys.readouterr().out
     assert code == 0, output

@@ -80,5 +80,6 @@ def test_promotion_is_evaluated_by_a_sensor_that_runs_by_default(small_settings)
     defs = build_defs(small_settings)
     graph = defs.resolve_asset_graph()
     evaluating = [s for s in defs.get_repository_def().sensor_defs
-                  if isinstance(s, dg.AutomationConditionSensorDefinition) and PROMOTED in s.asset_selection.resolve(graph)]
+                  if isinstance(s, dg.AutomationConditionSensorDefinition)
+                  and PROMOTED in s.asset_selection.resolve(graph)]
     assert [s.default_status for s in evaluating] == [dg.DefaultSensorStatus.RUNNING]

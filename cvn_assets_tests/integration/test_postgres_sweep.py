@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Pat
     # One process runs its runs one after another: runs that overlap come from the two sweeps at once.
     with postgres_instance(home) as instance:
         spans = sorted((record.start_time, record.end_time) for record in instance.get_run_records())
-    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))
+    assert any(later_start < end for (_, end), (later_start, _) in itertools.pairwise(spans))
 
 
 def test_a_run_over_more_cells_than_an_index_row_holds_keeps_every_fingerprint(

@@ -176,7 +176,8 @@ def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:
     for name in names:
         missing = sorted(set(ensemble_base_models(name)) - set(models))
         if missing:
-            raise CatalogueError(f"catalogue: ensemble {name!r} needs base model(s) {missing} that the sweep does not train")
+            raise CatalogueError(f"catalogue: ensemble {name!r} needs base model(s) {missing} "
+                                 "that the sweep does not train")
     return tuple(names)
 
 
@@ -192,6 +193,7 @@ def _parse_joint_rules(document: Any, factors: tuple[Factor, ...]) -> tuple[Join
             raise CatalogueError(f"catalogue: joint rule {pair!r} must name two different factors")
         unknown = [name for name in pair if name not in names]
         if unknown:
-            raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; known: {sorted(names)}")
+            raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; "
+                                 f"known: {sorted(names)}")
         rules.append(JointRule((str(pair[0]), str(pair[1]))))
     return tuple(rules)

@@ -106,7 +106,9 @@ def _baseline_first(counts: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return counts.sort_values("variant", key=lambda variants: variants != baseline, kind="stable")
 
 
-def _verdicts(catalogue: Catalogue, rows: pd.DataFrame, name: str) -> tuple[list[FactorVerdict], str, JointDecision | None]:
+def _verdicts(
+    catalogue: Catalogue, rows: pd.DataFrame, name: str
+) -> tuple[list[FactorVerdict], str, JointDecision | None]:
     rules = {rule.name: rule for rule in catalogue.joint_rules}
     present = sorted({str(f) for f in rows["factor"].dropna()})
     needed = rules[name].factors if name in rules else (name,)
@@ -144,7 +146,9 @@ def _bins(model_rows: pd.DataFrame, variant: str, cells: list[tuple[str, str]]) 
     return pool_reliability_bins(documents)
 
 
-def _excluded(details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, baseline: str, model: str | None) -> pd.DataFrame:
+def _excluded(
+    details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, baseline: str, model: str | None
+) -> pd.DataFrame:
     """Cells left out of the pairs (with the failing row's error) and cells failing a blocking check.
 
     A blocking check fails a variant whichever model it hit, so blocked cells of every model are listed.
@@ -152,7 +156,8 @@ def _excluded(details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, bas
     model_rows = factor_rows[factor_rows["model"] == model]
     failed = model_rows[model_rows["status"] != STATUS_OK]
     errors = ({(str(v), str(c), str(f)): str(e) for v, c, f, e in
-               zip(failed["variant"], failed["crypto"], failed["fold"], failed["error"], strict=True) if isinstance(e, str)}
+               zip(failed["variant"], failed["crypto"], failed["fold"], failed["error"], strict=True)
+               if isinstance(e, str)}
               if "error" in failed.columns else {})
     records = []
     for detail in details:

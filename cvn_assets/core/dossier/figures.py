@@ -7,6 +7,7 @@ state), and saved without the software/date metadata, so the same dossier gives 
 from __future__ import annotations
 
 import io
+import itertools
 import math
 
 import numpy as np
@@ -72,7 +73,7 @@ def reliability_png(dossier: Dossier) -> bytes:
             curve.plot(x, y, marker=marker, color=colour, linewidth=1.5, markersize=4,
                        label=f"{name} ({bins.total} rows, {bins.cells} cells)")
             width = (bins.edges[1] - bins.edges[0]) * 0.4
-            centres = [(low + high) / 2 + side * width / 2 for low, high in zip(bins.edges, bins.edges[1:])]
+            centres = [(low + high) / 2 + side * width / 2 for low, high in itertools.pairwise(bins.edges)]
             counts.bar(centres, bins.count, width=width, color=colour)
         if detail.baseline_bins is None and detail.variant_bins is None:
             curve.text(0.5, 0.5, "no reliability bins", ha="center", va="center", transform=curve.transAxes)

@@ -58,7 +58,8 @@ class DriftReport:
         """Every statistic as a DriftResult (PSI rows named `psi:<feature>`)."""
         warn, critical = self.thresholds.psi_warn, self.thresholds.psi_critical
         psi = [DriftResult(f"psi:{row.feature}", float(row.psi), warn, critical, row.level,
-                           f"PSI of {row.feature}, recent vs training window") for row in self.psi.itertuples(index=False)]
+                           f"PSI of {row.feature}, recent vs training window")
+               for row in self.psi.itertuples(index=False)]
         return [*psi, *([self.concept] if self.concept else []), self.sharpness]
 
 

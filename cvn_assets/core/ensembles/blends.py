@@ -86,7 +86,7 @@ class BlendAuc(_WeightedBlend):
         self.auc_ = np.array([roc_auc_score(labels, matrix[:, j]) for j in range(matrix.shape[1])])
         edge = np.maximum(self.auc_ - 0.5, 0.0)
         if edge.sum() == 0.0:
-            aucs = ", ".join(f"{m}={a:.4f}" for m, a in zip(self.base_models, self.auc_))
+            aucs = ", ".join(f"{m}={a:.4f}" for m, a in zip(self.base_models, self.auc_, strict=True))
             note = f"no base model has validation AUC above 0.5 ({aucs}); equal weights used"
             return np.full(matrix.shape[1], 1.0 / matrix.shape[1]), note
         return edge / edge.sum(), None

@@ -101,7 +101,9 @@ def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> J
     return JointDecision(rule.name, config_id, winners, tuple(reasons))
 
 
-def evaluate_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> tuple[list[FactorVerdict], JointDecision]:
+def evaluate_joint(
+    catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame
+) -> tuple[list[FactorVerdict], JointDecision]:
     """Verdict of the joint candidate against the shared baseline, when the rule lets it run."""
     decision = decide_joint(catalogue, rule, rows)
     joint_rows = rows[rows["factor"] == rule.name]

@@ -75,8 +75,8 @@ class CatBoostLearner:
     """Oblivious gradient-boosted trees with the `CrossEntropy` loss.
 
     Deterministic for a given seed and `thread_count` (a parameter, default 1: the run's thread count
-    `n_threads` only sets how many threads predict, which does not change a number). Never writes files (`allow_writing_files=False`
-    prevents the `catboost_info` folder in the working directory).
+    `n_threads` only sets how many threads predict, which does not change a number). Never writes files
+    (`allow_writing_files=False` prevents the `catboost_info` folder in the working directory).
     """
 
     name = "catboost"
@@ -102,7 +102,9 @@ class CatBoostLearner:
         features, targets = dry_run_data()
         CatBoost({**resolved, **_FIXED_OPTIONS, "iterations": 1}).fit(Pool(features, label=targets))
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> CatBoostLearner:
+    def fit(
+        self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> CatBoostLearner:
         from catboost import CatBoost, Pool
 
         params = {**self.get_params(), **_FIXED_OPTIONS}
@@ -132,7 +134,7 @@ class CatBoostLearner:
         values = self.model_.get_feature_importance(type="PredictionValuesChange")
         if len(values) != len(feature_names):
             raise TrainingError(f"catboost: model has {len(values)} features but {len(feature_names)} names were given")
-        return {name: float(value) for name, value in zip(feature_names, values)}
+        return {name: float(value) for name, value in zip(feature_names, values, strict=True)}
 
     def to_bytes(self) -> bytes:
         """The model in CatBoost's binary `cbm` format (load with `CatBoost().load_model(blob=...)`)."""

@@ -108,7 +108,9 @@ class LightGBMLearner:
         lgb.train({**resolved, "objective": OBJECTIVE, "verbosity": -1}, lgb.Dataset(features, label=targets),
                   num_boost_round=1)
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> LightGBMLearner:
+    def fit(
+        self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LightGBMLearner:
         import lightgbm as lgb
 
         params = self.get_params()
@@ -134,7 +136,7 @@ class LightGBMLearner:
         gains = self.booster_.feature_importance(importance_type="gain")
         if len(gains) != len(feature_names):
             raise TrainingError(f"lightgbm: model has {len(gains)} features but {len(feature_names)} names were given")
-        return {name: float(gain) for name, gain in zip(feature_names, gains)}
+        return {name: float(gain) for name, gain in zip(feature_names, gains, strict=True)}
 
     def to_bytes(self) -> bytes:
         return self.booster_.model_to_string().encode("utf-8")

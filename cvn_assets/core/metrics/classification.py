@@ -84,7 +84,6 @@ def _binned_gap(correct: np.ndarray, confidence: np.ndarray, n_bins: int) -> flo
     if n == 0:
         return math.nan
     bins = np.minimum((confidence * n_bins).astype(np.int64), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
     correct_sum = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins)
     confidence_sum = np.bincount(bins, weights=confidence, minlength=n_bins)
     # The sum of |correct_sum - confidence_sum| over bins equals sum_b n_b * |acc_b - conf_b|.

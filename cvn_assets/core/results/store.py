@@ -102,7 +102,8 @@ class ResultsStore:
         frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
         if keys is not None:
             wanted = set(keys)
-            mask = [(c, f, v) in wanted for c, f, v in zip(frame["crypto"], frame["fold"], frame["config_id"])]
+            rows = zip(frame["crypto"], frame["fold"], frame["config_id"], strict=True)
+            mask = [(c, f, v) in wanted for c, f, v in rows]
             # A Series, not the list: an empty list would select no columns instead of no rows.
             frame = frame[pd.Series(mask, index=frame.index, dtype=bool)]
         return frame.reset_index(drop=True)
@@ -200,7 +201,7 @@ def _check_keys(records: list[dict[str, object]]) -> None:
     repeated = [key for key, count in Counter(map(_key, records)).items() if count > 1]
     if repeated:
         raise DataSourceError(f"{RESULTS_TABLE}: {len(repeated)} keys appear more than once in one write, "
-                              f"e.g. {dict(zip(RESULT_KEY_COLUMNS, repeated[0]))}")
+                              f"e.g. {dict(zip(RESULT_KEY_COLUMNS, repeated[0], strict=True))}")
 
 
 def _key(record: dict[str, object]) -> tuple[object, ...]:

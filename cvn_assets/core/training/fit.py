@@ -69,7 +69,9 @@ def combine_weights(class_weights: np.ndarray, cleanlab_weights: np.ndarray) -> 
     return left * right
 
 
-def training_weights(hard_labels: np.ndarray, class_balancing: bool, sample_weight: np.ndarray | None) -> np.ndarray | None:
+def training_weights(
+    hard_labels: np.ndarray, class_balancing: bool, sample_weight: np.ndarray | None
+) -> np.ndarray | None:
     """Class-balancing weights (or none) multiplied by any extra per-row weights."""
     weights = class_balance_weights(hard_labels) if class_balancing else np.ones(np.size(hard_labels))
     if sample_weight is None:

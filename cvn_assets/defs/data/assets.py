@@ -166,7 +166,9 @@ def build_data_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
     return [crypto_data]
 
 
-def _run(context: dg.AssetExecutionContext, resources: DataResources, artifacts: ArtifactStoreResource) -> Iterator[Any]:
+def _run(
+    context: dg.AssetExecutionContext, resources: DataResources, artifacts: ArtifactStoreResource
+) -> Iterator[Any]:
     crypto = context.partition_key
     selected = context.selected_asset_keys
     lineage = RunLineage(context.instance)

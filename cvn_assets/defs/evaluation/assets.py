@@ -41,7 +41,8 @@ def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *,
     inputs = [*oos_predictions.values(), *([stacked_ensemble] if stacked_ensemble is not None else [])]
     predictions = pd.concat([value["predictions"] for value in inputs], ignore_index=True)
     summaries = pd.concat([value["models"] for value in inputs], ignore_index=True)
-    metrics = cell_metrics(predictions, summaries, TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs))
+    simulator = TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs)
+    metrics = cell_metrics(predictions, summaries, simulator)
     rows = result_rows(metrics, sweep_id=sweep.name, crypto=cell.crypto, fold=cell.fold, config_id=cell.config_id,
                        members=sweep.catalogue.config(cell.config_id).members,
                        model_choices=model_choices(sweep.catalogue))

@@ -139,7 +139,9 @@ def test_sink_records_logs_and_posts_a_new_alert_once(store: AlertStore, webhook
     assert len(store.query()) == 1
 
 
-def test_sink_stores_redacted_details_and_never_logs_the_webhook_url(store: AlertStore, webhook: WebhookEndpoint) -> None:
+def test_sink_stores_redacted_details_and_never_logs_the_webhook_url(
+    store: AlertStore, webhook: WebhookEndpoint
+) -> None:
     lines: list[str] = []
     sink = AlertSink(store, WebhookSender(webhook.url), lines.append)
     sink.send(_alert(SLACK_TOKEN="xoxb-123", nested={"db_password": "hunter2"}))

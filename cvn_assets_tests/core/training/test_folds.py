@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_test_windows_tile_the_tail_and_training_expands(btc_labels: pd.DataFram
     tests = np.concatenate([fold.test for fold in btc_folds])
     labeled_positions = np.flatnonzero(labeled_mask(btc_labels))
     np.testing.assert_array_equal(tests, labeled_positions[labeled_positions >= btc_folds[0].test[0]])
-    for earlier, later in zip(btc_folds, btc_folds[1:]):
+    for earlier, later in itertools.pairwise(btc_folds):
         assert np.isin(earlier.train, later.train).all() and later.train.size > earlier.train.size
         assert earlier.test.max() < later.test.min()
 
