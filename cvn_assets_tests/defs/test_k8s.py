@@ -31,7 +31,8 @@ def as_run_tags(tags: dict[str, object]) -> dict[str, str]:
     @dg.asset
     def probe() -> None: ...
 
-    job = dg.Definitions(assets=[probe], jobs=[dg.define_asset_job("probe_job", tags=tags)]).resolve_job_def("probe_job")
+    defs = dg.Definitions(assets=[probe], jobs=[dg.define_asset_job("probe_job", tags=tags)])
+    job = defs.resolve_job_def("probe_job")
     return dict(job.run_tags)
 
 
