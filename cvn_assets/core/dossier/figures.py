@@ -11,6 +11,7 @@ import itertools
 import math
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -129,7 +130,7 @@ def _curve(bins: PooledBins) -> tuple[list[float], list[float]]:
     return [x for x, _ in points], [y for _, y in points]
 
 
-def _panels(count: int, height: float) -> tuple[Figure, list]:
+def _panels(count: int, height: float) -> tuple[Figure, list[Axes]]:
     columns = min(count, MAX_PANEL_COLUMNS)
     rows = math.ceil(count / columns)
     figure = Figure(figsize=(PANEL_INCHES * columns + 1.0, height * rows), dpi=FIGURE_DPI, layout="constrained")

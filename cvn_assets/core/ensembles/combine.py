@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.special import logit
 
@@ -129,8 +130,10 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
 
 def _instants(timestamps: pd.Series) -> np.ndarray:
     if isinstance(timestamps.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(timestamps.dtype):
-        return timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
-    return timestamps.to_numpy()
+        moments: npt.NDArray[np.datetime64] = timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+        return moments.view(np.int64)
+    values: np.ndarray = timestamps.to_numpy()
+    return values
 
 
 def run_ensemble(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cvn_assets.core.errors import TrainingError
 from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
@@ -114,7 +115,7 @@ class CatBoostLearner:
         self.n_iterations_ = int(self.model_.tree_count_)
         return self
 
-    def decision_margin(self, features: np.ndarray) -> np.ndarray:
+    def decision_margin(self, features: np.ndarray) -> npt.NDArray[np.float64]:
         from catboost import Pool
 
         margins = self.model_.predict(Pool(np.asarray(features, dtype=float)), prediction_type="RawFormulaVal",

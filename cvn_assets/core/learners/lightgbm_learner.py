@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cvn_assets.core.errors import TrainingError
 from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
@@ -123,7 +124,7 @@ class LightGBMLearner:
         self.n_iterations_ = int(self.booster_.current_iteration())
         return self
 
-    def decision_margin(self, features: np.ndarray) -> np.ndarray:
+    def decision_margin(self, features: np.ndarray) -> npt.NDArray[np.float64]:
         margins = self.booster_.predict(np.asarray(features, dtype=float), raw_score=True)
         return np.asarray(margins, dtype=float)
 

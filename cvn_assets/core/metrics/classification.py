@@ -7,6 +7,7 @@ finite probabilities in [0, 1].
 from __future__ import annotations
 
 import math
+from collections.abc import Sized
 
 import numpy as np
 import sklearn
@@ -62,8 +63,8 @@ def as_probabilities(p: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def check_same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
-    """Fail with InsufficientDataError when two row-aligned arrays differ in length."""
+def check_same_length(name_a: str, a: Sized, name_b: str, b: Sized) -> None:
+    """Fail with InsufficientDataError when two row-aligned sequences differ in length."""
     if len(a) != len(b):
         raise InsufficientDataError(f"{name_a} has {len(a)} rows but {name_b} has {len(b)}; they must be row-aligned")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cvn_assets.core.checks.sanity import CheckOutcome
@@ -58,7 +59,9 @@ def has_skill(rows: pd.DataFrame, thresholds: SkillThresholds = SkillThresholds(
     rate = _column(rows, SIGNAL_RATE)
     known = (rows["status"] == STATUS_OK).to_numpy() & np.isfinite(lift) & np.isfinite(rate)
     skilled = (lift > thresholds.min_f1_lift) & (rate <= thresholds.max_buy_signal_rate)
-    return pd.Series(np.where(known, skilled, None), index=rows.index, dtype=object)
+    verdicts = skilled.astype(object)
+    verdicts[~known] = None
+    return pd.Series(verdicts, index=rows.index, dtype=object)
 
 
 def skill_sanity(metrics: pd.DataFrame, thresholds: SkillThresholds = SkillThresholds()) -> CheckOutcome:
@@ -114,7 +117,8 @@ def _count_text(skilled: int, cells: int, not_recorded: int) -> str:
 def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
     if name not in rows.columns:
         return np.full(len(rows), np.nan)
-    return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    values: npt.NDArray[np.float64] = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    return values
 
 
 def _rounded(value: object) -> float:

@@ -15,12 +15,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.schema import INFO_COLUMNS, METRIC_COLUMNS, RESULT_COLUMNS, RESULT_KEY_COLUMNS, TEXT_COLUMNS
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 RESULTS_TABLE = "finetune_results"
 KEY_LENGTH = 128
@@ -32,7 +36,7 @@ _LOG = logging.getLogger(__name__)
 
 
 def _results_table(metadata: sa.MetaData) -> sa.Table:
-    columns: list[sa.Column] = [sa.Column(name, sa.String(KEY_LENGTH), primary_key=True)
+    columns: list[sa.Column[Any]] = [sa.Column(name, sa.String(KEY_LENGTH), primary_key=True)
                                 for name in RESULT_KEY_COLUMNS]
     for name in (*INFO_COLUMNS, *METRIC_COLUMNS):
         kind = sa.Text if name in TEXT_COLUMNS else sa.Integer if name in _INTEGER_COLUMNS else sa.Float
@@ -113,15 +117,17 @@ class ResultsStore:
             return [r[0] for r in connection.execute(sa.select(self.table.c.sweep_id).distinct())]
 
 
-def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert types
+def dialect_insert(engine: sa.Engine, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL share that syntax)."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
 
 
 def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
@@ -231,12 +237,12 @@ def _safe_url(url: str) -> str:
         return "an invalid database URL"
 
 
-def _clean(column: str, value: object) -> object:
+def _clean(column: str, value: Any) -> object:
     # NaN is "no value" in the table (SQL NULL); pandas gives numpy scalars that drivers reject.
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if column in _INTEGER_COLUMNS:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     if column in TEXT_COLUMNS or column in RESULT_KEY_COLUMNS:
         return str(value)
-    return float(value)  # type: ignore[arg-type]
+    return float(value)

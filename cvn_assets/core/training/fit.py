@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cvn_assets.core.errors import InsufficientDataError
@@ -58,12 +59,13 @@ def class_balance_weights(hard_labels: np.ndarray) -> np.ndarray:
     counts = np.bincount(labels, minlength=2).astype(float)
     if (counts == 0).any():
         raise InsufficientDataError(f"training window has a single class (HOLD={int(counts[0])}, BUY={int(counts[1])})")
-    return (labels.size / (2.0 * counts))[labels]
+    weights: npt.NDArray[np.float64] = (labels.size / (2.0 * counts))[labels]
+    return weights
 
 
 def combine_weights(class_weights: np.ndarray, cleanlab_weights: np.ndarray) -> np.ndarray:
     """Sample weights for training: the cleanlab weights multiply the class-balancing weights."""
-    left, right = np.asarray(class_weights, dtype=float), np.asarray(cleanlab_weights, dtype=float)
+    left, right = np.asarray(class_weights, dtype=np.float64), np.asarray(cleanlab_weights, dtype=np.float64)
     if left.shape != right.shape:
         raise ValueError(f"class_weights has length {left.size} but cleanlab_weights has length {right.size}")
     return left * right

@@ -32,7 +32,7 @@ WINDOW_NAMES: tuple[str, ...] = (TRAIN, VALIDATION, TEST)
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class FoldWindows:
         """Positions of window ``name`` ("train", "validation" or "test")."""
         if name not in WINDOW_NAMES:
             raise CatalogueError(f"window must be one of {WINDOW_NAMES}, got {name!r}")
-        return getattr(self, name)
+        positions: np.ndarray = getattr(self, name)
+        return positions
 
     def dropped(self, name: str) -> tuple[int, int]:
         """(purged, embargoed) row counts removed from the end of window ``name``."""
