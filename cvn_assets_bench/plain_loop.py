@@ -254,7 +254,7 @@ def cell_outcome(data: CryptoData, fold_id: str, config_id: str, catalogue: Cata
     clock = StageClock()
     try:
         return run_cell(data, fold_id, config_id, catalogue, sweep_id, n_threads, clock), clock, None
-    except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
+    except Exception as exc:  # mirrors a failed Dagster run, which never stops the sweep
         return None, clock, f"{type(exc).__name__}: {exc}"
 
 
@@ -269,6 +269,6 @@ def _attempt(sweep: PlainSweep, key: str, work: Callable[[], T]) -> T | None:
     # A failed partition is recorded and the sweep goes on, as the runner does with a failed run.
     try:
         return work()
-    except Exception as error:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
+    except Exception as error:  # mirrors a failed Dagster run, which never stops the sweep
         sweep.failures[key] = f"{type(error).__name__}: {error}"
         return None

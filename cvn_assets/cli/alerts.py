@@ -13,7 +13,7 @@ from cvn_assets.core.errors import CatalogueError
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("alerts", help="list recorded alerts (drop rates, training failures, drift)")
     parser.add_argument("--since", help="ISO time (2026-11-01T00:00Z) or an age such as 24h, 7d, 30m")
     parser.add_argument("--kind", help="only this kind, e.g. training_failed")

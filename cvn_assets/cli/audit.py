@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "audit", help="print the lineage of a factor's latest gate verdict",
         description="From the verdict to every cell, model, check, parameter, code version and OHLCV content hash "

@@ -124,7 +124,7 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
 
     real = training.training_targets
 
-    def broken_on_f2(raw_labels, fold, smoothing):  # noqa: ANN001, ANN202 - same signature as the real one
+    def broken_on_f2(raw_labels, fold, smoothing):  # same signature as the real one
         if fold.fold == "f2":
             raise ValueError("labels of f2 are unreadable")
         return real(raw_labels, fold, smoothing)

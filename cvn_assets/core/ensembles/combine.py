@@ -182,7 +182,7 @@ def run_ensemble(
                                n_threads=n_threads)
             if ensemble.learns_from_labels else ensemble.predict_proba(validation.matrix)
         )
-    except Exception as exc:  # noqa: BLE001 - a meta-model failure is recorded, not fatal to the sweep
+    except Exception as exc:  # a meta-model failure is recorded, not fatal to the sweep
         return EnsembleOutcome(name, STATUS_TRAINING_FAILED, empty_predictions(),
                                fit_seconds=time.perf_counter() - fit_started,
                                duration_seconds=time.perf_counter() - started, train_rows=validation.positions.size,

@@ -94,10 +94,11 @@ def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> J
             winners[factor_name] = None
             summary = ", ".join(f"{v.variant} {v.verdict}" for v in verdicts) or "no variant evaluated"
             reasons.append(f"{factor_name}: no variant passes its gate ({summary})")
-    if None in winners.values():
+    first_winner, second_winner = (winners[name] for name in rule.factors)
+    if first_winner is None or second_winner is None:
         return JointDecision(rule.name, None, winners, ("joint variant not materialized", *reasons))
     first, second = (catalogue.factor(name) for name in rule.factors)
-    config_id = joint_config_id(first.alias, winners[first.name], second.alias, winners[second.name])  # type: ignore[arg-type]
+    config_id = joint_config_id(first.alias, first_winner, second.alias, second_winner)
     return JointDecision(rule.name, config_id, winners, tuple(reasons))
 
 

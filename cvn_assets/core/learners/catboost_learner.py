@@ -50,7 +50,7 @@ def canonical_catboost_params(params: Mapping[str, Any]) -> dict[str, Any]:
     canonical = dict(params)
     try:
         _process_synonyms_groups(canonical)
-    except Exception as exc:  # noqa: BLE001 - CatBoostError, re-raised with the learner named
+    except Exception as exc:  # CatBoostError, re-raised with the learner named
         raise TrainingError(f"catboost: {exc}") from exc
     return canonical
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
+from typing import SupportsFloat
 
 import numpy as np
 import numpy.typing as npt
@@ -121,6 +122,6 @@ def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
     return values
 
 
-def _rounded(value: object) -> float:
-    number = float(value) if value is not None else math.nan  # type: ignore[arg-type]
+def _rounded(value: SupportsFloat | None) -> float:
+    number = float(value) if value is not None else math.nan
     return round(number, 6) if math.isfinite(number) else math.nan

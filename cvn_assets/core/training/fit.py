@@ -140,7 +140,7 @@ def fit_and_predict(
     try:
         learner.fit(feature_matrix[targets["position"].to_numpy()], targets["target"].to_numpy(), weights)
         scores = {w: _scores(learner, feature_matrix[_window(fold, w)], calibration) for w in EVALUATION_WINDOWS}
-    except Exception as exc:  # noqa: BLE001 - any learner failure is recorded, not fatal to the sweep
+    except Exception as exc:  # any learner failure is recorded, not fatal to the sweep
         elapsed = time.perf_counter() - started
         return ModelOutcome(model, STATUS_TRAINING_FAILED, _empty_predictions(), fit_seconds=elapsed,
                             duration_seconds=elapsed, train_rows=len(targets), error=f"{type(exc).__name__}: {exc}")

@@ -78,8 +78,8 @@ class CellAsset:
 
 def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAsset]:
     """Every cell asset of a sweep of these models and ensembles, upstream before downstream."""
-    functions = [smoothed_labels, cleanlab_mask, oos_predictions, *([stacked_ensemble] if ensembles else []),
-                 fold_metrics]
+    functions: list[Callable[..., Part]] = [smoothed_labels, cleanlab_mask, oos_predictions,
+                                            *([stacked_ensemble] if ensembles else []), fold_metrics]
     declared: dict[str, tuple[list[dg.AssetKey], bool]] = {}
     assets = []
     for function in functions:

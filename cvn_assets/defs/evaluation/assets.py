@@ -47,7 +47,7 @@ def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *,
                        members=sweep.catalogue.config(cell.config_id).members,
                        model_choices=model_choices(sweep.catalogue))
     failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
-    metadata = {
+    metadata: dict[str, dg.MetadataValue] = {
         "metrics": table_metadata(metrics.drop(columns=["reliability_bins"], errors="ignore")),
         "sweep_id": dg.MetadataValue.text(sweep.name),
         "models": dg.MetadataValue.int(len(metrics)),
@@ -78,7 +78,7 @@ def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefini
         payload = verdicts_to_dict(verdicts)
         payload.update(sweep_id=sweep.name, table=table.to_dict(orient="records"),
                        joint=decision.as_dict() if decision else None)
-        metadata = {
+        metadata: dict[str, dg.MetadataValue] = {
             "verdicts": table_metadata(table),
             "verdict_markdown": dg.MetadataValue.md(table.to_markdown(index=False)),
             "rows_evaluated": dg.MetadataValue.int(int((fold_metrics["factor"] == name).sum())),

@@ -78,7 +78,8 @@ def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: 
     # Partition-scoped lookup: the instance's "latest materialization" of a key ignores partitions.
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
                                               limit=1).records
-    return dict(records[0].asset_materialization.metadata) if records else None
+    materialization = records[0].asset_materialization if records else None
+    return dict(materialization.metadata) if materialization is not None else None
 
 
 def _table_rows(metadata: dict, name: str) -> list[dict]:
