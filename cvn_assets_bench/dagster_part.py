@@ -15,9 +15,9 @@ from typing import Any
 
 import dagster as dg
 
+from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.cells.step import CELL_STEP, RECORDING_SUMMARY
 from cvn_assets.defs.data.assets import CRYPTO_DATA_STEP
-from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.jobs import CRYPTO_DATA_ASSETS
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.orchestration.runner import run_sweep

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from cvn_assets.core.catalogue.loading import Catalogue, parse_catalogue
-from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 from cvn_assets.core.gate.sweep import evaluate_single_factor, forget_recent_verdicts
+from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 
 GATE_FACTOR = "label_smoothing"
 GATE_BASELINE = "none"

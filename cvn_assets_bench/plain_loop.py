@@ -19,18 +19,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from cvn_assets_bench.measure import StageClock
 from cvn_assets.core.catalogue.loading import Catalogue, model_choices
-from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv, ohlcv_content_hash
-from cvn_assets.core.data.validation import validate_ohlcv
-from cvn_assets.core.ensembles.cell import run_cell_ensembles
-from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
-from cvn_assets.core.labels.events import event_labels
-from cvn_assets.core.data.features import build_features
-from cvn_assets.core.training.folds import FoldWindows, fold_ids, folds_from_frame, folds_to_frame, walk_forward_folds
-from cvn_assets.core.gate import verdicts_to_dict
-from cvn_assets.core.metrics import TradeSimulator
-from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.checks.sanity import (
     CheckOutcome,
     cleanlab_cap_sanity,
@@ -39,10 +28,21 @@ from cvn_assets.core.checks.sanity import (
     prediction_sanity,
     training_targets_sanity,
 )
-from cvn_assets.core.schema import RESULT_KEY_COLUMNS
+from cvn_assets.core.data.features import build_features
+from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv, ohlcv_content_hash
+from cvn_assets.core.data.validation import validate_ohlcv
+from cvn_assets.core.ensembles.cell import run_cell_ensembles
+from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.gate.sweep import decide_joint, evaluate_joint, evaluate_single_factor, gate_table
+from cvn_assets.core.labels.events import event_labels
+from cvn_assets.core.metrics import TradeSimulator
+from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
+from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
+from cvn_assets.core.schema import RESULT_KEY_COLUMNS
 from cvn_assets.core.training.fit import FIT_LIBRARIES, fit_and_predict, training_targets
+from cvn_assets.core.training.folds import FoldWindows, fold_ids, folds_from_frame, folds_to_frame, walk_forward_folds
 from cvn_assets.execution import computes_in_processes, native_thread_limits, run_tasks, task_pool
+from cvn_assets_bench.measure import StageClock
 
 Outputs = dict[str, pd.DataFrame]
 T = TypeVar("T")
@@ -254,7 +254,7 @@ def cell_outcome(data: CryptoData, fold_id: str, config_id: str, catalogue: Cata
     clock = StageClock()
     try:
         return run_cell(data, fold_id, config_id, catalogue, sweep_id, n_threads, clock), clock, None
-    except Exception as exc:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
+    except Exception as exc:  # mirrors a failed Dagster run, which never stops the sweep
         return None, clock, f"{type(exc).__name__}: {exc}"
 
 
@@ -269,6 +269,6 @@ def _attempt(sweep: PlainSweep, key: str, work: Callable[[], T]) -> T | None:
     # A failed partition is recorded and the sweep goes on, as the runner does with a failed run.
     try:
         return work()
-    except Exception as error:  # noqa: BLE001 - mirrors a failed Dagster run, which never stops the sweep
+    except Exception as error:  # mirrors a failed Dagster run, which never stops the sweep
         sweep.failures[key] = f"{type(error).__name__}: {error}"
         return None

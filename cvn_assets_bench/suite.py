@@ -24,12 +24,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cvn_assets_bench.workload import Workload, quick_workload, write_changed_catalogue
 from cvn_assets.core.errors import CvnError
+from cvn_assets_bench.workload import Workload, quick_workload, write_changed_catalogue
 
 PARTS: tuple[str, ...] = ("plain", "dagster", "floor", "rerun", "gate", "events")
 # (f) only when asked for: it says where (a)'s time goes, and costs as long as (a).
@@ -209,7 +209,7 @@ def json_ready(value: Any) -> Any:
 
 
 def _meta(options: BenchOptions, parts: list[str]) -> dict[str, Any]:
-    return {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": options.quick,
+    return {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "quick": options.quick,
             "parts": parts, "isolation": ISOLATION, "python": platform.python_version(),
             "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "load_average_at_start": list(os.getloadavg()), "code_at_start": code_version()}

@@ -18,8 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cvn_assets_bench.measure import Usage, children_peak_rss_mb
 from cvn_assets.execution import close_pools
+from cvn_assets_bench.measure import Usage, children_peak_rss_mb
 
 PART_MODULES = {"plain": "cvn_assets_bench.plain_loop", "dagster": "cvn_assets_bench.dagster_part",
                 "floor": "cvn_assets_bench.dagster_part",
@@ -54,9 +54,9 @@ def _gate(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None])
 
 
 def _events(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]) -> dict[str, Any]:
+    from cvn_assets.defs.cells.computations import cell_assets
     from cvn_assets_bench.event_cost import measure_event_cost
     from cvn_assets_bench.workload import Workload
-    from cvn_assets.defs.cells.computations import cell_assets
 
     workload = Workload.from_json(workload_json)
     catalogue = workload.catalogue()

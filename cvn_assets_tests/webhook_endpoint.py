@@ -14,12 +14,12 @@ class WebhookEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:  # http.server API
                 bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(endpoint.status)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence stderr
+            def log_message(self, format: str, *args: object) -> None:  # silence stderr
                 pass
 
         self.bodies = bodies

@@ -4,7 +4,7 @@ or each cell's own with `--detail`)."""
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -13,7 +13,7 @@ from cvn_assets.core.errors import CatalogueError
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("alerts", help="list recorded alerts (drop rates, training failures, drift)")
     parser.add_argument("--since", help="ISO time (2026-11-01T00:00Z) or an age such as 24h, 7d, 30m")
     parser.add_argument("--kind", help="only this kind, e.g. training_failed")
@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
     if not text:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if text[-1] in _UNITS and text[:-1].isdecimal():
         try:
             return now - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
@@ -37,7 +37,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise CatalogueError(f"--since {text!r} is neither an ISO time nor an age like 24h / 7d") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def handle(args: argparse.Namespace) -> int:

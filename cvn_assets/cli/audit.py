@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "audit", help="print the lineage of a factor's latest gate verdict",
         description="From the verdict to every cell, model, check, parameter, code version and OHLCV content hash "
@@ -33,9 +33,9 @@ def handle(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cvn_assets.core.dossier.audit import audit_json, audit_markdown
-    from cvn_assets.lineage.audit import audit_verdict
     from cvn_assets.defs.resources import SweepResource
     from cvn_assets.defs.settings import Settings
+    from cvn_assets.lineage.audit import audit_verdict
 
     settings = Settings.from_env()
     current, error = None, None

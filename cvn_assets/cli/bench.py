@@ -10,7 +10,7 @@ from cvn_assets_bench.suite import DEFAULT_OUT, DEFAULT_PARTS, PARTS, BenchmarkE
 from cvn_assets_bench.summary import render_summary
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "bench", help="benchmark the sweep: Dagster vs a plain loop, a re-run, the gate over 20 variants",
         description="Parts: plain (the sweep as a plain loop), dagster (the sweep as `cvn-assets run` does it, on a "

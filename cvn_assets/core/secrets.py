@@ -123,7 +123,7 @@ class SecretScrubFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is left for the handler to report
+        except Exception:  # a malformed record is left for the handler to report
             return True
         scrubbed = _scrub_text(message, self._ordered)
         if scrubbed != message:

@@ -9,11 +9,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
+from cvn_assets.core.alerts.sink import AlertSink, AlertStore
+from cvn_assets.core.alerts.webhook import WebhookSender
 from cvn_assets.core.catalogue.loading import Catalogue, load_catalogue
 from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv_once
 from cvn_assets.core.data.validation import OhlcvRules
-from cvn_assets.core.alerts.sink import AlertSink, AlertStore
-from cvn_assets.core.alerts.webhook import WebhookSender
 from cvn_assets.core.results.store import ResultsStore
 from cvn_assets.defs.frame_store import FrameStore
 

@@ -6,8 +6,15 @@ step and the benchmark's plain loop compute through the same pool.
 """
 
 from cvn_assets.execution.pool import (
-    MIN_CELLS_FOR_PROCESSES, PROCESS_MODES, TaskPool, close_pools, computes_in_processes, native_thread_limits,
-    running_pool, task_pool, worker_pool,
+    MIN_CELLS_FOR_PROCESSES,
+    PROCESS_MODES,
+    TaskPool,
+    close_pools,
+    computes_in_processes,
+    native_thread_limits,
+    running_pool,
+    task_pool,
+    worker_pool,
 )
 from cvn_assets.execution.tasks import Finished, WorkerDied, run_tasks
 

@@ -8,7 +8,7 @@ reads only its own cell's values, so the values do not depend on the order or th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -35,7 +35,7 @@ class Finished(Generic[K, C]):
 
 def run_tasks(keys: Sequence[K], cells: Sequence[C], make_task: MakeTask[K, C], executor: Executor, *,
               deps: Mapping[K, Sequence[K]] | None = None, stored: Mapping[K, Mapping[C, Any]] | None = None,
-              stops: Callable[[Any], bool] | None = None) -> Iterator[Finished[K, C]]:
+              stops: Callable[[Any], bool] | None = None) -> Generator[Finished[K, C], None, None]:
     """Each task's value as soon as it is computed (upstream before downstream, for one cell).
 
     A value for which `stops(value)` is true starts no task of a later key (in `keys` order): the

@@ -16,11 +16,11 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.secrets import scrub
-from cvn_assets.lineage.provenance import annotate, now_section, recorded_provenance
+from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.lineage.fingerprints import run_fingerprint
 from cvn_assets.lineage.materializations import latest_records
+from cvn_assets.lineage.provenance import annotate, now_section, recorded_provenance
 from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY
-from cvn_assets.defs.partitions import split_cell_key
 
 GATE = dg.AssetKey("gate_verdict")
 FOLD_METRICS = dg.AssetKey("fold_metrics")
@@ -105,9 +105,8 @@ class StorageIds:
             return
         self._runs_read.add(run_id)
         for materialization in materializations:
-            if CONSUMED_KEY in materialization.metadata:
-                for upstream, consumed in materialization.metadata[CONSUMED_KEY].value.items():
-                    self.add(upstream, consumed)
+            for upstream, consumed in _consumed(materialization.metadata).items():
+                self.add(upstream, consumed)
 
     def add(self, asset: str, consumed: Sequence[Mapping[str, Any]]) -> None:
         for record in consumed:
@@ -134,7 +133,9 @@ def audit_verdict(instance: dg.DagsterInstance, name: str, variant: str | None =
     record = latest_records(instance, GATE, [name]).get(name)
     if record is None:
         raise DataSourceError(f"audit: no gate verdict for {name!r} on this instance; run the sweep first")
-    metadata = record.asset_materialization.metadata
+    verdict_materialization = record.asset_materialization
+    assert verdict_materialization is not None, "fetch_materializations returns materialization records"
+    metadata = verdict_materialization.metadata
     if CONSUMED_KEY not in metadata:
         raise DataSourceError(f"audit: the verdict of {name!r} (run {record.run_id}) records no consumed inputs; "
                               "re-run its gate")
@@ -142,9 +143,9 @@ def audit_verdict(instance: dg.DagsterInstance, name: str, variant: str | None =
     verdict = {"asset": GATE.to_user_string(), "partition": name, "storage_id": record.storage_id,
                "run_id": record.run_id, "timestamp": record.timestamp,
                "table": _rows(metadata, variant), "checks": contents["checks"],
-               "code_version": (record.asset_materialization.tags or {}).get("dagster/code_version")}
+               "code_version": (verdict_materialization.tags or {}).get("dagster/code_version")}
     recorded = recorded_provenance(metadata, name, current)
-    return audit_tree(instance, recorded, name, metadata[CONSUMED_KEY].value.get("fold_metrics", []), verdict,
+    return audit_tree(instance, recorded, name, _consumed(metadata).get("fold_metrics", []), verdict,
                       variant, now_section(recorded, current, current_error))
 
 
@@ -197,7 +198,7 @@ def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | 
             "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
             "storage_id": known.resolve(instance, materialization.asset_key, materialization.partition, run_id),
             "code_version": tags.get("dagster/code_version"), "data_version": tags.get("dagster/data_version"),
-            "consumed": metadata[CONSUMED_KEY].value if CONSUMED_KEY in metadata else {},
+            "consumed": _consumed(metadata),
             **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
         })
     checks = [{"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
@@ -224,6 +225,17 @@ def _run_events(instance: dg.DagsterInstance, run_id: str) -> RunEvents:
         while len(_FINISHED_RUNS) > FINISHED_RUNS_KEPT:
             _FINISHED_RUNS.popitem(last=False)
     return events
+
+
+def _consumed(metadata: Mapping[str, dg.MetadataValue]) -> Mapping[str, Any]:
+    """Per upstream asset, the reads (JSON records) a materialization recorded; none when it recorded nothing."""
+    if CONSUMED_KEY not in metadata:
+        return {}
+    consumed = metadata[CONSUMED_KEY].value
+    if not isinstance(consumed, Mapping):
+        raise DataSourceError(f"audit: a materialization's {CONSUMED_KEY!r} metadata is not a mapping of asset "
+                              "to reads")
+    return consumed
 
 
 def _rows(metadata: Mapping[str, Any], variant: str | None) -> list[dict[str, Any]]:

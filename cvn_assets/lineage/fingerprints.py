@@ -16,8 +16,8 @@ from functools import cache, cached_property
 
 import dagster as dg
 
-from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.core.catalogue.kinds import fingerprint
+from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.lineage.materializations import latest_records
 from cvn_assets.orchestration.range_retry import failed_check_partitions
 

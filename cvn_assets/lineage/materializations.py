@@ -12,7 +12,8 @@ PAGE = 1000
 def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey,
                    partitions: Sequence[str]) -> dict[str, dg.EventLogRecord]:
     """The latest materialization record of each partition that has one (newest pages first)."""
-    wanted, found = set(partitions), {}
+    wanted: set[str] = set(partitions)
+    found: dict[str, dg.EventLogRecord] = {}
     cursor = None
     while wanted - set(found):
         page = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(wanted)),

@@ -160,7 +160,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         initialized module 'sqlalchemy.orm.exc'". Call this before starting a thread that logs.
         """
         if self.enabled:
-            import sqlalchemy.orm  # noqa: F401
+            import sqlalchemy.orm  # noqa: F401 - imported for the side effect the docstring explains
 
     def finish_parent(self, context: dg.AssetExecutionContext) -> None:
         """Moves the end time of this Dagster run's parent run to now (after children logged with

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from cvn_assets_bench.gate_bench import many_variants_catalogue, synthetic_results, time_gate
-from cvn_assets_bench.suite import PARTS
-from cvn_assets_bench.summary import render_summary
-from cvn_assets_bench.workload import Workload, write_changed_catalogue
 from cvn_assets.cli.bench import selected_parts
 from cvn_assets.cli.main import main
 from cvn_assets.core.catalogue.loading import load_catalogue
 from cvn_assets.core.schema import RESULT_COLUMNS
+from cvn_assets_bench.gate_bench import many_variants_catalogue, synthetic_results, time_gate
+from cvn_assets_bench.suite import PARTS
+from cvn_assets_bench.summary import render_summary
+from cvn_assets_bench.workload import Workload, write_changed_catalogue
 
 SECTIONS = {"meta", "workload", "plain", "dagster", "floor", "plain_after", "rerun", "gate", "events", "comparison"}
 USAGE = ("wall_seconds", "cpu_seconds", "peak_rss_mb")

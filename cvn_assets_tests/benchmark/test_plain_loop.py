@@ -8,12 +8,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from cvn_assets_bench.plain_loop import run_plain_sweep
-from cvn_assets_bench.workload import Workload
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_KEY_COLUMNS
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 from cvn_assets.orchestration.runner import run_sweep
+from cvn_assets_bench.plain_loop import run_plain_sweep
+from cvn_assets_bench.workload import Workload
 
 CELL = {"cryptos": ["BTC"], "folds": ["f2"], "configs": ["ls_mild", "cl_filter"]}
 COUNT_COLUMNS = ["status", "train_rows", "val_rows", "test_rows"]

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,9 @@ def test_alerts_are_listed_and_filtered(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_since_accepts_ages_and_iso_times_and_names_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    now = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
     assert parse_since("24h", now) == now - timedelta(hours=24)
-    assert parse_since("2026-11-01T00:00Z") == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    assert parse_since("2026-11-01T00:00Z") == datetime(2026, 11, 1, tzinfo=UTC)
     assert main(["alerts", "--since", "yesterday"]) == 2
     assert "--since 'yesterday'" in capsys.readouterr().err
     assert main(["alerts", "--since", "99999999999d"]) == 2

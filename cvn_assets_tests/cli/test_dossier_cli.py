@@ -14,7 +14,13 @@ import yaml
 from cvn_assets.cli.main import main
 from cvn_assets.core.dossier import build_dossier, write_dossier
 from cvn_assets.core.results.store import ResultsStore
-from cvn_assets_tests.core.dossier.results_table import FACTOR, SWEEP, toy_catalogue, toy_catalogue_document, toy_results
+from cvn_assets_tests.core.dossier.results_table import (
+    FACTOR,
+    SWEEP,
+    toy_catalogue,
+    toy_catalogue_document,
+    toy_results,
+)
 
 CLI = str(Path(sys.executable).parent / "cvn-assets")
 
@@ -39,7 +45,9 @@ def _run(*args: str | Path) -> int:
     return main(["dossier", *map(str, args)])
 
 
-def test_a_csv_export_gives_the_stores_dossier(workspace: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_csv_export_gives_the_stores_dossier(
+    workspace: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = _run(FACTOR, "--from", workspace["csv"], "--catalogue", workspace["catalogue"], "--out", tmp_path)
     output = capsys.readouterr().out
     assert code == 0, output

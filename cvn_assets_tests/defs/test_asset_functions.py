@@ -5,9 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.cells.computations import cell_assets
 from cvn_assets.defs.data.assets import DATA_ASSETS
-from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cvn_assets"

@@ -15,7 +15,9 @@ PER_CRYPTO = ["ohlcv", "features", "raw_labels", "fold_windows"]
 XGBOOST_PREDICTIONS = dg.AssetKey(["oos_predictions", "xgboost"])
 
 
-def _materialize(defs: dg.Definitions, job: str, partition: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def _materialize(
+    defs: dg.Definitions, job: str, partition: str, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def(job).execute_in_process(partition_key=partition, instance=instance,
                                                          raise_on_error=False)
 
@@ -45,9 +47,9 @@ def test_a_cryptos_data_is_one_step_whose_assets_name_the_materializations_they_
                 for key in ("features", "raw_labels", "fold_windows")}
     upstream = {"features": "ohlcv", "raw_labels": "ohlcv", "fold_windows": "raw_labels"}
     for key, read in upstream.items():
+        data_version = records[read].asset_materialization.tags["dagster/data_version"]
         assert consumed[key] == {read: [{"partition": "BTC", "storage_id": records[read].storage_id,
-                                         "run_id": result.run_id,
-                                         "data_version": records[read].asset_materialization.tags["dagster/data_version"],
+                                         "run_id": result.run_id, "data_version": data_version,
                                          "code_version": "1"}]}
     digest = records["ohlcv"].asset_materialization.metadata["content_sha256"].value
     assert records["ohlcv"].asset_materialization.tags["dagster/data_version"] == digest
@@ -123,7 +125,8 @@ def test_learner_parameters_the_library_refuses_fail_when_the_definitions_are_bu
 @pytest.mark.parametrize(
     ("corrupt", "problem"),
     [
-        pytest.param(lambda f: f.assign(high=f["high"].where(f.index != 100, f["low"] - 1)), "row 100", id="high-below-low"),
+        pytest.param(lambda f: f.assign(high=f["high"].where(f.index != 100, f["low"] - 1)), "row 100",
+                     id="high-below-low"),
         pytest.param(lambda f: f.drop(index=range(200, 260)), "gap", id="gap-beyond-tolerance"),
         pytest.param(lambda f: pd.concat([f.iloc[:50], f.iloc[49:]]), "duplicate", id="duplicate-timestamp"),
     ],
@@ -166,10 +169,10 @@ def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_row
 
 def test_focal_variant_trains_the_focal_objective_under_the_xgboost_name(tmp_path: Path, small_data_dir: Path,
                                                                         instance: dg.DagsterInstance) -> None:
-    from cvn_assets.core.catalogue.loading import load_catalogue
     import yaml
 
-    document = yaml.safe_load((Path(__file__).resolve().parents[2] / "cvn_assets/catalogues/focal_loss.yaml").read_text())
+    catalogue_path = Path(__file__).resolve().parents[2] / "cvn_assets/catalogues/focal_loss.yaml"
+    document = yaml.safe_load(catalogue_path.read_text())
     document["sweep"]["universe"] = ["BTC"]
     document["learners"] = {"xgboost": {"num_boost_round": 25}}
     defs = build_defs(make_settings(tmp_path, small_data_dir, document))

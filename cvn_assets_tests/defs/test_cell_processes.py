@@ -7,10 +7,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from cvn_assets.defs.cells.computations import cell_assets
 from cvn_assets.defs.build import build_defs
-from cvn_assets.lineage.records import CONSUMED_KEY
+from cvn_assets.defs.cells.computations import cell_assets
 from cvn_assets.defs.settings import Settings
+from cvn_assets.lineage.records import CONSUMED_KEY
 from cvn_assets.orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 

@@ -6,16 +6,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cvn_assets_bench.dagster_part import recording_tail
-from cvn_assets.defs.cells.step import CELL_STEP, RECORDING_SUMMARY
-from cvn_assets.defs.cells.computations import cell_assets
 from cvn_assets.defs.build import build_defs
-from cvn_assets.lineage.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
-from cvn_assets.lineage.records import CONSUMED_KEY
+from cvn_assets.defs.cells.computations import cell_assets
+from cvn_assets.defs.cells.step import CELL_STEP, RECORDING_SUMMARY
 from cvn_assets.defs.partitions import box_keys, cell_boxes, contiguous_ranges
 from cvn_assets.defs.settings import Settings
+from cvn_assets.lineage.fingerprints import FINGERPRINTS_TAG, fingerprint_tags, recorded_fingerprints
+from cvn_assets.lineage.records import CONSUMED_KEY
 from cvn_assets.orchestration.run_settings import PLANNED_AS_RANGE, RANGE_END_TAG, RANGE_START_TAG
 from cvn_assets.orchestration.runner import run_sweep
+from cvn_assets_bench.dagster_part import recording_tail
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
 RANGE = ["BTC|f1.baseline", "BTC|f2.baseline", "BTC|f3.baseline"]
@@ -124,7 +124,7 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
 
     real = training.training_targets
 
-    def broken_on_f2(raw_labels, fold, smoothing):  # noqa: ANN001, ANN202 - same signature as the real one
+    def broken_on_f2(raw_labels, fold, smoothing):  # same signature as the real one
         if fold.fold == "f2":
             raise ValueError("labels of f2 are unreadable")
         return real(raw_labels, fold, smoothing)

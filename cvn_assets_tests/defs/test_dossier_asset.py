@@ -10,8 +10,8 @@ import pytest
 
 from cvn_assets.cli.main import main
 from cvn_assets.core.dossier import png_data_uri
-from cvn_assets.defs.evaluation.dossier import lineage_mapping
 from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.evaluation.dossier import lineage_mapping
 from cvn_assets.defs.settings import Settings
 from cvn_assets.orchestration.runner import run_sweep
 from cvn_assets_tests.conftest import make_settings

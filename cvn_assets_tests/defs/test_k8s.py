@@ -13,7 +13,13 @@ from kubernetes.utils import parse_quantity
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.k8s import (
-    EXECUTOR_ENV_VAR, HEAVY_RUN_TAG, HEAVY_RUN_TAG_VALUE, JOB_POD_SIZES, K8S_CONFIG_TAG, K8S_JOB_TAGS, THREADS_ENV_VAR,
+    EXECUTOR_ENV_VAR,
+    HEAVY_RUN_TAG,
+    HEAVY_RUN_TAG_VALUE,
+    JOB_POD_SIZES,
+    K8S_CONFIG_TAG,
+    K8S_JOB_TAGS,
+    THREADS_ENV_VAR,
     executor_from_name,
 )
 from cvn_assets.defs.settings import Settings
@@ -25,7 +31,8 @@ def as_run_tags(tags: dict[str, object]) -> dict[str, str]:
     @dg.asset
     def probe() -> None: ...
 
-    job = dg.Definitions(assets=[probe], jobs=[dg.define_asset_job("probe_job", tags=tags)]).resolve_job_def("probe_job")
+    defs = dg.Definitions(assets=[probe], jobs=[dg.define_asset_job("probe_job", tags=tags)])
+    job = defs.resolve_job_def("probe_job")
     return dict(job.run_tags)
 
 

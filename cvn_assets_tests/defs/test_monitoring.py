@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.alerts.sensors import scan_drift_monitors
+from cvn_assets.defs.build import build_defs
 from cvn_assets.orchestration.runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 from cvn_assets_tests.synthetic import shifted

@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from cvn_assets.defs.evaluation.promotion import PROMOTION_CONDITION
 from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.evaluation.promotion import PROMOTION_CONDITION
 
 PROMOTED = dg.AssetKey("promoted_baseline")
 
@@ -26,8 +26,8 @@ def test_promoting_without_a_lock_fails_naming_the_verdicts(small_settings, inst
 
 def _gate_graph(small_settings, tmp_path) -> dg.Definitions:
     """The real gate check and promotion asset over a gate verdict whose table the test chooses."""
-    from cvn_assets.defs.evaluation.promotion import build_promotion_assets
     from cvn_assets.defs.checks import build_checks
+    from cvn_assets.defs.evaluation.promotion import build_promotion_assets
     from cvn_assets.defs.partitions import build_partitions
 
     defs = build_defs(small_settings)
@@ -80,5 +80,6 @@ def test_promotion_is_evaluated_by_a_sensor_that_runs_by_default(small_settings)
     defs = build_defs(small_settings)
     graph = defs.resolve_asset_graph()
     evaluating = [s for s in defs.get_repository_def().sensor_defs
-                  if isinstance(s, dg.AutomationConditionSensorDefinition) and PROMOTED in s.asset_selection.resolve(graph)]
+                  if isinstance(s, dg.AutomationConditionSensorDefinition)
+                  and PROMOTED in s.asset_selection.resolve(graph)]
     assert [s.default_status for s in evaluating] == [dg.DefaultSensorStatus.RUNNING]

@@ -1,7 +1,7 @@
 """Schedules: what each tick submits, and the sweep job they launch doing what `make run` does."""
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +11,7 @@ from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 from cvn_assets_tests.conftest import make_settings
 
-TICK = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+TICK = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 def _schedule(defs: dg.Definitions, name: str) -> dg.ScheduleDefinition:

@@ -5,9 +5,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cvn_assets.defs.alerts.sensors import (
+    alert_delivery_sensor,
+    cleanlab_drop_rate_sensor,
+    drift_alert_sensor,
+    training_failure_sensor,
+)
 from cvn_assets.defs.resources import AlertSinkResource, SweepResource
-from cvn_assets.defs.alerts.sensors import (alert_delivery_sensor, cleanlab_drop_rate_sensor, drift_alert_sensor,
-                                     training_failure_sensor)
 from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
 
@@ -52,7 +56,7 @@ def test_several_partitions_at_once_are_all_seen(instance: dg.DagsterInstance, s
     _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
     assert "scanned 3 cleanlab masks, sent 2 alert(s)" in result.skip_message
     alerts = sink.store().query()
-    assert sorted(zip(alerts["kind"], [d["cells"] for d in alerts["details"]])) == [
+    assert sorted(zip(alerts["kind"], [d["cells"] for d in alerts["details"]], strict=True)) == [
         ("cleanlab_drop_rate", {"BTC|f1": 4.99}), ("minority_decimation", {"ETH|f2": 3.5})]
     assert set(sink.store().query(detail=True)["subject"]) == {"cleanlab_mask BTC|f1.cl_filter",
                                                                "cleanlab_mask ETH|f2.cl_filter"}

@@ -6,8 +6,8 @@ import pytest
 
 from cvn_assets.core.errors import CvnError
 from cvn_assets.defs.build import build_defs
-from cvn_assets.lineage.fingerprints import SweepFingerprints
 from cvn_assets.defs.settings import Settings
+from cvn_assets.lineage.fingerprints import SweepFingerprints
 
 
 def test_threads_and_cell_workers_default_to_one_cell_with_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,4 +50,5 @@ def validate_section(config_schema: Any, config: Mapping[str, Any]) -> dict[str,
     def validation_job() -> None:
         section()
 
-    return dg.validate_run_config(validation_job, {"ops": {"section": {"config": dict(config)}}})["ops"]["section"]["config"]
+    validated = dg.validate_run_config(validation_job, {"ops": {"section": {"config": dict(config)}}})
+    return validated["ops"]["section"]["config"]

@@ -62,7 +62,8 @@ def test_dependencies_are_installed_from_pyproject_before_the_source_is_copied(i
 def test_the_dependency_layer_installs_the_project_dependencies_and_the_k8s_extra(
     instructions: list[Instruction], tmp_path: Path,
 ) -> None:
-    extraction = re.fullmatch(r'python -c "(.+)" > requirements.txt', instructions[index_of(instructions, "RUN", "tomllib")].arguments)
+    run_arguments = instructions[index_of(instructions, "RUN", "tomllib")].arguments
+    extraction = re.fullmatch(r'python -c "(.+)" > requirements.txt', run_arguments)
     assert extraction is not None
     shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)
     requirements = subprocess.run([sys.executable, "-c", extraction.group(1)], cwd=tmp_path, capture_output=True,
@@ -76,7 +77,8 @@ def test_the_image_runs_as_a_numeric_non_root_user(instructions: list[Instructio
     [user] = [item.arguments for item in instructions if item.keyword == "USER"]
     uid, _, gid = user.partition(":")
     assert uid.isdigit() and int(uid) != 0 and (not gid or int(gid) != 0)
-    assert instructions.index(next(i for i in instructions if i.keyword == "USER")) > index_of(instructions, "COPY", "--from=build")
+    user = instructions.index(next(i for i in instructions if i.keyword == "USER"))
+    assert user > index_of(instructions, "COPY", "--from=build")
     helm_deployment = load_yaml(HELM_VALUES_YAML)["dagster-user-deployments"]["deployments"][0]
     assert helm_deployment["podSecurityContext"]["runAsUser"] == int(uid)
 
@@ -92,6 +94,7 @@ def test_the_code_server_serves_the_package_definitions_on_the_exposed_port(inst
 
 
 def test_the_build_context_leaves_out_local_state_but_keeps_what_the_build_copies() -> None:
-    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
     assert {".git", ".venv", ".dagster_home", "cvn_assets_tests"} <= ignored
     assert not {"pyproject.toml", "README.md", "cvn_assets"} & ignored

@@ -22,7 +22,12 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
 from cvn_assets_tests.deployment.files import (
-    HELM_VALUES_YAML, K8S_INSTANCE_YAML, K8S_RESOURCES_YAML, REPO_ROOT, load_yaml, load_yaml_documents,
+    HELM_VALUES_YAML,
+    K8S_INSTANCE_YAML,
+    K8S_RESOURCES_YAML,
+    REPO_ROOT,
+    load_yaml,
+    load_yaml_documents,
 )
 
 CHART_SCHEMA = Path(__file__).with_name("dagster_chart_values.schema.json")
@@ -55,7 +60,8 @@ def chart_validator() -> jsonschema.Draft7Validator:
 
 
 def schema_errors(values: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in chart_validator().iter_errors(values)]
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+            for error in chart_validator().iter_errors(values)]
 
 
 def camel_to_snake(value: Any) -> Any:
@@ -106,18 +112,23 @@ def test_the_k8s_run_launcher_matches_k8s_dagster_yaml(values: dict[str, Any], i
         assert launcher[key] == value, key
 
 
-def test_the_run_queue_monitoring_and_retries_match_k8s_dagster_yaml(values: dict[str, Any], instance: dict[str, Any]) -> None:
+def test_the_run_queue_monitoring_and_retries_match_k8s_dagster_yaml(
+    values: dict[str, Any], instance: dict[str, Any]
+) -> None:
     daemon = camel_to_snake(values["dagsterDaemon"])
     coordinator = daemon["run_coordinator"]
     assert coordinator["enabled"] and coordinator["type"] == instance["run_coordinator"]["class"]
     assert coordinator["config"]["queued_run_coordinator"] == instance["run_coordinator"]["config"]
     assert daemon["run_monitoring"] == instance["run_monitoring"]
     assert daemon["run_retries"] == instance["run_retries"]
-    assert camel_to_snake({key: value for key, value in values["retention"].items() if key != "enabled"}) == instance["retention"]
+    retention = {key: value for key, value in values["retention"].items() if key != "enabled"}
+    assert camel_to_snake(retention) == instance["retention"]
     assert values["telemetry"] == instance["telemetry"]
 
 
-def test_postgres_settings_match_the_instance_and_cluster_resources(values: dict[str, Any], instance: dict[str, Any]) -> None:
+def test_postgres_settings_match_the_instance_and_cluster_resources(
+    values: dict[str, Any], instance: dict[str, Any]
+) -> None:
     postgresql, launcher = values["postgresql"], instance["run_launcher"]["config"]
     assert postgresql["enabled"] is False and values["generatePostgresqlPasswordSecret"] is False
     assert values["global"]["postgresqlSecretName"] == launcher["postgres_password_secret"]
@@ -130,7 +141,9 @@ def test_postgres_settings_match_the_instance_and_cluster_resources(values: dict
     assert launcher["instance_config_map"] == "dagster-instance"
 
 
-def test_the_code_location_serves_the_package_definitions_on_the_image_port(values: dict[str, Any], instance: dict[str, Any]) -> None:
+def test_the_code_location_serves_the_package_definitions_on_the_image_port(
+    values: dict[str, Any], instance: dict[str, Any]
+) -> None:
     [deployment] = values["dagster-user-deployments"]["deployments"]
     module = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["module_name"]
     assert deployment["codeServerArgs"] == ["--module-name", module]

@@ -18,10 +18,16 @@ from dagster_postgres import DagsterPostgresStorage
 
 from cvn_assets.defs.k8s import HEAVY_RUN_TAG, HEAVY_RUN_TAG_VALUE, K8S_JOB_TAGS
 from cvn_assets_tests.deployment.files import (
-    INSTANCE_YAML, K8S_INSTANCE_YAML, PG_ENV, configurable_class, load_yaml, validate_section,
+    INSTANCE_YAML,
+    K8S_INSTANCE_YAML,
+    PG_ENV,
+    configurable_class,
+    load_yaml,
+    validate_section,
 )
 
-INSTANCE_FILES = [pytest.param(INSTANCE_YAML, id="dagster.yaml"), pytest.param(K8S_INSTANCE_YAML, id="k8s/dagster.yaml")]
+INSTANCE_FILES = [pytest.param(INSTANCE_YAML, id="dagster.yaml"),
+                  pytest.param(K8S_INSTANCE_YAML, id="k8s/dagster.yaml")]
 
 
 @pytest.fixture
@@ -129,7 +135,8 @@ def test_heavy_jobs_share_a_run_queue_limit_below_the_global_one() -> None:
 def test_runs_time_out_and_only_lost_workers_are_retried() -> None:
     config = load_yaml(INSTANCE_YAML)
     monitoring, retries = config["run_monitoring"], config["run_retries"]
-    assert monitoring["enabled"] and monitoring["start_timeout_seconds"] > 0 and monitoring["cancel_timeout_seconds"] > 0
+    assert monitoring["enabled"]
+    assert monitoring["start_timeout_seconds"] > 0 and monitoring["cancel_timeout_seconds"] > 0
     for job, tags in K8S_JOB_TAGS.items():
         assert 0 < int(str(tags[dg.MAX_RUNTIME_SECONDS_TAG])) <= monitoring["max_runtime_seconds"], job
     assert retries["enabled"] and retries["max_retries"] > 0

@@ -28,7 +28,13 @@ from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.k8s import HEAVY_RUN_TAG, K8S_CONFIG_TAG, K8S_JOB_TAGS
 from cvn_assets_tests.conftest import make_settings
-from cvn_assets_tests.deployment.files import K8S_INSTANCE_YAML, K8S_RESOURCES_YAML, load_yaml, load_yaml_documents, validate_section
+from cvn_assets_tests.deployment.files import (
+    K8S_INSTANCE_YAML,
+    K8S_RESOURCES_YAML,
+    load_yaml,
+    load_yaml_documents,
+    validate_section,
+)
 
 IMAGE = "registry.example.com/cvn-assets:0.1.0"
 CODE_LOCATION = "cvn-assets"
@@ -165,7 +171,8 @@ def test_the_job_reaches_postgres_and_the_shared_storage(submitted: Submitted) -
     assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {
         "secretKeyRef": {"name": "dagster-postgresql-secret", "key": "postgresql-password"}}
     assert env["DAGSTER_HOME"]["value"] == "/opt/dagster/dagster_home"
-    assert container["envFrom"] == [{"configMapRef": {"name": "cvn-assets-env"}}, {"secretRef": {"name": "cvn-assets-secrets"}}]
+    assert container["envFrom"] == [{"configMapRef": {"name": "cvn-assets-env"}},
+                                    {"secretRef": {"name": "cvn-assets-secrets"}}]
 
     config_map, claim = load_yaml_documents(K8S_RESOURCES_YAML)
     assert config_map["metadata"]["name"] == "cvn-assets-env"
@@ -194,9 +201,12 @@ def test_the_job_is_labelled_and_runs_as_a_non_root_user(submitted: Submitted) -
     assert manifest["spec"]["backoffLimit"] == 0
 
 
-def test_a_run_without_job_tags_gets_the_size_and_threads_of_a_cell_run(launch: Launch, cell_job: dg.JobDefinition) -> None:
+def test_a_run_without_job_tags_gets_the_size_and_threads_of_a_cell_run(
+    launch: Launch, cell_job: dg.JobDefinition
+) -> None:
     """Runs launched from the asset graph carry partition tags only: the launcher's defaults size them."""
-    _, manifest, run = launch(cell_job.get_tags_for_partition_key(PARTITION_TAGS["dagster/partition"], selected_asset_keys=None))
+    tags = cell_job.get_tags_for_partition_key(PARTITION_TAGS["dagster/partition"], selected_asset_keys=None)
+    _, manifest, run = launch(tags)
     assert K8S_CONFIG_TAG not in run.tags
     container = container_of(manifest)
     cell_resources = K8S_JOB_TAGS[CELL_JOB][K8S_CONFIG_TAG]["container_config"]["resources"]

@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.catalogue.configs import BASELINE_CONFIG_ID
-from cvn_assets.core.training.folds import fold_ids
+from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.results.store import ResultsStore
+from cvn_assets.core.training.folds import fold_ids
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.partitions import cell_key

@@ -83,14 +83,14 @@ def test_one_cell_and_one_variant_backfill_launched_over_graphql_write_their_res
                         & (results["config_id"] == CELL_CONFIG)]
     assert len(cell_rows) == len(ui_stack.catalogue.models)
     assert set(cell_rows["run_id"]) == {run_id}
-    assert set(zip(cell_rows["factor"], cell_rows["variant"])) == {("cleanlab", "filter")}
+    assert set(zip(cell_rows["factor"], cell_rows["variant"], strict=True)) == {("cleanlab", "filter")}
     assert cell_rows["f1_buy"].between(0.0, 1.0).all()
 
     backfilled = results[results["config_id"] == BACKFILL_CONFIG]
-    keys = [str(cell_key(c, f, BACKFILL_CONFIG)) for c, f in zip(backfilled["crypto"], backfilled["fold"])]
+    keys = [str(cell_key(c, f, BACKFILL_CONFIG)) for c, f in zip(backfilled["crypto"], backfilled["fold"], strict=True)]
     assert set(keys) == backfill_cells
     assert [run_of_cell[key] for key in keys] == backfilled["run_id"].tolist()
-    assert set(zip(backfilled["factor"], backfilled["variant"])) == {("cleanlab", "reweight")}
+    assert set(zip(backfilled["factor"], backfilled["variant"], strict=True)) == {("cleanlab", "reweight")}
     assert backfilled["f1_buy"].between(0.0, 1.0).all()
 
 

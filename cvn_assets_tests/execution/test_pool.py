@@ -9,13 +9,18 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cvn_assets.execution import (
-    MIN_CELLS_FOR_PROCESSES, close_pools, computes_in_processes, native_thread_limits, run_tasks, running_pool,
-    task_pool, worker_pool,
+    MIN_CELLS_FOR_PROCESSES,
+    close_pools,
+    computes_in_processes,
+    native_thread_limits,
+    run_tasks,
+    running_pool,
+    task_pool,
+    worker_pool,
 )
 
 ORPHAN_SECONDS = 30  # a worker still alive this long after its parent was killed fails the test

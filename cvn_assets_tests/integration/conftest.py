@@ -3,8 +3,9 @@
 They need a real server (127.0.0.1:5432, trust auth, user `postgres`; another one through
 CVN_TEST_POSTGRES_URL). When none answers there, the session starts a throwaway server of its own if
 the PostgreSQL binaries are on the machine (CVN_TEST_POSTGRES_START=never turns that off). Without
-either they skip and say why, except when the environment variable CI is set: there they fail. Each test session works in databases of its own
-(`cvn_it_<random>`), dropped at the end, so concurrent sessions on one server never collide.
+either they skip and say why, except when the environment variable CI is set: there they fail. Each test
+session works in databases of its own (`cvn_it_<random>`), dropped at the end, so concurrent sessions on one
+server never collide.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from cvn_assets_tests.integration.postgres import (
     try_admin,
     write_postgres_instance_home,
 )
-
 
 SERVER_KEY = pytest.StashKey[PostgresServer]()
 

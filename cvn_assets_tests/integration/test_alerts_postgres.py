@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from cvn_assets.core.alerts.alert import Alert
-
 from cvn_assets.core.alerts.sink import ALERTS_TABLE, AlertStore
 from cvn_assets.core.errors import DataSourceError
 
 pytestmark = pytest.mark.postgres
 
-T0 = datetime(2026, 4, 28, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 28, 12, 0, tzinfo=UTC)
 
 
 def _alert(key: str, kind: str = "cleanlab_drop_rate", at: datetime = T0, observed: float | None = 0.051) -> Alert:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
 
@@ -12,11 +13,10 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from cvn_assets.core.alerts.sink import AlertStore
 from cvn_assets.core.gate import verdict_table
-from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore, postgres_driver_url
 from cvn_assets.core.gate.sweep import evaluate_single_factor
+from cvn_assets.core.results.store import RESULTS_TABLE, ResultsStore, postgres_driver_url
 from cvn_assets.defs.build import build_defs
 from cvn_assets.orchestration.runner import run_sweep
-from cvn_assets_tests.lineage.fingerprint_runs import fingerprints_through_a_range_run
 from cvn_assets_tests.integration.postgres import postgres_instance, write_postgres_instance_home
 from cvn_assets_tests.integration.sweeps import (
     CRYPTO,
@@ -25,6 +25,7 @@ from cvn_assets_tests.integration.sweeps import (
     postgres_settings,
     sweep_in_child_process,
 )
+from cvn_assets_tests.lineage.fingerprint_runs import fingerprints_through_a_range_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -116,7 +117,7 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Pat
     # One process runs its runs one after another: runs that overlap come from the two sweeps at once.
     with postgres_instance(home) as instance:
         spans = sorted((record.start_time, record.end_time) for record in instance.get_run_records())
-    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))
+    assert any(later_start < end for (_, end), (later_start, _) in itertools.pairwise(spans))
 
 
 def test_a_run_over_more_cells_than_an_index_row_holds_keeps_every_fingerprint(

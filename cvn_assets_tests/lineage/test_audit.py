@@ -14,8 +14,8 @@ from cvn_assets.cli.main import main
 from cvn_assets.core.catalogue.loading import load_catalogue
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.lineage.audit import audit_verdict
 from cvn_assets.defs.build import build_defs
+from cvn_assets.lineage.audit import audit_verdict
 from cvn_assets.orchestration.runner import run_sweep
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
@@ -104,14 +104,15 @@ def test_every_link_of_the_audit_is_in_the_event_log(swept: tuple) -> None:
     assert {r["variant"] for r in narrowed["verdict"]["table"]} == {"mild"}
     with pytest.raises(DataSourceError, match="no variant 'strong'"):
         audit_verdict(instance, "label_smoothing", variant="strong", current=catalogue)
-    with pytest.raises(DataSourceError, match=r"'none' is the baseline of 'label_smoothing'.*one of \['aggressive', 'mild'\]"):
+    message = r"'none' is the baseline of 'label_smoothing'.*one of \['aggressive', 'mild'\]"
+    with pytest.raises(DataSourceError, match=message):
         audit_verdict(instance, "label_smoothing", variant="none", current=catalogue)
 
     stored = verdict.asset_materialization.metadata["audit"].value
     # the gate's own check runs after the verdict is stored: none yet, and the section says so
     assert "### Checks on the verdict\n\n(none)\n" in stored
-    assert f"`BTC|f3.ls_mild` — fold_metrics storage id {_latest(instance, 'fold_metrics', 'BTC|f3.ls_mild').storage_id}" \
-        in stored
+    storage_id = _latest(instance, "fold_metrics", "BTC|f3.ls_mild").storage_id
+    assert f"`BTC|f3.ls_mild` — fold_metrics storage id {storage_id}" in stored
 
 
 @pytest.mark.slow

@@ -7,7 +7,12 @@ import dagster as dg
 
 from cvn_assets.defs.build import build_defs
 from cvn_assets.lineage.fingerprints import (
-    FINGERPRINT_TAG, FINGERPRINTS_TAG, TAG_VALUE_LIMIT, SweepFingerprints, fingerprint_tags, run_fingerprint,
+    FINGERPRINT_TAG,
+    FINGERPRINTS_TAG,
+    TAG_VALUE_LIMIT,
+    SweepFingerprints,
+    fingerprint_tags,
+    run_fingerprint,
 )
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 from cvn_assets_tests.lineage.fingerprint_runs import CELLS, fingerprints_through_a_range_run

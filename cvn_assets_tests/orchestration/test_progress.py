@@ -2,8 +2,14 @@
 
 import io
 
-from cvn_assets.orchestration.progress import (ProgressBar, ProgressLines, cell_computed, cell_run, console_progress,
-                                      listening)
+from cvn_assets.orchestration.progress import (
+    ProgressBar,
+    ProgressLines,
+    cell_computed,
+    cell_run,
+    console_progress,
+    listening,
+)
 
 
 class _Clock:
@@ -41,7 +47,8 @@ def test_lines_come_at_most_every_interval_with_counts_and_the_time_left_at_the_
     progress.run_started("cell_job[ETH|f1.baseline]", cells=1, assets=1)  # a new run counts from zero
     clock.now = 211.0
     progress.computed("fold_metrics", "ETH|f1.baseline")
-    assert lines[-1] == "  ...   cell_job[ETH|f1.baseline]: 1/1 cell assets (100 %), fold_metrics 1/1 cells, about 0s left"
+    assert lines[-1] == ("  ...   cell_job[ETH|f1.baseline]: 1/1 cell assets (100 %), "
+                         "fold_metrics 1/1 cells, about 0s left")
 
 
 def test_only_listeners_hear_the_runs_and_their_cells() -> None:

@@ -44,7 +44,7 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     # the shared baseline appears once per factor it serves, plus once for the joint rule
     assert len(first) == 2 * 5 * (3 + 3 + 1)
     baseline = first[first["config_id"] == "baseline"]
-    assert set(zip(baseline["factor"], baseline["variant"])) == {
+    assert set(zip(baseline["factor"], baseline["variant"], strict=True)) == {
         ("label_smoothing", "none"), ("cleanlab", "off"), ("label_smoothing_x_cleanlab", "baseline")}
     for factor, variants in (("label_smoothing", ["mild", "aggressive"]), ("cleanlab", ["filter", "reweight"])):
         table = report.verdicts[factor]
@@ -169,7 +169,8 @@ def test_a_failed_run_of_the_sweep_alerts_once_per_run(tmp_path: Path, small_dat
     assert list(alerts["subject"]) == ["run crypto_data_job[ETH]"] * 2
     assert all(message.startswith("run failed: ") and "missing columns ['volume']" in message
                for message in alerts["message"])
-    assert {f"run_failed:{report.failed_run_ids['crypto_data_job[ETH]']}" for report in reports} == set(alerts["dedup_key"])
+    failed_runs = {report.failed_run_ids["crypto_data_job[ETH]"] for report in reports}
+    assert {f"run_failed:{run_id}" for run_id in failed_runs} == set(alerts["dedup_key"])
 
 
 def test_gates_whose_data_run_failed_say_so_in_one_line(tmp_path: Path, small_data_dir: Path,

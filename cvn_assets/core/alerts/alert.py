@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ def is_number(value: object) -> bool:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -55,4 +55,4 @@ class Alert:
         if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:
             raise CatalogueError(f"alert {self.dedup_key}: created_at must be timezone-aware, got {self.created_at}")
         # Frozen dataclass: normalising the stored timestamp to UTC needs object.__setattr__.
-        object.__setattr__(self, "created_at", self.created_at.astimezone(timezone.utc))
+        object.__setattr__(self, "created_at", self.created_at.astimezone(UTC))

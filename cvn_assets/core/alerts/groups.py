@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cvn_assets.core.alerts.webhook import format_number
-from cvn_assets.core.alerts.alert import Alert, SEVERITIES
+from cvn_assets.core.alerts.alert import SEVERITIES, Alert
 from cvn_assets.core.alerts.sink import AlertSink
+from cvn_assets.core.alerts.webhook import format_number
 
 _DIGEST_CHARS = 16  # of a group key's digest of its cells' keys: enough to tell groups apart
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
 from cvn_assets.core.alerts.alert import Alert
-from cvn_assets.core.alerts.sink import KIND_CLEANLAB_DROP_RATE, KIND_CONCEPT_DRIFT, KIND_DRIFT_PSI, KIND_MINORITY_DECIMATION, KIND_OUTPUT_SHARPNESS, KIND_TRAINING_FAILED
+from cvn_assets.core.alerts.sink import (
+    KIND_CLEANLAB_DROP_RATE,
+    KIND_CONCEPT_DRIFT,
+    KIND_DRIFT_PSI,
+    KIND_MINORITY_DECIMATION,
+    KIND_OUTPUT_SHARPNESS,
+    KIND_TRAINING_FAILED,
+)
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.secrets import scrub
 
@@ -63,7 +72,7 @@ def run_failure_alert(subject: str, cause: str, run_id: str) -> Alert:
                  observed=None, threshold=None, dedup_key=f"run_failed:{run_id}", details={})
 
 
-def drift_alerts(results: Sequence[Mapping[str, object]], crypto: str, recent_last_bar: str) -> list[Alert]:
+def drift_alerts(results: Sequence[Mapping[str, Any]], crypto: str, recent_last_bar: str) -> list[Alert]:
     """One alert per drift statistic at warn or critical (`results`: DriftResult fields as mappings).
 
     Keyed on the crypto, the statistic, its level and the newest bar seen: a daily re-run on the same
@@ -77,11 +86,11 @@ def drift_alerts(results: Sequence[Mapping[str, object]], crypto: str, recent_la
         kind = (KIND_DRIFT_PSI if metric.startswith("psi:") else
                 KIND_CONCEPT_DRIFT if metric == "concept_drift" else KIND_OUTPUT_SHARPNESS)
         threshold = result["threshold_critical"] if level == "critical" else result["threshold_warn"]
-        observed = float(result["value"])  # type: ignore[arg-type]
+        observed = float(result["value"])
         alerts.append(Alert(
             kind=kind, severity="critical" if level == "critical" else "warn", subject=f"drift_monitor {crypto}",
             message=f"{metric} = {observed:.4f} is {level} (threshold {threshold}) on bars up to {recent_last_bar}"
                     + (f": {result['detail']}" if result.get("detail") else ""),
-            observed=observed, threshold=None if threshold is None else float(threshold),  # type: ignore[arg-type]
+            observed=observed, threshold=None if threshold is None else float(threshold),
             dedup_key=f"{kind}:{crypto}:{metric}:{level}:{recent_last_bar}", details={"crypto": crypto}))
     return alerts

@@ -10,20 +10,23 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from cvn_assets.core.alerts.alert import SEVERITIES, Alert, is_number
+from cvn_assets.core.alerts.alert import Alert
 from cvn_assets.core.alerts.webhook import WebhookSender, format_number, json_default
 from cvn_assets.core.errors import CatalogueError, DataSourceError
 from cvn_assets.core.results.store import dialect_insert, open_table
 from cvn_assets.core.secrets import REDACTED, SECRET_KEY_PATTERN, redact  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 ALERTS_TABLE = "alerts"
 KIND_CLEANLAB_DROP_RATE = "cleanlab_drop_rate"
@@ -80,15 +83,16 @@ class AlertStore:
             "threshold": _optional_float(alert.threshold),
             "details": json.dumps(redact(alert.details), sort_keys=True, default=json_default),
             # SQLite keeps no offset, so every timestamp is stored as UTC.
-            "created_at": alert.created_at.astimezone(timezone.utc),
+            "created_at": alert.created_at.astimezone(UTC),
             "group_key": group_key,
         }
-        for name in ("dedup_key", "kind"):
-            limit = self.table.c[name].type.length
-            if len(row[name]) > limit:
+        for name, value in (("dedup_key", alert.dedup_key), ("kind", alert.kind)):
+            column_type = self.table.c[name].type
+            limit = column_type.length if isinstance(column_type, sa.String) else None
+            if limit is not None and len(value) > limit:
                 # SQLite would store it, PostgreSQL would refuse it: one rule for both.
                 raise DataSourceError(f"{ALERTS_TABLE}: alert {name} is longer than {limit} characters: "
-                                      f"{row[name][:80]}...")
+                                      f"{value[:80]}...")
         statement = self._insert().values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
         try:
             with self.engine.begin() as connection:
@@ -120,7 +124,7 @@ class AlertStore:
         if since is not None:
             if since.tzinfo is None:
                 raise CatalogueError(f"alerts query: since must be timezone-aware, got {since}")
-            statement = statement.where(self.table.c.created_at >= since.astimezone(timezone.utc))
+            statement = statement.where(self.table.c.created_at >= since.astimezone(UTC))
         if kind is not None:
             statement = statement.where(self.table.c.kind == kind)
         statement = statement.order_by(self.table.c.created_at.desc(), self.table.c.dedup_key)
@@ -158,7 +162,7 @@ class AlertStore:
             raise DataSourceError(f"{ALERTS_TABLE}: cannot read the alerts still to post: {exc}") from exc
         return None
 
-    def _insert(self):  # noqa: ANN202 - dialect-specific Insert types
+    def _insert(self) -> postgresql.Insert | sqlite.Insert:
         return dialect_insert(self.engine, self.table)
 
 
@@ -213,10 +217,10 @@ class AlertSink:
         return False
 
 
-def _stored_alert(row: Mapping[str, Any]) -> Alert:
+def _stored_alert(row: sa.RowMapping) -> Alert:
     # SQLite gives back the stored UTC time without its zone, PostgreSQL with the session's.
     created = pd.Timestamp(row["created_at"])
-    created = created.tz_localize(timezone.utc) if created.tzinfo is None else created.tz_convert(timezone.utc)
+    created = created.tz_localize(UTC) if created.tzinfo is None else created.tz_convert(UTC)
     return Alert(**{k: row[k] for k in ALERT_COLUMNS if k not in ("details", "created_at")},
                  details=json.loads(row["details"]), created_at=created.to_pydatetime())
 

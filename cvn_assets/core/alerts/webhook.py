@@ -63,7 +63,7 @@ class WebhookSender:
             self._url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
             self.last_error = f"HTTP {exc.code}"

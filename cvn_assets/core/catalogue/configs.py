@@ -8,8 +8,6 @@ lists the (factor, variant) pairs it stands for so the results table shows the s
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any

@@ -25,7 +25,10 @@ def register_factor_kind(name: str, params_class: type) -> None:
 
 
 def as_dict(params: Any) -> Any:
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else params
+    """A dataclass instance's fields as a dict; any other value as it is."""
+    if dataclasses.is_dataclass(params) and not isinstance(params, type):
+        return dataclasses.asdict(params)
+    return params
 
 
 def fingerprint(value: Any) -> str:

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cvn_assets.core.catalogue.configs import BASELINE_CONFIG_ID, TrainingConfig, build_configs
-from cvn_assets.core.catalogue.kinds import FACTOR_KINDS, as_dict, fingerprint, register_factor_kind
 from cvn_assets.core.catalogue.checks import check_known_keys, describe, integer, mapping_at, name_list
-from cvn_assets.core.catalogue.factors import Factor, JointRule, Variant, check_key, parse_factor
+from cvn_assets.core.catalogue.configs import TrainingConfig, build_configs
+from cvn_assets.core.catalogue.factors import Factor, JointRule, check_key, parse_factor
+from cvn_assets.core.catalogue.kinds import as_dict, fingerprint
+from cvn_assets.core.catalogue.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
 from cvn_assets.core.catalogue.yaml_io import read_catalogue_document
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.learners.registry import default_learner_names, learner_names
-from cvn_assets.core.catalogue.pipeline_params import PIPELINE_SECTIONS, PipelineParams, build_pipeline_params
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "catalogue.yaml"
 
@@ -176,7 +176,8 @@ def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:
     for name in names:
         missing = sorted(set(ensemble_base_models(name)) - set(models))
         if missing:
-            raise CatalogueError(f"catalogue: ensemble {name!r} needs base model(s) {missing} that the sweep does not train")
+            raise CatalogueError(f"catalogue: ensemble {name!r} needs base model(s) {missing} "
+                                 "that the sweep does not train")
     return tuple(names)
 
 
@@ -192,6 +193,7 @@ def _parse_joint_rules(document: Any, factors: tuple[Factor, ...]) -> tuple[Join
             raise CatalogueError(f"catalogue: joint rule {pair!r} must name two different factors")
         unknown = [name for name in pair if name not in names]
         if unknown:
-            raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; known: {sorted(names)}")
+            raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; "
+                                 f"known: {sorted(names)}")
         rules.append(JointRule((str(pair[0]), str(pair[1]))))
     return tuple(rules)

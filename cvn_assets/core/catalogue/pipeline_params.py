@@ -11,20 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cvn_assets.core.alerts.rules import AlertThresholds
-from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.catalogue.checks import check_field_types, check_known_keys, describe
+from cvn_assets.core.catalogue.learner_section import parse_learners_section
+from cvn_assets.core.checks.sanity import SanityThresholds
+from cvn_assets.core.data.features import FeatureParams
 from cvn_assets.core.data.validation import OhlcvRules
 from cvn_assets.core.drift.statistics import DriftThresholds
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.labels.events import EventFilterParams
-from cvn_assets.core.data.features import FeatureParams
-from cvn_assets.core.training.folds import FoldParams
 from cvn_assets.core.gate.thresholds import GateThresholds
 from cvn_assets.core.labels.barriers import BarrierParams
-from cvn_assets.core.catalogue.learner_section import parse_learners_section
-from cvn_assets.core.metrics.trading import CostModel
-from cvn_assets.core.checks.sanity import SanityThresholds
+from cvn_assets.core.labels.events import EventFilterParams
 from cvn_assets.core.metrics.skill import SkillThresholds
+from cvn_assets.core.metrics.trading import CostModel
+from cvn_assets.core.training.calibration import CalibrationParams
+from cvn_assets.core.training.folds import FoldParams
 from cvn_assets.core.training.thresholds import ThresholdParams
 
 

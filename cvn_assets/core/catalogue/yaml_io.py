@@ -36,7 +36,8 @@ class UniqueKeyLoader(yaml.SafeLoader):
                     f"catalogue {key_node.start_mark.name}: duplicate key {key!r} at line {line} "
                     f"(first given at line {first}); the mapping may hold each key once"
                 )
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def read_catalogue_document(source: Path) -> Any:

@@ -9,6 +9,7 @@ as "Unnamed: 0"), and a Parquet file keeps it as an unnamed index.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 import pandas as pd
 
@@ -17,6 +18,9 @@ from cvn_assets.core.schema import OHLCV_COLUMNS
 
 TIME_COLUMN_NAMES: tuple[str, ...] = ("timestamp", "time", "date", "datetime", "open_time")
 VALUE_COLUMNS: tuple[str, ...] = OHLCV_COLUMNS[1:]
+
+# A source column's label: a name read from a file or database, or any pandas column label.
+Label = TypeVar("Label")
 
 
 def normalise(name: object, crypto: str) -> str:
@@ -43,7 +47,7 @@ def first_column_time(table: pd.DataFrame, crypto: str) -> object | None:
     if table.shape[1] == 0:
         return None
     names = {normalise(column, crypto) for column in table.columns}
-    first = table.columns[0]
+    first: object = table.columns[0]
     if names & set(TIME_COLUMN_NAMES) or normalise(first, crypto) in VALUE_COLUMNS:
         return None
     values = table[first]
@@ -59,15 +63,15 @@ def first_column_time(table: pd.DataFrame, crypto: str) -> object | None:
     return None if pd.isna(parsed) else first
 
 
-def match_columns(columns: Iterable[object], crypto: str, source: str,
-                  time_column: object | None = None) -> dict[str, object]:
+def match_columns(columns: Iterable[Label], crypto: str, source: str,
+                  time_column: Label | None = None) -> dict[str, Label]:
     """Map each canonical column to the single source column that holds it.
 
     `time_column` is the time column found by its values (see `first_column_time`), used when no
     column has a time name.
     """
     columns = list(columns)
-    found: dict[str, list[object]] = {}
+    found: dict[str, list[Label]] = {}
     for column in columns:
         found.setdefault(normalise(column, crypto), []).append(column)
     listed = [str(c) for c in columns]

@@ -8,6 +8,7 @@ spacing, gaps), each vectorised over the whole frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -140,9 +141,9 @@ def _first(mask: pd.Series) -> int | None:
     return int(positions[0]) if positions.size else None
 
 
-def _number(value: object) -> str:
+def _number(value: SupportsFloat) -> str:
     """Plain Python repr (101.0, not np.float64(101.0)) so messages read like the data."""
-    return repr(float(value))  # type: ignore[arg-type]
+    return repr(float(value))
 
 
 def _cell(frame: pd.DataFrame, row: int, name: str) -> object:

@@ -25,8 +25,8 @@ def audit_markdown(tree: Mapping[str, Any]) -> str:
               json.dumps(tree["catalogue"], indent=1, sort_keys=True, default=str), "```"]
     lines += ["", f"## Cells ({len(tree['cells'])})", "", _agreement(tree["cells"], "cell"), ""]
     for cell in tree["cells"]:
-        lines.append(f"### `{cell['partition']}` — fold_metrics storage id {cell['storage_id']}, run `{cell['run_id']}` "
-                     f"({cell['run_status']}), input fingerprint `{cell.get('fingerprint')}`")
+        lines.append(f"### `{cell['partition']}` — fold_metrics storage id {cell['storage_id']}, "
+                     f"run `{cell['run_id']}` ({cell['run_status']}), input fingerprint `{cell.get('fingerprint')}`")
         lines += _own_provenance(cell)
         for asset in cell["assets"]:
             lines.append(_asset(asset))
@@ -104,8 +104,8 @@ def _libraries(libraries: Mapping[str, Any]) -> str:
 
 
 def _asset(asset: Mapping[str, Any]) -> str:
-    extras = ", ".join(f"{k} {asset[k]}" for k in ("content_sha256", "source", "rows", "first_bar", "last_bar",
-                                                     "status", "mlflow_run_id", "model_path") if asset.get(k) is not None)
+    keys = ("content_sha256", "source", "rows", "first_bar", "last_bar", "status", "mlflow_run_id", "model_path")
+    extras = ", ".join(f"{k} {asset[k]}" for k in keys if asset.get(k) is not None)
     consumed = "; ".join(f"{up}[{', '.join(str(r['partition']) for r in recs)}] → storage "
                          f"{', '.join(str(r['storage_id']) for r in recs)}"
                          for up, recs in asset.get("consumed", {}).items() if recs)

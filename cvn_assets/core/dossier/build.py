@@ -8,19 +8,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cvn_assets.core.secrets import redact
-from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.catalogue.configs import JOINT_BASELINE_VARIANT
+from cvn_assets.core.catalogue.loading import Catalogue
+from cvn_assets.core.checks.sanity import degenerate_metric_failures
 from cvn_assets.core.dossier.calibration import RELIABILITY_COLUMN, PooledBins, pool_reliability_bins
 from cvn_assets.core.dossier.source import normalise_results
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.gate import FactorVerdict, GateThresholds, VariantVerdict
 from cvn_assets.core.gate.blocking import SECONDARY_GATE_OF_METRIC
 from cvn_assets.core.gate.pairs import PRIMARY_METRIC, pair_cells
-from cvn_assets.core.checks.sanity import degenerate_metric_failures
-from cvn_assets.core.schema import STATUS_OK
-from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts
 from cvn_assets.core.gate.sweep import JointDecision, evaluate_joint, evaluate_single_factor, gate_table
+from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts
+from cvn_assets.core.schema import STATUS_OK
+from cvn_assets.core.secrets import redact
 
 PAIR_COLUMNS: tuple[str, ...] = ("baseline_f1_buy", "variant_f1_buy", "delta_f1_buy")
 EXCLUDED_COLUMNS: tuple[str, ...] = ("variant", "crypto", "fold", "reason")
@@ -106,7 +106,9 @@ def _baseline_first(counts: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return counts.sort_values("variant", key=lambda variants: variants != baseline, kind="stable")
 
 
-def _verdicts(catalogue: Catalogue, rows: pd.DataFrame, name: str) -> tuple[list[FactorVerdict], str, JointDecision | None]:
+def _verdicts(
+    catalogue: Catalogue, rows: pd.DataFrame, name: str
+) -> tuple[list[FactorVerdict], str, JointDecision | None]:
     rules = {rule.name: rule for rule in catalogue.joint_rules}
     present = sorted({str(f) for f in rows["factor"].dropna()})
     needed = rules[name].factors if name in rules else (name,)
@@ -144,7 +146,9 @@ def _bins(model_rows: pd.DataFrame, variant: str, cells: list[tuple[str, str]]) 
     return pool_reliability_bins(documents)
 
 
-def _excluded(details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, baseline: str, model: str | None) -> pd.DataFrame:
+def _excluded(
+    details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, baseline: str, model: str | None
+) -> pd.DataFrame:
     """Cells left out of the pairs (with the failing row's error) and cells failing a blocking check.
 
     A blocking check fails a variant whichever model it hit, so blocked cells of every model are listed.
@@ -152,7 +156,8 @@ def _excluded(details: tuple[VariantDetail, ...], factor_rows: pd.DataFrame, bas
     model_rows = factor_rows[factor_rows["model"] == model]
     failed = model_rows[model_rows["status"] != STATUS_OK]
     errors = ({(str(v), str(c), str(f)): str(e) for v, c, f, e in
-               zip(failed["variant"], failed["crypto"], failed["fold"], failed["error"], strict=True) if isinstance(e, str)}
+               zip(failed["variant"], failed["crypto"], failed["fold"], failed["error"], strict=True)
+               if isinstance(e, str)}
               if "error" in failed.columns else {})
     records = []
     for detail in details:

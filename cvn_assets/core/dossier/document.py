@@ -83,7 +83,8 @@ def to_html(blocks: Sequence[Block], image_source: ImageSource, title: str) -> s
         elif isinstance(block, Table):
             body.append(_html_table(block))
         else:
-            body.append(f'<figure><img src="{html.escape(image_source(block.name))}" alt="{html.escape(block.caption)}">'
+            body.append(f'<figure><img src="{html.escape(image_source(block.name))}" '
+                        f'alt="{html.escape(block.caption)}">'
                         f"<figcaption>{_inline(block.caption)}</figcaption></figure>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n"

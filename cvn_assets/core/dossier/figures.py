@@ -7,9 +7,11 @@ state), and saved without the software/date metadata, so the same dossier gives 
 from __future__ import annotations
 
 import io
+import itertools
 import math
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -72,7 +74,7 @@ def reliability_png(dossier: Dossier) -> bytes:
             curve.plot(x, y, marker=marker, color=colour, linewidth=1.5, markersize=4,
                        label=f"{name} ({bins.total} rows, {bins.cells} cells)")
             width = (bins.edges[1] - bins.edges[0]) * 0.4
-            centres = [(low + high) / 2 + side * width / 2 for low, high in zip(bins.edges, bins.edges[1:])]
+            centres = [(low + high) / 2 + side * width / 2 for low, high in itertools.pairwise(bins.edges)]
             counts.bar(centres, bins.count, width=width, color=colour)
         if detail.baseline_bins is None and detail.variant_bins is None:
             curve.text(0.5, 0.5, "no reliability bins", ha="center", va="center", transform=curve.transAxes)
@@ -128,7 +130,7 @@ def _curve(bins: PooledBins) -> tuple[list[float], list[float]]:
     return [x for x, _ in points], [y for _, y in points]
 
 
-def _panels(count: int, height: float) -> tuple[Figure, list]:
+def _panels(count: int, height: float) -> tuple[Figure, list[Axes]]:
     columns = min(count, MAX_PANEL_COLUMNS)
     rows = math.ceil(count / columns)
     figure = Figure(figsize=(PANEL_INCHES * columns + 1.0, height * rows), dpi=FIGURE_DPI, layout="constrained")

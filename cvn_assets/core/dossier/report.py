@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Collection
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -219,8 +220,8 @@ def _interval(low: float, high: float) -> str:
     return f"[{_num(low, '+.4f')}, {_num(high, '+.4f')}]"
 
 
-def _num(value: object, spec: str) -> str:
+def _num(value: SupportsFloat | None, spec: str) -> str:
     if value is None:
         return "n/a"
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     return "n/a" if math.isnan(number) else format(number, spec)

@@ -68,7 +68,9 @@ def normalise_results(frame: pd.DataFrame, where: str = "results table") -> pd.D
     return out
 
 
-def select_sweep(results: pd.DataFrame, sweep_id: str | None, where: str = "results table") -> tuple[pd.DataFrame, str | None]:
+def select_sweep(
+    results: pd.DataFrame, sweep_id: str | None, where: str = "results table"
+) -> tuple[pd.DataFrame, str | None]:
     """Rows of one sweep and its id: `sweep_id`, or the table's only sweep when not given."""
     if "sweep_id" not in results.columns:
         if sweep_id is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from cvn_assets.core.data.features import FeatureParams, build_features
 from cvn_assets.core.drift.statistics import (
     LEVEL_CRITICAL,
     LEVEL_OK,
@@ -25,7 +26,6 @@ from cvn_assets.core.drift.statistics import (
     sharpness_drift,
 )
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.data.features import FeatureParams, build_features
 from cvn_assets.core.labels.barriers import BarrierParams, triple_barrier_labels
 from cvn_assets.core.training.scoring import ScoringBundle
 
@@ -58,7 +58,8 @@ class DriftReport:
         """Every statistic as a DriftResult (PSI rows named `psi:<feature>`)."""
         warn, critical = self.thresholds.psi_warn, self.thresholds.psi_critical
         psi = [DriftResult(f"psi:{row.feature}", float(row.psi), warn, critical, row.level,
-                           f"PSI of {row.feature}, recent vs training window") for row in self.psi.itertuples(index=False)]
+                           f"PSI of {row.feature}, recent vs training window")
+               for row in self.psi.itertuples(index=False)]
         return [*psi, *([self.concept] if self.concept else []), self.sharpness]
 
 

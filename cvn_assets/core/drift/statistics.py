@@ -229,7 +229,7 @@ def _shares(values: np.ndarray, edges: np.ndarray, epsilon: float) -> np.ndarray
     # searchsorted on the interior edges is the open-ended histogram: np.histogram needs finite outer edges.
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1)
     shares = counts / values.size + epsilon
-    return shares / shares.sum()
+    return shares / float(shares.sum())
 
 
 def _clean_sample(values: np.ndarray, name: str, bins: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass, replace
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -17,7 +17,10 @@ from sklearn.exceptions import NotFittedError
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.metrics.classification import as_hard_labels
 
-ParamsT = TypeVar("ParamsT")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+ParamsT = TypeVar("ParamsT", bound="DataclassInstance")
 
 
 @runtime_checkable
@@ -54,7 +57,7 @@ def resolve_params(ensemble: str, defaults: ParamsT, params: Mapping[str, Any]) 
     if unknown:
         allowed = ", ".join(known) if known else "none"
         raise CatalogueError(f"ensemble {ensemble!r}: unknown parameter(s) {unknown}; allowed: {allowed}")
-    return replace(defaults, **params)  # type: ignore[type-var]
+    return replace(defaults, **params)
 
 
 def check_positive(ensemble: str, parameter: str, value: object, integer: bool = False) -> None:

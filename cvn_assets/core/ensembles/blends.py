@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 
 from cvn_assets.core.ensembles.base import check_fitted, check_matrix, check_training_labels, resolve_params
@@ -44,7 +45,7 @@ class _WeightedBlend:
 
     def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
         check_fitted(self, "weights_")
-        blended = check_matrix(self.name, matrix, len(self.base_models)) @ self.weights_
+        blended: npt.NDArray[np.float64] = check_matrix(self.name, matrix, len(self.base_models)) @ self.weights_
         # Weights sum to 1 only up to rounding, so a blend of ones can land a hair above 1.
         return np.clip(blended, 0.0, 1.0)
 
@@ -86,7 +87,7 @@ class BlendAuc(_WeightedBlend):
         self.auc_ = np.array([roc_auc_score(labels, matrix[:, j]) for j in range(matrix.shape[1])])
         edge = np.maximum(self.auc_ - 0.5, 0.0)
         if edge.sum() == 0.0:
-            aucs = ", ".join(f"{m}={a:.4f}" for m, a in zip(self.base_models, self.auc_))
+            aucs = ", ".join(f"{m}={a:.4f}" for m, a in zip(self.base_models, self.auc_, strict=True))
             note = f"no base model has validation AUC above 0.5 ({aucs}); equal weights used"
             return np.full(matrix.shape[1], 1.0 / matrix.shape[1]), note
         return edge / edge.sum(), None

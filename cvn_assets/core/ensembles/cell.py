@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from cvn_assets.core.catalogue.pipeline_params import PipelineParams
 from cvn_assets.core.ensembles.combine import EnsembleOutcome, WindowMatrix, base_matrices, run_ensemble
 from cvn_assets.core.ensembles.registry import ensemble_base_models
 from cvn_assets.core.metrics.trades import TradeSimulator
-from cvn_assets.core.catalogue.pipeline_params import PipelineParams
 from cvn_assets.core.schema import STATUS_TRAINING_FAILED
 
 

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.special import logit
 
-from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
-from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.ensembles.base import Ensemble, check_training_labels
 from cvn_assets.core.ensembles.out_of_fold import out_of_fold_scores
 from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
@@ -30,8 +29,10 @@ from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.metrics.classification import as_hard_labels
 from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
-from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
+from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
+from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.training.fit import ModelOutcome
+from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
 
 WINDOWS: tuple[str, ...] = ("validation", "test")
 BASE_COLUMNS: tuple[str, ...] = ("model", "window", "position", "timestamp", "y", "score", "p")
@@ -129,8 +130,10 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
 
 def _instants(timestamps: pd.Series) -> np.ndarray:
     if isinstance(timestamps.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(timestamps.dtype):
-        return timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
-    return timestamps.to_numpy()
+        moments: npt.NDArray[np.datetime64] = timestamps.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+        return moments.view(np.int64)
+    values: np.ndarray = timestamps.to_numpy()
+    return values
 
 
 def run_ensemble(
@@ -179,7 +182,7 @@ def run_ensemble(
                                n_threads=n_threads)
             if ensemble.learns_from_labels else ensemble.predict_proba(validation.matrix)
         )
-    except Exception as exc:  # noqa: BLE001 - a meta-model failure is recorded, not fatal to the sweep
+    except Exception as exc:  # a meta-model failure is recorded, not fatal to the sweep
         return EnsembleOutcome(name, STATUS_TRAINING_FAILED, empty_predictions(),
                                fit_seconds=time.perf_counter() - fit_started,
                                duration_seconds=time.perf_counter() - started, train_rows=validation.positions.size,

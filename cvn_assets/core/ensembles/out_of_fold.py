@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
 from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration, make_calibrator
 from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted
-from cvn_assets.core.ensembles.registry import ensemble_base_models, make_ensemble
 
 
 def nested_base_inputs(scores: np.ndarray, y: np.ndarray, calibration: CalibrationParams, blocks: CrossFitBlocks,

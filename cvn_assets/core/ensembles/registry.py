@@ -7,15 +7,26 @@ in the column order its `fit` and `predict_proba` expect.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cvn_assets.core.ensembles.base import Ensemble
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.plugins import import_package_modules
 
-EnsembleClass = TypeVar("EnsembleClass", bound=type)
 
-_REGISTRY: dict[str, type] = {}
+class EnsembleFactory(Protocol):
+    """An ensemble class as registered: its registration attributes and its constructor."""
+
+    name: str
+    base_models: tuple[str, ...]
+
+    def __call__(self, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Ensemble:
+        ...
+
+
+EnsembleClass = TypeVar("EnsembleClass", bound=EnsembleFactory)
+
+_REGISTRY: dict[str, EnsembleFactory] = {}
 
 
 def register_ensemble(name: str, base_models: Sequence[str]) -> Callable[[EnsembleClass], EnsembleClass]:
@@ -56,7 +67,7 @@ def ensemble_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _registered(name: str) -> type:
+def _registered(name: str) -> EnsembleFactory:
     _discover()
     if name not in _REGISTRY:
         raise CatalogueError(f"unknown ensemble {name!r}; registered: {sorted(_REGISTRY)}")

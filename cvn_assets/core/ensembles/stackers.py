@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import logit
 from sklearn.linear_model import LogisticRegression
 
@@ -91,7 +92,8 @@ class StackLogreg(_Stacker):
 
     def _features(self, matrix: np.ndarray, clip_eps: float) -> np.ndarray:
         probabilities = check_matrix(self.name, matrix, len(self.base_models))
-        return logit(np.clip(probabilities, clip_eps, 1.0 - clip_eps))
+        logits: npt.NDArray[np.float64] = logit(np.clip(probabilities, clip_eps, 1.0 - clip_eps))
+        return logits
 
     def fit(self, val_matrix: np.ndarray, y_val: np.ndarray) -> StackLogreg:
         settings = self._settings()

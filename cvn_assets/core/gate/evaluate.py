@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 import cvn_assets.core.gate.checks as checks
+from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.gate.blocking import BlockingFailure, as_failures
 from cvn_assets.core.gate.checks import GateCheck
 from cvn_assets.core.gate.decision import Verdict, decide

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -79,7 +80,8 @@ def cluster_pseudo_means(deltas: pd.Series) -> np.ndarray:
     counts = np.bincount(codes).astype(float)
     means = np.bincount(codes, weights=values) / counts
     grand = float(values.mean())
-    return grand + means.size * counts * (means - grand) / counts.sum()
+    pseudo_means: npt.NDArray[np.float64] = grand + means.size * counts * (means - grand) / counts.sum()
+    return pseudo_means
 
 
 def cluster_t_interval(z: np.ndarray, confidence_level: float) -> tuple[tuple[float, float], float]:
@@ -115,7 +117,8 @@ def two_stage_bootstrap_means(deltas: pd.Series, n_resamples: int, seed: int) ->
     folds = np.floor(rng.random((n_resamples, counts.size, widest)) * drawn_counts[..., None]).astype(int)
     used = np.arange(widest) < drawn_counts[..., None]
     values = padded[drawn[..., None], folds] * used
-    return values.sum(axis=(1, 2)) / drawn_counts.sum(axis=1)
+    resample_means: npt.NDArray[np.float64] = values.sum(axis=(1, 2)) / drawn_counts.sum(axis=1)
+    return resample_means
 
 
 def _cluster_mde(z: np.ndarray, thresholds: GateThresholds) -> float:

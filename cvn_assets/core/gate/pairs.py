@@ -151,7 +151,7 @@ def _problems(side: str, frame: pd.DataFrame) -> dict[Hashable, list[str]]:
     """Why each present cell cannot be paired (an empty list when it can), in one pass over the rows."""
     out: dict[Hashable, list[str]] = {}
     primary = pd.to_numeric(frame[PRIMARY_METRIC], errors="coerce").to_numpy(dtype=float)
-    for cell, status, value in zip(frame.index, frame["status"], primary):
+    for cell, status, value in zip(frame.index, frame["status"], primary, strict=True):
         if status != STATUS_OK:
             out[cell] = [f"{side} status {status}"]
         elif not math.isfinite(value):

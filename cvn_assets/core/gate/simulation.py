@@ -27,7 +27,7 @@ from cvn_assets.core.gate.decision import Verdict, decide
 from cvn_assets.core.gate.evaluate import primary_checks
 from cvn_assets.core.gate.inference import infer
 from cvn_assets.core.gate.statistics import cohens_d_paired
-from cvn_assets.core.gate.thresholds import INFERENCE_METHODS, GateThresholds
+from cvn_assets.core.gate.thresholds import INFERENCE_METHODS, GateThresholds, InferenceMethod
 
 SET_TO_PASS: tuple[str, ...] = ("joint.sortino", "joint.expectancy_net", "joint.max_drawdown", "calibration",
                                 "density")
@@ -50,7 +50,7 @@ class SimulationSettings:
     lifts: tuple[float, ...] = (0.0, 0.015, 0.03)
     delta_sd: float = 0.03
     bootstrap_resamples: int = 1000
-    methods: tuple[str, ...] = INFERENCE_METHODS
+    methods: tuple[InferenceMethod, ...] = INFERENCE_METHODS
     reference_rho: float = 0.5
     target_false_lock: float = 0.05
     target_coverage: float = 0.90
@@ -88,7 +88,7 @@ def simulate(settings: SimulationSettings, progress: Callable[[str], None] | Non
     rng = np.random.default_rng(settings.seed)
     shared = rng.standard_normal((settings.n_sweeps, settings.n_cryptos, 1))
     own = rng.standard_normal((settings.n_sweeps, settings.n_cryptos, settings.n_folds))
-    base = {m: GateThresholds(inference=m, bootstrap_resamples=settings.bootstrap_resamples)  # type: ignore[arg-type]
+    base = {m: GateThresholds(inference=m, bootstrap_resamples=settings.bootstrap_resamples)
             for m in settings.methods}
     rows = []
     for rho in settings.rhos:

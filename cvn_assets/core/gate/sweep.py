@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cvn_assets.core.catalogue.configs import JOINT_BASELINE_VARIANT, joint_config_id
 from cvn_assets.core.catalogue.factors import JointRule
 from cvn_assets.core.catalogue.loading import Catalogue
-from cvn_assets.core.catalogue.configs import JOINT_BASELINE_VARIANT, joint_config_id
 from cvn_assets.core.gate import FactorVerdict, Verdict, blocking_failures_by_variant, evaluate_factor, verdict_table
 
 
@@ -94,14 +94,17 @@ def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> J
             winners[factor_name] = None
             summary = ", ".join(f"{v.variant} {v.verdict}" for v in verdicts) or "no variant evaluated"
             reasons.append(f"{factor_name}: no variant passes its gate ({summary})")
-    if None in winners.values():
+    first_winner, second_winner = (winners[name] for name in rule.factors)
+    if first_winner is None or second_winner is None:
         return JointDecision(rule.name, None, winners, ("joint variant not materialized", *reasons))
     first, second = (catalogue.factor(name) for name in rule.factors)
-    config_id = joint_config_id(first.alias, winners[first.name], second.alias, winners[second.name])  # type: ignore[arg-type]
+    config_id = joint_config_id(first.alias, first_winner, second.alias, second_winner)
     return JointDecision(rule.name, config_id, winners, tuple(reasons))
 
 
-def evaluate_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> tuple[list[FactorVerdict], JointDecision]:
+def evaluate_joint(
+    catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame
+) -> tuple[list[FactorVerdict], JointDecision]:
     """Verdict of the joint candidate against the shared baseline, when the rule lets it run."""
     decision = decide_joint(catalogue, rule, rows)
     joint_rows = rows[rows["factor"] == rule.name]

@@ -12,7 +12,7 @@ from cvn_assets.core.errors import CatalogueError
 # cluster_t treats each crypto as one independent unit; cell_bootstrap is the earlier method, kept
 # to compare with, which treats the crypto × fold cells as independent draws.
 InferenceMethod = Literal["cluster_t", "two_stage_bootstrap", "cell_bootstrap"]
-INFERENCE_METHODS: tuple[str, ...] = get_args(InferenceMethod)
+INFERENCE_METHODS: tuple[InferenceMethod, ...] = get_args(InferenceMethod)
 DEFAULT_INFERENCE: InferenceMethod = "cluster_t"
 
 

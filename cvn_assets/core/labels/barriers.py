@@ -7,10 +7,12 @@ is BUY (1.0) when the take-profit is touched first and HOLD (0.0) otherwise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cvn_assets.core.errors import CatalogueError, OhlcvValidationError
@@ -49,7 +51,7 @@ class BarrierParams:
     def __post_init__(self) -> None:
         for name in ("stop_atr", "take_atr"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
                 raise CatalogueError(f"barrier parameter {name} must be a positive finite number, got {value!r}")
         for name in ("horizon", "atr_period"):
             value = getattr(self, name)
@@ -64,7 +66,7 @@ class BarrierParams:
 
 def is_positive_int(value: object) -> bool:
     """True for an integer (not a bool) >= 1."""
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 1
 
 
 def require_columns(ohlcv: pd.DataFrame, columns: tuple[str, ...], consumer: str) -> None:
@@ -171,4 +173,5 @@ def triple_barrier_labels(ohlcv: pd.DataFrame, params: BarrierParams = BarrierPa
 
 def labeled_mask(labels: pd.DataFrame) -> np.ndarray:
     """Boolean mask of the rows of a ``triple_barrier_labels`` frame that carry a label."""
-    return labels[LABEL].notna().to_numpy()
+    mask: npt.NDArray[np.bool_] = labels[LABEL].notna().to_numpy()
+    return mask

@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.labels.barriers import (
-    CLOSE, EXIT_OFFSET, LABEL, OUTCOME, TRADE_RETURN, BarrierParams, is_positive_int, require_columns,
+    CLOSE,
+    EXIT_OFFSET,
+    LABEL,
+    OUTCOME,
+    TRADE_RETURN,
+    BarrierParams,
+    is_positive_int,
+    require_columns,
     triple_barrier_labels,
 )
 
@@ -67,7 +75,8 @@ def cusum_thresholds(close: np.ndarray, params: EventFilterParams) -> np.ndarray
     """h_t: `threshold_vol_multiple` × std (ddof 1) of the `vol_window` log returns before bar t; NaN until defined."""
     returns = pd.Series(log_returns(close))
     volatility = returns.rolling(params.vol_window, min_periods=params.vol_window).std(ddof=1).shift(1)
-    return params.threshold_vol_multiple * volatility.to_numpy(dtype=np.float64)
+    thresholds: npt.NDArray[np.float64] = params.threshold_vol_multiple * volatility.to_numpy(dtype=np.float64)
+    return thresholds
 
 
 def log_returns(close: np.ndarray) -> np.ndarray:

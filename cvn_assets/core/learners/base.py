@@ -22,7 +22,7 @@ class Learner(Protocol):
         """Parameters as passed to the constructor (plus resolved defaults)."""
         ...
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> "Learner":
+    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> Learner:
         """Train on features with hard or soft targets in [0, 1]."""
         ...
 

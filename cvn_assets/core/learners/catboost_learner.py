@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cvn_assets.core.errors import TrainingError
 from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
@@ -49,7 +50,7 @@ def canonical_catboost_params(params: Mapping[str, Any]) -> dict[str, Any]:
     canonical = dict(params)
     try:
         _process_synonyms_groups(canonical)
-    except Exception as exc:  # noqa: BLE001 - CatBoostError, re-raised with the learner named
+    except Exception as exc:  # CatBoostError, re-raised with the learner named
         raise TrainingError(f"catboost: {exc}") from exc
     return canonical
 
@@ -75,8 +76,8 @@ class CatBoostLearner:
     """Oblivious gradient-boosted trees with the `CrossEntropy` loss.
 
     Deterministic for a given seed and `thread_count` (a parameter, default 1: the run's thread count
-    `n_threads` only sets how many threads predict, which does not change a number). Never writes files (`allow_writing_files=False`
-    prevents the `catboost_info` folder in the working directory).
+    `n_threads` only sets how many threads predict, which does not change a number). Never writes files
+    (`allow_writing_files=False` prevents the `catboost_info` folder in the working directory).
     """
 
     name = "catboost"
@@ -102,7 +103,9 @@ class CatBoostLearner:
         features, targets = dry_run_data()
         CatBoost({**resolved, **_FIXED_OPTIONS, "iterations": 1}).fit(Pool(features, label=targets))
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> CatBoostLearner:
+    def fit(
+        self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> CatBoostLearner:
         from catboost import CatBoost, Pool
 
         params = {**self.get_params(), **_FIXED_OPTIONS}
@@ -112,7 +115,7 @@ class CatBoostLearner:
         self.n_iterations_ = int(self.model_.tree_count_)
         return self
 
-    def decision_margin(self, features: np.ndarray) -> np.ndarray:
+    def decision_margin(self, features: np.ndarray) -> npt.NDArray[np.float64]:
         from catboost import Pool
 
         margins = self.model_.predict(Pool(np.asarray(features, dtype=float)), prediction_type="RawFormulaVal",
@@ -132,7 +135,7 @@ class CatBoostLearner:
         values = self.model_.get_feature_importance(type="PredictionValuesChange")
         if len(values) != len(feature_names):
             raise TrainingError(f"catboost: model has {len(values)} features but {len(feature_names)} names were given")
-        return {name: float(value) for name, value in zip(feature_names, values)}
+        return {name: float(value) for name, value in zip(feature_names, values, strict=True)}
 
     def to_bytes(self) -> bytes:
         """The model in CatBoost's binary `cbm` format (load with `CatBoost().load_model(blob=...)`)."""

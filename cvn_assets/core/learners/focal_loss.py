@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit
 
 from cvn_assets.core.errors import CatalogueError, TrainingError
@@ -154,24 +155,28 @@ def focal_expressions() -> FocalExpressions:
 
 
 @functools.lru_cache(maxsize=1)
-def _numeric_derivatives() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _numeric_derivatives() -> Callable[..., list[np.ndarray]]:
     import sympy
     e = focal_expressions()
-    return sympy.lambdify((e.p, e.y, e.gamma, e.alpha), (e.grad, e.hess, e.frozen_hess), modules="numpy",
-                          cse=sympy.cse)
+    derivatives: Callable[..., list[np.ndarray]] = sympy.lambdify(
+        (e.p, e.y, e.gamma, e.alpha), (e.grad, e.hess, e.frozen_hess), modules="numpy", cse=sympy.cse)
+    return derivatives
 
 
 @functools.lru_cache(maxsize=1)
-def _numeric_loss() -> Callable[..., tuple[np.ndarray]]:
+def _numeric_loss() -> Callable[..., list[np.ndarray]]:
     import sympy
     # A one-tuple: with `cse`, lambdify returns a list even for a single expression.
     e = focal_expressions()
-    return sympy.lambdify((e.p, e.y, e.gamma, e.alpha), (e.loss,), modules="numpy", cse=sympy.cse)
+    loss: Callable[..., list[np.ndarray]] = sympy.lambdify(
+        (e.p, e.y, e.gamma, e.alpha), (e.loss,), modules="numpy", cse=sympy.cse)
+    return loss
 
 
 def clipped_probabilities(margins: np.ndarray) -> np.ndarray:
     """σ(m) without overflow, kept inside [P_CLIP, 1 − P_CLIP] so log p and log(1 − p) stay finite."""
-    return np.clip(expit(np.asarray(margins, dtype=float)), P_CLIP, 1.0 - P_CLIP)
+    probabilities: npt.NDArray[np.float64] = expit(np.asarray(margins, dtype=float))
+    return np.clip(probabilities, P_CLIP, 1.0 - P_CLIP)
 
 
 def focal_loss(margins: np.ndarray, targets: np.ndarray, params: FocalParams) -> np.ndarray:

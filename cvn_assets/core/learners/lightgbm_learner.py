@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cvn_assets.core.errors import TrainingError
 from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
@@ -108,7 +109,9 @@ class LightGBMLearner:
         lgb.train({**resolved, "objective": OBJECTIVE, "verbosity": -1}, lgb.Dataset(features, label=targets),
                   num_boost_round=1)
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> LightGBMLearner:
+    def fit(
+        self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LightGBMLearner:
         import lightgbm as lgb
 
         params = self.get_params()
@@ -121,7 +124,7 @@ class LightGBMLearner:
         self.n_iterations_ = int(self.booster_.current_iteration())
         return self
 
-    def decision_margin(self, features: np.ndarray) -> np.ndarray:
+    def decision_margin(self, features: np.ndarray) -> npt.NDArray[np.float64]:
         margins = self.booster_.predict(np.asarray(features, dtype=float), raw_score=True)
         return np.asarray(margins, dtype=float)
 
@@ -134,7 +137,7 @@ class LightGBMLearner:
         gains = self.booster_.feature_importance(importance_type="gain")
         if len(gains) != len(feature_names):
             raise TrainingError(f"lightgbm: model has {len(gains)} features but {len(feature_names)} names were given")
-        return {name: float(gain) for name, gain in zip(feature_names, gains)}
+        return {name: float(gain) for name, gain in zip(feature_names, gains, strict=True)}
 
     def to_bytes(self) -> bytes:
         return self.booster_.model_to_string().encode("utf-8")

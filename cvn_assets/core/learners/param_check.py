@@ -59,7 +59,7 @@ def check_learner_params(name: str, params: Mapping[str, Any], where: str) -> No
         with _native_stderr_held(held):
             check(dict(params))
         held.release()
-    except Exception as exc:  # noqa: BLE001 - each library raises its own error type
+    except Exception as exc:  # each library raises its own error type
         reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         held.release(without=reason)
         # A credential given as a parameter (a learner calling a service, say) is named, never shown.

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.plugins import import_package_modules
 from cvn_assets.core.learners.base import Learner
+from cvn_assets.core.plugins import import_package_modules
 
 LearnerFactory = Callable[..., Learner]
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit
 
 from cvn_assets.core.errors import CatalogueError
@@ -100,4 +101,5 @@ class XGBoostFocalLearner(XGBoostLearner):
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """P(BUY): the sigmoid of the raw margins."""
-        return expit(self.decision_margin(features))
+        probabilities: npt.NDArray[np.float64] = expit(self.decision_margin(features))
+        return probabilities

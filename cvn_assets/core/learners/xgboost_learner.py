@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from cvn_assets.core.errors import TrainingError
 from cvn_assets.core.learners.param_check import check_rounds, dry_run_data
@@ -84,7 +85,7 @@ class XGBoostLearner:
         self.n_iterations_ = rounds
         return self
 
-    def decision_margin(self, features: np.ndarray) -> np.ndarray:
+    def decision_margin(self, features: np.ndarray) -> npt.NDArray[np.float64]:
         import xgboost as xgb
 
         matrix = xgb.DMatrix(np.asarray(features, dtype=np.float32))
@@ -96,7 +97,8 @@ class XGBoostLearner:
 
     def feature_importance(self, feature_names: list[str]) -> dict[str, float]:
         """Total gain per feature name (features never used get 0)."""
-        gains = self.booster_.get_score(importance_type="total_gain")
+        # get_score's list values are the gblinear booster's; this learner trains trees (one float each).
+        gains = cast(dict[str, float], self.booster_.get_score(importance_type="total_gain"))
         return {name: float(gains.get(f"f{i}", 0.0)) for i, name in enumerate(feature_names)}
 
     def to_bytes(self) -> bytes:

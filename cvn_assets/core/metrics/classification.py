@@ -7,6 +7,7 @@ finite probabilities in [0, 1].
 from __future__ import annotations
 
 import math
+from collections.abc import Sized
 
 import numpy as np
 import sklearn
@@ -62,8 +63,8 @@ def as_probabilities(p: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def check_same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
-    """Fail with InsufficientDataError when two row-aligned arrays differ in length."""
+def check_same_length(name_a: str, a: Sized, name_b: str, b: Sized) -> None:
+    """Fail with InsufficientDataError when two row-aligned sequences differ in length."""
     if len(a) != len(b):
         raise InsufficientDataError(f"{name_a} has {len(a)} rows but {name_b} has {len(b)}; they must be row-aligned")
 
@@ -84,7 +85,6 @@ def _binned_gap(correct: np.ndarray, confidence: np.ndarray, n_bins: int) -> flo
     if n == 0:
         return math.nan
     bins = np.minimum((confidence * n_bins).astype(np.int64), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
     correct_sum = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins)
     confidence_sum = np.bincount(bins, weights=confidence, minlength=n_bins)
     # The sum of |correct_sum - confidence_sum| over bins equals sum_b n_b * |acc_b - conf_b|.

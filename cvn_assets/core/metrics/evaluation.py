@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.metrics import TradeSimulator, fold_metrics_row, reliability_bins
 from cvn_assets.core.catalogue.model_choice import SELECTED_MODEL
+from cvn_assets.core.metrics import TradeSimulator, fold_metrics_row, reliability_bins
 from cvn_assets.core.schema import METRIC_COLUMNS, RESULT_COLUMNS, STATUS_OK
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
+from typing import SupportsFloat
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.checks.sanity import CheckOutcome
+from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.schema import STATUS_OK
 
 LIFT = "f1_lift_over_always_buy"
@@ -58,7 +60,9 @@ def has_skill(rows: pd.DataFrame, thresholds: SkillThresholds = SkillThresholds(
     rate = _column(rows, SIGNAL_RATE)
     known = (rows["status"] == STATUS_OK).to_numpy() & np.isfinite(lift) & np.isfinite(rate)
     skilled = (lift > thresholds.min_f1_lift) & (rate <= thresholds.max_buy_signal_rate)
-    return pd.Series(np.where(known, skilled, None), index=rows.index, dtype=object)
+    verdicts = skilled.astype(object)
+    verdicts[~known] = None
+    return pd.Series(verdicts, index=rows.index, dtype=object)
 
 
 def skill_sanity(metrics: pd.DataFrame, thresholds: SkillThresholds = SkillThresholds()) -> CheckOutcome:
@@ -114,9 +118,10 @@ def _count_text(skilled: int, cells: int, not_recorded: int) -> str:
 def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
     if name not in rows.columns:
         return np.full(len(rows), np.nan)
-    return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    values: npt.NDArray[np.float64] = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    return values
 
 
-def _rounded(value: object) -> float:
-    number = float(value) if value is not None else math.nan  # type: ignore[arg-type]
+def _rounded(value: SupportsFloat | None) -> float:
+    number = float(value) if value is not None else math.nan
     return round(number, 6) if math.isfinite(number) else math.nan

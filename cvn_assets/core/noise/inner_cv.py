@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvn_assets.core.errors import InsufficientDataError, TrainingError
-from cvn_assets.core.training.folds import purged_inner_splits
 from cvn_assets.core.learners import make_learner
 from cvn_assets.core.noise.params import CleanlabParams
 from cvn_assets.core.training.fit import class_balance_weights
+from cvn_assets.core.training.folds import purged_inner_splits
 
 # Rows whose slice was not processed within the budget carry no evidence either way.
 NEUTRAL_PRIOR = 0.5
@@ -71,7 +71,7 @@ def out_of_sample_buy_probs(
         try:
             learner.fit(matrix[inner_train], targets, weights)
             scores = np.asarray(learner.predict_proba(matrix[held_out]), dtype=float)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the slice and model that failed
+        except Exception as exc:  # re-raised with the slice and model that failed
             raise TrainingError(f"cleanlab {where}: inner model {params.inner_model} failed: "
                                 f"{type(exc).__name__}: {exc}") from exc
         if scores.shape != held_out.shape or not np.all((scores >= 0.0) & (scores <= 1.0)):

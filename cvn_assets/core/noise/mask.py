@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cvn_assets.core.errors import InsufficientDataError
@@ -48,7 +49,7 @@ def _percent(part: int, whole: int) -> float:
 
 
 def _hard_labels(labels: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
-    values = labels[LABEL].to_numpy(dtype=float)[positions]
+    values: npt.NDArray[np.float64] = labels[LABEL].to_numpy(dtype=float)[positions]
     unlabeled = ~np.isin(values, (0.0, 1.0))
     if unlabeled.any():
         first = int(np.flatnonzero(unlabeled)[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -27,11 +27,14 @@ def _is_real(value: object) -> bool:
 def _as_param_pairs(value: object) -> tuple[tuple[str, Any], ...]:
     """Learner parameters as a hashable tuple of (name, value) pairs; a mapping (as the catalogue
     YAML gives it) or a list of pairs (as a JSON snapshot gives it back) is accepted too."""
+    refused = f"inner_model_params must be (name, value) pairs or a mapping, got {value!r}"
     items = value.items() if isinstance(value, Mapping) else value
+    if not isinstance(items, Iterable):
+        raise CatalogueError(refused)
     try:
-        pairs = tuple((name, item) for name, item in items)  # type: ignore[union-attr]
+        pairs = tuple((name, item) for name, item in items)
     except (TypeError, ValueError) as exc:
-        raise CatalogueError(f"inner_model_params must be (name, value) pairs or a mapping, got {value!r}") from exc
+        raise CatalogueError(refused) from exc
     names = [name for name, _ in pairs]
     if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
         raise CatalogueError(f"inner_model_params must have distinct string names, got {names!r}")

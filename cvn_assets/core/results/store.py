@@ -13,14 +13,18 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.schema import INFO_COLUMNS, METRIC_COLUMNS, RESULT_COLUMNS, RESULT_KEY_COLUMNS, TEXT_COLUMNS
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 RESULTS_TABLE = "finetune_results"
 KEY_LENGTH = 128
@@ -32,7 +36,7 @@ _LOG = logging.getLogger(__name__)
 
 
 def _results_table(metadata: sa.MetaData) -> sa.Table:
-    columns: list[sa.Column] = [sa.Column(name, sa.String(KEY_LENGTH), primary_key=True)
+    columns: list[sa.Column[Any]] = [sa.Column(name, sa.String(KEY_LENGTH), primary_key=True)
                                 for name in RESULT_KEY_COLUMNS]
     for name in (*INFO_COLUMNS, *METRIC_COLUMNS):
         kind = sa.Text if name in TEXT_COLUMNS else sa.Integer if name in _INTEGER_COLUMNS else sa.Float
@@ -60,7 +64,7 @@ class ResultsStore:
         missing = [c for c in RESULT_COLUMNS if c not in rows.columns]
         if missing:
             raise DataSourceError(f"{RESULTS_TABLE}: rows lack columns {missing}")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         records = [
             {**{k: _clean(k, v) for k, v in record.items()}, "run_id": run_id, "recorded_at": now}
             for record in rows[list(RESULT_COLUMNS)].to_dict(orient="records")
@@ -102,7 +106,8 @@ class ResultsStore:
         frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
         if keys is not None:
             wanted = set(keys)
-            mask = [(c, f, v) in wanted for c, f, v in zip(frame["crypto"], frame["fold"], frame["config_id"])]
+            rows = zip(frame["crypto"], frame["fold"], frame["config_id"], strict=True)
+            mask = [(c, f, v) in wanted for c, f, v in rows]
             # A Series, not the list: an empty list would select no columns instead of no rows.
             frame = frame[pd.Series(mask, index=frame.index, dtype=bool)]
         return frame.reset_index(drop=True)
@@ -112,15 +117,17 @@ class ResultsStore:
             return [r[0] for r in connection.execute(sa.select(self.table.c.sweep_id).distinct())]
 
 
-def dialect_insert(engine: sa.Engine, table: sa.Table):  # noqa: ANN201 - dialect-specific Insert types
+def dialect_insert(engine: sa.Engine, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL share that syntax)."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
 
 
 def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
@@ -200,7 +207,7 @@ def _check_keys(records: list[dict[str, object]]) -> None:
     repeated = [key for key, count in Counter(map(_key, records)).items() if count > 1]
     if repeated:
         raise DataSourceError(f"{RESULTS_TABLE}: {len(repeated)} keys appear more than once in one write, "
-                              f"e.g. {dict(zip(RESULT_KEY_COLUMNS, repeated[0]))}")
+                              f"e.g. {dict(zip(RESULT_KEY_COLUMNS, repeated[0], strict=True))}")
 
 
 def _key(record: dict[str, object]) -> tuple[object, ...]:
@@ -230,12 +237,12 @@ def _safe_url(url: str) -> str:
         return "an invalid database URL"
 
 
-def _clean(column: str, value: object) -> object:
+def _clean(column: str, value: Any) -> object:
     # NaN is "no value" in the table (SQL NULL); pandas gives numpy scalars that drivers reject.
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if column in _INTEGER_COLUMNS:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     if column in TEXT_COLUMNS or column in RESULT_KEY_COLUMNS:
         return str(value)
-    return float(value)  # type: ignore[arg-type]
+    return float(value)

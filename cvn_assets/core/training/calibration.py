@@ -18,10 +18,10 @@ from scipy.special import expit, log_expit, logit
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 
-from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError, TrainingError
 from cvn_assets.core.labels.barriers import is_positive_int
 from cvn_assets.core.metrics.classification import as_hard_labels, as_probabilities, check_same_length
+from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted
 
 CalibrationMethod = Literal["isotonic", "temperature"]
 CalibratorInput = Literal["probability", "margin"]

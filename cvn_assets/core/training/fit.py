@@ -12,16 +12,22 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from cvn_assets.core.training.calibration import CalibrationParams, Calibrator, cross_fitted_calibration, make_calibrator
-from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.training.folds import FoldWindows
+from cvn_assets.core.labels.smoothing import SmoothingParams, smooth_labels
 from cvn_assets.core.learners import Learner, make_learner
 from cvn_assets.core.metrics.trades import TradeSimulator
 from cvn_assets.core.schema import STATUS_OK, STATUS_TRAINING_FAILED
-from cvn_assets.core.labels.smoothing import SmoothingParams, smooth_labels
+from cvn_assets.core.training.calibration import (
+    CalibrationParams,
+    Calibrator,
+    cross_fitted_calibration,
+    make_calibrator,
+)
+from cvn_assets.core.training.cross_fit import window_blocks
+from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
 
 # The libraries a cell's fits load (each on first use): a fresh worker process imports them up front.
@@ -53,18 +59,21 @@ def class_balance_weights(hard_labels: np.ndarray) -> np.ndarray:
     counts = np.bincount(labels, minlength=2).astype(float)
     if (counts == 0).any():
         raise InsufficientDataError(f"training window has a single class (HOLD={int(counts[0])}, BUY={int(counts[1])})")
-    return (labels.size / (2.0 * counts))[labels]
+    weights: npt.NDArray[np.float64] = (labels.size / (2.0 * counts))[labels]
+    return weights
 
 
 def combine_weights(class_weights: np.ndarray, cleanlab_weights: np.ndarray) -> np.ndarray:
     """Sample weights for training: the cleanlab weights multiply the class-balancing weights."""
-    left, right = np.asarray(class_weights, dtype=float), np.asarray(cleanlab_weights, dtype=float)
+    left, right = np.asarray(class_weights, dtype=np.float64), np.asarray(cleanlab_weights, dtype=np.float64)
     if left.shape != right.shape:
         raise ValueError(f"class_weights has length {left.size} but cleanlab_weights has length {right.size}")
     return left * right
 
 
-def training_weights(hard_labels: np.ndarray, class_balancing: bool, sample_weight: np.ndarray | None) -> np.ndarray | None:
+def training_weights(
+    hard_labels: np.ndarray, class_balancing: bool, sample_weight: np.ndarray | None
+) -> np.ndarray | None:
     """Class-balancing weights (or none) multiplied by any extra per-row weights."""
     weights = class_balance_weights(hard_labels) if class_balancing else np.ones(np.size(hard_labels))
     if sample_weight is None:
@@ -131,7 +140,7 @@ def fit_and_predict(
     try:
         learner.fit(feature_matrix[targets["position"].to_numpy()], targets["target"].to_numpy(), weights)
         scores = {w: _scores(learner, feature_matrix[_window(fold, w)], calibration) for w in EVALUATION_WINDOWS}
-    except Exception as exc:  # noqa: BLE001 - any learner failure is recorded, not fatal to the sweep
+    except Exception as exc:  # any learner failure is recorded, not fatal to the sweep
         elapsed = time.perf_counter() - started
         return ModelOutcome(model, STATUS_TRAINING_FAILED, _empty_predictions(), fit_seconds=elapsed,
                             duration_seconds=elapsed, train_rows=len(targets), error=f"{type(exc).__name__}: {exc}")

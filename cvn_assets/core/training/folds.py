@@ -32,7 +32,7 @@ WINDOW_NAMES: tuple[str, ...] = (TRAIN, VALIDATION, TEST)
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class FoldWindows:
         """Positions of window ``name`` ("train", "validation" or "test")."""
         if name not in WINDOW_NAMES:
             raise CatalogueError(f"window must be one of {WINDOW_NAMES}, got {name!r}")
-        return getattr(self, name)
+        positions: np.ndarray = getattr(self, name)
+        return positions
 
     def dropped(self, name: str) -> tuple[int, int]:
         """(purged, embargoed) row counts removed from the end of window ``name``."""
@@ -173,7 +174,8 @@ def walk_forward_folds(
     # every block of at least per_block rows keeps min_window_rows.
     blocks = np.array_split(usable, params.n_blocks)
     folds = []
-    for fold, first_val_block in zip(fold_ids(params), range(params.initial_train_blocks, params.n_blocks - 1)):
+    first_val_blocks = range(params.initial_train_blocks, params.n_blocks - 1)
+    for fold, first_val_block in zip(fold_ids(params), first_val_blocks, strict=True):
         validation, test = blocks[first_val_block], blocks[first_val_block + 1]
         train, train_purged, train_embargoed = _purge_and_embargo(
             np.concatenate(blocks[:first_val_block]), int(validation[0]), label_horizon, params.embargo_bars
@@ -236,7 +238,7 @@ def _encode_ranges(positions: np.ndarray) -> str:
     breaks = np.flatnonzero(np.diff(positions) != 1) + 1
     starts = positions[np.r_[0, breaks]]
     stops = positions[np.r_[breaks - 1, positions.size - 1]] + 1
-    return ",".join(f"{start}:{stop}" for start, stop in zip(starts, stops))
+    return ",".join(f"{start}:{stop}" for start, stop in zip(starts, stops, strict=True))
 
 
 def _decode_ranges(text: str, where: str) -> np.ndarray:

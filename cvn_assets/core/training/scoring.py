@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cvn_assets.core.training.calibration import CalibrationParams, Calibrator
 from cvn_assets.core.errors import DataSourceError
 from cvn_assets.core.learners import Learner
+from cvn_assets.core.training.calibration import CalibrationParams, Calibrator
 from cvn_assets.core.training.fit import ModelOutcome, raw_scores
 
 
@@ -54,8 +54,8 @@ def dump_bundle(bundle: ScoringBundle) -> bytes:
 
 def load_bundle(payload: bytes, source: str) -> ScoringBundle:
     try:
-        bundle = pickle.loads(payload)  # noqa: S301 - bundles are written by this deployment's own model assets
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem means the file is not a usable bundle
+        bundle = pickle.loads(payload)  # bundles are written by this deployment's own model assets
+    except Exception as exc:  # any unpickling problem means the file is not a usable bundle
         raise DataSourceError(f"{source}: not a readable model bundle ({type(exc).__name__}: {exc})") from exc
     if not isinstance(bundle, ScoringBundle):
         raise DataSourceError(f"{source}: holds a {type(bundle).__name__}, not a model bundle")

@@ -19,7 +19,7 @@ from cvn_assets.core.metrics.classification import as_hard_labels, as_probabilit
 from cvn_assets.core.metrics.trades import Candidates
 
 ThresholdObjective = Literal["f1", "expectancy_net"]
-THRESHOLD_OBJECTIVES: tuple[str, ...] = get_args(ThresholdObjective)
+THRESHOLD_OBJECTIVES: tuple[ThresholdObjective, ...] = get_args(ThresholdObjective)
 OBJECTIVE_F1, OBJECTIVE_EXPECTANCY_NET = THRESHOLD_OBJECTIVES
 
 # Grid values are rounded so that e.g. 0.05 + 25 * 0.01 compares equal to the literal 0.3.

@@ -42,9 +42,9 @@ def advisory_check(name: str, asset: dg.AssetKey | str, partitions: dg.Partition
                              description=DESCRIPTIONS[name])
 
 
-def _metadata(outcome: CheckOutcome) -> dict[str, object]:
-    metadata: dict[str, object] = {"observed": outcome.observed, "threshold": outcome.threshold,
-                                   "detail": dg.MetadataValue.text(outcome.detail)}
+def _metadata(outcome: CheckOutcome) -> dict[str, float | str | dg.MetadataValue]:
+    metadata: dict[str, float | str | dg.MetadataValue] = {
+        "observed": outcome.observed, "threshold": outcome.threshold, "detail": dg.MetadataValue.text(outcome.detail)}
     if outcome.breakdown:
         metadata["breakdown"] = dg.MetadataValue.json(dict(outcome.breakdown))
     return metadata

@@ -16,10 +16,10 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.training.fit import FIT_LIBRARIES
 from cvn_assets.defs.cells.cell_asset import CellAssetSpec, spec_of
+from cvn_assets.defs.cells.labels import cleanlab_mask, smoothed_labels
+from cvn_assets.defs.cells.models import oos_predictions, stacked_ensemble
 from cvn_assets.defs.cells.types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.evaluation.assets import fold_metrics
-from cvn_assets.defs.cells.models import oos_predictions, stacked_ensemble
-from cvn_assets.defs.cells.labels import cleanlab_mask, smoothed_labels
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 
 # The prices: validation trades (for a threshold objective that needs them) and the test trades.
@@ -78,8 +78,8 @@ class CellAsset:
 
 def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAsset]:
     """Every cell asset of a sweep of these models and ensembles, upstream before downstream."""
-    functions = [smoothed_labels, cleanlab_mask, oos_predictions, *([stacked_ensemble] if ensembles else []),
-                 fold_metrics]
+    functions: list[Callable[..., Part]] = [smoothed_labels, cleanlab_mask, oos_predictions,
+                                            *([stacked_ensemble] if ensembles else []), fold_metrics]
     declared: dict[str, tuple[list[dg.AssetKey], bool]] = {}
     assets = []
     for function in functions:

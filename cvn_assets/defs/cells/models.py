@@ -4,18 +4,18 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from cvn_assets.core.checks.sanity import prediction_sanity
 from cvn_assets.core.ensembles import ensemble_base_models
 from cvn_assets.core.ensembles.cell import run_cell_ensembles
 from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.noise import CleanlabMask, apply_cleanlab
-from cvn_assets.core.checks.sanity import prediction_sanity
-from cvn_assets.core.training.scoring import bundle_from_outcome, dump_bundle
 from cvn_assets.core.secrets import scrub
 from cvn_assets.core.training.fit import ModelOutcome, fit_and_predict
+from cvn_assets.core.training.scoring import bundle_from_outcome, dump_bundle
 from cvn_assets.defs.cells.cell_asset import cell_asset
+from cvn_assets.defs.cells.checks import ENSEMBLE_CHECK, predictions_check
 from cvn_assets.defs.cells.types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.metadata import table_metadata
-from cvn_assets.defs.cells.checks import ENSEMBLE_CHECK, predictions_check
 
 PREDICTIONS_PREFIX = "oos_predictions"
 

@@ -24,20 +24,25 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.defs.cells.checks import advisory_check, check_evaluation, inline_check
 from cvn_assets.defs.cells.computations import (
-    CRYPTO_INPUTS, WORKER_IMPORTS, CellAsset, StepSetup, cell_assets, compute_cell_asset,
+    CRYPTO_INPUTS,
+    WORKER_IMPORTS,
+    CellAsset,
+    StepSetup,
+    cell_assets,
+    compute_cell_asset,
 )
 from cvn_assets.defs.cells.types import Cell, CryptoInputs, Part
-from cvn_assets.defs.metadata import OWNERS
 from cvn_assets.defs.evaluation.assets import FOLD_METRICS_KEY, track_cell
-from cvn_assets.defs.cells.checks import advisory_check, check_evaluation, inline_check
 from cvn_assets.defs.frame_store import PartitionValues
-from cvn_assets.lineage.records import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
+from cvn_assets.defs.metadata import OWNERS
 from cvn_assets.defs.partitions import SweepPartitions
-from cvn_assets.orchestration.progress import cell_computed
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
-from cvn_assets.lineage.tracking import MlflowTrackingResource, TrackedRun
 from cvn_assets.execution import computes_in_processes, native_thread_limits, run_tasks, task_pool, worker_pool
+from cvn_assets.lineage.records import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
+from cvn_assets.lineage.tracking import MlflowTrackingResource, TrackedRun
+from cvn_assets.orchestration.progress import cell_computed
 
 CELL_STEP = "cell"
 

@@ -17,19 +17,19 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from cvn_assets.core.checks.sanity import CheckOutcome, label_sanity
+from cvn_assets.core.data.features import build_features
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.data.origin import origin_of
 from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.errors import InsufficientDataError, OhlcvValidationError
 from cvn_assets.core.labels.events import event_labels
-from cvn_assets.core.data.features import build_features
 from cvn_assets.core.training.folds import folds_to_frame, walk_forward_folds
-from cvn_assets.core.checks.sanity import CheckOutcome, label_sanity
-from cvn_assets.defs.metadata import OWNERS, float_metadata
 from cvn_assets.defs.cells.checks import check_evaluation
-from cvn_assets.lineage.records import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
+from cvn_assets.defs.metadata import OWNERS, float_metadata
 from cvn_assets.defs.partitions import SweepPartitions
 from cvn_assets.defs.resources import ArtifactStoreResource, OhlcvSourceResource, SweepResource
+from cvn_assets.lineage.records import CONSUMED_KEY, RunLineage, fingerprint_metadata, provenance_metadata
 
 CRYPTO_DATA_STEP = "crypto_data"
 
@@ -166,7 +166,9 @@ def build_data_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
     return [crypto_data]
 
 
-def _run(context: dg.AssetExecutionContext, resources: DataResources, artifacts: ArtifactStoreResource) -> Iterator[Any]:
+def _run(
+    context: dg.AssetExecutionContext, resources: DataResources, artifacts: ArtifactStoreResource
+) -> Iterator[Any]:
     crypto = context.partition_key
     selected = context.selected_asset_keys
     lineage = RunLineage(context.instance)

@@ -3,24 +3,24 @@
 import dagster as dg
 import pandas as pd
 
-from cvn_assets.core.dossier.audit import audit_markdown
-from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.core.catalogue.kinds import as_dict
-from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
-from cvn_assets.core.training.folds import fold_ids
-from cvn_assets.core.gate import verdicts_to_dict
-from cvn_assets.core.metrics import TradeSimulator
+from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.core.checks.sanity import degenerate_metrics_sanity
-from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts, skill_sanity
+from cvn_assets.core.dossier.audit import audit_markdown
+from cvn_assets.core.gate import verdicts_to_dict
 from cvn_assets.core.gate.sweep import evaluate_joint, evaluate_single_factor, gate_table
+from cvn_assets.core.metrics import TradeSimulator
+from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
+from cvn_assets.core.metrics.skill import SkillThresholds, skill_counts, skill_sanity
+from cvn_assets.core.training.folds import fold_ids
 from cvn_assets.defs.cells.cell_asset import cell_asset
+from cvn_assets.defs.cells.checks import METRICS_CHECK, SKILL_CHECK
 from cvn_assets.defs.cells.types import Cell, CellTools, CryptoInputs, Part
 from cvn_assets.defs.metadata import OWNERS, table_metadata
-from cvn_assets.lineage.audit import audit_tree, verdict_configs
-from cvn_assets.defs.cells.checks import METRICS_CHECK, SKILL_CHECK
-from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.defs.partitions import SweepPartitions, cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
+from cvn_assets.lineage.audit import audit_tree, verdict_configs
+from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY, consumed_inputs, provenance
 from cvn_assets.lineage.tracking import MlflowTrackingResource, TrackedRun
 
 RESULTS_IO_MANAGER = "results_io_manager"
@@ -41,12 +41,13 @@ def fold_metrics(cell: Cell, data: CryptoInputs, tools: CellTools, *,
     inputs = [*oos_predictions.values(), *([stacked_ensemble] if stacked_ensemble is not None else [])]
     predictions = pd.concat([value["predictions"] for value in inputs], ignore_index=True)
     summaries = pd.concat([value["models"] for value in inputs], ignore_index=True)
-    metrics = cell_metrics(predictions, summaries, TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs))
+    simulator = TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs)
+    metrics = cell_metrics(predictions, summaries, simulator)
     rows = result_rows(metrics, sweep_id=sweep.name, crypto=cell.crypto, fold=cell.fold, config_id=cell.config_id,
                        members=sweep.catalogue.config(cell.config_id).members,
                        model_choices=model_choices(sweep.catalogue))
     failed = metrics.loc[metrics["status"] != "ok", "model"].tolist()
-    metadata = {
+    metadata: dict[str, dg.MetadataValue] = {
         "metrics": table_metadata(metrics.drop(columns=["reliability_bins"], errors="ignore")),
         "sweep_id": dg.MetadataValue.text(sweep.name),
         "models": dg.MetadataValue.int(len(metrics)),
@@ -77,7 +78,7 @@ def build_evaluation_assets(partitions: SweepPartitions) -> list[dg.AssetsDefini
         payload = verdicts_to_dict(verdicts)
         payload.update(sweep_id=sweep.name, table=table.to_dict(orient="records"),
                        joint=decision.as_dict() if decision else None)
-        metadata = {
+        metadata: dict[str, dg.MetadataValue] = {
             "verdicts": table_metadata(table),
             "verdict_markdown": dg.MetadataValue.md(table.to_markdown(index=False)),
             "rows_evaluated": dg.MetadataValue.int(int((fold_metrics["factor"] == name).sum())),

@@ -72,10 +72,11 @@ def latest_lineage(instance: dg.DagsterInstance, partition_key: str) -> dict[str
 def lineage_mapping(raw: object) -> dict[str, str]:
     """Lineage metadata as item → text: a mapping as is (nested values as JSON), JSON text parsed, else one item."""
     if isinstance(raw, str):
+        text = raw
         try:
-            raw = json.loads(raw)
+            raw = json.loads(text)
         except ValueError:
-            return {LINEAGE_METADATA_KEY: raw}
+            return {LINEAGE_METADATA_KEY: text}
     if isinstance(raw, Mapping):
         # Masked before flattening, so secrets nested inside a value are caught too.
         return {str(key): value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)

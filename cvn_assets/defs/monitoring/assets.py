@@ -7,15 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.catalogue.configs import BASELINE_CONFIG_ID
-from cvn_assets.core.drift.statistics import top_features_by_importance
 from cvn_assets.core.drift.monitor import monitor_drift
+from cvn_assets.core.drift.statistics import top_features_by_importance
 from cvn_assets.core.errors import DataSourceError
-from cvn_assets.core.training.folds import fold_ids
 from cvn_assets.core.schema import STATUS_OK
+from cvn_assets.core.training.folds import fold_ids
 from cvn_assets.core.training.scoring import load_bundle
-from cvn_assets.defs.metadata import OWNERS, float_metadata, table_metadata
-from cvn_assets.defs.cells.models import prediction_asset_key
 from cvn_assets.defs.cells.labels import fold_of
+from cvn_assets.defs.cells.models import prediction_asset_key
+from cvn_assets.defs.metadata import OWNERS, float_metadata, table_metadata
 from cvn_assets.defs.partitions import CRYPTO_DIMENSION, SweepPartitions, cell_key
 from cvn_assets.defs.resources import OhlcvSourceResource, ResultsStoreResource, SweepResource
 
@@ -78,7 +78,8 @@ def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: 
     # Partition-scoped lookup: the instance's "latest materialization" of a key ignores partitions.
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
                                               limit=1).records
-    return dict(records[0].asset_materialization.metadata) if records else None
+    materialization = records[0].asset_materialization if records else None
+    return dict(materialization.metadata) if materialization is not None else None
 
 
 def _table_rows(metadata: dict, name: str) -> list[dict]:

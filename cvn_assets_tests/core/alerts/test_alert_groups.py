@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cvn_assets.core.alerts.groups import CellAlert, group_cell_alerts, send_cell_alerts
 from cvn_assets.core.alerts.alert import Alert
+from cvn_assets.core.alerts.groups import CellAlert, group_cell_alerts, send_cell_alerts
 from cvn_assets.core.alerts.sink import AlertSink, AlertStore
 from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 

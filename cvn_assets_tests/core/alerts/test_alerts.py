@@ -1,22 +1,19 @@
 import json
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from cvn_assets.core.alerts.alert import Alert
-
 from cvn_assets.core.alerts.sink import AlertSink, AlertStore
-
 from cvn_assets.core.alerts.webhook import WebhookSender, slack_payload
-
-from cvn_assets.core.secrets import redact
 from cvn_assets.core.errors import CatalogueError, DataSourceError
+from cvn_assets.core.secrets import redact
 from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
-T0 = datetime(2026, 4, 28, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 28, 12, 0, tzinfo=UTC)
 
 
 def _alert(key: str = "drift_psi:run1:BTC", kind: str = "drift_psi", at: datetime = T0, **details: object) -> Alert:
@@ -142,7 +139,9 @@ def test_sink_records_logs_and_posts_a_new_alert_once(store: AlertStore, webhook
     assert len(store.query()) == 1
 
 
-def test_sink_stores_redacted_details_and_never_logs_the_webhook_url(store: AlertStore, webhook: WebhookEndpoint) -> None:
+def test_sink_stores_redacted_details_and_never_logs_the_webhook_url(
+    store: AlertStore, webhook: WebhookEndpoint
+) -> None:
     lines: list[str] = []
     sink = AlertSink(store, WebhookSender(webhook.url), lines.append)
     sink.send(_alert(SLACK_TOKEN="xoxb-123", nested={"db_password": "hunter2"}))

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cvn_assets.core.catalogue.loading import BASELINE_CONFIG_ID, load_catalogue, parse_catalogue
+from cvn_assets.core.catalogue.configs import BASELINE_CONFIG_ID
+from cvn_assets.core.catalogue.loading import load_catalogue, parse_catalogue
 from cvn_assets.core.errors import CatalogueError
 
 
@@ -92,9 +93,11 @@ def test_bad_data_section_is_named(document: dict, message: str) -> None:
         pytest.param(_document(factors={"dropout": {"baseline": "a", "variants": {"a": {}, "b": {}}}}),
             r"factor 'dropout' is not a known factor kind", id="unknown-factor"),
         pytest.param(_document(sweep={"universe": ["BTC|X"]}), r"crypto symbol 'BTC\|X'", id="crypto-breaks-keys"),
-        pytest.param(_document(labels={"horizn": 3}), r"section `labels`: unknown key 'horizn' \(did you mean 'horizon'\?\)",
-            id="typo-in-pipeline-section"),
-        pytest.param(_document(extras={}), r"catalogue <memory>: unknown section 'extras'; allowed: \['alerts'", id="unknown-section"),
+        pytest.param(_document(labels={"horizn": 3}),
+                     r"section `labels`: unknown key 'horizn' \(did you mean 'horizon'\?\)",
+                     id="typo-in-pipeline-section"),
+        pytest.param(_document(extras={}), r"catalogue <memory>: unknown section 'extras'; allowed: \['alerts'",
+                     id="unknown-section"),
     ],
 )
 def test_bad_catalogues_fail_at_load_naming_what_is_wrong(document: dict, message: str) -> None:
@@ -225,16 +228,18 @@ def test_unknown_keys_and_mistyped_values_fail_at_load(document: dict, message: 
 def test_factor_key_typo_is_named_with_a_suggestion() -> None:
     document = _document()
     document["factors"]["label_smoothing"]["aliass"] = "x"
-    with pytest.raises(CatalogueError, match=r"factor 'label_smoothing': unknown key 'aliass' \(did you mean 'alias'\?\)"):
+    message = r"factor 'label_smoothing': unknown key 'aliass' \(did you mean 'alias'\?\)"
+    with pytest.raises(CatalogueError, match=message):
         parse_catalogue(document)
 
 
 @pytest.mark.parametrize(
     ("variant", "message"),
     [
-        pytest.param({"mode": "filter", "max_drop_pct": "5"}, r"variant 'bad': max_drop_pct must be a number, got str '5'",
-                     id="cap-as-text"),
-        pytest.param({"mode": False}, r"variant 'bad': mode must be a string \(YAML reads unquoted off", id="mode-off-unquoted"),
+        pytest.param({"mode": "filter", "max_drop_pct": "5"},
+                     r"variant 'bad': max_drop_pct must be a number, got str '5'", id="cap-as-text"),
+        pytest.param({"mode": False}, r"variant 'bad': mode must be a string \(YAML reads unquoted off",
+                     id="mode-off-unquoted"),
     ],
 )
 def test_cleanlab_values_of_the_wrong_type_are_named(variant: dict, message: str) -> None:
@@ -257,7 +262,9 @@ def test_well_typed_values_load() -> None:
     assert catalogue.pipeline.learners == {"xgboost": {"max_depth": 3}, "stack_xgb": {"max_depth": 2}}
 
 
-@pytest.mark.parametrize("path", [None, *sorted((Path(__file__).parents[3] / "cvn_assets" / "catalogues").glob("*.yaml"))],
-                         ids=lambda p: "default" if p is None else p.name)
+CATALOGUES = sorted((Path(__file__).parents[3] / "cvn_assets" / "catalogues").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [None, *CATALOGUES], ids=lambda p: "default" if p is None else p.name)
 def test_shipped_catalogues_load(path: Path | None) -> None:
     assert load_catalogue(path).config_ids()

@@ -18,7 +18,8 @@ class _Params:
 
 def test_known_keys_pass_and_a_typo_gets_a_suggestion() -> None:
     check_known_keys({"rate": 1}, ["rate", "count"], "section `x`")
-    with pytest.raises(CatalogueError, match=r"section `x`: unknown key 'rtae' \(did you mean 'rate'\?\); allowed: \['count', 'rate'\]"):
+    message = r"section `x`: unknown key 'rtae' \(did you mean 'rate'\?\); allowed: \['count', 'rate'\]"
+    with pytest.raises(CatalogueError, match=message):
         check_known_keys({"rtae": 1}, ["rate", "count"], "section `x`")
     with pytest.raises(CatalogueError, match=r"unknown key 'zzz'; allowed"):
         check_known_keys({"zzz": 1}, ["rate", "count"], "section `x`")

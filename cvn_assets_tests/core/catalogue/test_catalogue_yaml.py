@@ -18,7 +18,8 @@ _VARIANTS = """factors:
 def test_a_key_given_twice_is_refused_naming_file_and_lines(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(_VARIANTS + "      mild: {eps_buy: 0.3, eps_hold: 0.1}\n")
-    with pytest.raises(CatalogueError, match=rf"catalogue {path}: duplicate key 'mild' at line 7 \(first given at line 6\)"):
+    message = rf"catalogue {path}: duplicate key 'mild' at line 7 \(first given at line 6\)"
+    with pytest.raises(CatalogueError, match=message):
         read_catalogue_document(path)
 
 

@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.checks.sanity import (
     SanityThresholds,
     blocking_failures_by_variant,
@@ -12,6 +11,7 @@ from cvn_assets.core.checks.sanity import (
     prediction_sanity,
     training_targets_sanity,
 )
+from cvn_assets.core.errors import CatalogueError
 
 
 def _labels(buy_every: int, tail_labeled: bool = False) -> pd.DataFrame:

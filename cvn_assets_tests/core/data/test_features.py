@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cvn_assets.core.data.features import FeatureParams, build_features, feature_names
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.errors import CatalogueError, OhlcvValidationError
-from cvn_assets.core.data.features import FeatureParams, build_features, feature_names
 
 
 @pytest.fixture(scope="module")

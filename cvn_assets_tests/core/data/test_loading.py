@@ -177,7 +177,8 @@ def test_coarser_source_than_bar_is_refused(tmp_path: Path) -> None:
     _write_binance_30min(tmp_path / "AAVEUSDC.csv", 4)
     with pytest.raises(DataSourceError) as info:
         load_ohlcv("AAVEUSDC", OhlcvSourceSpec(directory=str(tmp_path), bar="15min"))
-    assert str(info.value).startswith(f"{tmp_path / 'AAVEUSDC.csv'} (AAVEUSDC): rows are at least 0 days 00:30:00 apart")
+    assert str(info.value).startswith(
+        f"{tmp_path / 'AAVEUSDC.csv'} (AAVEUSDC): rows are at least 0 days 00:30:00 apart")
 
 
 def test_sql_source(tmp_path: Path) -> None:

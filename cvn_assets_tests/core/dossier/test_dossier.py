@@ -169,7 +169,7 @@ def test_a_sanity_blocked_cell_is_listed_and_makes_the_verdict_inconclusive(tmp_
     blocked = (results["variant"] == "mild") & (results["crypto"] == "BTC") & (results["fold"] == "f4")
     results.loc[blocked, "ece_hold"] = 0.0
     dossier = build_dossier(results, toy_catalogue(), FACTOR)
-    assert dict(zip(dossier.summary["variant"], dossier.summary["verdict"]))["mild"] == "INCONCLUSIVE"
+    assert dict(zip(dossier.summary["variant"], dossier.summary["verdict"], strict=True))["mild"] == "INCONCLUSIVE"
     markdown = write_dossier(dossier, tmp_path).markdown.read_text()
     assert ("| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost "
             "(calibration not evaluable) |") in markdown
@@ -206,7 +206,8 @@ def test_an_unknown_factor_names_what_the_catalogue_gates() -> None:
 
 
 def test_a_factor_of_the_catalogue_absent_from_the_table_names_the_factors_present() -> None:
-    with pytest.raises(InsufficientDataError, match=r"\['cleanlab'\] have no rows.*factors present: \['label_smoothing'\]"):
+    message = r"\['cleanlab'\] have no rows.*factors present: \['label_smoothing'\]"
+    with pytest.raises(InsufficientDataError, match=message):
         build_dossier(toy_results(), toy_catalogue(), "cleanlab")
 
 

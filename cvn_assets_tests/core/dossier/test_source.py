@@ -27,7 +27,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pd.DataFrame]
 
 
 def _dossier_files(results: pd.DataFrame, out: Path) -> dict[str, bytes]:
-    files = write_dossier(build_dossier(results, toy_catalogue(), FACTOR), out)
+    write_dossier(build_dossier(results, toy_catalogue(), FACTOR), out)
     return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
 
 
@@ -124,7 +124,8 @@ def test_a_database_password_never_appears_in_the_message() -> None:
 
 
 def test_a_url_whose_port_is_not_a_number_is_refused_without_its_password() -> None:
-    with pytest.raises(DataSourceError, match=r"<unparseable database URL> table finetune_results: not a usable") as caught:
+    message = r"<unparseable database URL> table finetune_results: not a usable"
+    with pytest.raises(DataSourceError, match=message) as caught:
         load_results_table("postgresql://analyst:hunter2@127.0.0.1:port/none")
     assert "hunter2" not in str(caught.value)
 

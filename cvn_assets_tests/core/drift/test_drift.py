@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cvn_assets.core.data.features import build_features
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.drift.statistics import (
     DriftThresholds,
@@ -16,7 +17,6 @@ from cvn_assets.core.drift.statistics import (
     top_features_by_importance,
 )
 from cvn_assets.core.errors import CatalogueError, DataSourceError, InsufficientDataError
-from cvn_assets.core.data.features import build_features
 
 BINS = DriftThresholds().psi_bins
 EPS = DriftThresholds().psi_epsilon

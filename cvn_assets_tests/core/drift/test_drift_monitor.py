@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_assets.core.training.calibration import IsotonicCalibrator, CalibrationParams
-from cvn_assets.core.drift.statistics import DriftThresholds
-from cvn_assets.core.drift.monitor import monitor_drift
-from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.data.features import build_features
+from cvn_assets.core.drift.monitor import monitor_drift
+from cvn_assets.core.drift.statistics import DriftThresholds
+from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.labels.barriers import triple_barrier_labels
 from cvn_assets.core.learners import make_learner
+from cvn_assets.core.training.calibration import CalibrationParams, IsotonicCalibrator
 from cvn_assets.core.training.scoring import ScoringBundle, dump_bundle, load_bundle
 from cvn_assets_tests.synthetic import random_walk_ohlcv, shifted
 

@@ -8,13 +8,13 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
-from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration
-from cvn_assets.core.training.cross_fit import window_blocks
 from cvn_assets.core.ensembles import EnsembleRunParams, register_ensemble, run_ensemble, unregister_ensemble
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
+from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted_calibration
+from cvn_assets.core.training.cross_fit import window_blocks
+from cvn_assets.core.training.fit import ModelOutcome
 from cvn_assets.core.training.folds import purged_inner_splits
 from cvn_assets.core.training.thresholds import ThresholdParams
-from cvn_assets.core.training.fit import ModelOutcome
 from cvn_assets_tests.core.ensembles.synthetic import VAL_START, base_frame
 
 BUILT_IN = ("blend_auc", "blend_mean", "stack_logreg", "stack_xgb")
@@ -77,7 +77,7 @@ def test_test_rows_cannot_change_anything_fitted(name: str) -> None:
     tampered.loc[test, "y"] = 1 - tampered.loc[test, "y"]
     tampered.loc[test, "p"] = np.random.default_rng(99).random(int(test.sum()))
     clean, leaky = _run(name, frame), _run(name, tampered)
-    for ours, theirs in zip(_fitted_state(name, clean.ensemble), _fitted_state(name, leaky.ensemble)):
+    for ours, theirs in zip(_fitted_state(name, clean.ensemble), _fitted_state(name, leaky.ensemble), strict=True):
         np.testing.assert_array_equal(ours, theirs)
     probe = np.random.default_rng(3).random((50, 3))
     np.testing.assert_array_equal(clean.ensemble.predict_proba(probe), leaky.ensemble.predict_proba(probe))
@@ -174,7 +174,8 @@ def test_each_validation_block_is_scored_by_a_copy_fitted_without_it_on_calibrat
 
 
 def _as_base_models_calibrate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Validation p as the base models hand it on (cross-fitted isotonic of their scores), so it moves with the labels."""
+    """Validation p as the base models hand it on (cross-fitted isotonic of their scores), so it moves with the
+    labels."""
     frame = frame.copy()
     for model in frame["model"].unique():
         rows = frame.index[(frame["model"] == model) & (frame["window"] == "validation")]

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from cvn_assets.core.catalogue.pipeline_params import PipelineParams
 from cvn_assets.core.ensembles import ensemble_names
 from cvn_assets.core.ensembles.cell import run_cell_ensembles
-from cvn_assets.core.training.folds import FoldWindows
-from cvn_assets.core.catalogue.pipeline_params import PipelineParams
 from cvn_assets.core.labels.smoothing import SmoothingParams
 from cvn_assets.core.training.fit import fit_and_predict, training_targets
+from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets_tests.core.ensembles.synthetic import TREE_MODELS
 
 SEEDS = range(10)

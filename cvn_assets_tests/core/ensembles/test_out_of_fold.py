@@ -6,9 +6,9 @@ import numpy as np
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
+from cvn_assets.core.ensembles.out_of_fold import nested_base_inputs
 from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.training.cross_fit import window_blocks
-from cvn_assets.core.ensembles.out_of_fold import nested_base_inputs
 
 
 def _isotonic(scores: np.ndarray, y: np.ndarray, fit: np.ndarray, held: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.ensembles import (
     ensemble_base_models,
     ensemble_names,
@@ -15,6 +14,7 @@ from cvn_assets.core.ensembles import (
     unregister_ensemble,
 )
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.training.thresholds import ThresholdParams
 from cvn_assets_tests.core.ensembles.synthetic import base_frame
 

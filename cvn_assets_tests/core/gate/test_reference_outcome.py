@@ -14,7 +14,6 @@ from cvn_assets_tests.core.gate.document_table import (
     label_smoothing_table,
 )
 
-
 CASES = [
     pytest.param(label_smoothing_table(), "label_smoothing", "none", ["aggressive", "mild"], 25,
                  id="label_smoothing none vs mild, aggressive"),

@@ -8,14 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cvn_assets.core.catalogue.pipeline_params import build_pipeline_params
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.errors import CatalogueError
+from cvn_assets.core.labels.barriers import BarrierParams, triple_barrier_labels
 from cvn_assets.core.labels.events import (
-    EventFilterParams, cusum_events, cusum_thresholds, event_labels, restrict_to_events, symmetric_cusum,
+    EventFilterParams,
+    cusum_events,
+    cusum_thresholds,
+    event_labels,
+    restrict_to_events,
+    symmetric_cusum,
 )
 from cvn_assets.core.training.folds import FoldParams, walk_forward_folds
-from cvn_assets.core.labels.barriers import BarrierParams, triple_barrier_labels
-from cvn_assets.core.catalogue.pipeline_params import build_pipeline_params
 
 # Log returns in % of bars 1..10 (bar 0 has none). With vol_window 2 and a multiple of √2 the threshold is
 # h_t = √2 · std(r_{t-2}, r_{t-1}) = |r_{t-1} − r_{t-2}|, defined from bar 3 on.

@@ -171,6 +171,7 @@ def test_serialised_model_predicts_the_same_margins() -> None:
 
 def test_discovering_the_learners_does_not_import_catboost() -> None:
     """Every run imports the registry; only a run that trains CatBoost should pay its import."""
-    code = "import sys; from cvn_assets.core.learners import learner_names; learner_names(); print('catboost' in sys.modules)"
+    code = ("import sys; from cvn_assets.core.learners import learner_names; learner_names(); "
+            "print('catboost' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -55,7 +55,8 @@ def test_seed_threads_and_objective_reach_lightgbm() -> None:
     # Few rounds: two OpenMP threads on a busy machine spin-wait and slow every round down.
     learner = make_learner("lightgbm", {"num_boost_round": 3}, seed=7, n_threads=2).fit(*_data(n=500))
     used = learner.booster_.params
-    assert (used["seed"], used["num_threads"], used["deterministic"], used["objective"]) == (7, 2, True, "cross_entropy")
+    assert (used["seed"], used["num_threads"], used["deterministic"], used["objective"]) == (
+        7, 2, True, "cross_entropy")
 
 
 def test_another_seed_gives_another_model() -> None:
@@ -147,6 +148,7 @@ def test_fit_and_predict_write_no_files(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_discovering_the_learners_does_not_import_lightgbm() -> None:
     """Every run imports the registry; only a run that trains LightGBM should pay its import."""
-    code = "import sys; from cvn_assets.core.learners import learner_names; learner_names(); print('lightgbm' in sys.modules)"
+    code = ("import sys; from cvn_assets.core.learners import learner_names; learner_names(); "
+            "print('lightgbm' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -6,9 +6,9 @@ import pytest
 
 from cvn_assets.core.catalogue.loading import load_catalogue, model_choices, parse_catalogue
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
 from cvn_assets.core.labels.barriers import BarrierParams
 from cvn_assets.core.metrics import TradeSimulator, reliability_bins
+from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
 from cvn_assets.core.schema import RESULT_COLUMNS
 
 

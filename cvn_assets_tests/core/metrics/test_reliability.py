@@ -37,8 +37,8 @@ def test_non_empty_bins_agree_with_sklearn_and_their_gaps_give_the_ece() -> None
     assert [bins["fraction_positive"][i] for i in kept] == pytest.approx(fraction.tolist())
     assert [bins["mean_predicted"][i] for i in kept] == pytest.approx(predicted.tolist())
     assert sum(bins["count"]) == 5000
-    gap = sum(c * abs(f - m) for c, f, m in zip(bins["count"], bins["fraction_positive"], bins["mean_predicted"])
-              if c) / 5000
+    rows = zip(bins["count"], bins["fraction_positive"], bins["mean_predicted"], strict=True)
+    gap = sum(c * abs(f - m) for c, f, m in rows if c) / 5000
     assert gap == pytest.approx(expected_calibration_error(y, p, n_bins=10))
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.catalogue.pipeline_params import build_pipeline_params
+from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.metrics.skill import SkillThresholds, has_skill, skill_counts, skill_sanity
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_assets.core.noise.mask import _cap_per_class, per_class_cap
 from cvn_assets.core.checks.sanity import cleanlab_cap_sanity
+from cvn_assets.core.noise.mask import _cap_per_class, per_class_cap
 
 # (max_drop_pct, class rows, floor(pct % of rows) worked out by hand in decimal arithmetic).
 HAND_CAPS = [

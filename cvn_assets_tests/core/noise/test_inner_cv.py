@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cvn_assets.core.training.folds import purged_inner_splits
 from cvn_assets.core.noise import NEUTRAL_PRIOR, CleanlabParams, compute_cleanlab_mask
+from cvn_assets.core.training.folds import purged_inner_splits
 from cvn_assets_tests.core.noise.fakes import EMBARGO, HORIZON, FakeClock, frames, install_recording_learner
 
 N_BARS = 320

@@ -222,4 +222,4 @@ def test_label_issues_found_on_several_threads_at_once_are_each_threads_own() ->
     with ThreadPoolExecutor(max_workers=len(cases)) as pool:
         for _ in range(15):
             found = list(pool.map(lambda case: _label_issues(case[0], case[1], case[0].size)[0], cases))
-            assert all(np.array_equal(f, e) for f, e in zip(found, expected))
+            assert all(np.array_equal(f, e) for f, e in zip(found, expected, strict=True))

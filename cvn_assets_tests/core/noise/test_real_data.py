@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.data.features import build_features
-from cvn_assets.core.training.folds import FoldParams, walk_forward_folds
+from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.labels.barriers import BarrierParams, labeled_mask, triple_barrier_labels
 from cvn_assets.core.noise import CleanlabMask, CleanlabParams, compute_cleanlab_mask
+from cvn_assets.core.training.folds import FoldParams, walk_forward_folds
 
 
 @pytest.fixture(scope="module")

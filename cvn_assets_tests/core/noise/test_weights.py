@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from cvn_assets.core.errors import CatalogueError
-from cvn_assets.core.training.folds import FoldWindows
-from cvn_assets.core.noise import CleanlabMask, CleanlabParams, apply_cleanlab, combine_weights, compute_cleanlab_mask
 from cvn_assets.core.labels.smoothing import SmoothingParams
+from cvn_assets.core.noise import CleanlabMask, CleanlabParams, apply_cleanlab, combine_weights, compute_cleanlab_mask
 from cvn_assets.core.training.fit import class_balance_weights, training_targets
+from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets_tests.core.noise.fakes import EMBARGO, HORIZON, frames, install_recording_learner
 
 TRAIN = np.arange(200)

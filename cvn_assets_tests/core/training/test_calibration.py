@@ -11,6 +11,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from cvn_assets.core.errors import CatalogueError, InsufficientDataError
+from cvn_assets.core.metrics import expected_calibration_error
 from cvn_assets.core.training.calibration import (
     CALIBRATION_METHODS,
     CalibrationParams,
@@ -21,8 +23,6 @@ from cvn_assets.core.training.calibration import (
     make_calibrator,
 )
 from cvn_assets.core.training.cross_fit import CrossFitBlocks
-from cvn_assets.core.errors import CatalogueError, InsufficientDataError
-from cvn_assets.core.metrics import expected_calibration_error
 
 
 def _margins_and_labels(temperature: float, n: int, seed: int, bias: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

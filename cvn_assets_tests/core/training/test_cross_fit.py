@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted, shift_prior, window_blocks
 from cvn_assets.core.errors import InsufficientDataError
+from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted, shift_prior, window_blocks
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,8 @@ def test_shift_prior_restates_odds_by_the_ratio_of_prior_odds(p: float, fitted: 
 
 
 def test_a_window_too_small_for_its_blocks_names_the_setting() -> None:
-    with pytest.raises(InsufficientDataError, match=r"5 blocks of 3 validation rows.*lower calibration.cross_fit_blocks"):
+    message = r"5 blocks of 3 validation rows.*lower calibration.cross_fit_blocks"
+    with pytest.raises(InsufficientDataError, match=message):
         window_blocks(np.arange(3), 1, 0, 5)
 
 

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from cvn_assets.core.catalogue.loading import load_catalogue
+from cvn_assets.core.data.features import build_features
 from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
 from cvn_assets.core.data.validation import OhlcvRules
-from cvn_assets.core.data.features import build_features
-from cvn_assets.core.training.folds import walk_forward_folds
 from cvn_assets.core.labels.barriers import triple_barrier_labels
 from cvn_assets.core.metrics import expected_calibration_error
 from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.training.fit import fit_and_predict, training_targets
+from cvn_assets.core.training.folds import walk_forward_folds
 
 FOCAL_CATALOGUE = Path(__file__).resolve().parents[3] / "cvn_assets/catalogues/focal_loss.yaml"
 MAX_MEAN_ECE = 0.05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.errors import CatalogueError, DataSourceError, InsufficientDataError
+from cvn_assets.core.labels.barriers import BarrierParams, labeled_mask, triple_barrier_labels
 from cvn_assets.core.training.folds import (
     WINDOW_NAMES,
     FoldParams,
@@ -21,7 +23,6 @@ from cvn_assets.core.training.folds import (
     purged_inner_splits,
     walk_forward_folds,
 )
-from cvn_assets.core.labels.barriers import BarrierParams, labeled_mask, triple_barrier_labels
 
 HORIZON = BarrierParams().horizon
 
@@ -78,7 +79,7 @@ def test_test_windows_tile_the_tail_and_training_expands(btc_labels: pd.DataFram
     tests = np.concatenate([fold.test for fold in btc_folds])
     labeled_positions = np.flatnonzero(labeled_mask(btc_labels))
     np.testing.assert_array_equal(tests, labeled_positions[labeled_positions >= btc_folds[0].test[0]])
-    for earlier, later in zip(btc_folds, btc_folds[1:]):
+    for earlier, later in itertools.pairwise(btc_folds):
         assert np.isin(earlier.train, later.train).all() and later.train.size > earlier.train.size
         assert earlier.test.max() < later.test.min()
 

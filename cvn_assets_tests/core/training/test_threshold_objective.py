@@ -10,16 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_assets.core.training.calibration import CalibrationParams
+from cvn_assets.core.data.features import build_features
 from cvn_assets.core.ensembles import run_ensemble
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.data.features import build_features
-from cvn_assets.core.training.folds import FoldParams, walk_forward_folds
 from cvn_assets.core.labels.barriers import BarrierParams, triple_barrier_labels
-from cvn_assets.core.metrics import TradeSimulator
 from cvn_assets.core.labels.smoothing import SmoothingParams
-from cvn_assets.core.training.thresholds import ThresholdParams
+from cvn_assets.core.metrics import TradeSimulator
+from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.training.fit import fit_and_predict, training_targets
+from cvn_assets.core.training.folds import FoldParams, walk_forward_folds
+from cvn_assets.core.training.thresholds import ThresholdParams
 from cvn_assets_tests.core.ensembles.synthetic import VAL_START, base_frame
 from cvn_assets_tests.synthetic import random_walk_ohlcv
 

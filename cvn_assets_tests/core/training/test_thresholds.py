@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from cvn_assets.core.catalogue.pipeline_params import build_pipeline_params
 from cvn_assets.core.errors import CatalogueError, InsufficientDataError
 from cvn_assets.core.labels.barriers import BarrierParams
 from cvn_assets.core.metrics import CostModel, TradeSimulator
-from cvn_assets.core.catalogue.pipeline_params import build_pipeline_params
 from cvn_assets.core.training.thresholds import ThresholdChoice, ThresholdParams, sweep_threshold
 
 

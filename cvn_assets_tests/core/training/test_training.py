@@ -9,12 +9,12 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
-from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.errors import InsufficientDataError
-from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets.core.labels.smoothing import SmoothingParams
-from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
+from cvn_assets.core.training.calibration import CalibrationParams
 from cvn_assets.core.training.fit import ModelOutcome, fit_and_predict, training_targets
+from cvn_assets.core.training.folds import FoldWindows
+from cvn_assets.core.training.thresholds import ThresholdParams, sweep_threshold
 
 HORIZON, EMBARGO = 4, 24
 TRAIN, VALIDATION, TEST = np.arange(0, 3000), np.arange(3030, 5000), np.arange(5030, 7000)
