@@ -74,12 +74,15 @@ def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_pos
         from_postgres[["variant", "verdict", "n_pairs"]].to_dict("records")
     assert table["mean_delta_f1_buy"].tolist() == pytest.approx(from_postgres["mean_delta_f1_buy"].tolist())
 
-    # Every drop rate is above a 0 % threshold, so each filtered cell raises both drop-rate alerts, once.
-    alerts = AlertStore(fresh_postgres_url).query()
-    assert report.alerts == len(alerts) == 2 * len(FOLDS)
+    # Every drop rate is above a 0 % threshold, so each filtered cell raises both drop-rate alerts, once;
+    # they are sent as one alert per kind for the variant, each cell's own kept under it.
+    store = AlertStore(fresh_postgres_url)
+    alerts = store.query()
+    assert report.alerts == len(alerts) == 2
     assert set(alerts["kind"]) == {"cleanlab_drop_rate", "minority_decimation"}
+    assert len(store.query(detail=True)) == 2 * len(FOLDS)
     assert run_sweep(defs, instance, cryptos=[CRYPTO], folds=["f1"], configs=["cl_filter"], log=lambda _: None).ok
-    assert _query(fresh_postgres_url, "SELECT count(*) FROM alerts") == [(2 * len(FOLDS),)]
+    assert _query(fresh_postgres_url, "SELECT count(*) FROM alerts") == [(2 + 2 * len(FOLDS),)]
     assert _query(fresh_postgres_url, f"SELECT count(*) FROM {RESULTS_TABLE}") == [(2 * len(FOLDS),)]
 
 
