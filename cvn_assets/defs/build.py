@@ -23,6 +23,7 @@ from cvn_assets.defs.partitions import build_partitions
 from cvn_assets.defs.scheduled_sweep import SWEEP_JOB, build_sweep_job
 from cvn_assets.defs.schedules import build_schedules
 from cvn_assets.defs.sensors import SENSORS
+from cvn_assets.defs.submit import build_sweep_sensor
 from cvn_assets.defs.resources import ASSETS_FOLDER, AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
 from cvn_assets.defs.tracking import MlflowTrackingResource
@@ -34,7 +35,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
                           sweep_id=settings.sweep_id, n_threads=settings.n_threads,
-                          cell_workers=settings.cell_workers, cell_processes=settings.cell_processes)
+                          cell_workers=settings.cell_workers, cell_processes=settings.cell_processes,
+                          cells_per_run=settings.cells_per_run, poll_seconds=settings.sweep_poll_seconds)
     check_catalogue_learners(sweep.catalogue)
     partitions = build_partitions(sweep.catalogue)
     results = ResultsStoreResource(url=settings.results_url)
@@ -57,8 +59,10 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
               *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions)
-    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=[*SENSORS, PROMOTION_SENSOR],
-                          jobs=[*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
+    jobs = build_jobs(assets, partitions.cell)
+    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources,
+                          sensors=[*SENSORS, PROMOTION_SENSOR, build_sweep_sensor(settings, jobs)],
+                          jobs=[*jobs, build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=executor_from_name(settings.executor))
 

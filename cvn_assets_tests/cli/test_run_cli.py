@@ -97,7 +97,8 @@ def test_failed_fits_are_listed_and_the_command_exits_1(tmp_path: Path, monkeypa
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setattr(build, "build_defs", lambda: None)
     monkeypatch.setattr(sweep_runner, "run_sweep", lambda *args, **kwargs: report)
-    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False, progress_every=10.0)
+    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False, progress_every=10.0,
+                              submit=False, wait=False)
     assert run_command.handle(args) == 1
     out = capsys.readouterr().out
     assert "1 fit(s) failed" in out and "BTC|f1.baseline xgboost: value -3 for Parameter max_depth" in out
