@@ -21,6 +21,7 @@ from typing import Any
 import dagster as dg
 
 from cvn_assets.defs.run_liveness import process_tags
+from cvn_assets.defs.run_settings import QUIET_CONSOLE
 from cvn_assets.defs.scheduled_sweep import SWEEP_JOB, SWEEP_OP
 from cvn_assets.defs.settings import Settings
 from cvn_assets.defs.sweep_runs import SWEEP_TAG, PlannedRun
@@ -68,7 +69,8 @@ def submit_sweep(defs: dg.Definitions, instance: dg.DagsterInstance, selection: 
     """Submits a sweep from this process, as the schedule does: one run of the sweep job, whose id is the sweep's."""
     SweepPlanner(defs, instance, "", selection)  # a bad selection fails here, in one line, before any run
     result = defs.resolve_job_def(SWEEP_JOB).execute_in_process(
-        run_config=sweep_run_config(selection), instance=instance, tags=process_tags(), raise_on_error=False)
+        run_config={**sweep_run_config(selection), **QUIET_CONSOLE}, instance=instance, tags=process_tags(),
+        raise_on_error=False)
     if not result.success:
         raise RuntimeError(f"the sweep job run {result.run_id} failed: see its log in the UI")
     return result.run_id
@@ -145,8 +147,9 @@ def build_sweep_sensor(settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobD
         started = time.monotonic()
         cursor = SweepCursor.parse(context.cursor)
         requests = sweep_requests(built[0], context.instance, cursor, context.log.info)
-        context.log.info(f"{len(requests)} run(s) requested for {len(cursor.open)} open sweep(s) "
-                         f"in {time.monotonic() - started:.1f}s")
+        if requests:
+            context.log.info(f"{len(requests)} run(s) requested for {len(cursor.open)} open sweep(s) "
+                             f"in {time.monotonic() - started:.1f}s")
         return dg.SensorResult(run_requests=requests, cursor=cursor.dumps())
 
     return sweep_sensor

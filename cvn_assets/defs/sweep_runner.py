@@ -70,7 +70,7 @@ def run_sweep(
 
 
 class _InProcess:
-    """Executes each step's runs in this process until a step has none left to run or to wait for."""
+    """Executes the runs each step plans, in this process, until a step has none left to run or to wait for."""
 
     def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, planner: SweepPlanner,
                  report: SweepReport, log: Callable[[str], None]) -> None:
@@ -85,8 +85,8 @@ class _InProcess:
                     said.add(note)
                     self.log(note)
             if step.runs:
-                for planned in step.runs:
-                    self._execute(planned)
+                # One run, then a fresh look: another sweep may have started some of the others meanwhile.
+                self._execute(step.runs[0])
                 continue
             if not step.waiting_for:
                 return step
