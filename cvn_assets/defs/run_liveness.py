@@ -32,7 +32,11 @@ def process_tags() -> dict[str, str]:
 
 def process_gone(run: dg.DagsterRun) -> bool:
     """Whether the run names a process of this host that no longer exists (False when it cannot be known)."""
-    pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+    return gone(run.tags.get(PID_TAG), run.tags.get(HOST_TAG))
+
+
+def gone(pid: str | None, host: str | None) -> bool:
+    """Whether process `pid` of `host` is known to no longer exist: only a process of this host can be checked."""
     if not pid or not pid.isdigit() or host != socket.gethostname():
         return False
     try:

@@ -113,12 +113,16 @@ def sweep_requests(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: S
     named = {run.tags[SWEEP_TAG] for run in finished if SWEEP_TAG in run.tags} - set(cursor.open) - opened
     markers = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=[*cursor.open, *opened, *named]))}
     requests, still_open = [], []
+    requested: set[tuple[str, str]] = set()  # (job, partition) of this tick's requests, not yet runs
     for sweep_id in dict.fromkeys([*cursor.open, *sorted(opened), *sorted(named)]):
         marker = markers.get(sweep_id)
         if marker is None or marker.job_name != SWEEP_JOB or marker.status != dg.DagsterRunStatus.SUCCESS:
             continue  # a sweep run in process (`cvn-assets run`) is not the sensor's
         step = SweepPlanner(defs, instance, sweep_id, selection_of(_op_config(marker))).step()
-        requests += [run_request(planned, sweep_id) for planned in step.runs]
+        for planned in step.runs:  # two open sweeps needing a partition: the first requests it, both wait for it
+            if requested.isdisjoint((planned.job, key) for key in planned.keys):
+                requests.append(run_request(planned, sweep_id))
+                requested.update((planned.job, key) for key in planned.keys)
         if step.finished:
             log(f"sweep {sweep_id} finished: {len(step.gated)} verdict(s), {len(step.failures)} failure(s)")
         else:

@@ -25,6 +25,7 @@ from cvn_assets.defs.cell_runs import retry_reason
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.progress import cell_run
 from cvn_assets.defs.range_retry import leftover
+from cvn_assets.defs.run_claims import RunClaims
 from cvn_assets.defs.run_liveness import process_tags
 from cvn_assets.defs.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.defs.sensors import scan_new_events
@@ -34,6 +35,8 @@ from cvn_assets.defs.sweep_state import Selection, SweepStep
 from cvn_assets.defs.sweep_steps import SweepPlanner
 
 __all__ = ["QUIET_CONSOLE", "RANGE_END_TAG", "RANGE_START_TAG", "run_sweep", "new_sweep_id"]
+# A run another sweep claimed shows up in flight within moments: look again after this long.
+CLAIMED_WAIT_SECONDS = 0.5
 
 
 def new_sweep_id() -> str:
@@ -75,6 +78,7 @@ class _InProcess:
     def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, planner: SweepPlanner,
                  report: SweepReport, log: Callable[[str], None]) -> None:
         self.defs, self.instance, self.planner, self.report, self.log = defs, instance, planner, report, log
+        self.claims = RunClaims(defs.resources["results"].url)
 
     def run(self) -> SweepStep:
         said: set[str] = set()
@@ -86,7 +90,11 @@ class _InProcess:
                     self.log(note)
             if step.runs:
                 # One run, then a fresh look: another sweep may have started some of the others meanwhile.
-                self._execute(step.runs[0])
+                with self.claims.holding(step.runs[0].job, step.runs[0].keys) as held:
+                    if held:
+                        self._execute(step.runs[0])
+                if not held:  # another sweep is starting it: its run is about to be in flight
+                    time.sleep(CLAIMED_WAIT_SECONDS)
                 continue
             if not step.waiting_for:
                 return step

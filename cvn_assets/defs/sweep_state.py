@@ -48,3 +48,4 @@ class Situation:
     busy: dict[str, dict[str, dg.DagsterRun]]  # job -> partition -> the run in flight covering it
     failed: dict[str, dict[str, dg.DagsterRun]]  # job -> partition -> this sweep's latest run that failed it
     cells: CellFailures
+    ran: set[tuple[str, tuple[str, ...], frozenset[dg.AssetKey]]]  # (job, partitions, assets) of its ended runs

@@ -77,6 +77,10 @@ class SweepPlanner:
             unsettled = set(self.configs)  # a crypto's data still to come: its cells too
         if self.selection.gate:
             plan_gates(self, step, situation, unsettled, ready, rows, stored)
+        for planned in [p for p in step.runs if (p.job, p.keys, frozenset(p.assets or ())) in situation.ran]:
+            # It ended and left its partitions as they were (their rows lost, say): said, not run forever.
+            step.runs.remove(planned)
+            step.failures[planned.label] = "ran in this sweep but left its partitions not done"
         return step
 
     def cells_to_compute(self) -> int:
@@ -102,7 +106,9 @@ class SweepPlanner:
                 latest[run.job_name].update(dict.fromkeys(self._partitions(run), run))
         cells = CellFailures(self.instance, [run for run in final if run.job_name == CELL_JOB], self._partitions,
                              self.plan.cell_assets, self.downstream)
-        return Situation({run.run_id for run in runs}, busy, latest, cells)
+        ran = {(run.job_name, tuple(self._partitions(run)), frozenset(run.asset_selection or ()))
+               for run in runs if run.status in (*FAILED_STATUSES, dg.DagsterRunStatus.SUCCESS)}
+        return Situation({run.run_id for run in runs}, busy, latest, cells, ran)
 
     def _partitions(self, run: dg.DagsterRun) -> list[str]:
         return run_partitions(run, self.cell_partitions)
