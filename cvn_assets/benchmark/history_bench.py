@@ -71,7 +71,8 @@ def measure(sweeps: int, root: Path) -> list[dict[str, Any]]:
             started = time.perf_counter()
             scan_new_events(instance, sink, sweep.catalogue.pipeline.alerts, sweep.name)
             scanned = time.perf_counter() - started
-            records.append({"sweep": number, "runs": report.runs, "executed": report.executed, "sweep_seconds": round(swept, 3),
+            records.append({"sweep": number, "runs": report.runs, "executed": report.executed,
+                            "sweep_seconds": round(swept, 3),
                             "plan_seconds": round(planned, 4), "alert_scan_seconds": round(scanned, 4),
                             "left_to_run": len(up_to_date.runs)})
             print(json.dumps(records[-1]), flush=True)

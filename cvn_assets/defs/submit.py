@@ -37,7 +37,8 @@ FINISHED_EVENTS = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAIL
 def selection_of(config: Mapping[str, Any]) -> Selection:
     """The selection of a sweep job's op config (empty lists: everything)."""
     return Selection(tuple(config.get("cryptos") or ()), tuple(config.get("folds") or ()),
-                     tuple(config.get("configs") or ()), bool(config.get("gate", True)), bool(config.get("force", False)))
+                     tuple(config.get("configs") or ()), bool(config.get("gate", True)),
+                     bool(config.get("force", False)))
 
 
 def sweep_run_config(selection: Selection) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def sweep_run_config(selection: Selection) -> dict[str, Any]:
 def run_request(planned: PlannedRun, sweep_id: str) -> dg.RunRequest:
     """The request of one planned run: its job, partition or range, assets, and a key unique in its sweep."""
     return dg.RunRequest(run_key=planned.run_key(sweep_id), job_name=planned.job, partition_key=planned.partition_key,
-                         tags=planned.run_tags(sweep_id), asset_selection=list(planned.assets) if planned.assets else None)
+                         tags=planned.run_tags(sweep_id),
+                         asset_selection=list(planned.assets) if planned.assets else None)
 
 
 def announce_sweep(defs: dg.Definitions, instance: dg.DagsterInstance, sweep_id: str, selection: Selection,
@@ -132,14 +134,17 @@ def sweep_requests(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: S
 
 
 def _op_config(run: dg.DagsterRun) -> Mapping[str, Any]:
-    return run.run_config.get("ops", {}).get(SWEEP_OP, {}).get("config", {})
+    """The sweep selection in a sweep job run's config (the schedule's runs have none: everything)."""
+    config = run.run_config if isinstance(run.run_config, Mapping) else {}
+    return config.get("ops", {}).get(SWEEP_OP, {}).get("config", {})
 
 
 def build_sweep_sensor(settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
     """The sweep sensor of the code location built from `settings`, requesting runs of the sweep's `jobs`."""
     built: list[dg.Definitions] = []
 
-    @dg.sensor(name=SWEEP_SENSOR, jobs=[job for job in jobs if job.name in SWEEP_JOBS], minimum_interval_seconds=settings.sweep_sensor_seconds,
+    @dg.sensor(name=SWEEP_SENSOR, jobs=[job for job in jobs if job.name in SWEEP_JOBS],
+               minimum_interval_seconds=settings.sweep_sensor_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="Submits the runs of each sweep job's sweep to the run queue: per-crypto data, then the "
                            "cells of each crypto whose data is there, each gate once its cells are, the joint rules.")

@@ -71,8 +71,9 @@ def close_report(defs: dg.Definitions, instance: dg.DagsterInstance, report: Swe
             log(f"  FAIL  {job:<16} {name:<28} {message}")
     report.failures.update(step.failures)
     report.failed_run_ids.update(step.failed_run_ids)
-    report.verdicts = {name: pd.DataFrame(defs.load_asset_value(GATE_ASSET, partition_key=name, instance=instance)["table"])
-                       for name in step.gated}
+    report.verdicts = {
+        name: pd.DataFrame(defs.load_asset_value(GATE_ASSET, partition_key=name, instance=instance)["table"])
+        for name in step.gated}
     if step.computed:
         failed = failed_fits(defs.resources["results"].store().read(sweep.name), step.computed)
         for name, error in failed.items():

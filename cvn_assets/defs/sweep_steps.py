@@ -14,7 +14,7 @@ left to that run: two sweeps never compute the same cell at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
 
 import dagster as dg
@@ -24,15 +24,27 @@ from cvn_assets.core.folds import fold_ids
 from cvn_assets.defs.cell_runs import CellFailures, Final, plan_cell_runs
 from cvn_assets.defs.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
-from cvn_assets.defs.partitions import CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION, cell_key, split_cell_key
+from cvn_assets.defs.partitions import (
+    CRYPTO_DIMENSION,
+    FOLD_VARIANT_DIMENSION,
+    cell_key,
+    split_cell_key,
+)
 from cvn_assets.defs.resources import SweepResource
 from cvn_assets.defs.run_liveness import in_flight
 from cvn_assets.defs.sweep_gates import plan_gates
 from cvn_assets.defs.sweep_plan import SweepPlan
-from cvn_assets.defs.sweep_state import Selection, Situation, SweepStep
 from cvn_assets.defs.sweep_runs import (
-    FAILED_STATUSES, WILL_RETRY_TAG, PlannedRun, active_runs, failure_message, run_label, run_partitions, sweep_runs,
+    FAILED_STATUSES,
+    WILL_RETRY_TAG,
+    PlannedRun,
+    active_runs,
+    failure_message,
+    run_label,
+    run_partitions,
+    sweep_runs,
 )
+from cvn_assets.defs.sweep_state import Selection, Situation, SweepStep
 
 SWEEP_JOBS = (CRYPTO_DATA_JOB, CELL_JOB, GATE_JOB)
 PARENT_RUN_TAG = "dagster/parent_run_id"
@@ -59,10 +71,12 @@ class SweepPlanner:
         if not isinstance(partitions, dg.MultiPartitionsDefinition):
             raise TypeError(f"{CELL_JOB} must be partitioned by {CRYPTO_DIMENSION} × {FOLD_VARIANT_DIMENSION}")
         self.cell_partitions = partitions
-        self.crypto_order, self.fv_order = ([str(k) for k in partitions.get_partitions_def_for_dimension(d).get_partition_keys()]
-                                            for d in (CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION))
+        self.crypto_order, self.fv_order = (
+            [str(key) for key in partitions.get_partitions_def_for_dimension(dimension).get_partition_keys()]
+            for dimension in (CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION))
         graph = defs.resolve_asset_graph()
-        self.downstream = lambda keys: set(dg.AssetSelection.assets(*keys).downstream().resolve(graph)) if keys else set()
+        self.downstream: Callable[[Collection[dg.AssetKey]], set[dg.AssetKey]] = (
+            lambda keys: set(dg.AssetSelection.assets(*keys).downstream().resolve(graph)) if keys else set())
         self._messages: dict[str, str] = {}
 
     def step(self) -> SweepStep:
@@ -156,8 +170,8 @@ class SweepPlanner:
                     step.computed.add(key)
                 else:
                     step.skipped += 1
-                if (run := situation.failed[CELL_JOB].get(key)) is not None and run.run_id == done[key] \
-                        and situation.cells.finished_all(run):
+                run = situation.failed[CELL_JOB].get(key)
+                if run is not None and run.run_id == done[key] and situation.cells.finished_all(run):
                     self.fail(step, run)  # it failed after finishing its cells: said, not computed again
             elif (run := situation.busy[CELL_JOB].get(key)) is not None:
                 self.wait_for(step, run)
@@ -168,7 +182,8 @@ class SweepPlanner:
                 todo[key] = attempt
                 unsettled.add(cell[2])
         step.runs += plan_cell_runs(todo, self.crypto_order, self.fv_order, self.resource.cells_per_run,
-                                    lambda keys: fingerprint_tags({k: self.plan.cell(*split_cell_key(k)) for k in keys}))
+                                    lambda keys: fingerprint_tags({k: self.plan.cell(*split_cell_key(k))
+                                                                   for k in keys}))
         return unsettled
 
 

@@ -101,7 +101,8 @@ def test_a_sweep_killed_in_its_cell_runs_loses_only_the_run_in_flight(tmp_path: 
         assert "is gone" in failure_message(instance, ghost.run_id)
         assert not instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
                                                              dg.DagsterRunStatus.NOT_STARTED]))
-        second = {run.run_id for run in instance.get_runs(dg.RunsFilter(job_name="cell_job"))} - {r.run_id for r in first}
+        second = {run.run_id for run in instance.get_runs(dg.RunsFilter(job_name="cell_job"))} - {
+            run.run_id for run in first}
         recomputed = {str(record.partition_key) for run_id in second for record in instance.get_records_for_run(
             run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records if record.asset_key == METRICS}
         assert recomputed.isdisjoint(finished)  # nothing the first sweep finished is computed again

@@ -40,8 +40,8 @@ def test_cells_of_a_run_in_flight_are_left_to_it_and_those_of_a_dead_one_planned
     cell_job, here = defs.resolve_job_def("cell_job"), socket.gethostname()
     # Another sweep's run computing BTC's baseline cells, and a run of a sweep that was killed (ls_mild's).
     alive = instance.create_run_for_job(cell_job, status=dg.DagsterRunStatus.STARTED, tags={
-        "dagster/asset_partition_range_start": "BTC|f1.baseline", "dagster/asset_partition_range_end": "BTC|f5.baseline",
-        PID_TAG: str(os.getpid()), HOST_TAG: here})
+        "dagster/asset_partition_range_start": "BTC|f1.baseline",
+        "dagster/asset_partition_range_end": "BTC|f5.baseline", PID_TAG: str(os.getpid()), HOST_TAG: here})
     killed = instance.create_run_for_job(cell_job, status=dg.DagsterRunStatus.STARTED, tags={
         "dagster/partition": "BTC|f3.ls_mild", PID_TAG: str(_dead_pid()), HOST_TAG: here})
 
