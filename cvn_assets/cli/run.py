@@ -87,6 +87,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _submit(defs: dg.Definitions, instance: dg.DagsterInstance, args: argparse.Namespace) -> int:
+    from cvn_assets.defs.run_liveness import queue_served
     from cvn_assets.defs.submit import SWEEP_SENSOR, submit_sweep
     from cvn_assets.defs.sweep_follow import follow_sweep
     from cvn_assets.defs.sweep_state import Selection
@@ -96,6 +97,9 @@ def _submit(defs: dg.Definitions, instance: dg.DagsterInstance, args: argparse.N
     sweep_id = submit_sweep(defs, instance, selection)
     print(f"sweep {sweep_id} submitted: the {SWEEP_SENSOR} of `dagster-daemon run` submits its runs to the run queue"
           + ("" if args.wait else "; follow them in the UI (runs tagged cvn/sweep=" + sweep_id + ")"))
+    if not queue_served(instance):
+        print("no daemon has reported to this instance lately: the sweep's runs start once `dagster-daemon run` "
+              "(or `make ui`) runs on it")
     return print_report(follow_sweep(defs, instance, sweep_id, selection)) if args.wait else 0
 
 
