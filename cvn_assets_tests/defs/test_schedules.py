@@ -111,3 +111,16 @@ def test_a_sweep_job_with_an_unknown_crypto_fails_saying_so_before_any_run(
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data
     assert "unknown crypto 'NOPE'; known: ['BTC', 'ETH']" in failure.error.cause.message
     assert [r.job_name for r in instance.get_runs()] == ["sweep_job"]
+
+
+def test_two_sweeps_opened_at_once_are_not_both_given_a_run_of_the_same_partition(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(make_settings(tmp_path, small_data_dir))
+    sweep_job = defs.resolve_job_def("sweep_job")
+    markers = [sweep_job.execute_in_process(run_config={"ops": {"run_whole_sweep": {"config": {
+        "cryptos": cryptos, "folds": ["f3"], "gate": False}}}}, instance=instance).run_id
+        for cryptos in (["BTC"], ["BTC", "ETH"])]
+    requests, _ = _sensor_requests(defs, instance, None)
+    # BTC's data for the first sweep only (the second waits for that run), ETH's for the second
+    assert sorted((r.partition_key, r.tags["cvn/sweep"]) for r in requests) == [("BTC", markers[0]),
+                                                                               ("ETH", markers[1])]
