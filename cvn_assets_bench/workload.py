@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from cvn_assets.core.catalogue.loading import DEFAULT_CATALOGUE_PATH, Catalogue, load_catalogue
+from cvn_assets.core.catalogue.loading import Catalogue, DEFAULT_CATALOGUE_PATH, load_catalogue
 from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
 from cvn_assets.core.errors import CatalogueError
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cvn_assets.core.errors import SettingsError
 from cvn_assets.orchestration.progress import PROGRESS_LINE_SECONDS
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from cvn_assets.orchestration.report import SweepReport
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,6 +32,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--no-gate", action="store_true", help="skip the gate verdicts")
     parser.add_argument("--force", action="store_true",
                         help="recompute every selected partition, even those unchanged since their last run")
+    parser.add_argument("--submit", action="store_true",
+                        help="submit the sweep to the instance's run queue and return: the daemon's sweep sensor "
+                             "submits its runs (each in a process or pod of its own), the run queue starts them")
+    parser.add_argument("--wait", action="store_true",
+                        help="with --submit: follow the sweep's runs until it is done, then print the verdicts")
     parser.add_argument("--progress-every", type=_seconds, default=PROGRESS_LINE_SECONDS, metavar="SECONDS",
                         help="when the output is not a terminal, print a cell run's progress at most this often "
                              f"(default {PROGRESS_LINE_SECONDS:g}); on a terminal a progress bar shows it")
@@ -52,6 +64,8 @@ def _summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.wait and not args.submit:
+        raise SettingsError("--wait follows a submitted sweep: add --submit")
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
 
@@ -64,9 +78,33 @@ def handle(args: argparse.Namespace) -> int:
     defs = build_defs()
     with dg.DagsterInstance.get() as instance:
         print(f"Dagster instance: {home}")
+        if args.submit:
+            return _submit(defs, instance, args)
         with listening(console_progress(every_seconds=args.progress_every)):
             report = run_sweep(defs, instance, cryptos=args.crypto, folds=args.fold, configs=args.variant,
                                gate=not args.no_gate, force=args.force)
+    return print_report(report)
+
+
+def _submit(defs: dg.Definitions, instance: dg.DagsterInstance, args: argparse.Namespace) -> int:
+    from cvn_assets.orchestration.liveness import queue_served
+    from cvn_assets.orchestration.submit import SWEEP_SENSOR, submit_sweep
+    from cvn_assets.orchestration.follow import follow_sweep
+    from cvn_assets.orchestration.state import Selection
+
+    selection = Selection(tuple(args.crypto or ()), tuple(args.fold or ()), tuple(args.variant or ()),
+                          not args.no_gate, args.force)
+    sweep_id = submit_sweep(defs, instance, selection)
+    print(f"sweep {sweep_id} submitted: the {SWEEP_SENSOR} of `dagster-daemon run` submits its runs to the run queue"
+          + ("" if args.wait else "; follow them in the UI (runs tagged cvn/sweep=" + sweep_id + ")"))
+    if not queue_served(instance):
+        print("no daemon has reported to this instance lately: the sweep's runs start once `dagster-daemon run` "
+              "(or `make ui`) runs on it")
+    return print_report(follow_sweep(defs, instance, sweep_id, selection)) if args.wait else 0
+
+
+def print_report(report: SweepReport) -> int:
+    """Prints what a sweep did, its verdicts and its problems; the exit status: 1 if any partition or fit failed."""
     print(f"\n{report.runs} runs, {report.skipped} unchanged partition(s) skipped, in {report.seconds:.1f}s")
     for factor, table in report.verdicts.items():
         print(f"\nGate verdicts — factor {factor}\n{_summary(table).to_string(index=False)}")

@@ -9,30 +9,24 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.learners.param_check import check_catalogue_learners
 from cvn_assets.core.secrets import install_log_scrubber
-from cvn_assets.defs.alerts.sensors import SENSORS
-from cvn_assets.defs.cells.step import build_cell_asset
-from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.data.assets import build_data_assets
-from cvn_assets.defs.evaluation.assets import RESULTS_IO_MANAGER, build_evaluation_assets
 from cvn_assets.defs.evaluation.dossier import build_dossier_assets
+from cvn_assets.defs.evaluation.assets import RESULTS_IO_MANAGER, build_evaluation_assets
+from cvn_assets.defs.cells.step import build_cell_asset
+from cvn_assets.defs.monitoring.assets import build_monitoring_assets
 from cvn_assets.defs.evaluation.promotion import PROMOTION_SENSOR, build_promotion_assets
+from cvn_assets.defs.checks import build_checks
 from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
 from cvn_assets.defs.k8s import K8S_JOB_TAGS, executor_from_name
-from cvn_assets.defs.monitoring.assets import build_monitoring_assets
 from cvn_assets.defs.partitions import build_partitions
-from cvn_assets.defs.resources import (
-    ASSETS_FOLDER,
-    AlertSinkResource,
-    ArtifactStoreResource,
-    OhlcvSourceResource,
-    ResultsStoreResource,
-    SweepResource,
-)
+from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB, build_sweep_job
 from cvn_assets.defs.schedules import build_schedules
+from cvn_assets.defs.alerts.sensors import SENSORS
+from cvn_assets.orchestration.submit import build_sweep_sensor
+from cvn_assets.defs.resources import ASSETS_FOLDER, AlertSinkResource, ArtifactStoreResource, OhlcvSourceResource, ResultsStoreResource, SweepResource
 from cvn_assets.defs.settings import Settings
 from cvn_assets.lineage.tracking import MlflowTrackingResource
-from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB, build_sweep_job
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
@@ -41,7 +35,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     sweep = SweepResource(catalogue_path=settings.catalogue_path, universe=settings.universe,
                           sweep_id=settings.sweep_id, n_threads=settings.n_threads,
-                          cell_workers=settings.cell_workers, cell_processes=settings.cell_processes)
+                          cell_workers=settings.cell_workers, cell_processes=settings.cell_processes,
+                          cells_per_run=settings.cells_per_run, poll_seconds=settings.sweep_poll_seconds)
     check_catalogue_learners(sweep.catalogue)
     partitions = build_partitions(sweep.catalogue)
     results = ResultsStoreResource(url=settings.results_url)
@@ -59,15 +54,15 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
                                         webhook_url=settings.alert_webhook_url),
     }
     models, ensembles = sweep.catalogue.models, sweep.catalogue.ensembles
-    n_folds = sweep.catalogue.pipeline.folds.n_folds
-    assets = [*build_data_assets(partitions), *build_cell_asset(partitions, models, ensembles, n_folds),
+    assets = [*build_data_assets(partitions), *build_cell_asset(partitions, models, ensembles, sweep.catalogue.pipeline.folds.n_folds),
               *build_evaluation_assets(partitions), *build_promotion_assets(partitions),
               *build_dossier_assets(partitions),
               *build_monitoring_assets(partitions, sweep.catalogue.primary_model)]
     checks = build_checks(partitions)
-    jobs = [*build_jobs(assets, partitions.cell), build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])]
-    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources, sensors=[*SENSORS, PROMOTION_SENSOR],
-                          jobs=jobs,
+    jobs = build_jobs(assets, partitions.cell)
+    return dg.Definitions(assets=assets, asset_checks=checks, resources=resources,
+                          sensors=[*SENSORS, PROMOTION_SENSOR, build_sweep_sensor(settings, jobs)],
+                          jobs=[*jobs, build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=executor_from_name(settings.executor))
 

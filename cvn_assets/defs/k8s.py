@@ -6,7 +6,7 @@ mark training runs `cvn/heavy`, the tag the run queue limits (deployment/dagster
 deployment/helm/values.yaml). Off Kubernetes the pod settings are simply not read, so the same jobs
 run locally unchanged.
 
-Executor: partitions are the unit of parallelism here (one run per cell), and the Dagster docs advise
+Executor: partitions are the unit of parallelism here (one run per few cells), and the Dagster docs advise
 the in-process executor for that case: `k8s_job_executor` would start one pod per step and pay the ML
 imports (~4 s, ~320 MB) in each. It stays available with CVN_EXECUTOR=k8s (extra `cvn-assets[k8s]`)
 for selections made of few, long steps.
@@ -63,7 +63,8 @@ JOB_POD_SIZES: dict[str, RunPodSize] = {
     "cell_job": RunPodSize(cpus=2, memory_request="2Gi", memory_limit="4Gi", max_runtime_seconds=3600, heavy=True),
     "gate_job": LIGHT_RUN,
     "drift_job": LIGHT_RUN,
-    "sweep_job": RunPodSize(cpus=2, memory_request="4Gi", memory_limit="8Gi", max_runtime_seconds=14400, heavy=True),
+    # It only plans: the sweep sensor submits the sweep's runs, each sized by its own job's tags.
+    "sweep_job": LIGHT_RUN,
 }
 
 K8S_JOB_TAGS: dict[str, dict[str, object]] = {job: size.tags() for job, size in JOB_POD_SIZES.items()}

@@ -58,6 +58,10 @@ class SweepResource(dg.ConfigurableResource):
     # Where those cells compute: "auto" (worker processes for a run of MIN_CELLS_FOR_PROCESSES cells
     # or more, one at a time in the run's process below: starting the processes costs seconds), "on" or "off".
     cell_processes: str = "auto"
+    # Cells one sweep run computes at most: a run lost to a crash or a kill loses no more.
+    cells_per_run: int = 5
+    # How often a sweep waiting for runs in progress (its own submitted ones, or another sweep's) looks again.
+    poll_seconds: float = 5.0
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)
 

@@ -29,6 +29,10 @@ class Settings:
     CVN_CELL_WORKERS: cells a run computes at once (default 1); keep it x CVN_THREADS <= cores.
     CVN_CELL_PROCESSES: auto (default: a run of 10 cells or more computes them in worker processes,
     a smaller one in its own process, one cell at a time), on or off.
+    CVN_CELLS_PER_RUN: cells one run computes at most (default 5: one crypto × one configuration's
+    folds); a run lost to a crash or a kill loses no more than that.
+    CVN_SWEEP_SENSOR_SECONDS: how often the sweep sensor submits a submitted sweep's next runs (default 30).
+    CVN_SWEEP_POLL_SECONDS: how often a sweep waiting for runs in progress looks again (default 5).
     CVN_SWEEP_CRON / CVN_DRIFT_CRON: schedules of the whole sweep (default weekly, Sunday 03:00 UTC)
     and of the drift monitors (default daily, 06:00 UTC). CVN_SCHEDULES=off starts them stopped.
     """
@@ -46,6 +50,9 @@ class Settings:
     n_threads: int = 2
     cell_workers: int = 1
     cell_processes: str = "auto"
+    cells_per_run: int = 5
+    sweep_sensor_seconds: int = 30
+    sweep_poll_seconds: float = 5.0
     alerts_url: str | None = None
     alert_webhook_url: str | None = None
     sweep_cron: str = "0 3 * * 0"
@@ -75,6 +82,11 @@ class Settings:
             n_threads=_positive("CVN_THREADS", env.get("CVN_THREADS") or "2"),
             cell_workers=_positive("CVN_CELL_WORKERS", env.get("CVN_CELL_WORKERS") or "1"),
             cell_processes=_choice("CVN_CELL_PROCESSES", env.get("CVN_CELL_PROCESSES") or "auto", PROCESS_MODES),
+            cells_per_run=_positive("CVN_CELLS_PER_RUN", env.get("CVN_CELLS_PER_RUN") or str(cls.cells_per_run)),
+            sweep_sensor_seconds=_positive("CVN_SWEEP_SENSOR_SECONDS",
+                                           env.get("CVN_SWEEP_SENSOR_SECONDS") or str(cls.sweep_sensor_seconds)),
+            sweep_poll_seconds=_seconds("CVN_SWEEP_POLL_SECONDS",
+                                        env.get("CVN_SWEEP_POLL_SECONDS") or str(cls.sweep_poll_seconds)),
             alerts_url=env.get("CVN_ALERTS_URL") or None,
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,
@@ -93,6 +105,16 @@ def _positive(name: str, value: str) -> int:
         number = 0
     if number < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds above 0, got {value!r}")
     return number
 
 

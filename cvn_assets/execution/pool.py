@@ -53,12 +53,15 @@ def native_thread_limits(threads: int) -> dict[str, str]:
 
 
 def computes_in_processes(mode: str, cells: int) -> bool:
-    """Whether a run of `cells` cells computes them in worker processes under `mode` (auto, on, off)."""
+    """Whether a run of `cells` cells computes them in worker processes under `mode` (auto, on, off):
+    under auto, from MIN_CELLS_FOR_PROCESSES cells, or from two when this process's pool is running."""
     if mode not in PROCESS_MODES:
         raise ValueError(f"the cell process mode must be one of {', '.join(PROCESS_MODES)}, got {mode!r}")
     if multiprocessing.current_process().daemon:
         return False  # a daemonic process may not start processes of its own
-    return mode == "on" or (mode == "auto" and cells >= MIN_CELLS_FOR_PROCESSES)
+    # A pool this process already started (a sweep starts one for all its runs) costs nothing more to use.
+    return mode == "on" or (mode == "auto" and (cells >= MIN_CELLS_FOR_PROCESSES
+                                                or (cells > 1 and running_pool() is not None)))
 
 
 @contextmanager

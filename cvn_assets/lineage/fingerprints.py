@@ -16,9 +16,8 @@ from functools import cache, cached_property
 
 import dagster as dg
 
-from cvn_assets.core.catalogue.kinds import fingerprint
 from cvn_assets.core.catalogue.loading import Catalogue, model_choices
-from cvn_assets.lineage.materializations import latest_records
+from cvn_assets.core.catalogue.kinds import fingerprint
 from cvn_assets.orchestration.range_retry import failed_check_partitions
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
@@ -138,6 +137,14 @@ def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey, 
 
     With `finished_in_failed_runs`, also of a failed run whose blocking checks all passed for that
     partition: a range run that fails for one cell's check has finished the others (see `range_retry`)."""
+    recorded = recorded_runs(instance, asset_key, partitions, finished_in_failed_runs)
+    return {partition: value for partition, (value, _) in recorded.items()}
+
+
+def recorded_runs(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[str],
+                  finished_in_failed_runs: bool = False) -> dict[str, tuple[str, str]]:
+    """As `recorded_fingerprints`, with the id of the run that recorded each: (fingerprint, run id)."""
+    from cvn_assets.lineage.materializations import latest_records
 
     run_by_partition = {p: r.run_id for p, r in latest_records(instance, asset_key, partitions).items()}
     if not run_by_partition:
@@ -154,9 +161,9 @@ def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey, 
             if run_id not in failed_checks:
                 failed_checks[run_id] = failed_check_partitions(instance, run_id)
             if partition not in failed_checks[run_id]:
-                out[partition] = recorded
+                out[partition] = (recorded, run_id)
         elif run.status == dg.DagsterRunStatus.SUCCESS:
-            out[partition] = recorded
+            out[partition] = (recorded, run_id)
     return out
 
 

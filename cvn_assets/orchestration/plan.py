@@ -1,13 +1,16 @@
-"""Which partition runs of a sweep can be skipped: the same fingerprint was already materialized.
+"""Which partition runs of a sweep are done: the same fingerprint was already materialized.
 
-`force` turns skipping off. A cell is also re-run when its rows are missing from the results store
-(e.g. a new results database), since the rows are what the gate reads.
+A partition is done when its last materialization was made under the fingerprint the sweep expects
+now; a cell also needs its rows in the results store (e.g. a new results database), since the rows
+are what the gate reads. `force` counts as done only what the sweep's own runs materialized. Each
+done partition comes with the run that made it, so a sweep tells what it skipped (done before it
+started) from what it computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from functools import cache, cached_property
+from functools import cache
 from typing import NamedTuple
 
 import dagster as dg
@@ -15,7 +18,7 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.errors import CvnError
-from cvn_assets.lineage.fingerprints import SweepFingerprints, recorded_fingerprints, unchanged
+from cvn_assets.lineage.fingerprints import SweepFingerprints, recorded_fingerprints, recorded_runs
 from cvn_assets.defs.jobs import CRYPTO_DATA_ASSETS
 from cvn_assets.defs.partitions import cell_key
 
@@ -31,7 +34,8 @@ class GatePlan(NamedTuple):
 
 
 class SweepPlan:
-    """Fingerprints of every run the sweep may launch, and which of them are already done."""
+    """Fingerprints of every run the sweep may launch (computed once), and which partitions are done
+    (asked of the instance each time: other runs finish meanwhile)."""
 
     def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, catalogue: Catalogue, sweep_name: str,
                  force: bool = False) -> None:
@@ -71,48 +75,29 @@ class SweepPlan:
         read = [recorded.get(key, f"absent:{key}") for key in keys]
         return GatePlan(self.fingerprints.gate(name, read, [GATE_ASSET]), behind)
 
-    def done_cryptos(self, cryptos: Sequence[str]) -> set[str]:
-        return self._done(CRYPTO_TERMINAL, {c: self.crypto(c) for c in cryptos})
+    def done_cryptos(self, cryptos: Sequence[str], own_runs: Collection[str] = ()) -> dict[str, str]:
+        """The cryptos whose data is done, each with the run that made it."""
+        return self._done(CRYPTO_TERMINAL, {c: self.crypto(c) for c in cryptos}, own_runs)
 
-    def done_cells(self, cells: Sequence[tuple[str, str, str]]) -> set[str]:
+    def done_cells(self, cells: Sequence[tuple[str, str, str]], stored: Callable[[], Collection[str]],
+                   own_runs: Collection[str] = ()) -> dict[str, str]:
+        """The cells done, each with its run; `stored` gives the cell keys that have rows in the results store."""
         expected = {str(cell_key(*cell)): self.cell(*cell) for cell in cells}
-        done = self._done(CELL_TERMINAL, expected, finished_in_failed_runs=True)
-        return done & self._stored_cells if done else done
+        done = self._done(CELL_TERMINAL, expected, own_runs, finished_in_failed_runs=True)
+        if not done:
+            return done
+        rows = stored()
+        return {key: run for key, run in done.items() if key in rows}
 
-    @cached_property
-    def _stored_cells(self) -> set[str]:
-        # Read once per sweep: cells written later in this sweep are never asked about again.
-        rows = self.defs.resources["results"].store().read(self.sweep_name)
-        return {str(cell_key(c, f, v)) for c, f, v in zip(rows["crypto"], rows["fold"], rows["config_id"])}
+    def done_gate(self, name: str, expected: str | None, own_runs: Collection[str] = ()) -> str | None:
+        """The run that made the gate's verdict under `expected`, or None."""
+        return self._done(GATE_ASSET, {name: expected}, own_runs).get(name)
 
-    def done_gate(self, name: str, expected: str | None) -> bool:
-        return name in self._done(GATE_ASSET, {name: expected})
-
-    def _done(self, key: dg.AssetKey, expected: dict[str, str | None], finished_in_failed_runs: bool = False) -> set[str]:
-        if self.force:
-            return set()
-        return unchanged(expected, recorded_fingerprints(self.instance, key, list(expected), finished_in_failed_runs))
-
-
-def gate_waits_for(catalogue: Catalogue, factor: str, cryptos: Sequence[str], folds: Sequence[str],
-                   selected: Collection[str], stored: Callable[[], Collection[tuple[str, str, str]]]) -> str | None:
-    """What the gate of `factor` still lacks in a run of the `selected` configurations over `cryptos` × `folds`:
-    e.g. "baseline none has 0/25 cells, aggressive has 0/25 cells", or None when it can be gated.
-
-    A configuration of the factor that the run did not select needs every one of those cells in the
-    results store (`stored`: the (crypto, fold, config_id) cells there, read only when needed); a selected
-    one was run now, so a cell of it that is missing failed, which the run reports as a failure instead.
-    """
-    baseline = catalogue.factor(factor).baseline
-    total = len(cryptos) * len(folds)
-    lacking = []
-    for config in catalogue.configs():
-        variants = [variant for name, variant in config.members if name == factor]
-        if not variants or config.config_id in selected:
-            continue
-        cells = stored()
-        have = sum((crypto, fold, config.config_id) in cells for crypto in cryptos for fold in folds)
-        if have < total:
-            label = f"baseline {baseline}" if baseline in variants else ", ".join(variants)
-            lacking.append(f"{label} has {have}/{total} cells")
-    return ", ".join(lacking) or None
+    def _done(self, key: dg.AssetKey, expected: dict[str, str | None], own_runs: Collection[str],
+              finished_in_failed_runs: bool = False) -> dict[str, str]:
+        """Partitions whose recorded fingerprint equals the expected one (None never matches), with their run;
+        under `force`, only those that one of `own_runs` made."""
+        recorded = recorded_runs(self.instance, key, [p for p, fp in expected.items() if fp is not None],
+                                 finished_in_failed_runs)
+        return {p: run for p, (fp, run) in recorded.items()
+                if fp == expected[p] and (not self.force or run in own_runs)}

@@ -98,7 +98,8 @@ def test_failed_fits_are_listed_and_the_command_exits_1(tmp_path: Path, monkeypa
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setattr(build, "build_defs", lambda: None)
     monkeypatch.setattr(sweep_runner, "run_sweep", lambda *args, **kwargs: report)
-    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False, progress_every=10.0)
+    args = argparse.Namespace(crypto=None, fold=None, variant=None, no_gate=False, force=False, progress_every=10.0,
+                              submit=False, wait=False)
     assert run_command.handle(args) == 1
     out = capsys.readouterr().out
     assert "1 fit(s) failed" in out and "BTC|f1.baseline xgboost: value -3 for Parameter max_depth" in out
@@ -143,3 +144,27 @@ def test_a_partial_run_exits_0_saying_what_each_gate_waits_for_and_shows_progres
     # One line per asset of the cell, as each is computed, the last when all are.
     assert len(progress) == len(assets) == 4  # smoothed labels, cleanlab mask, predictions, metrics
     assert progress[-1].startswith(f"  ...   BTC|f3.ls_mild: {len(assets)}/{len(assets)} cell assets (100 %), ")
+
+
+def test_submit_records_the_sweep_for_the_daemon_and_returns_without_running_it(
+        tmp_path: Path, small_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from cvn_assets.cli.main import main
+
+    for name, value in _env(tmp_path, small_data_dir, small_catalogue_document()).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CVN_MLFLOW", "off")
+    assert main(["run", "--submit", "--crypto", "BTC", "--fold", "f3"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted: the sweep_sensor" in out and "no daemon has reported to this instance lately" in out
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        [run] = instance.get_runs()  # the sweep job's run names the sweep; its runs are the daemon's to submit
+    assert run.job_name == "sweep_job" and f"sweep {run.run_id} submitted" in out
+    assert run.run_config["ops"]["run_whole_sweep"]["config"]["cryptos"] == ["BTC"]
+
+
+def test_wait_without_submit_exits_2_saying_what_to_add(capsys: pytest.CaptureFixture[str]) -> None:
+    from cvn_assets.cli.main import main
+
+    assert main(["run", "--wait"]) == 2
+    assert "cvn-assets run: error: --wait follows a submitted sweep: add --submit" in capsys.readouterr().err

@@ -131,7 +131,7 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
 
     monkeypatch.setattr(training, "training_targets", broken_on_f2)
     document = small_catalogue_document(("BTC", "ETH"))
-    defs = build_defs(make_settings(tmp_path, small_data_dir, document))
+    defs = build_defs(make_settings(tmp_path, small_data_dir, document, cells_per_run=6))
     lines: list[str] = []
     report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lines.append)
     assert sorted(report.failures) == ["cell_job[BTC|f2.baseline]", "cell_job[ETH|f2.baseline]"]

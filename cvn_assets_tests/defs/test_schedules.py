@@ -1,7 +1,7 @@
 """Schedules: what each tick submits, and the sweep job they launch doing what `make run` does."""
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +11,7 @@ from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 from cvn_assets_tests.conftest import make_settings
 
-TICK = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+TICK = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
 
 
 def _schedule(defs: dg.Definitions, name: str) -> dg.ScheduleDefinition:
@@ -67,38 +67,60 @@ def test_drift_tick_requests_one_run_per_crypto(small_settings: Settings, instan
         assert job.partitions_def.has_partition_key(request.partition_key)
 
 
-@pytest.mark.slow
-def test_sweep_job_materializes_the_selection_as_the_runner_does(tmp_path: Path, small_data_dir: Path,
-                                                                 instance: dg.DagsterInstance) -> None:
-    defs = build_defs(make_settings(tmp_path, small_data_dir))
-    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["BTC"], "folds": ["f2"], "configs": ["baseline"],
-                                                      "gate": False, "progress_every_seconds": 0.0}}}}
-    result = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=instance)
-    assert result.success
-    # The cell run's progress is in the sweep's own run log: a line per cell asset computed, here.
-    logs = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.user_message.startswith("  ...")]
-    assert logs and logs[-1].startswith("  ...   BTC|f2.baseline: 4/4 cell assets (100 %), fold_metrics 1/1 cells")
-    assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == {"BTC|f2.baseline"}
-    jobs = sorted(r.job_name for r in instance.get_runs())
-    assert jobs == ["cell_job", "crypto_data_job", "sweep_job"]  # one per-crypto run and one cell run
+def _sensor_requests(defs: dg.Definitions, instance: dg.DagsterInstance,
+                     cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def())
+    result = defs.get_repository_def().get_sensor_def("sweep_sensor")(context)
+    return list(result.run_requests or []), result.cursor
 
 
-def test_a_failed_sweep_job_names_the_partitions_that_failed_and_why(tmp_path: Path, small_data_dir: Path,
-                                                                    instance: dg.DagsterInstance) -> None:
-    import pandas as pd
+def test_the_sweep_job_only_plans_and_the_sweep_sensor_submits_its_runs_step_by_step(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(make_settings(tmp_path, small_data_dir, cells_per_run=2))
+    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["BTC"], "folds": ["f2", "f3"],
+                                                      "configs": ["baseline"], "gate": False}}}}
+    marker = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=instance)
+    assert marker.success and [r.job_name for r in instance.get_runs()] == ["sweep_job"]  # it computes nothing
+    logs = [entry.user_message for entry in instance.all_logs(marker.run_id)]
+    assert any(f"sweep {marker.run_id}: 1 crypto_data_job run(s)" in line for line in logs)
 
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    for crypto in ("BTC", "ETH"):
-        frame = pd.read_csv(small_data_dir / f"{crypto}.csv")
-        (frame.drop(columns="volume") if crypto == "ETH" else frame).to_csv(bad / f"{crypto}.csv", index=False)
-    defs = build_defs(make_settings(tmp_path, bad))
-    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["ETH"], "gate": False}}}}
+    requests, cursor = _sensor_requests(defs, instance, None)  # the sweep job's run ended: its first runs
+    assert [(r.job_name, r.partition_key, r.tags["cvn/sweep"]) for r in requests] == [
+        ("crypto_data_job", "BTC", marker.run_id)]
+    assert _sensor_requests(defs, instance, cursor)[0] == []  # no run ended since: nothing new
+    job = defs.resolve_job_def("crypto_data_job")
+    assert job.execute_in_process(partition_key="BTC", instance=instance, tags=requests[0].tags).success
+    requests, cursor = _sensor_requests(defs, instance, cursor)  # the data is there: its cells, one run of 2
+    assert [(r.job_name, r.partition_key, r.tags["dagster/asset_partition_range_start"],
+             r.tags["dagster/asset_partition_range_end"]) for r in requests] == [
+        ("cell_job", None, "BTC|f2.baseline", "BTC|f3.baseline")]
+    assert requests[0].run_key.startswith(f"{marker.run_id}:cell_job[BTC|f2.baseline...BTC|f3.baseline]:")
+    cells = defs.resolve_job_def("cell_job").execute_in_process(instance=instance, tags=requests[0].tags)
+    assert cells.success
+    requests, cursor = _sensor_requests(defs, instance, cursor)  # nothing left: the sweep closes
+    assert requests == [] and '"open": []' in cursor
+    assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == {"BTC|f2.baseline", "BTC|f3.baseline"}
+
+
+def test_a_sweep_job_with_an_unknown_crypto_fails_saying_so_before_any_run(
+        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(small_settings)
+    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["NOPE"], "gate": False}}}}
     result = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=instance,
                                                                   raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data
-    # What the failed-run alert of a scheduled sweep carries: which partition failed and why.
-    assert failure.user_failure_data.description == (
-        f"1 partition run(s) failed: crypto_data_job[ETH]: {bad / 'ETH.csv'} "
-        "(ETH): missing columns ['volume']; "
-        "columns: ['timestamp', 'open', 'high', 'low', 'close']")
+    assert "unknown crypto 'NOPE'; known: ['BTC', 'ETH']" in failure.error.cause.message
+    assert [r.job_name for r in instance.get_runs()] == ["sweep_job"]
+
+
+def test_two_sweeps_opened_at_once_are_not_both_given_a_run_of_the_same_partition(
+        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    defs = build_defs(make_settings(tmp_path, small_data_dir))
+    sweep_job = defs.resolve_job_def("sweep_job")
+    markers = [sweep_job.execute_in_process(run_config={"ops": {"run_whole_sweep": {"config": {
+        "cryptos": cryptos, "folds": ["f3"], "gate": False}}}}, instance=instance).run_id
+        for cryptos in (["BTC"], ["BTC", "ETH"])]
+    requests, _ = _sensor_requests(defs, instance, None)
+    # BTC's data for the first sweep only (the second waits for that run), ETH's for the second
+    assert sorted((r.partition_key, r.tags["cvn/sweep"]) for r in requests) == [("BTC", markers[0]),
+                                                                               ("ETH", markers[1])]

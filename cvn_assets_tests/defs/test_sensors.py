@@ -174,10 +174,30 @@ def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterIn
     monkeypatch.setattr(sensors, "BATCH", 2)
     for fold in (1, 2, 3):  # the newest mask is past the first batch of the event log
         _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.9 + fold / 100, buy_drop=1.0)
-    assert sensors.scan_all(instance, sink.sink(lambda _: None), AlertThresholds(), "test_sweep") == 1
+    assert sensors.scan_new_events(instance, sink.sink(lambda _: None), AlertThresholds(), "test_sweep") == 1
     # one alert for the variant's three cells, across the batches
     assert sink.store().query()["details"].iloc[0]["cells"] == pytest.approx({"BTC|f1": 4.91, "BTC|f2": 4.92,
                                                                               "BTC|f3": 4.93})
+
+
+def test_the_end_of_sweep_scan_reads_only_what_came_since_the_last_one(
+        instance: dg.DagsterInstance, sink: AlertSinkResource, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its cost is what happened since the previous scan, not the instance's history."""
+    from cvn_assets.core.alerts.rules import AlertThresholds
+    from cvn_assets.defs import sensors
+
+    for fold in (1, 2, 3):
+        _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.99, buy_drop=1.0)
+    scan = lambda: sensors.scan_new_events(instance, sink.sink(lambda _: None), AlertThresholds(), "test_sweep")  # noqa: E731
+    assert scan() == 1
+    read: list[int] = []
+    real = sensors._new_records
+    monkeypatch.setattr(sensors, "_new_records", lambda *args: read.append(len(found := real(*args))) or found)
+    assert scan() == 0 and sum(read) == 0  # nothing new: no record read again
+    _report_mask(instance, "ETH|f1.cl_filter", drop=1.0, buy_drop=3.5)
+    read.clear()
+    assert scan() == 1 and sum(read) == 1  # the one new mask, and its alert
+    assert sorted(sink.store().query()["kind"]) == ["cleanlab_drop_rate", "minority_decimation"]
 
 
 def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(instance: dg.DagsterInstance, sink: AlertSinkResource,

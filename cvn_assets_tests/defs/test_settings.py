@@ -24,11 +24,31 @@ def test_threads_and_cell_workers_are_read_from_the_environment(monkeypatch: pyt
     assert (settings.n_threads, settings.cell_workers) == (1, 2)
 
 
-@pytest.mark.parametrize("name", ["CVN_THREADS", "CVN_CELL_WORKERS"])
+@pytest.mark.parametrize("name", ["CVN_THREADS", "CVN_CELL_WORKERS", "CVN_CELLS_PER_RUN", "CVN_SWEEP_SENSOR_SECONDS"])
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_a_bad_count_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"{name} must be a whole number of at least 1, got '{value}'"):
+        Settings.from_env()
+
+
+def test_the_run_size_keeps_a_default_run_well_under_a_tenth_of_the_default_sweep(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CVN_CELLS_PER_RUN", raising=False)
+    default_sweep_cells = 5 * 5 * 5  # the packaged catalogue: 5 cryptos × 5 folds × 5 configurations
+    assert Settings.from_env().cells_per_run * 10 < default_sweep_cells
+    monkeypatch.setenv("CVN_CELLS_PER_RUN", "25")
+    monkeypatch.setenv("CVN_SWEEP_POLL_SECONDS", "0.5")
+    settings = Settings.from_env()
+    assert (settings.cells_per_run, settings.sweep_poll_seconds) == (25, 0.5)
+    sweep = build_defs(dataclasses.replace(settings, catalogue_path=None)).resources["sweep"]
+    assert (sweep.cells_per_run, sweep.poll_seconds) == (25, 0.5)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_a_bad_poll_interval_names_its_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CVN_SWEEP_POLL_SECONDS", value)
+    with pytest.raises(CvnError, match=f"CVN_SWEEP_POLL_SECONDS must be a number of seconds above 0, got '{value}'"):
         Settings.from_env()
 
 

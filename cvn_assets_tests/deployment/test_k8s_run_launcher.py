@@ -182,6 +182,8 @@ def test_the_job_reaches_postgres_and_the_shared_storage(submitted: Submitted) -
     [mount] = container["volumeMounts"]
     assert mount["name"] == volume["name"]
     assert Path(config_map["data"]["CVN_STORAGE_DIR"]).is_relative_to(mount["mountPath"])
+    # Every run pod writes its events to PostgreSQL in batches (read from its environment by Dagster).
+    assert int(config_map["data"]["DAGSTER_EVENT_BATCH_SIZE"]) > 0
 
 
 def test_the_job_is_labelled_and_runs_as_a_non_root_user(submitted: Submitted) -> None:
@@ -223,7 +225,7 @@ EXPECTED_RUN_PODS: dict[str, tuple[str, str, str, int, bool]] = {
     "cell_job": ("2", "2Gi", "4Gi", 3600, True),
     "gate_job": ("1", "1Gi", "2Gi", 1800, False),
     "drift_job": ("1", "1Gi", "2Gi", 1800, False),
-    "sweep_job": ("2", "4Gi", "8Gi", 14400, True),
+    "sweep_job": ("1", "1Gi", "2Gi", 1800, False),  # it only plans; the sweep's runs have their own pods
 }
 
 
@@ -246,3 +248,37 @@ def test_a_run_of_each_job_gets_the_pod_its_tags_ask_for(
     assert run.tags[dg.MAX_RUNTIME_SECONDS_TAG] == str(max_runtime)
     assert run.tags["dagster/retry_on_asset_or_op_failure"] == "false"
     assert (run.tags.get(HEAVY_RUN_TAG) == "true") is heavy
+
+
+def test_the_cell_runs_of_a_submitted_sweep_get_the_pods_of_the_cell_job(
+    defs: dg.Definitions, launch_instance: dg.DagsterInstance,
+    launch_job: Callable[[dg.JobDefinition, dict[str, str]], Submitted],
+) -> None:
+    """The runs the sweep sensor requests, as the daemon creates them (the job's tags, then the request's),
+    through the production launcher: one Job per run of a few cells, sized by the cell job's tags."""
+    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["BTC"], "folds": ["f1", "f2"],
+                                                      "configs": ["baseline", "ls_mild"], "gate": False}}}}
+    marker = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=launch_instance)
+    sensor = defs.get_repository_def().get_sensor_def("sweep_sensor")
+    cursor, cell_requests = None, []
+    for _ in range(2):  # the data run's request, then (its run done) the cell runs'
+        result = sensor(dg.build_sensor_context(instance=launch_instance, cursor=cursor,
+                                                repository_def=defs.get_repository_def()))
+        cursor, requests = result.cursor, list(result.run_requests or [])
+        for request in requests:
+            if request.job_name == "crypto_data_job":
+                assert defs.resolve_job_def(request.job_name).execute_in_process(
+                    partition_key=request.partition_key, instance=launch_instance, tags=request.tags).success
+        cell_requests = [request for request in requests if request.job_name == CELL_JOB]
+    assert len(cell_requests) == 2  # one run per configuration, over its two neighbouring folds
+    cell_job = defs.resolve_job_def(CELL_JOB)
+    expected = K8S_JOB_TAGS[CELL_JOB][K8S_CONFIG_TAG]["container_config"]["resources"]
+    for request in cell_requests:
+        _, manifest, run = launch_job(cell_job, {**cell_job.run_tags, **request.tags})
+        container = container_of(manifest)
+        assert container["resources"] == expected and expected["limits"]["cpu"] == "2"
+        assert {entry["name"]: entry.get("value") for entry in container["env"]}["CVN_THREADS"] == "2"
+        assert run.tags["cvn/sweep"] == marker.run_id and run.tags[HEAVY_RUN_TAG] == "true"
+        start, end = run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]
+        assert (start.split(".")[0], end.split(".")[0]) == ("BTC|f1", "BTC|f2")
+        assert manifest["metadata"]["labels"]["dagster/run-id"] == run.run_id

@@ -154,3 +154,14 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path:
     done = subprocess.run([sys.executable, str(script)], env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert runs.read_text() == "script ran\n"
+
+
+def test_a_small_run_uses_the_pool_this_process_already_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvn_assets.execution.pool as pool_module
+
+    monkeypatch.setattr(pool_module, "running_pool", lambda: None)
+    assert not computes_in_processes("auto", 5)
+    monkeypatch.setattr(pool_module, "running_pool", lambda: object())
+    assert computes_in_processes("auto", 5)
+    assert not computes_in_processes("auto", 1)  # one cell gains nothing from a worker
+    assert not computes_in_processes("off", 5)

@@ -108,19 +108,16 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Pat
         worker.join(timeout=60)
         assert worker.exitcode == 0
 
-    for ok, failures, runs in reports:
+    for ok, failures, _ in reports:
         assert ok, failures
-        assert runs == 1 + len(folds) * len(configs)
+    # Each run once: a sweep leaves to the other the runs in flight or claimed, and skips what it finished.
+    assert sum(runs for _, _, runs in reports) == 1 + len(folds) * len(configs)
     rows = _query(fresh_postgres_url, f"SELECT fold, factor, variant, model, count(*) FROM {RESULTS_TABLE} "
                                       "WHERE sweep_id = 'twin' AND status = 'ok' GROUP BY fold, factor, variant, model "
                                       "ORDER BY fold, variant")
     assert rows == [(fold, "label_smoothing", variant, "xgboost", 1) for fold in folds for variant in ("mild", "none")]
     assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [
-        ("SUCCESS", 2 * (1 + len(folds) * len(configs)))]
-    # One process runs its runs one after another: runs that overlap come from the two sweeps at once.
-    with postgres_instance(home) as instance:
-        spans = sorted((record.start_time, record.end_time) for record in instance.get_run_records())
-    assert any(later_start < end for (_, end), (later_start, _) in itertools.pairwise(spans))
+        ("SUCCESS", 1 + len(folds) * len(configs))]
 
 
 def test_a_run_over_more_cells_than_an_index_row_holds_keeps_every_fingerprint(

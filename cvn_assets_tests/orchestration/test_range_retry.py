@@ -31,7 +31,8 @@ def _range_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
 
 
 def _sweep(tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> tuple[dg.Definitions, list[str]]:
-    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH"))))
+    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH")),
+                                    cells_per_run=len(KEYS)))
     lines: list[str] = []
     report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lines.append)
     assert list(report.failures) == [f"cell_job[{BAD}]"]
@@ -106,7 +107,8 @@ def test_a_range_that_fails_after_finishing_every_cell_is_reported_and_not_compu
         raise RuntimeError("the summary could not be written")
 
     monkeypatch.setattr(cell, "recording_summary", broken_summary)
-    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH"))))
+    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH")),
+                                    cells_per_run=len(KEYS)))
     report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lambda _: None)
     assert list(report.failures) == [f"cell_job[{KEYS[0]}...{KEYS[-1]}]"]
     message = report.failures[f"cell_job[{KEYS[0]}...{KEYS[-1]}]"]

@@ -26,14 +26,15 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     defs = build_defs(settings)
     report = run_sweep(defs, instance, log=lambda _: None)
     assert report.ok, report.failures
-    # 50 cells to compute: the worker processes are started before the crypto data runs.
-    assert started_workers == [1]
+    # Runs of 5 cells (the default run size) compute them on threads: no worker process is started.
+    assert started_workers == []
     joint = report.verdicts["label_smoothing_x_cleanlab"]
-    joint_runs = 0 if joint["variant"].tolist() == ["-"] else 1
-    # 2 crypto runs, one run over both cryptos × 5 folds × 5 unique configurations, 3 gates (2 factors + the
-    # joint rule), and the joint configuration's cells when its rule allows them (one run)
-    assert report.runs == 2 + 1 + 3 + joint_runs
-    assert "cell_job[BTC|f1.baseline...ETH|f5.cl_reweight]" in report.executed
+    joint_runs = 0 if joint["variant"].tolist() == ["-"] else 2
+    # 2 crypto runs, one run per crypto × configuration (its 5 folds: 2 × 5 runs), 3 gates (2 factors + the
+    # joint rule), and the joint configuration's cells when its rule allows them (one run per crypto)
+    assert report.runs == 2 + 10 + 3 + joint_runs
+    assert {f"cell_job[{crypto}|f1.{config}...{crypto}|f5.{config}]" for crypto in ("BTC", "ETH")
+            for config in ("baseline", "ls_mild", "ls_aggressive", "cl_filter", "cl_reweight")} <= set(report.executed)
 
     materialized = instance.get_materialized_partitions(dg.AssetKey("fold_metrics"))
     assert materialized == {f"{c}|f{f}.{v}" for c in ("BTC", "ETH") for f in range(1, 6)
@@ -60,7 +61,7 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
 
     unchanged = run_sweep(defs, instance, log=lambda _: None)
     assert (unchanged.runs, unchanged.skipped) == (0, 2 + 2 * 5 * 5 + 3)
-    assert started_workers == [1]  # nothing to compute: no worker started
+    assert started_workers == []  # nothing to compute: no worker started
     for name, table in report.verdicts.items():
         assert unchanged.verdicts[name].equals(table)
 
@@ -78,11 +79,12 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(tmp_path: Pat
     document["factors"]["label_smoothing"]["variants"]["mild"] = {"eps_buy": 0.10, "eps_hold": 0.05}
     changed = run_sweep(build_defs(make_settings(tmp_path, small_data_dir, catalogue=document)), instance,
                         log=lambda _: None)
-    assert changed.ok and changed.runs == 1 + 2
-    assert sorted(changed.executed) == ["cell_job[BTC|f1.ls_mild...ETH|f5.ls_mild]",
+    assert changed.ok and changed.runs == 2 + 2
+    assert sorted(changed.executed) == ["cell_job[BTC|f1.ls_mild...BTC|f5.ls_mild]",
+                                        "cell_job[ETH|f1.ls_mild...ETH|f5.ls_mild]",
                                         "gate_job[label_smoothing]", "gate_job[label_smoothing_x_cleanlab]"]
     assert changed.skipped == 2 + 2 * 5 * 4 + 1
-    assert started_workers == [1, 1]  # 10 cells in one run: computed in the (already started) worker processes
+    assert started_workers == []
 
     # A partial run of a changed variant gates the cells as they are, and says which it reads are behind;
     # the whole sweep then recomputes the others and the verdicts that read them, not only the cells.
@@ -125,7 +127,7 @@ def test_a_sweep_without_gates_still_raises_its_alerts(tmp_path: Path, small_dat
                                                        instance: dg.DagsterInstance,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     scans: list[dg.DagsterInstance] = []
-    monkeypatch.setattr(sweep_runner, "scan_all",
+    monkeypatch.setattr(sweep_runner, "scan_new_events",
                         lambda scanned, sink, thresholds, sweep: scans.append(scanned) or 2)
     defs = build_defs(make_settings(tmp_path, small_data_dir))
     report = run_sweep(defs, instance, cryptos=["BTC"], folds=["f3"], configs=["baseline"], gate=False,

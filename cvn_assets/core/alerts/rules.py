@@ -7,14 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cvn_assets.core.alerts.alert import Alert
-from cvn_assets.core.alerts.sink import (
-    KIND_CLEANLAB_DROP_RATE,
-    KIND_CONCEPT_DRIFT,
-    KIND_DRIFT_PSI,
-    KIND_MINORITY_DECIMATION,
-    KIND_OUTPUT_SHARPNESS,
-    KIND_TRAINING_FAILED,
-)
+from cvn_assets.core.alerts.sink import KIND_CLEANLAB_DROP_RATE, KIND_CONCEPT_DRIFT, KIND_DRIFT_PSI, KIND_MINORITY_DECIMATION, KIND_OUTPUT_SHARPNESS, KIND_TRAINING_FAILED
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.secrets import scrub
 

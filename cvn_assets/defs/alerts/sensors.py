@@ -19,6 +19,8 @@ BATCH = 500
 # Dagster abandons a sensor tick after 60 s and reports the code server unreachable; a slow webhook (up
 # to 5 s a post) must not hold a tick that long: what is left waits for the next tick, from the cursor.
 TICK_BUDGET_SECONDS = 30.0
+# Where the end-of-sweep scan keeps its cursor of each alert rule, in the instance's key-value store.
+SCAN_CURSOR_PREFIX = "cvn/alert_scan_cursor/"
 
 
 def _new_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None) -> list[dg.EventLogRecord]:
@@ -92,21 +94,31 @@ def scan_drift_monitors(instance: dg.DagsterInstance, cursor: str | None, sink: 
     return _scan(instance, "drift_monitor", cursor, sink, alerts_of, deadline)
 
 
-def scan_all(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds, sweep: str) -> int:
-    """Every alert rule over the whole event log, batch after batch; dedup keys keep already-sent alerts
-    silent. The cells' alerts of every batch are grouped together, so a group is not split at a batch's end."""
+def scan_new_events(instance: dg.DagsterInstance, sink: AlertSink, thresholds: AlertThresholds, sweep: str) -> int:
+    """Every alert rule over what the instance recorded since the last such scan, batch after batch: each
+    rule's storage-id cursor is kept in the instance's key-value store, so a scan costs what happened since
+    the one before, not the whole history. Dedup keys keep silent an alert a sensor already sent. The cells'
+    alerts of every batch are grouped together, so a group is not split at a batch's end."""
     pooled: list[CellAlert] = []
-    scans: list[Callable[[str | None], tuple[str | None, int, int]]] = [
-        lambda cursor: scan_cleanlab_masks(instance, cursor, sink, thresholds, sweep, pooled=pooled),
-        lambda cursor: scan_training_failures(instance, cursor, sink),
-        lambda cursor: scan_drift_monitors(instance, cursor, sink)]
+    scans: dict[str, Callable[[str | None], tuple[str | None, int, int]]] = {
+        "cleanlab_mask": lambda cursor: scan_cleanlab_masks(instance, cursor, sink, thresholds, sweep, pooled=pooled),
+        "fold_metrics": lambda cursor: scan_training_failures(instance, cursor, sink),
+        "drift_monitor": lambda cursor: scan_drift_monitors(instance, cursor, sink)}
+    store = instance.daemon_cursor_storage
+    keys = {name: f"{SCAN_CURSOR_PREFIX}{name}" for name in scans}
+    cursors = dict(store.get_cursor_values(set(keys.values())))
     total = 0
-    for scan in scans:
-        cursor, scanned = None, 1
+    for name, scan in scans.items():
+        cursor, scanned = cursors.get(keys[name]), 1
         while scanned:
             cursor, scanned, sent = scan(cursor)
             total += sent
-    return total + send_cell_alerts(sink, pooled)
+        if cursor is not None:
+            cursors[keys[name]] = cursor
+    total += send_cell_alerts(sink, pooled)
+    if cursors:  # stored after the alerts are out: a scan cut short is read again
+        store.set_cursor_values(cursors)
+    return total
 
 
 def alert_failed_runs(sink: AlertSink, failures: Mapping[str, str], run_ids: Mapping[str, str]) -> int:
