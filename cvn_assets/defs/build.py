@@ -20,7 +20,8 @@ from cvn_assets.defs.io_managers import FinetuneResultsIOManager, FrameIOManager
 from cvn_assets.defs.jobs import build_jobs
 from cvn_assets.defs.k8s import K8S_JOB_TAGS, executor_from_name
 from cvn_assets.defs.partitions import build_partitions
-from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB, build_sweep_job
+from cvn_assets.orchestration.runs import SWEEP_JOB
+from cvn_assets.orchestration.scheduled_sweep import build_sweep_job
 from cvn_assets.defs.schedules import build_schedules
 from cvn_assets.defs.alerts.sensors import SENSORS
 from cvn_assets.orchestration.submit import build_sweep_sensor
@@ -61,8 +62,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     checks = build_checks(partitions)
     jobs = build_jobs(assets, partitions.cell)
     return dg.Definitions(assets=assets, asset_checks=checks, resources=resources,
-                          sensors=[*SENSORS, PROMOTION_SENSOR, build_sweep_sensor(settings, jobs)],
-                          jobs=[*jobs, build_sweep_job(settings, tags=K8S_JOB_TAGS[SWEEP_JOB])],
+                          sensors=[*SENSORS, PROMOTION_SENSOR, build_sweep_sensor(settings, jobs, lambda: build_defs(settings))],
+                          jobs=[*jobs, build_sweep_job(lambda: build_defs(settings), tags=K8S_JOB_TAGS[SWEEP_JOB])],
                           schedules=build_schedules(settings, sweep.catalogue.universe),
                           executor=executor_from_name(settings.executor))
 

@@ -13,7 +13,7 @@ import dagster as dg
 
 from cvn_assets.defs.jobs import DRIFT_JOB
 from cvn_assets.defs.settings import Settings
-from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB
+from cvn_assets.orchestration.runs import SWEEP_JOB
 
 
 def build_schedules(settings: Settings, cryptos: Sequence[str]) -> list[dg.ScheduleDefinition]:

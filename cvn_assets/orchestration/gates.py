@@ -9,10 +9,11 @@ cells computed, then runs its own gate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.catalogue.loading import Catalogue
@@ -20,12 +21,28 @@ from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.gate.sweep import decide_joint
 from cvn_assets.lineage.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import GATE_JOB
+from cvn_assets.orchestration.plan import SweepPlan
 from cvn_assets.orchestration.run_failures import gate_inputs_failed
 from cvn_assets.orchestration.runs import PlannedRun
 from cvn_assets.orchestration.state import Situation, SweepStep
 
-if TYPE_CHECKING:
-    from cvn_assets.orchestration.steps import SweepPlanner
+
+class SweepPlanner(Protocol):
+    """What planning a sweep's gates reads and calls of the sweep's planner (`steps.SweepPlanner`)."""
+
+    catalogue: Catalogue
+    cryptos: list[str]
+    folds: list[str]
+    all_folds: list[str]
+    configs: list[str]
+    plan: SweepPlan
+
+    def cells(self, step: SweepStep, situation: Situation, configs: Sequence[str], ready: Sequence[str],
+              stored: Callable[[], set[str]]) -> set[str]: ...
+
+    def wait_for(self, step: SweepStep, run: dg.DagsterRun) -> None: ...
+
+    def fail(self, step: SweepStep, run: dg.DagsterRun) -> None: ...
 
 PENDING, DONE, WAITING, FAILED = "pending", "done", "waiting", "failed"
 

@@ -18,6 +18,9 @@ from cvn_assets.orchestration.run_failures import error_text, is_project_error
 from cvn_assets.orchestration.run_settings import RANGE_END_TAG, RANGE_START_TAG
 
 SWEEP_TAG = "cvn/sweep"
+# The job a schedule (or the UI, or `cvn-assets run --submit`) starts a submitted sweep with, and its one op.
+SWEEP_JOB = "sweep_job"
+SWEEP_OP = "run_whole_sweep"
 PARTITION_TAG = "dagster/partition"
 # Dagster's tag on a failed run that its run-retry daemon will run again (as a new run with the same tags).
 WILL_RETRY_TAG = "dagster/will_retry"

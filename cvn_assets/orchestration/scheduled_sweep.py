@@ -6,12 +6,12 @@ the gates and the joint rules as what they need finishes — each tagged with th
 its limits and the run launcher (one pod per run on Kubernetes) see every one of them.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 
-from cvn_assets.defs.settings import Settings
-
-SWEEP_JOB = "sweep_job"
-SWEEP_OP = "run_whole_sweep"
+from cvn_assets.orchestration.runs import SWEEP_JOB, SWEEP_OP
+from cvn_assets.orchestration.submit import announce_sweep, selection_of
 
 
 class SweepSelection(dg.Config):
@@ -24,15 +24,12 @@ class SweepSelection(dg.Config):
     force: bool = False
 
 
-def build_sweep_job(settings: Settings, tags: dict[str, object] | None = None) -> dg.JobDefinition:
+def build_sweep_job(load_defs: Callable[[], dg.Definitions], tags: dict[str, object] | None = None) -> dg.JobDefinition:
+    """The sweep job; `load_defs` gives the code location's Definitions, which hold this job."""
     @dg.op(name=SWEEP_OP, description="Plan the sweep (skipping unchanged partitions); the sweep sensor submits its "
                                       "runs to the run queue: per-crypto data, every cell, gates, joint rules.")
     def run_whole_sweep(context: dg.OpExecutionContext, config: SweepSelection) -> None:
-        # Imported here: the Definitions hold this job, so building them at import time would be circular.
-        from cvn_assets.defs.build import build_defs
-        from cvn_assets.orchestration.submit import announce_sweep, selection_of
-
-        announce_sweep(build_defs(settings), context.instance, context.run_id, selection_of(config.model_dump()),
+        announce_sweep(load_defs(), context.instance, context.run_id, selection_of(config.model_dump()),
                        context.log.info)
 
     @dg.job(name=SWEEP_JOB, executor_def=dg.in_process_executor, tags=tags or {},

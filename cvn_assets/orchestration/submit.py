@@ -22,9 +22,8 @@ import dagster as dg
 
 from cvn_assets.orchestration.liveness import process_tags
 from cvn_assets.orchestration.run_settings import QUIET_CONSOLE
-from cvn_assets.orchestration.scheduled_sweep import SWEEP_JOB, SWEEP_OP
 from cvn_assets.defs.settings import Settings
-from cvn_assets.orchestration.runs import SWEEP_TAG, PlannedRun
+from cvn_assets.orchestration.runs import SWEEP_JOB, SWEEP_OP, SWEEP_TAG, PlannedRun
 from cvn_assets.orchestration.state import Selection
 from cvn_assets.orchestration.steps import SWEEP_JOBS, SweepPlanner
 
@@ -139,8 +138,10 @@ def _op_config(run: dg.DagsterRun) -> Mapping[str, Any]:
     return config.get("ops", {}).get(SWEEP_OP, {}).get("config", {})
 
 
-def build_sweep_sensor(settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
-    """The sweep sensor of the code location built from `settings`, requesting runs of the sweep's `jobs`."""
+def build_sweep_sensor(settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobDefinition],
+                       load_defs: Callable[[], dg.Definitions]) -> dg.SensorDefinition:
+    """The sweep sensor of the code location built from `settings` (its Definitions given by `load_defs`),
+    requesting runs of the sweep's `jobs`."""
     built: list[dg.Definitions] = []
 
     @dg.sensor(name=SWEEP_SENSOR, jobs=[job for job in jobs if job.name in SWEEP_JOBS],
@@ -149,10 +150,8 @@ def build_sweep_sensor(settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobD
                description="Submits the runs of each sweep job's sweep to the run queue: per-crypto data, then the "
                            "cells of each crypto whose data is there, each gate once its cells are, the joint rules.")
     def sweep_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        from cvn_assets.defs.build import build_defs  # the Definitions hold this sensor
-
-        if not built:
-            built.append(build_defs(settings))
+        if not built:  # the Definitions hold this sensor: built on its first tick, not while they are
+            built.append(load_defs())
         started = time.monotonic()
         cursor = SweepCursor.parse(context.cursor)
         requests = sweep_requests(built[0], context.instance, cursor, context.log.info)
