@@ -38,8 +38,8 @@ test: install browser
 
 ## Lint, format check, types, import cycles and the Definitions' own validation.
 lint: install
-	$(BIN)/ruff check cvn_assets cvn_assets_tests
-	$(BIN)/ruff format --check cvn_assets cvn_assets_tests
+	$(BIN)/ruff check cvn_assets cvn_assets_tests cvn_assets_bench scripts
+	$(BIN)/ruff format --check cvn_assets cvn_assets_tests cvn_assets_bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/import_cycles.py cvn_assets

@@ -23,8 +23,13 @@ from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.orchestration.runner import run_sweep
 
 PAGE = 1000
-ASSET_STAGES = {"smoothed_labels": "labels", "cleanlab_mask": "cleanlab", "stacked_ensemble": "ensembles",
-                "fold_metrics": "metrics", "gate_verdict": "gate"}
+ASSET_STAGES = {
+    "smoothed_labels": "labels",
+    "cleanlab_mask": "cleanlab",
+    "stacked_ensemble": "ensembles",
+    "fold_metrics": "metrics",
+    "gate_verdict": "gate",
+}
 PREDICTIONS_PREFIX = "oos_predictions"
 CELL_ASSET = dg.AssetKey("fold_metrics")
 CHECKS_STAGE = "checks"
@@ -45,8 +50,10 @@ def asset_stage(key: dg.AssetKey) -> str:
 
 def step_stages(defs: dg.Definitions) -> dict[str, str]:
     """Step key of every asset -> its stage; any other step (an asset check) is a `checks` step."""
-    return {CRYPTO_DATA_STEP: "data", **{key.to_python_identifier(): asset_stage(key)
-                                         for key in defs.resolve_all_asset_keys()}}
+    return {
+        CRYPTO_DATA_STEP: "data",
+        **{key.to_python_identifier(): asset_stage(key) for key in defs.resolve_all_asset_keys()},
+    }
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,9 @@ def recomputed(before: list[Materialization], after: list[Materialization]) -> d
     }
 
 
-def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str], stages_by_step: dict[str, str],
-                     cell_workers: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+def event_log_stages(
+    instance: dg.DagsterInstance, run_ids: Iterable[str], stages_by_step: dict[str, str], cell_workers: int = 1
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Seconds per stage from step durations, in-run overhead, and runs and seconds per job."""
     stages: dict[str, dict[str, float | int]] = defaultdict(lambda: {"wall_seconds": 0.0, "calls": 0})
     jobs: dict[str, dict[str, float | int]] = defaultdict(lambda: {"runs": 0, "wall_seconds": 0.0})
@@ -115,13 +123,20 @@ def event_log_stages(instance: dg.DagsterInstance, run_ids: Iterable[str], stage
             stage = stages[stages_by_step.get(step.step_key, CHECKS_STAGE)]
             stage["wall_seconds"] += seconds
             stage["calls"] += 1
-    stages["dagster_in_run_overhead"] = {"wall_seconds": in_runs - in_steps, "calls": sum(
-        int(j["runs"]) for j in jobs.values())}
+    stages["dagster_in_run_overhead"] = {
+        "wall_seconds": in_runs - in_steps,
+        "calls": sum(int(j["runs"]) for j in jobs.values()),
+    }
     return dict(stages), {"jobs": dict(jobs), "runs_wall_seconds": in_runs}
 
 
-def _add_cell_stages(stages: dict[str, dict[str, float | int]], instance: dg.DagsterInstance, run_id: str,
-                     step_seconds: float, cell_workers: int = 1) -> None:
+def _add_cell_stages(
+    stages: dict[str, dict[str, float | int]],
+    instance: dg.DagsterInstance,
+    run_id: str,
+    step_seconds: float,
+    cell_workers: int = 1,
+) -> None:
     """The cell step's time per asset (each materialization records its own compute time, divided by
     the cells computed at once); the rest of the step (storing values, events, lineage, checks) is the
     cell step's overhead, but for its tail: the recording left after the last computation, when the
@@ -159,8 +174,9 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) else len(value)
 
 
-def run_dagster_sweep(log: Callable[[str], None] = lambda _: None,
-                      sweep_done: Callable[[], None] = lambda: None, in_memory: bool = False) -> dict[str, Any]:
+def run_dagster_sweep(
+    log: Callable[[str], None] = lambda _: None, sweep_done: Callable[[], None] = lambda: None, in_memory: bool = False
+) -> dict[str, Any]:
     """`cvn-assets run` on the instance of $DAGSTER_HOME: build_defs() from the environment, then run_sweep.
 
     `sweep_done` is called as soon as the sweep has run, before the instance is read for this report.

@@ -34,8 +34,12 @@ def many_variants_catalogue(n_variants: int, n_cryptos: int, n_folds: int) -> Ca
         eps_buy = round(index * step, 6)
         variants[f"v{index:02d}"] = {"eps_buy": eps_buy, "eps_hold": round(eps_buy / 2, 6)}
     document = {
-        "sweep": {"name": "gate_bench", "universe": [f"C{i}" for i in range(1, n_cryptos + 1)], "seed": 0,
-                  "models": [GATE_MODEL]},
+        "sweep": {
+            "name": "gate_bench",
+            "universe": [f"C{i}" for i in range(1, n_cryptos + 1)],
+            "seed": 0,
+            "models": [GATE_MODEL],
+        },
         "folds": {"n_folds": n_folds},
         "factors": {GATE_FACTOR: {"alias": "ls", "baseline": GATE_BASELINE, "variants": variants}},
     }
@@ -53,13 +57,30 @@ def synthetic_results(catalogue: Catalogue, n_folds: int, seed: int = 0) -> pd.D
         for crypto in catalogue.universe:
             for fold in range(1, n_folds + 1):
                 metrics = {name: float(rng.uniform(0.05, 0.6)) for name in METRIC_COLUMNS}
-                metrics.update(f1_buy=float(np.clip(0.35 + shift + rng.normal(0, 0.02), 0.01, 0.99)),
-                               n_trades=int(rng.integers(40, 120)), threshold=0.5)
-                rows.append({"sweep_id": catalogue.sweep_name, "crypto": crypto, "fold": f"f{fold}",
-                             "factor": GATE_FACTOR, "variant": variant.name, "model": GATE_MODEL,
-                             "config_id": "baseline" if variant.is_baseline else f"ls_{variant.name}",
-                             "status": STATUS_OK, "error": None, "train_rows": 5000, "val_rows": 1500,
-                             "test_rows": 1500, "fit_seconds": 1.0, "duration_seconds": 1.2, **metrics})
+                metrics.update(
+                    f1_buy=float(np.clip(0.35 + shift + rng.normal(0, 0.02), 0.01, 0.99)),
+                    n_trades=int(rng.integers(40, 120)),
+                    threshold=0.5,
+                )
+                rows.append(
+                    {
+                        "sweep_id": catalogue.sweep_name,
+                        "crypto": crypto,
+                        "fold": f"f{fold}",
+                        "factor": GATE_FACTOR,
+                        "variant": variant.name,
+                        "model": GATE_MODEL,
+                        "config_id": "baseline" if variant.is_baseline else f"ls_{variant.name}",
+                        "status": STATUS_OK,
+                        "error": None,
+                        "train_rows": 5000,
+                        "val_rows": 1500,
+                        "test_rows": 1500,
+                        "fit_seconds": 1.0,
+                        "duration_seconds": 1.2,
+                        **metrics,
+                    }
+                )
     frame = pd.DataFrame(rows)
     for column in RESULT_COLUMNS:
         if column not in frame:
@@ -80,7 +101,17 @@ def time_gate(n_variants: int = 20, n_cryptos: int = 5, n_folds: int = 5, repeat
         timings.append(time.perf_counter() - started)
         verdicts = [str(v.verdict) for fv in result for v in fv.variants]
     median = statistics.median(timings)
-    return {"variants": n_variants, "variants_gated": len(verdicts), "cryptos": n_cryptos, "folds": n_folds,
-            "rows": len(rows), "repeats": len(timings), "first_seconds": timings[0], "median_seconds": median,
-            "min_seconds": min(timings), "target_seconds": TARGET_SECONDS, "within_target": median <= TARGET_SECONDS,
-            "verdict_counts": {v: verdicts.count(v) for v in sorted(set(verdicts))}}
+    return {
+        "variants": n_variants,
+        "variants_gated": len(verdicts),
+        "cryptos": n_cryptos,
+        "folds": n_folds,
+        "rows": len(rows),
+        "repeats": len(timings),
+        "first_seconds": timings[0],
+        "median_seconds": median,
+        "min_seconds": min(timings),
+        "target_seconds": TARGET_SECONDS,
+        "within_target": median <= TARGET_SECONDS,
+        "verdict_counts": {v: verdicts.count(v) for v in sorted(set(verdicts))},
+    }

@@ -21,14 +21,14 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from cvn_assets_bench.workload import QUICK_CATALOGUE, QUICK_CRYPTOS, QUICK_ROWS
 from cvn_assets.core.data.loading import load_ohlcv
-from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.alerts.sensors import scan_new_events
+from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.settings import Settings
 from cvn_assets.orchestration.runner import new_sweep_id, run_sweep
 from cvn_assets.orchestration.state import Selection
 from cvn_assets.orchestration.steps import SweepPlanner
+from cvn_assets_bench.workload import QUICK_CATALOGUE, QUICK_CRYPTOS, QUICK_ROWS
 
 DEFAULT_SWEEPS = 20
 # The first and last sweeps compared by their median, so that one slow sweep on a busy machine does not decide.
@@ -43,9 +43,19 @@ def _settings(root: Path) -> Settings:
     catalogue = root / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(QUICK_CATALOGUE, sort_keys=False))
     storage = root / "storage"
-    return Settings(catalogue_path=str(catalogue), universe=None, sweep_id=None, storage_dir=str(storage),
-                    results_url=f"sqlite:///{storage / 'results.db'}", data_dir=str(data), data_pattern="{crypto}.csv",
-                    data_sql_url=None, data_sql_table=None, n_threads=1, mlflow_enabled=False)
+    return Settings(
+        catalogue_path=str(catalogue),
+        universe=None,
+        sweep_id=None,
+        storage_dir=str(storage),
+        results_url=f"sqlite:///{storage / 'results.db'}",
+        data_dir=str(data),
+        data_pattern="{crypto}.csv",
+        data_sql_url=None,
+        data_sql_table=None,
+        n_threads=1,
+        mlflow_enabled=False,
+    )
 
 
 def measure(sweeps: int, root: Path) -> list[dict[str, Any]]:
@@ -71,10 +81,17 @@ def measure(sweeps: int, root: Path) -> list[dict[str, Any]]:
             started = time.perf_counter()
             scan_new_events(instance, sink, sweep.catalogue.pipeline.alerts, sweep.name)
             scanned = time.perf_counter() - started
-            records.append({"sweep": number, "runs": report.runs, "executed": report.executed,
-                            "sweep_seconds": round(swept, 3),
-                            "plan_seconds": round(planned, 4), "alert_scan_seconds": round(scanned, 4),
-                            "left_to_run": len(up_to_date.runs)})
+            records.append(
+                {
+                    "sweep": number,
+                    "runs": report.runs,
+                    "executed": report.executed,
+                    "sweep_seconds": round(swept, 3),
+                    "plan_seconds": round(planned, 4),
+                    "alert_scan_seconds": round(scanned, 4),
+                    "left_to_run": len(up_to_date.runs),
+                }
+            )
             print(json.dumps(records[-1]), flush=True)
     return records
 
@@ -85,9 +102,14 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("sweep_seconds", "plan_seconds", "alert_scan_seconds"):
         values = [record[key] for record in records]
         first, last = (statistics.median(values[:COMPARED_SWEEPS]), statistics.median(values[-COMPARED_SWEEPS:]))
-        out[key] = {"first": values[0], "last": values[-1], "last_over_first": round(values[-1] / values[0], 3),
-                    f"median_first_{COMPARED_SWEEPS}": first, f"median_last_{COMPARED_SWEEPS}": last,
-                    "median_last_over_first": round(last / first, 3)}
+        out[key] = {
+            "first": values[0],
+            "last": values[-1],
+            "last_over_first": round(values[-1] / values[0], 3),
+            f"median_first_{COMPARED_SWEEPS}": first,
+            f"median_last_{COMPARED_SWEEPS}": last,
+            "median_last_over_first": round(last / first, 3),
+        }
     return out
 
 

@@ -26,13 +26,21 @@ class Usage:
     def now(cls) -> Usage:
         own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         own_cpu = own.ru_utime + own.ru_stime
-        return cls(time.perf_counter(), own_cpu + children.ru_utime + children.ru_stime, own_cpu,
-                   max(_megabytes(own.ru_maxrss), _megabytes(children.ru_maxrss)))
+        return cls(
+            time.perf_counter(),
+            own_cpu + children.ru_utime + children.ru_stime,
+            own_cpu,
+            max(_megabytes(own.ru_maxrss), _megabytes(children.ru_maxrss)),
+        )
 
     def since(self, start: Usage) -> dict[str, float]:
         """Wall and CPU seconds elapsed since `start`; the peak RSS is the process's peak so far."""
-        return {"wall_seconds": self.wall - start.wall, "cpu_seconds": self.cpu - start.cpu,
-                "own_cpu_seconds": self.own_cpu - start.own_cpu, "peak_rss_mb": self.peak_rss_mb}
+        return {
+            "wall_seconds": self.wall - start.wall,
+            "cpu_seconds": self.cpu - start.cpu,
+            "own_cpu_seconds": self.own_cpu - start.own_cpu,
+            "peak_rss_mb": self.peak_rss_mb,
+        }
 
 
 def children_peak_rss_mb() -> float:

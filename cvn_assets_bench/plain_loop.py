@@ -105,8 +105,9 @@ def prepare_crypto(crypto: str, catalogue: Catalogue, source: OhlcvSourceSpec, c
     with clock.stage("checks"):
         _require(label_sanity(labels, pipeline.labels.horizon, pipeline.checks), f"{crypto} raw_labels")
     with clock.stage("data"):
-        folds = walk_forward_folds(labels["timestamp"], labels["label"].notna().to_numpy(),
-                                   pipeline.labels.horizon, pipeline.folds)
+        folds = walk_forward_folds(
+            labels["timestamp"], labels["label"].notna().to_numpy(), pipeline.labels.horizon, pipeline.folds
+        )
         fold_frame = folds_to_frame(folds, labels["timestamp"])
     return CryptoData(crypto, features, labels, fold_frame, ohlcv)
 
@@ -118,8 +119,15 @@ def _fold_of(fold_frame: pd.DataFrame, fold_id: str) -> FoldWindows:
     raise KeyError(f"fold {fold_id} is not in the fold plan")
 
 
-def run_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str,
-             n_threads: int, clock: StageClock) -> pd.DataFrame:
+def run_cell(
+    data: CryptoData,
+    fold_id: str,
+    config_id: str,
+    catalogue: Catalogue,
+    sweep_id: str,
+    n_threads: int,
+    clock: StageClock,
+) -> pd.DataFrame:
     """Results rows of one cell; raises BlockingCheckFailed where a blocking check would stop the run."""
     pipeline, config = catalogue.pipeline, catalogue.config(config_id)
     where = f"{data.crypto}|{fold_id}.{config_id}"
@@ -129,24 +137,44 @@ def run_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogu
         simulator = TradeSimulator.from_ohlcv(data.ohlcv, pipeline.labels, pipeline.costs)
         targets = training_targets(data.labels, fold, config.params_for("label_smoothing"))
     with clock.stage("cleanlab"):
-        mask = compute_cleanlab_mask(data.features, data.labels, fold.train, cleanlab_params,
-                                     label_horizon=pipeline.labels.horizon, embargo_bars=pipeline.folds.embargo_bars,
-                                     seed=catalogue.seed, n_threads=n_threads)
+        mask = compute_cleanlab_mask(
+            data.features,
+            data.labels,
+            fold.train,
+            cleanlab_params,
+            label_horizon=pipeline.labels.horizon,
+            embargo_bars=pipeline.folds.embargo_bars,
+            seed=catalogue.seed,
+            n_threads=n_threads,
+        )
     with clock.stage("checks"):
         _require(training_targets_sanity(targets, fold.train), f"{where} smoothed_labels")
-        _require(cleanlab_cap_sanity(mask.frame.assign(mode=mask.mode), cleanlab_params.max_drop_pct),
-                 f"{where} cleanlab_mask")
+        _require(
+            cleanlab_cap_sanity(mask.frame.assign(mode=mask.mode), cleanlab_params.max_drop_pct),
+            f"{where} cleanlab_mask",
+        )
     outputs: dict[str, Outputs] = {}
     for model in catalogue.models:
         with clock.stage(f"model:{model}"):
             fit_targets, cleanlab_weights = apply_cleanlab(targets, mask, mask.mode)
             learner_name, learner_params = config.learner_for(model, pipeline.learners.get(model))
             outcome = fit_and_predict(
-                model, data.features, data.labels, fold, fit_targets, label_horizon=pipeline.labels.horizon,
-                embargo_bars=pipeline.folds.embargo_bars, sample_weight=cleanlab_weights,
-                learner_params=learner_params, learner_name=learner_name,
-                class_balancing=pipeline.training.class_balancing, calibration=pipeline.calibration,
-                threshold=pipeline.threshold, seed=catalogue.seed, n_threads=n_threads, simulator=simulator,
+                model,
+                data.features,
+                data.labels,
+                fold,
+                fit_targets,
+                label_horizon=pipeline.labels.horizon,
+                embargo_bars=pipeline.folds.embargo_bars,
+                sample_weight=cleanlab_weights,
+                learner_params=learner_params,
+                learner_name=learner_name,
+                class_balancing=pipeline.training.class_balancing,
+                calibration=pipeline.calibration,
+                threshold=pipeline.threshold,
+                seed=catalogue.seed,
+                n_threads=n_threads,
+                simulator=simulator,
             )
             outputs[model] = {"predictions": outcome.predictions, "models": pd.DataFrame([outcome.summary()])}
         with clock.stage("checks"):
@@ -160,27 +188,48 @@ def run_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogu
         predictions = pd.concat([value["predictions"] for value in outputs.values()], ignore_index=True)
         summaries = pd.concat([value["models"] for value in outputs.values()], ignore_index=True)
         metrics = cell_metrics(predictions, summaries, simulator)
-        rows = result_rows(metrics, sweep_id=sweep_id, crypto=data.crypto, fold=fold_id, config_id=config_id,
-                           members=config.members, model_choices=model_choices(catalogue))
+        rows = result_rows(
+            metrics,
+            sweep_id=sweep_id,
+            crypto=data.crypto,
+            fold=fold_id,
+            config_id=config_id,
+            members=config.members,
+            model_choices=model_choices(catalogue),
+        )
     return rows
 
 
-def run_ensembles(base: dict[str, Outputs], catalogue: Catalogue, n_threads: int,
-                  simulator: TradeSimulator | None = None) -> Outputs:
+def run_ensembles(
+    base: dict[str, Outputs], catalogue: Catalogue, n_threads: int, simulator: TradeSimulator | None = None
+) -> Outputs:
     """Every ensemble of the sweep over the base models' predictions of one cell."""
     pipeline = catalogue.pipeline
     failed = sorted(m for m, value in base.items() if (value["models"]["status"] != "ok").any())
     predictions = pd.concat([value["predictions"] for value in base.values()], ignore_index=True)
-    outcomes = run_cell_ensembles(catalogue.ensembles, predictions, failed, pipeline, catalogue.seed, n_threads,
-                                  simulator=simulator)
-    return {"predictions": pd.concat([o.predictions for o in outcomes], ignore_index=True),
-            "models": pd.DataFrame([o.summary() for o in outcomes])}
+    outcomes = run_cell_ensembles(
+        catalogue.ensembles, predictions, failed, pipeline, catalogue.seed, n_threads, simulator=simulator
+    )
+    return {
+        "predictions": pd.concat([o.predictions for o in outcomes], ignore_index=True),
+        "models": pd.DataFrame([o.summary() for o in outcomes]),
+    }
 
 
-def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads: int, sweep_id: str | None = None,
-                    cryptos: Sequence[str] | None = None, folds: Sequence[str] | None = None,
-                    configs: Sequence[str] | None = None, gate: bool = True, cell_workers: int = 1,
-                    cell_processes: str = "auto", log: Callable[[str], None] = lambda _: None) -> PlainSweep:
+def run_plain_sweep(
+    catalogue: Catalogue,
+    source: OhlcvSourceSpec,
+    *,
+    n_threads: int,
+    sweep_id: str | None = None,
+    cryptos: Sequence[str] | None = None,
+    folds: Sequence[str] | None = None,
+    configs: Sequence[str] | None = None,
+    gate: bool = True,
+    cell_workers: int = 1,
+    cell_processes: str = "auto",
+    log: Callable[[str], None] = lambda _: None,
+) -> PlainSweep:
     """The whole grid (or the selected slice), then the gates, as the sweep runner orders them.
 
     The cells are computed `cell_workers` at a time, as the cell step computes a run's cells,
@@ -248,8 +297,9 @@ def run_plain_sweep(catalogue: Catalogue, source: OhlcvSourceSpec, *, n_threads:
     return sweep
 
 
-def cell_outcome(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str,
-                 n_threads: int) -> CellOutcome:
+def cell_outcome(
+    data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str, n_threads: int
+) -> CellOutcome:
     """Results rows of one cell and its stage times, or why it failed."""
     clock = StageClock()
     try:
@@ -258,8 +308,9 @@ def cell_outcome(data: CryptoData, fold_id: str, config_id: str, catalogue: Cata
         return None, clock, f"{type(exc).__name__}: {exc}"
 
 
-def timed_cell(data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str,
-               n_threads: int) -> TimedOutcome:
+def timed_cell(
+    data: CryptoData, fold_id: str, config_id: str, catalogue: Catalogue, sweep_id: str, n_threads: int
+) -> TimedOutcome:
     """`cell_outcome` and how long it took, wherever the pool computes it."""
     started = time.perf_counter()
     return (*cell_outcome(data, fold_id, config_id, catalogue, sweep_id, n_threads), time.perf_counter() - started)

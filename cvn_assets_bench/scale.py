@@ -35,11 +35,16 @@ def random_walk_candles(bars: int, seed: int) -> pd.DataFrame:
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, bars)))
     open_ = np.r_[close[0], close[:-1]]
     spread = np.abs(rng.normal(0.0, 0.01, bars)) * close
-    return pd.DataFrame({
-        "timestamp": pd.date_range("2021-01-01", periods=bars, freq="1h", tz="UTC"),
-        "open": open_, "high": np.maximum(open_, close) + spread, "low": np.minimum(open_, close) - spread,
-        "close": close, "volume": rng.lognormal(10.0, 0.3, bars),
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2021-01-01", periods=bars, freq="1h", tz="UTC"),
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.lognormal(10.0, 0.3, bars),
+        }
+    )
 
 
 def scale_catalogue(cryptos: Sequence[str]) -> dict[str, object]:
@@ -47,11 +52,20 @@ def scale_catalogue(cryptos: Sequence[str]) -> dict[str, object]:
     return {
         "sweep": {"name": "scale", "universe": list(cryptos), "seed": 7, "models": [MODEL], "primary_model": MODEL},
         "factors": {
-            "label_smoothing": {"alias": "ls", "baseline": "none", "variants": {
-                "none": {"eps_buy": 0.0, "eps_hold": 0.0}, "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
-                "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15}}},
-            "cleanlab": {"alias": "cl", "baseline": "off", "variants": {
-                "off": {"mode": "off"}, "filter": {"mode": "filter"}, "reweight": {"mode": "reweight"}}},
+            "label_smoothing": {
+                "alias": "ls",
+                "baseline": "none",
+                "variants": {
+                    "none": {"eps_buy": 0.0, "eps_hold": 0.0},
+                    "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
+                    "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
+                },
+            },
+            "cleanlab": {
+                "alias": "cl",
+                "baseline": "off",
+                "variants": {"off": {"mode": "off"}, "filter": {"mode": "filter"}, "reweight": {"mode": "reweight"}},
+            },
         },
     }
 
@@ -66,11 +80,19 @@ def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
     catalogue = root / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(scale_catalogue(cryptos), sort_keys=False))
     storage = root / "storage"
-    settings = Settings(catalogue_path=str(catalogue), universe=None, sweep_id=None, storage_dir=str(storage),
-                        results_url=f"sqlite:///{storage / 'results.db'}", data_dir=str(data),
-                        data_pattern="{crypto}.csv", data_sql_url=None, data_sql_table=None,
-                        n_threads=int(os.environ.get("CVN_THREADS", "1")),
-                        cell_workers=int(os.environ.get("CVN_CELL_WORKERS", str(os.cpu_count() or 1))))
+    settings = Settings(
+        catalogue_path=str(catalogue),
+        universe=None,
+        sweep_id=None,
+        storage_dir=str(storage),
+        results_url=f"sqlite:///{storage / 'results.db'}",
+        data_dir=str(data),
+        data_pattern="{crypto}.csv",
+        data_sql_url=None,
+        data_sql_table=None,
+        n_threads=int(os.environ.get("CVN_THREADS", "1")),
+        cell_workers=int(os.environ.get("CVN_CELL_WORKERS", str(os.cpu_count() or 1))),
+    )
     home = root / "home"
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as instance:
@@ -80,8 +102,13 @@ def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
     if report.failures:
         raise SystemExit(f"the sweep over {n_cryptos} cryptos failed: {report.failures}")
     cells = n_cryptos * 5 * 5
-    return {"cryptos": n_cryptos, "cells": cells, "wall_seconds": round(wall, 1),
-            "seconds_per_cell": round(wall / cells, 3), "runs": report.runs}
+    return {
+        "cryptos": n_cryptos,
+        "cells": cells,
+        "wall_seconds": round(wall, 1),
+        "seconds_per_cell": round(wall / cells, 3),
+        "runs": report.runs,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

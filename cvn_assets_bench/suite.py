@@ -35,10 +35,12 @@ PARTS: tuple[str, ...] = ("plain", "dagster", "floor", "rerun", "gate", "events"
 # (f) only when asked for: it says where (a)'s time goes, and costs as long as (a).
 DEFAULT_PARTS = tuple(p for p in PARTS if p != "floor")
 DEFAULT_OUT = Path("bench") / "results.json"
-ISOLATION = ("each part runs in a fresh child process of the same interpreter, in the order plain loop (b), "
-             "Dagster (a), without stores (f) when asked for, plain loop again (b), re-run (c), gate (d), event log "
-             "(e); wall, CPU (the process and its children) and peak RSS are measured inside each child from before "
-             "its modules are imported; the ratio a/b divides by the mean of both plain loops")
+ISOLATION = (
+    "each part runs in a fresh child process of the same interpreter, in the order plain loop (b), "
+    "Dagster (a), without stores (f) when asked for, plain loop again (b), re-run (c), gate (d), event log "
+    "(e); wall, CPU (the process and its children) and peak RSS are measured inside each child from before "
+    "its modules are imported; the ratio a/b divides by the mean of both plain loops"
+)
 QUICK_GATE_REPEATS = 2
 GATE_REPEATS = 5
 
@@ -70,23 +72,32 @@ def default_workload(n_threads: int | None, cell_workers: int | None = None) -> 
     from cvn_assets.defs.settings import Settings
 
     settings = Settings.from_env()
-    return Workload(catalogue_path=settings.catalogue_path,
-                    universe=tuple(settings.universe) if settings.universe else None, sweep_id=settings.sweep_id,
-                    data_dir=settings.data_dir, data_pattern=settings.data_pattern,
-                    data_sql_url=settings.data_sql_url, data_sql_table=settings.data_sql_table,
-                    n_threads=n_threads or settings.n_threads, cell_workers=cell_workers or settings.cell_workers,
-                    cell_processes=settings.cell_processes)
+    return Workload(
+        catalogue_path=settings.catalogue_path,
+        universe=tuple(settings.universe) if settings.universe else None,
+        sweep_id=settings.sweep_id,
+        data_dir=settings.data_dir,
+        data_pattern=settings.data_pattern,
+        data_sql_url=settings.data_sql_url,
+        data_sql_table=settings.data_sql_table,
+        n_threads=n_threads or settings.n_threads,
+        cell_workers=cell_workers or settings.cell_workers,
+        cell_processes=settings.cell_processes,
+    )
 
 
 def find_dagster_yaml(explicit: Path | None) -> Path:
     """The instance settings `make run` copies into its DAGSTER_HOME: the repository's dagster.yaml."""
-    candidates = [explicit] if explicit else [Path.cwd() / "dagster.yaml",
-                                              Path(__file__).resolve().parents[2] / "dagster.yaml"]
+    candidates = (
+        [explicit] if explicit else [Path.cwd() / "dagster.yaml", Path(__file__).resolve().parents[2] / "dagster.yaml"]
+    )
     for candidate in candidates:
         if candidate is not None and candidate.is_file():
             return candidate
-    raise BenchmarkError(f"no dagster.yaml found (looked at {[str(c) for c in candidates]}); "
-                         "run from the repository or pass --dagster-yaml")
+    raise BenchmarkError(
+        f"no dagster.yaml found (looked at {[str(c) for c in candidates]}); "
+        "run from the repository or pass --dagster-yaml"
+    )
 
 
 def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -98,8 +109,10 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             workload = quick_workload(work / "quick", options.n_threads or 1, options.cell_workers or 1)
         else:
             workload = default_workload(options.n_threads, options.cell_workers)
-        results: dict[str, Any] = {"meta": _meta(options, sorted(parts, key=PARTS.index)),
-                                   "workload": workload.describe()}
+        results: dict[str, Any] = {
+            "meta": _meta(options, sorted(parts, key=PARTS.index)),
+            "workload": workload.describe(),
+        }
         if "plain" in parts:
             log("(b) the sweep as a plain Python loop")
             results["plain"] = _child("plain", work, dict(os.environ), workload=workload)
@@ -115,12 +128,13 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
         if "dagster" in parts:
             if "plain" in parts:
                 log("(b) the plain loop again: both runs bracket (a)")
-                results["plain_after"] = _child("plain", work, dict(os.environ), name="plain_after",
-                                                workload=workload)
+                results["plain_after"] = _child("plain", work, dict(os.environ), name="plain_after", workload=workload)
             if "rerun" in parts:
                 changed = write_changed_catalogue(workload, work / "changed_catalogue.yaml")
-                log(f"(c) re-run after changing {changed['factor']}/{changed['variant']}: "
-                    f"{changed['before']} -> {changed['after']}")
+                log(
+                    f"(c) re-run after changing {changed['factor']}/{changed['variant']}: "
+                    f"{changed['before']} -> {changed['after']}"
+                )
                 environment = workload.with_catalogue(Path(changed["catalogue"])).environment(home, os.environ)
                 results["rerun"] = {"changed": changed, **_child("dagster", work, environment, name="rerun")}
         if "gate" in parts:
@@ -132,8 +146,9 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
             log("(e) the event log's cost: the cells' materializations and checks recorded with no computation")
             results["events"] = _child("events", work, workload.environment(home, os.environ), workload=workload)
         if "plain" in results and "dagster" in results:
-            results["comparison"] = compare(results["dagster"], results["plain"], results.get("plain_after"),
-                                            results.get("floor"))
+            results["comparison"] = compare(
+                results["dagster"], results["plain"], results.get("plain_after"), results.get("floor")
+            )
     finally:
         if options.keep_files:
             log(f"benchmark files kept in {work}")
@@ -153,22 +168,42 @@ def _fresh_home(home: Path, options: BenchOptions) -> Path:
     return home
 
 
-def _child(part: str, work: Path, environment: dict[str, str], *, name: str | None = None,
-           workload: Workload | None = None, gate_repeats: int = GATE_REPEATS) -> dict[str, Any]:
+def _child(
+    part: str,
+    work: Path,
+    environment: dict[str, str],
+    *,
+    name: str | None = None,
+    workload: Workload | None = None,
+    gate_repeats: int = GATE_REPEATS,
+) -> dict[str, Any]:
     out = work / f"{name or part}.json"
-    command = [sys.executable, "-m", "cvn_assets_bench.worker", part, "--out", str(out),
-               "--gate-repeats", str(gate_repeats)]
+    command = [
+        sys.executable,
+        "-m",
+        "cvn_assets_bench.worker",
+        part,
+        "--out",
+        str(out),
+        "--gate-repeats",
+        str(gate_repeats),
+    ]
     if workload is not None:
         command += ["--workload", workload.to_json()]
     completed = subprocess.run(command, env=environment, check=False)
     if completed.returncode != 0 or not out.is_file():
-        raise BenchmarkError(f"benchmark part {name or part!r} failed with exit code {completed.returncode} "
-                             "(its error is printed above)")
+        raise BenchmarkError(
+            f"benchmark part {name or part!r} failed with exit code {completed.returncode} (its error is printed above)"
+        )
     return dict(json.loads(out.read_text()))
 
 
-def compare(dagster: dict[str, Any], plain: dict[str, Any], plain_after: dict[str, Any] | None = None,
-            floor: dict[str, Any] | None = None) -> dict[str, Any]:
+def compare(
+    dagster: dict[str, Any],
+    plain: dict[str, Any],
+    plain_after: dict[str, Any] | None = None,
+    floor: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Ratios Dagster / plain loop (time: the mean of the plain runs; memory: their peak), the same for
     the run without stores (f) when there is one, and whether every run reached the same verdicts."""
     plains = [plain] + ([plain_after] if plain_after else [])
@@ -176,8 +211,12 @@ def compare(dagster: dict[str, Any], plain: dict[str, Any], plain_after: dict[st
     baseline["peak_rss_mb"] = max(p["peak_rss_mb"] for p in plains)
     ratios = {key: _ratio(dagster[key], value) for key, value in baseline.items()}
     agree = all(_verdict_keys(dagster) == _verdict_keys(p) for p in [*plains, *([floor] if floor else [])])
-    compared = {"ratio": ratios, "plain": baseline, "verdicts_agree": agree,
-                "verdicts_compared": len(_verdict_keys(plain))}
+    compared = {
+        "ratio": ratios,
+        "plain": baseline,
+        "verdicts_agree": agree,
+        "verdicts_compared": len(_verdict_keys(plain)),
+    }
     if floor:
         compared["floor_ratio"] = {key: _ratio(floor[key], value) for key, value in baseline.items()}
     return compared
@@ -209,10 +248,17 @@ def json_ready(value: Any) -> Any:
 
 
 def _meta(options: BenchOptions, parts: list[str]) -> dict[str, Any]:
-    return {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "quick": options.quick,
-            "parts": parts, "isolation": ISOLATION, "python": platform.python_version(),
-            "platform": platform.platform(), "cpu_count": os.cpu_count(),
-            "load_average_at_start": list(os.getloadavg()), "code_at_start": code_version()}
+    return {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": options.quick,
+        "parts": parts,
+        "isolation": ISOLATION,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": list(os.getloadavg()),
+        "code_at_start": code_version(),
+    }
 
 
 def code_version() -> dict[str, str] | None:

@@ -21,9 +21,13 @@ from typing import Any
 from cvn_assets.execution import close_pools
 from cvn_assets_bench.measure import Usage, children_peak_rss_mb
 
-PART_MODULES = {"plain": "cvn_assets_bench.plain_loop", "dagster": "cvn_assets_bench.dagster_part",
-                "floor": "cvn_assets_bench.dagster_part",
-                "gate": "cvn_assets_bench.gate_bench", "events": "cvn_assets_bench.event_cost"}
+PART_MODULES = {
+    "plain": "cvn_assets_bench.plain_loop",
+    "dagster": "cvn_assets_bench.dagster_part",
+    "floor": "cvn_assets_bench.dagster_part",
+    "gate": "cvn_assets_bench.gate_bench",
+    "events": "cvn_assets_bench.event_cost",
+}
 PARTS = tuple(PART_MODULES)
 
 
@@ -32,16 +36,27 @@ def _plain(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None]
     from cvn_assets_bench.workload import Workload
 
     workload = Workload.from_json(workload_json)
-    sweep = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads,
-                            cell_workers=workload.cell_workers, cell_processes=workload.cell_processes,
-                            sweep_id=workload.sweep_id, log=print)
-    return {"cells": sweep.cells, "rows": len(sweep.results()), "failures": sweep.failures,
-            "stages": sweep.clock.as_dict(),
-            "verdicts": {name: table.to_dict(orient="records") for name, table in sweep.verdicts.items()}}
+    sweep = run_plain_sweep(
+        workload.catalogue(),
+        workload.source(),
+        n_threads=workload.n_threads,
+        cell_workers=workload.cell_workers,
+        cell_processes=workload.cell_processes,
+        sweep_id=workload.sweep_id,
+        log=print,
+    )
+    return {
+        "cells": sweep.cells,
+        "rows": len(sweep.results()),
+        "failures": sweep.failures,
+        "stages": sweep.clock.as_dict(),
+        "verdicts": {name: table.to_dict(orient="records") for name, table in sweep.verdicts.items()},
+    }
 
 
-def _dagster(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None],
-             in_memory: bool = False) -> dict[str, Any]:
+def _dagster(
+    workload_json: str, gate_repeats: int, sweep_done: Callable[[], None], in_memory: bool = False
+) -> dict[str, Any]:
     from cvn_assets_bench.dagster_part import run_dagster_sweep
 
     return run_dagster_sweep(log=print, sweep_done=sweep_done, in_memory=in_memory)
@@ -63,8 +78,13 @@ def _events(workload_json: str, gate_repeats: int, sweep_done: Callable[[], None
     return measure_event_cost(workload.describe()["cells"], len(cell_assets(catalogue.models, catalogue.ensembles)))
 
 
-RUNNERS = {"plain": _plain, "dagster": _dagster, "floor": partial(_dagster, in_memory=True), "gate": _gate,
-           "events": _events}
+RUNNERS = {
+    "plain": _plain,
+    "dagster": _dagster,
+    "floor": partial(_dagster, in_memory=True),
+    "gate": _gate,
+    "events": _events,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     importing = time.perf_counter(), time.process_time()
     importlib.import_module(PART_MODULES[args.part])
-    imports = {"wall_seconds": time.perf_counter() - importing[0], "cpu_seconds": time.process_time() - importing[1],
-               "calls": 1}
+    imports = {
+        "wall_seconds": time.perf_counter() - importing[0],
+        "cpu_seconds": time.process_time() - importing[1],
+        "calls": 1,
+    }
     usage: dict[str, float] = {}
 
     def sweep_done() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from cvn_assets.core.catalogue.loading import Catalogue, DEFAULT_CATALOGUE_PATH, load_catalogue
+from cvn_assets.core.catalogue.loading import DEFAULT_CATALOGUE_PATH, Catalogue, load_catalogue
 from cvn_assets.core.data.loading import OhlcvSourceSpec, load_ohlcv
 from cvn_assets.core.errors import CatalogueError
 
@@ -27,10 +27,19 @@ QUICK_CATALOGUE: dict[str, Any] = {
     "learners": {"xgboost": {"num_boost_round": 20}},
     "folds": {"n_folds": 2},
     "factors": {
-        "label_smoothing": {"alias": "ls", "baseline": "none", "variants": {
-            "none": {"eps_buy": 0.0, "eps_hold": 0.0}, "mild": {"eps_buy": 0.15, "eps_hold": 0.075}}},
-        "cleanlab": {"alias": "cl", "baseline": "off", "variants": {
-            "off": {"mode": "off"}, "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 10}}}},
+        "label_smoothing": {
+            "alias": "ls",
+            "baseline": "none",
+            "variants": {"none": {"eps_buy": 0.0, "eps_hold": 0.0}, "mild": {"eps_buy": 0.15, "eps_hold": 0.075}},
+        },
+        "cleanlab": {
+            "alias": "cl",
+            "baseline": "off",
+            "variants": {
+                "off": {"mode": "off"},
+                "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 10}},
+            },
+        },
     },
     "joint": [["label_smoothing", "cleanlab"]],
 }
@@ -41,10 +50,24 @@ CHANGE_SCALE = 2.0 / 3.0
 
 # Settings of the deployment that the benchmark replaces or must not inherit from the caller: its
 # runs, results, alerts and tracking stay inside the temporary instance.
-_OWN_KEYS = ("DAGSTER_HOME", "CVN_STORAGE_DIR", "CVN_RESULTS_URL", "CVN_ALERTS_URL", "CVN_ALERT_WEBHOOK_URL",
-             "CVN_MLFLOW_URI", "CVN_CATALOGUE", "CVN_UNIVERSE", "CVN_SWEEP_ID", "CVN_DATA_DIR", "CVN_DATA_PATTERN",
-             "CVN_DATA_SQL_URL", "CVN_DATA_SQL_TABLE", "CVN_THREADS", "CVN_CELL_WORKERS",
-             "CVN_CELL_PROCESSES")
+_OWN_KEYS = (
+    "DAGSTER_HOME",
+    "CVN_STORAGE_DIR",
+    "CVN_RESULTS_URL",
+    "CVN_ALERTS_URL",
+    "CVN_ALERT_WEBHOOK_URL",
+    "CVN_MLFLOW_URI",
+    "CVN_CATALOGUE",
+    "CVN_UNIVERSE",
+    "CVN_SWEEP_ID",
+    "CVN_DATA_DIR",
+    "CVN_DATA_PATTERN",
+    "CVN_DATA_SQL_URL",
+    "CVN_DATA_SQL_TABLE",
+    "CVN_THREADS",
+    "CVN_CELL_WORKERS",
+    "CVN_CELL_PROCESSES",
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +89,12 @@ class Workload:
         return load_catalogue(self.catalogue_path, universe=list(self.universe) if self.universe else None)
 
     def source(self) -> OhlcvSourceSpec:
-        return OhlcvSourceSpec(directory=self.data_dir, file_pattern=self.data_pattern, sql_url=self.data_sql_url,
-                               sql_table=self.data_sql_table)
+        return OhlcvSourceSpec(
+            directory=self.data_dir,
+            file_pattern=self.data_pattern,
+            sql_url=self.data_sql_url,
+            sql_table=self.data_sql_table,
+        )
 
     def with_catalogue(self, path: Path) -> Workload:
         return dataclasses.replace(self, catalogue_path=str(path))
@@ -76,13 +103,23 @@ class Workload:
         """`base` with a fresh instance and storage under `home` and this workload's settings."""
         env = {k: v for k, v in base.items() if k not in _OWN_KEYS}
         storage = home / "storage"
-        env.update(DAGSTER_HOME=str(home), CVN_STORAGE_DIR=str(storage),
-                   CVN_RESULTS_URL=f"sqlite:///{storage / 'results.db'}", CVN_THREADS=str(self.n_threads),
-                   CVN_CELL_WORKERS=str(self.cell_workers), CVN_CELL_PROCESSES=self.cell_processes,
-                   CVN_DATA_PATTERN=self.data_pattern)
-        optional = {"CVN_CATALOGUE": self.catalogue_path, "CVN_SWEEP_ID": self.sweep_id, "CVN_DATA_DIR": self.data_dir,
-                    "CVN_DATA_SQL_URL": self.data_sql_url, "CVN_DATA_SQL_TABLE": self.data_sql_table,
-                    "CVN_UNIVERSE": ",".join(self.universe) if self.universe else None}
+        env.update(
+            DAGSTER_HOME=str(home),
+            CVN_STORAGE_DIR=str(storage),
+            CVN_RESULTS_URL=f"sqlite:///{storage / 'results.db'}",
+            CVN_THREADS=str(self.n_threads),
+            CVN_CELL_WORKERS=str(self.cell_workers),
+            CVN_CELL_PROCESSES=self.cell_processes,
+            CVN_DATA_PATTERN=self.data_pattern,
+        )
+        optional = {
+            "CVN_CATALOGUE": self.catalogue_path,
+            "CVN_SWEEP_ID": self.sweep_id,
+            "CVN_DATA_DIR": self.data_dir,
+            "CVN_DATA_SQL_URL": self.data_sql_url,
+            "CVN_DATA_SQL_TABLE": self.data_sql_table,
+            "CVN_UNIVERSE": ",".join(self.universe) if self.universe else None,
+        }
         env.update({k: v for k, v in optional.items() if v})
         return env
 
@@ -101,13 +138,22 @@ class Workload:
         catalogue = self.catalogue()
         configs = catalogue.config_ids(include_joint=False)
         folds = catalogue.pipeline.folds.n_folds
-        return {"catalogue": catalogue.source, "sweep": self.sweep_id or catalogue.sweep_name,
-                "universe": list(catalogue.universe), "folds": folds, "configurations": configs,
-                "models": list(catalogue.models), "ensembles": list(catalogue.ensembles),
-                "factors": [f.name for f in catalogue.factors], "joint_rules": [r.name for r in catalogue.joint_rules],
-                "cells": len(catalogue.universe) * folds * len(configs), "n_threads": self.n_threads,
-                "cell_workers": self.cell_workers, "cell_processes": self.cell_processes,
-                "data": self.source().kind if self.data_dir is None else f"files {self.data_dir}/{self.data_pattern}"}
+        return {
+            "catalogue": catalogue.source,
+            "sweep": self.sweep_id or catalogue.sweep_name,
+            "universe": list(catalogue.universe),
+            "folds": folds,
+            "configurations": configs,
+            "models": list(catalogue.models),
+            "ensembles": list(catalogue.ensembles),
+            "factors": [f.name for f in catalogue.factors],
+            "joint_rules": [r.name for r in catalogue.joint_rules],
+            "cells": len(catalogue.universe) * folds * len(configs),
+            "n_threads": self.n_threads,
+            "cell_workers": self.cell_workers,
+            "cell_processes": self.cell_processes,
+            "data": self.source().kind if self.data_dir is None else f"files {self.data_dir}/{self.data_pattern}",
+        }
 
 
 def quick_workload(directory: Path, n_threads: int, cell_workers: int = 1) -> Workload:
@@ -118,8 +164,13 @@ def quick_workload(directory: Path, n_threads: int, cell_workers: int = 1) -> Wo
         load_ohlcv(crypto).head(QUICK_ROWS).to_csv(data / f"{crypto}.csv", index=False)
     catalogue = directory / "quick_catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(QUICK_CATALOGUE, sort_keys=False))
-    return Workload(catalogue_path=str(catalogue), data_dir=str(data), data_pattern="{crypto}.csv",
-                    n_threads=n_threads, cell_workers=cell_workers)
+    return Workload(
+        catalogue_path=str(catalogue),
+        data_dir=str(data),
+        data_pattern="{crypto}.csv",
+        n_threads=n_threads,
+        cell_workers=cell_workers,
+    )
 
 
 def write_changed_catalogue(workload: Workload, target: Path) -> dict[str, Any]:
@@ -128,17 +179,28 @@ def write_changed_catalogue(workload: Workload, target: Path) -> dict[str, Any]:
     document = yaml.safe_load(source.read_text())
     factor = (document.get("factors") or {}).get(CHANGED_FACTOR)
     if not factor:
-        raise CatalogueError(f"the re-run benchmark changes a {CHANGED_FACTOR} variant, and catalogue {source} "
-                             f"declares no {CHANGED_FACTOR} factor")
+        raise CatalogueError(
+            f"the re-run benchmark changes a {CHANGED_FACTOR} variant, and catalogue {source} "
+            f"declares no {CHANGED_FACTOR} factor"
+        )
     candidates = [name for name in factor["variants"] if name != factor.get("baseline")]
     if not candidates:
         raise CatalogueError(f"catalogue {source}: factor {CHANGED_FACTOR} has no variant besides its baseline")
     variant = PREFERRED_VARIANT if PREFERRED_VARIANT in candidates else candidates[0]
     before = dict(factor["variants"][variant])
     eps_buy = round(float(before.get("eps_buy", 0.0)) * CHANGE_SCALE, 4)
-    after = {**before, "eps_buy": eps_buy, "eps_hold": min(round(float(before.get("eps_hold", 0.0)) * CHANGE_SCALE, 4),
-                                                            eps_buy)}
+    after = {
+        **before,
+        "eps_buy": eps_buy,
+        "eps_hold": min(round(float(before.get("eps_hold", 0.0)) * CHANGE_SCALE, 4), eps_buy),
+    }
     factor["variants"][variant] = after
     target.write_text(yaml.safe_dump(document, sort_keys=False))
-    return {"catalogue": str(target), "factor": CHANGED_FACTOR, "variant": variant,
-            "config_id": f"{factor.get('alias', CHANGED_FACTOR)}_{variant}", "before": before, "after": after}
+    return {
+        "catalogue": str(target),
+        "factor": CHANGED_FACTOR,
+        "variant": variant,
+        "config_id": f"{factor.get('alias', CHANGED_FACTOR)}_{variant}",
+        "before": before,
+        "after": after,
+    }

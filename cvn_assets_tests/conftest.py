@@ -20,15 +20,26 @@ def small_catalogue_document(universe: tuple[str, ...] = SMALL_CRYPTOS) -> dict:
     return {
         "sweep": {"name": "test_sweep", "universe": list(universe), "seed": 7, "models": ["xgboost"]},
         "learners": {"xgboost": {"num_boost_round": 25}},
-        "factors": {"label_smoothing": {"alias": "ls", "baseline": "none", "variants": {
-            "none": {"eps_buy": 0.0, "eps_hold": 0.0},
-            "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
-            "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
-        }}, "cleanlab": {"alias": "cl", "baseline": "off", "variants": {
-            "off": {"mode": "off"},
-            "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 20}},
-            "reweight": {"mode": "reweight", "inner_model_params": {"num_boost_round": 20}},
-        }}},
+        "factors": {
+            "label_smoothing": {
+                "alias": "ls",
+                "baseline": "none",
+                "variants": {
+                    "none": {"eps_buy": 0.0, "eps_hold": 0.0},
+                    "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
+                    "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
+                },
+            },
+            "cleanlab": {
+                "alias": "cl",
+                "baseline": "off",
+                "variants": {
+                    "off": {"mode": "off"},
+                    "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 20}},
+                    "reweight": {"mode": "reweight", "inner_model_params": {"num_boost_round": 20}},
+                },
+            },
+        },
         "joint": [["label_smoothing", "cleanlab"]],
     }
 
@@ -42,16 +53,31 @@ def small_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def make_settings(root: Path, data_dir: Path, catalogue: dict | None = None, sweep_id: str | None = None,
-                  mlflow: bool = False, cells_per_run: int = Settings.cells_per_run) -> Settings:
+def make_settings(
+    root: Path,
+    data_dir: Path,
+    catalogue: dict | None = None,
+    sweep_id: str | None = None,
+    mlflow: bool = False,
+    cells_per_run: int = Settings.cells_per_run,
+) -> Settings:
     """Settings of a small sweep under `root`; MLflow tracking only when a test is about it."""
     catalogue_path = root / "catalogue.yaml"
     catalogue_path.write_text(yaml.safe_dump(catalogue or small_catalogue_document(), sort_keys=False))
     storage = root / "storage"
-    return Settings(catalogue_path=str(catalogue_path), universe=None, sweep_id=sweep_id, storage_dir=str(storage),
-                    results_url=f"sqlite:///{storage / 'results.db'}", data_dir=str(data_dir),
-                    data_pattern="{crypto}.csv", data_sql_url=None, data_sql_table=None, mlflow_enabled=mlflow,
-                    cells_per_run=cells_per_run)
+    return Settings(
+        catalogue_path=str(catalogue_path),
+        universe=None,
+        sweep_id=sweep_id,
+        storage_dir=str(storage),
+        results_url=f"sqlite:///{storage / 'results.db'}",
+        data_dir=str(data_dir),
+        data_pattern="{crypto}.csv",
+        data_sql_url=None,
+        data_sql_table=None,
+        mlflow_enabled=mlflow,
+        cells_per_run=cells_per_run,
+    )
 
 
 @pytest.fixture

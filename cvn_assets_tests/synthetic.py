@@ -10,11 +10,16 @@ def random_walk_ohlcv(n: int, seed: int, volatility: float = 0.01, start: str = 
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, volatility, n)))
     open_ = np.r_[close[0], close[:-1]]
     spread = np.abs(rng.normal(0.0, volatility, n)) * close
-    return pd.DataFrame({
-        "timestamp": pd.date_range(start, periods=n, freq="1h", tz="UTC"),
-        "open": open_, "high": np.maximum(open_, close) + spread, "low": np.minimum(open_, close) - spread,
-        "close": close, "volume": rng.lognormal(10.0, 0.3, n),
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range(start, periods=n, freq="1h", tz="UTC"),
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.lognormal(10.0, 0.3, n),
+        }
+    )
 
 
 def shifted(ohlcv: pd.DataFrame, bars: int, factor: float, seed: int) -> pd.DataFrame:

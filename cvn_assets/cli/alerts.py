@@ -18,9 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--since", help="ISO time (2026-11-01T00:00Z) or an age such as 24h, 7d, 30m")
     parser.add_argument("--kind", help="only this kind, e.g. training_failed")
     parser.add_argument("--url", help="SQLAlchemy URL of the alerts table (default: from the environment)")
-    parser.add_argument("--detail", action="store_true",
-                        help="each cell's own alert instead of the one alert per sweep, variant and kind "
-                             "that groups them")
+    parser.add_argument(
+        "--detail",
+        action="store_true",
+        help="each cell's own alert instead of the one alert per sweep, variant and kind that groups them",
+    )
     parser.set_defaults(handler=handle)
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "audit", help="print the lineage of a factor's latest gate verdict",
+        "audit",
+        help="print the lineage of a factor's latest gate verdict",
         description="From the verdict to every cell, model, check, parameter, code version and OHLCV content hash "
-                    "it rests on, read from the Dagster instance in $DAGSTER_HOME: the catalogue, seed, code "
-                    "revision and library versions are those recorded when the verdict and its cells were "
-                    "produced. The current catalogue ($CVN_CATALOGUE, $CVN_UNIVERSE) is only compared with the "
-                    "recorded one, and read in place of it for a verdict that recorded no catalogue snapshot.",
+        "it rests on, read from the Dagster instance in $DAGSTER_HOME: the catalogue, seed, code "
+        "revision and library versions are those recorded when the verdict and its cells were "
+        "produced. The current catalogue ($CVN_CATALOGUE, $CVN_UNIVERSE) is only compared with the "
+        "recorded one, and read in place of it for a verdict that recorded no catalogue snapshot.",
     )
     parser.add_argument("factor", help="factor or joint rule, e.g. label_smoothing")
     parser.add_argument("--variant", help="only this variant (and the baseline it is paired with)")

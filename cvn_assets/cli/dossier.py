@@ -21,19 +21,28 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "dossier",
         help="write the results dossier of a factor from a results table",
         description="Gate a factor on an existing finetune_results table (CSV, Parquet or a database table) and "
-                    "write its dossier: verdicts, gate table, heat map, reliability diagrams, CI plot, lineage.",
+        "write its dossier: verdicts, gate table, heat map, reliability diagrams, CI plot, lineage.",
     )
     parser.add_argument("factor", help="factor or joint rule of the catalogue, e.g. label_smoothing")
-    parser.add_argument("--from", dest="source", required=True,
-                        help="a .csv or .parquet file, or a SQLAlchemy URL such as sqlite:///results.db")
-    parser.add_argument("--table", default=RESULTS_TABLE,
-                        help=f"table name at a database URL (default {RESULTS_TABLE})")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="a .csv or .parquet file, or a SQLAlchemy URL such as sqlite:///results.db",
+    )
+    parser.add_argument(
+        "--table", default=RESULTS_TABLE, help=f"table name at a database URL (default {RESULTS_TABLE})"
+    )
     parser.add_argument("--sweep-id", help="sweep to report when the table holds several")
-    parser.add_argument("--catalogue", type=Path,
-                        help="catalogue YAML with the factor's baseline and the gate thresholds "
-                             "(default: $CVN_CATALOGUE, else the packaged catalogue)")
-    parser.add_argument("--out", required=True, type=Path,
-                        help="folder to write report.md, report.html and figures/ into")
+    parser.add_argument(
+        "--catalogue",
+        type=Path,
+        help="catalogue YAML with the factor's baseline and the gate thresholds "
+        "(default: $CVN_CATALOGUE, else the packaged catalogue)",
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="folder to write report.md, report.html and figures/ into"
+    )
     parser.set_defaults(handler=handle)
 
 

@@ -31,8 +31,14 @@ class GateArguments:
     inferred: list[str] = field(default_factory=list)
 
 
-def resolve_gate_arguments(table: pd.DataFrame, where: str, factor: str | None, baseline: str | None,
-                           sweep_id: str | None, catalogue: Callable[[], Catalogue]) -> GateArguments:
+def resolve_gate_arguments(
+    table: pd.DataFrame,
+    where: str,
+    factor: str | None,
+    baseline: str | None,
+    sweep_id: str | None,
+    catalogue: Callable[[], Catalogue],
+) -> GateArguments:
     """Choose the sweep, factors and baselines; `catalogue` is loaded only when a baseline is needed from it.
 
     The sweep is inferred when the table holds several but only one has rows of `factor`; a factor's
@@ -43,8 +49,9 @@ def resolve_gate_arguments(table: pd.DataFrame, where: str, factor: str | None, 
     if sweep_id is None and factor is not None and "sweep_id" in table.columns:
         holding = sorted({str(s) for s in table.loc[table["factor"] == factor, "sweep_id"].dropna()})
         if len(holding) > 1:
-            raise InsufficientDataError(f"{where}: factor {factor!r} has rows in {len(holding)} sweeps {holding}; "
-                                        "choose one with --sweep-id")
+            raise InsufficientDataError(
+                f"{where}: factor {factor!r} has rows in {len(holding)} sweeps {holding}; choose one with --sweep-id"
+            )
         if holding and table["sweep_id"].nunique(dropna=True) > 1:
             sweep_id = holding[0]
             inferred.append(f"sweep: {sweep_id} (the only sweep with rows of factor {factor}; --sweep-id to choose)")
@@ -67,8 +74,9 @@ def resolve_gate_arguments(table: pd.DataFrame, where: str, factor: str | None, 
             baselines[name] = flagged_baseline(results, name)
         else:
             baselines[name] = _catalogue_baseline(results, name, catalogue())
-            inferred.append(f"baseline of {name}: {baselines[name]} (the catalogue's, "
-                            f"{catalogue().source}; --baseline to choose)")
+            inferred.append(
+                f"baseline of {name}: {baselines[name]} (the catalogue's, {catalogue().source}; --baseline to choose)"
+            )
     return GateArguments(results, factors, baselines, inferred)
 
 
@@ -78,8 +86,11 @@ def _catalogue_baseline(results: pd.DataFrame, factor: str, catalogue: Catalogue
     variants = sorted(map(str, results.loc[results["factor"] == factor, "variant"].dropna().unique()))
     if known.get(factor) in variants:
         return str(known[factor])
-    found = (f"its baseline {known[factor]!r} has no rows (variants: {variants})" if factor in known
-             else "it does not name this factor")
+    found = (
+        f"its baseline {known[factor]!r} has no rows (variants: {variants})"
+        if factor in known
+        else "it does not name this factor"
+    )
     raise InsufficientDataError(
         f"no baseline for factor {factor!r}: catalogue {catalogue.source}: {found}; pass --baseline, add an "
         f"{BASELINE_FLAG_COLUMN} column or choose the sweep's catalogue with --catalogue"

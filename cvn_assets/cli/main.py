@@ -18,8 +18,15 @@ from cvn_assets.core.secrets import install_log_scrubber
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: tuple[Registrar, ...] = (run.add_parser, gate.add_parser, alerts.add_parser, dossier.add_parser,
-                                   bench.add_parser, audit.add_parser, gate_calibration.add_parser)
+COMMANDS: tuple[Registrar, ...] = (
+    run.add_parser,
+    gate.add_parser,
+    alerts.add_parser,
+    dossier.add_parser,
+    bench.add_parser,
+    audit.add_parser,
+    gate_calibration.add_parser,
+)
 
 BAD_INPUT_EXIT_CODE = 2
 BROKEN_PIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe

@@ -14,8 +14,15 @@ class OhlcvValidationError(CvnError):
     errors number them, so both kinds of error point at the same place.
     """
 
-    def __init__(self, crypto: str, row: int | None, problem: str, timestamp: object | None = None,
-                 source: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        crypto: str,
+        row: int | None,
+        problem: str,
+        timestamp: object | None = None,
+        source: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.crypto = crypto
         self.row = row
         self.problem = problem

@@ -57,8 +57,11 @@ def _redact_value(value: Any) -> Any:
 def secret_values(environ: Mapping[str, str]) -> set[str]:
     """Values of the variables in `environ` whose names are secret-like, when at least 4 characters long
     (shorter values would mask ordinary text)."""
-    return {value for name, value in environ.items()
-            if is_secret_name(name) and isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH}
+    return {
+        value
+        for name, value in environ.items()
+        if is_secret_name(name) and isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH
+    }
 
 
 def scrub_text(text: str, secrets: Iterable[str]) -> str:
@@ -105,8 +108,10 @@ def _scrub(obj: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
         return _scrub_text(obj, secrets)
     if isinstance(obj, Mapping):
-        return {_scrub(key, secrets): REDACTED if is_secret_name(key) else _scrub(value, secrets)
-                for key, value in obj.items()}
+        return {
+            _scrub(key, secrets): REDACTED if is_secret_name(key) else _scrub(value, secrets)
+            for key, value in obj.items()
+        }
     if isinstance(obj, list | tuple):
         return [_scrub(item, secrets) for item in obj]
     return obj

@@ -64,8 +64,10 @@ class FrameStore:
         value = self.read(asset_key, partition_key)
         if value is None:
             where = f" partition {partition_key}" if partition_key else ""
-            raise FileNotFoundError(f"{asset_key.to_user_string()}{where} has not been materialized yet (no value "
-                                    f"under {self.path(asset_key, partition_key)})")
+            raise FileNotFoundError(
+                f"{asset_key.to_user_string()}{where} has not been materialized yet (no value "
+                f"under {self.path(asset_key, partition_key)})"
+            )
         return value
 
 

@@ -15,8 +15,10 @@ OWNERS = ["team:quant-research"]
 def table_metadata(frame: pd.DataFrame, max_rows: int = 50) -> dg.TableMetadataValue:
     """A frame as a Dagster table, so the UI renders it as a table instead of a string."""
     columns = [dg.TableColumn(str(c), _column_type(frame[c])) for c in frame.columns]
-    records = [dg.TableRecord({str(k): _plain(v) for k, v in row.items()})
-               for row in frame.head(max_rows).to_dict(orient="records")]
+    records = [
+        dg.TableRecord({str(k): _plain(v) for k, v in row.items()})
+        for row in frame.head(max_rows).to_dict(orient="records")
+    ]
     return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=columns))
 
 

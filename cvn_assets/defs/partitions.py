@@ -37,8 +37,11 @@ def cell_key(crypto: str, fold: str, config_id: str) -> dg.MultiPartitionKey:
 
 def box_keys(cryptos: Sequence[str], fv_keys: Sequence[str]) -> list[str]:
     """The cell keys of a box of cryptos × fv keys, in the partitions' order (crypto-major)."""
-    return [str(dg.MultiPartitionKey({CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: fv}))
-            for crypto in cryptos for fv in fv_keys]
+    return [
+        str(dg.MultiPartitionKey({CRYPTO_DIMENSION: crypto, FOLD_VARIANT_DIMENSION: fv}))
+        for crypto in cryptos
+        for fv in fv_keys
+    ]
 
 
 def split_cell_key(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str, str]:
@@ -64,8 +67,9 @@ def contiguous_ranges(order: Sequence[str], wanted: Iterable[str]) -> list[list[
     return ranges
 
 
-def cell_boxes(cryptos: Sequence[str], fv_keys: Sequence[str],
-               wanted: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str]]]:
+def cell_boxes(
+    cryptos: Sequence[str], fv_keys: Sequence[str], wanted: Iterable[tuple[str, str]]
+) -> list[tuple[list[str], list[str]]]:
     """The wanted (crypto, fv) cells as boxes: neighbouring cryptos × neighbouring fv keys.
 
     A range of multi-partition keys is a box: every crypto from the start's to the end's, each with

@@ -35,8 +35,13 @@ class OhlcvSourceResource(dg.ConfigurableResource):
         return OhlcvRules() if self.max_gap_bars is None else OhlcvRules(max_gap_bars=self.max_gap_bars)
 
     def load(self, crypto: str) -> pd.DataFrame:
-        spec = OhlcvSourceSpec(directory=self.directory, file_pattern=self.file_pattern,
-                               sql_url=self.sql_url, sql_table=self.sql_table, bar=self.bar)
+        spec = OhlcvSourceSpec(
+            directory=self.directory,
+            file_pattern=self.file_pattern,
+            sql_url=self.sql_url,
+            sql_table=self.sql_table,
+            bar=self.bar,
+        )
         return load_ohlcv_once(crypto, spec, self.rules)
 
     def describe(self) -> str:

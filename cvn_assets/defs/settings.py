@@ -83,10 +83,12 @@ class Settings:
             cell_workers=_positive("CVN_CELL_WORKERS", env.get("CVN_CELL_WORKERS") or "1"),
             cell_processes=_choice("CVN_CELL_PROCESSES", env.get("CVN_CELL_PROCESSES") or "auto", PROCESS_MODES),
             cells_per_run=_positive("CVN_CELLS_PER_RUN", env.get("CVN_CELLS_PER_RUN") or str(cls.cells_per_run)),
-            sweep_sensor_seconds=_positive("CVN_SWEEP_SENSOR_SECONDS",
-                                           env.get("CVN_SWEEP_SENSOR_SECONDS") or str(cls.sweep_sensor_seconds)),
-            sweep_poll_seconds=_seconds("CVN_SWEEP_POLL_SECONDS",
-                                        env.get("CVN_SWEEP_POLL_SECONDS") or str(cls.sweep_poll_seconds)),
+            sweep_sensor_seconds=_positive(
+                "CVN_SWEEP_SENSOR_SECONDS", env.get("CVN_SWEEP_SENSOR_SECONDS") or str(cls.sweep_sensor_seconds)
+            ),
+            sweep_poll_seconds=_seconds(
+                "CVN_SWEEP_POLL_SECONDS", env.get("CVN_SWEEP_POLL_SECONDS") or str(cls.sweep_poll_seconds)
+            ),
             alerts_url=env.get("CVN_ALERTS_URL") or None,
             alert_webhook_url=env.get("CVN_ALERT_WEBHOOK_URL") or None,
             sweep_cron=env.get("CVN_SWEEP_CRON") or cls.sweep_cron,

@@ -18,5 +18,17 @@ from cvn_assets.execution.pool import (
 )
 from cvn_assets.execution.tasks import Finished, WorkerDied, run_tasks
 
-__all__ = ["MIN_CELLS_FOR_PROCESSES", "PROCESS_MODES", "Finished", "TaskPool", "WorkerDied", "close_pools",
-           "computes_in_processes", "native_thread_limits", "run_tasks", "running_pool", "task_pool", "worker_pool"]
+__all__ = [
+    "MIN_CELLS_FOR_PROCESSES",
+    "PROCESS_MODES",
+    "Finished",
+    "TaskPool",
+    "WorkerDied",
+    "close_pools",
+    "computes_in_processes",
+    "native_thread_limits",
+    "run_tasks",
+    "running_pool",
+    "task_pool",
+    "worker_pool",
+]

@@ -60,13 +60,15 @@ def computes_in_processes(mode: str, cells: int) -> bool:
     if multiprocessing.current_process().daemon:
         return False  # a daemonic process may not start processes of its own
     # A pool this process already started (a sweep starts one for all its runs) costs nothing more to use.
-    return mode == "on" or (mode == "auto" and (cells >= MIN_CELLS_FOR_PROCESSES
-                                                or (cells > 1 and running_pool() is not None)))
+    return mode == "on" or (
+        mode == "auto" and (cells >= MIN_CELLS_FOR_PROCESSES or (cells > 1 and running_pool() is not None))
+    )
 
 
 @contextmanager
-def task_pool(in_processes: bool, workers: int, warm_imports: Sequence[str] = (),
-              environment: Mapping[str, str] | None = None) -> Iterator[TaskPool]:
+def task_pool(
+    in_processes: bool, workers: int, warm_imports: Sequence[str] = (), environment: Mapping[str, str] | None = None
+) -> Iterator[TaskPool]:
     """The shared worker pool of `workers` processes, or else one thread of this process (a run too
     small to repay starting processes computes its tasks one at a time, beside the caller's thread)."""
     if not in_processes:
@@ -77,8 +79,9 @@ def task_pool(in_processes: bool, workers: int, warm_imports: Sequence[str] = ()
         yield TaskPool(worker_pool(workers, warm_imports, environment), share)
 
 
-def worker_pool(workers: int, warm_imports: Sequence[str] = (),
-                environment: Mapping[str, str] | None = None) -> ProcessPoolExecutor:
+def worker_pool(
+    workers: int, warm_imports: Sequence[str] = (), environment: Mapping[str, str] | None = None
+) -> ProcessPoolExecutor:
     """The process-wide pool of `workers` worker processes, started now if it is not yet (or if a
     worker of it died); each worker sets `environment`, then imports `warm_imports`, as it starts."""
     key = (workers, tuple(warm_imports), tuple(sorted((environment or {}).items())))
@@ -89,9 +92,12 @@ def worker_pool(workers: int, warm_imports: Sequence[str] = (),
             pool.shutdown(wait=False)
             pool = None
         if pool is None:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start_worker,
-                                       initargs=(tuple(warm_imports), dict(environment or {})))
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(tuple(warm_imports), dict(environment or {})),
+            )
             with _without_main_module():
                 for _ in range(workers):  # a call that finds no idle worker starts one (a start takes seconds)
                     pool.submit(os.getpid)

@@ -33,9 +33,16 @@ class Finished(Generic[K, C]):
     value: Any
 
 
-def run_tasks(keys: Sequence[K], cells: Sequence[C], make_task: MakeTask[K, C], executor: Executor, *,
-              deps: Mapping[K, Sequence[K]] | None = None, stored: Mapping[K, Mapping[C, Any]] | None = None,
-              stops: Callable[[Any], bool] | None = None) -> Generator[Finished[K, C], None, None]:
+def run_tasks(
+    keys: Sequence[K],
+    cells: Sequence[C],
+    make_task: MakeTask[K, C],
+    executor: Executor,
+    *,
+    deps: Mapping[K, Sequence[K]] | None = None,
+    stored: Mapping[K, Mapping[C, Any]] | None = None,
+    stops: Callable[[Any], bool] | None = None,
+) -> Generator[Finished[K, C], None, None]:
     """Each task's value as soon as it is computed (upstream before downstream, for one cell).
 
     A value for which `stops(value)` is true starts no task of a later key (in `keys` order): the
@@ -58,8 +65,9 @@ def run_tasks(keys: Sequence[K], cells: Sequence[C], make_task: MakeTask[K, C], 
             if not all((dep, cell) in values for dep in deps.get(key, ()) if dep in order):
                 later.append((key, cell))
                 continue
-            inputs = {dep: values[(dep, cell)] if dep in order else stored[dep][cells[cell]]
-                      for dep in deps.get(key, ())}
+            inputs = {
+                dep: values[(dep, cell)] if dep in order else stored[dep][cells[cell]] for dep in deps.get(key, ())
+            }
             running[executor.submit(make_task(key, cells[cell], inputs))] = (key, cell)
         waiting = later
 
@@ -87,8 +95,10 @@ def _value(future: Future[Any], key: Hashable, cell: Hashable) -> Any:
     try:
         return future.result()
     except BrokenProcessPool as error:
-        raise WorkerDied(f"the worker process computing {key} of cell {cell} ended (killed, out of memory, "
-                         "or a crash in native code)") from error
+        raise WorkerDied(
+            f"the worker process computing {key} of cell {cell} ended (killed, out of memory, "
+            "or a crash in native code)"
+        ) from error
     except Exception as error:
         error.add_note(f"while computing {key} of cell {cell}")
         raise

@@ -25,9 +25,22 @@ from cvn_assets.lineage.records import CONSUMED_KEY, PROVENANCE_KEY
 GATE = dg.AssetKey("gate_verdict")
 FOLD_METRICS = dg.AssetKey("fold_metrics")
 RUN_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
-SHOWN_METADATA = ("content_sha256", "source", "rows", "first_bar", "last_bar", "status", "learner", "threshold",
-                  "mlflow_run_id", "mlflow_url", "model_path", "input_fingerprint", "training_failed",
-                  PROVENANCE_KEY)
+SHOWN_METADATA = (
+    "content_sha256",
+    "source",
+    "rows",
+    "first_bar",
+    "last_bar",
+    "status",
+    "learner",
+    "threshold",
+    "mlflow_run_id",
+    "mlflow_url",
+    "model_path",
+    "input_fingerprint",
+    "training_failed",
+    PROVENANCE_KEY,
+)
 
 
 def verdict_configs(snapshot: Mapping[str, Any], name: str, variant: str | None) -> set[str]:
@@ -36,8 +49,10 @@ def verdict_configs(snapshot: Mapping[str, Any], name: str, variant: str | None)
     factors = snapshot.get("factors", {})
     if name in factors and variant is not None and variant == factors[name]["baseline"]:
         others = sorted(v for v in factors[name].get("variants", ()) if v != variant)
-        raise DataSourceError(f"audit: {variant!r} is the baseline of {name!r}, the variants are gated against it "
-                              f"and it has no verdict of its own; audit one of {others} or the whole factor")
+        raise DataSourceError(
+            f"audit: {variant!r} is the baseline of {name!r}, the variants are gated against it "
+            f"and it has no verdict of its own; audit one of {others} or the whole factor"
+        )
     configs, found = set(), False
     for config_id, members in snapshot.get("configs", {}).items():
         for factor, member_variant in members:
@@ -50,9 +65,15 @@ def verdict_configs(snapshot: Mapping[str, Any], name: str, variant: str | None)
     return configs
 
 
-def audit_tree(instance: dg.DagsterInstance, recorded: Mapping[str, Any], name: str, consumed_cells: Sequence[Mapping],
-               verdict: Mapping[str, Any], variant: str | None = None,
-               now: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def audit_tree(
+    instance: dg.DagsterInstance,
+    recorded: Mapping[str, Any],
+    name: str,
+    consumed_cells: Sequence[Mapping],
+    verdict: Mapping[str, Any],
+    variant: str | None = None,
+    now: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The whole tree below a verdict whose `consumed_cells` (fold_metrics records) are known.
 
     `recorded` is the verdict's provenance (`audit_provenance`), with its catalogue snapshot; `now`,
@@ -72,19 +93,28 @@ def audit_tree(instance: dg.DagsterInstance, recorded: Mapping[str, Any], name: 
                     if upstream == "fold_windows":
                         data_runs.setdefault(str(record["partition"]), record["run_id"])
         cell_nodes.append(node)
-    data = {crypto: {"run_id": run_id, **run_contents(instance, run_id, known)}
-            for crypto, run_id in sorted(data_runs.items())}
+    data = {
+        crypto: {"run_id": run_id, **run_contents(instance, run_id, known)}
+        for crypto, run_id in sorted(data_runs.items())
+    }
     for node in cell_nodes:
         annotate(node, recorded, FOLD_METRICS.to_user_string())
     for node in data.values():
         annotate(node, recorded)
-    return scrub({
-        "verdict": dict(verdict), "variant": variant or "all", "catalogue": recorded["catalogue"],
-        "catalogue_fingerprint": recorded["catalogue_fingerprint"], "seed": recorded["seed"],
-        "environment": {"code_revision": recorded["code_revision"], "libraries": recorded["libraries"]},
-        "not_recorded": list(recorded.get("not_recorded", [])), "now": dict(now) if now is not None else None,
-        "cells": cell_nodes, "data": data,
-    })
+    return scrub(
+        {
+            "verdict": dict(verdict),
+            "variant": variant or "all",
+            "catalogue": recorded["catalogue"],
+            "catalogue_fingerprint": recorded["catalogue_fingerprint"],
+            "seed": recorded["seed"],
+            "environment": {"code_revision": recorded["code_revision"], "libraries": recorded["libraries"]},
+            "not_recorded": list(recorded.get("not_recorded", [])),
+            "now": dict(now) if now is not None else None,
+            "cells": cell_nodes,
+            "data": data,
+        }
+    )
 
 
 class StorageIds:
@@ -112,20 +142,27 @@ class StorageIds:
         for record in consumed:
             if record.get("storage_id") is not None and record.get("run_id"):
                 partition = record.get("partition")
-                self._ids[(asset, None if partition is None else str(partition), str(record["run_id"]))] = \
-                    int(record["storage_id"])
+                self._ids[(asset, None if partition is None else str(partition), str(record["run_id"]))] = int(
+                    record["storage_id"]
+                )
 
     def resolve(self, instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, run_id: str) -> int | None:
         known = self._ids.get((key.to_user_string(), partition, run_id))
         if known is not None:
             return known
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=50).records
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=50
+        ).records
         return next((r.storage_id for r in records if r.run_id == run_id), None)
 
 
-def audit_verdict(instance: dg.DagsterInstance, name: str, variant: str | None = None,
-                  current: Catalogue | None = None, current_error: str | None = None) -> dict[str, Any]:
+def audit_verdict(
+    instance: dg.DagsterInstance,
+    name: str,
+    variant: str | None = None,
+    current: Catalogue | None = None,
+    current_error: str | None = None,
+) -> dict[str, Any]:
     """The audit of the latest verdict of a factor or joint rule, as recorded when it was produced.
 
     `current` (the catalogue of today's environment, None when it does not load, with `current_error`)
@@ -137,16 +174,30 @@ def audit_verdict(instance: dg.DagsterInstance, name: str, variant: str | None =
     assert verdict_materialization is not None, "fetch_materializations returns materialization records"
     metadata = verdict_materialization.metadata
     if CONSUMED_KEY not in metadata:
-        raise DataSourceError(f"audit: the verdict of {name!r} (run {record.run_id}) records no consumed inputs; "
-                              "re-run its gate")
+        raise DataSourceError(
+            f"audit: the verdict of {name!r} (run {record.run_id}) records no consumed inputs; re-run its gate"
+        )
     contents = run_contents(instance, record.run_id)
-    verdict = {"asset": GATE.to_user_string(), "partition": name, "storage_id": record.storage_id,
-               "run_id": record.run_id, "timestamp": record.timestamp,
-               "table": _rows(metadata, variant), "checks": contents["checks"],
-               "code_version": (verdict_materialization.tags or {}).get("dagster/code_version")}
+    verdict = {
+        "asset": GATE.to_user_string(),
+        "partition": name,
+        "storage_id": record.storage_id,
+        "run_id": record.run_id,
+        "timestamp": record.timestamp,
+        "table": _rows(metadata, variant),
+        "checks": contents["checks"],
+        "code_version": (verdict_materialization.tags or {}).get("dagster/code_version"),
+    }
     recorded = recorded_provenance(metadata, name, current)
-    return audit_tree(instance, recorded, name, _consumed(metadata).get("fold_metrics", []), verdict,
-                      variant, now_section(recorded, current, current_error))
+    return audit_tree(
+        instance,
+        recorded,
+        name,
+        _consumed(metadata).get("fold_metrics", []),
+        verdict,
+        variant,
+        now_section(recorded, current, current_error),
+    )
 
 
 class RunEvents:
@@ -156,10 +207,16 @@ class RunEvents:
     def __init__(self, run: dg.DagsterRun | None, records: Sequence[dg.EventLogRecord]) -> None:
         self.run = run
         events = [event for event in (r.event_log_entry.dagster_event for r in records) if event is not None]
-        self.materializations = [event.step_materialization_data.materialization for event in events
-                                 if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
-        self.checks = [event.asset_check_evaluation_data for event in events
-                       if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+        self.materializations = [
+            event.step_materialization_data.materialization
+            for event in events
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        ]
+        self.checks = [
+            event.asset_check_evaluation_data
+            for event in events
+            if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
         self._materializations_of: dict[str | None, list[dg.AssetMaterialization]] = defaultdict(list)
         for materialization in self.materializations:
             self._materializations_of[materialization.partition].append(materialization)
@@ -174,8 +231,13 @@ class RunEvents:
         return self._materializations_of.get(partition, []), self._checks_of.get(partition, [])
 
 
-def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | None = None,
-                 partition: str | None = None, runs: dict[str, RunEvents] | None = None) -> dict[str, Any]:
+def run_contents(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    known: StorageIds | None = None,
+    partition: str | None = None,
+    runs: dict[str, RunEvents] | None = None,
+) -> dict[str, Any]:
     """Materializations (with what they consumed) and check results of one run, or of one of its
     partitions (a run may cover a range of cells).
 
@@ -194,19 +256,35 @@ def run_contents(instance: dg.DagsterInstance, run_id: str, known: StorageIds | 
     for materialization in materializations:
         metadata = materialization.metadata
         tags = materialization.tags or {}
-        assets.append({
-            "asset": materialization.asset_key.to_user_string(), "partition": materialization.partition,
-            "storage_id": known.resolve(instance, materialization.asset_key, materialization.partition, run_id),
-            "code_version": tags.get("dagster/code_version"), "data_version": tags.get("dagster/data_version"),
-            "consumed": _consumed(metadata),
-            **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
-        })
-    checks = [{"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
-               "partition": evaluation.partition, "passed": evaluation.passed, "blocking": evaluation.blocking,
-               **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold") if k in evaluation.metadata}}
-              for evaluation in evaluations]
-    return {"run_status": run.status.value if run else "unknown", "job": run.job_name if run else None,
-            "fingerprint": run_fingerprint(run.tags, partition) if run else None, "assets": assets, "checks": checks}
+        assets.append(
+            {
+                "asset": materialization.asset_key.to_user_string(),
+                "partition": materialization.partition,
+                "storage_id": known.resolve(instance, materialization.asset_key, materialization.partition, run_id),
+                "code_version": tags.get("dagster/code_version"),
+                "data_version": tags.get("dagster/data_version"),
+                "consumed": _consumed(metadata),
+                **{k: _plain(metadata[k]) for k in SHOWN_METADATA if k in metadata},
+            }
+        )
+    checks = [
+        {
+            "asset": evaluation.asset_key.to_user_string(),
+            "check": evaluation.check_name,
+            "partition": evaluation.partition,
+            "passed": evaluation.passed,
+            "blocking": evaluation.blocking,
+            **{k: _plain(evaluation.metadata[k]) for k in ("observed", "threshold") if k in evaluation.metadata},
+        }
+        for evaluation in evaluations
+    ]
+    return {
+        "run_status": run.status.value if run else "unknown",
+        "job": run.job_name if run else None,
+        "fingerprint": run_fingerprint(run.tags, partition) if run else None,
+        "assets": assets,
+        "checks": checks,
+    }
 
 
 # A finished run's events no longer change, and every gate of a sweep reads the same range runs.
@@ -233,8 +311,9 @@ def _consumed(metadata: Mapping[str, dg.MetadataValue]) -> Mapping[str, Any]:
         return {}
     consumed = metadata[CONSUMED_KEY].value
     if not isinstance(consumed, Mapping):
-        raise DataSourceError(f"audit: a materialization's {CONSUMED_KEY!r} metadata is not a mapping of asset "
-                              "to reads")
+        raise DataSourceError(
+            f"audit: a materialization's {CONSUMED_KEY!r} metadata is not a mapping of asset to reads"
+        )
     return consumed
 
 

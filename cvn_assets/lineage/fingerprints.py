@@ -16,8 +16,8 @@ from functools import cache, cached_property
 
 import dagster as dg
 
-from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.core.catalogue.kinds import fingerprint
+from cvn_assets.core.catalogue.loading import Catalogue, model_choices
 from cvn_assets.orchestration.range_retry import failed_check_partitions
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
@@ -29,12 +29,30 @@ FINGERPRINTS_TAG = "cvn/input_fingerprints"
 TAG_VALUE_LIMIT = 2000
 # Distributions whose version can change a number in the results.
 RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
-    ("cvn-assets",), ("numpy",), ("pandas",), ("scipy",), ("scikit-learn",), ("xgboost", "xgboost-cpu"),
-    ("lightgbm",), ("catboost",), ("cleanlab",), ("sympy",),
+    ("cvn-assets",),
+    ("numpy",),
+    ("pandas",),
+    ("scipy",),
+    ("scikit-learn",),
+    ("xgboost", "xgboost-cpu"),
+    ("lightgbm",),
+    ("catboost",),
+    ("cleanlab",),
+    ("sympy",),
 )
 CRYPTO_SECTIONS = ("labels", "events", "folds", "features", "checks")
-CELL_SECTIONS = ("labels", "events", "folds", "features", "checks", "training", "calibration", "threshold", "costs",
-                 "learners")
+CELL_SECTIONS = (
+    "labels",
+    "events",
+    "folds",
+    "features",
+    "checks",
+    "training",
+    "calibration",
+    "threshold",
+    "costs",
+    "learners",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -75,29 +93,51 @@ class SweepFingerprints:
         return {s.key.to_user_string(): s.code_version for s in self._specs if s.key in wanted}
 
     def crypto(self, crypto: str, content_hash: str, keys: Iterable[dg.AssetKey]) -> str:
-        return fingerprint({"crypto": crypto, "ohlcv_sha256": content_hash, "libraries": self._libraries,
-                            "pipeline": {s: self._pipeline[s] for s in CRYPTO_SECTIONS},
-                            "code": self._code_versions(keys)})
+        return fingerprint(
+            {
+                "crypto": crypto,
+                "ohlcv_sha256": content_hash,
+                "libraries": self._libraries,
+                "pipeline": {s: self._pipeline[s] for s in CRYPTO_SECTIONS},
+                "code": self._code_versions(keys),
+            }
+        )
 
     def cell(self, crypto_fingerprint: str, fold: str, config_id: str, keys: Iterable[dg.AssetKey]) -> str:
         config = self.catalogue.config(config_id)
-        return fingerprint({
-            "crypto": crypto_fingerprint, "fold": fold, "config": config.fingerprint(), "sweep": self.sweep_name,
-            "members": [list(m) for m in config.members], "seed": self.catalogue.seed,
-            "models": list(self.catalogue.models), "ensembles": list(self.catalogue.ensembles),
-            "model_choices": {f"{f}/{v}": m for (f, v), m in self._choices.items() if (f, v) in config.members},
-            "pipeline": {s: self._pipeline[s] for s in CELL_SECTIONS}, "libraries": self._libraries,
-            "code": self._code_versions(keys),
-        })
+        return fingerprint(
+            {
+                "crypto": crypto_fingerprint,
+                "fold": fold,
+                "config": config.fingerprint(),
+                "sweep": self.sweep_name,
+                "members": [list(m) for m in config.members],
+                "seed": self.catalogue.seed,
+                "models": list(self.catalogue.models),
+                "ensembles": list(self.catalogue.ensembles),
+                "model_choices": {f"{f}/{v}": m for (f, v), m in self._choices.items() if (f, v) in config.members},
+                "pipeline": {s: self._pipeline[s] for s in CELL_SECTIONS},
+                "libraries": self._libraries,
+                "code": self._code_versions(keys),
+            }
+        )
 
     def gate(self, name: str, cell_fingerprints: Sequence[str], keys: Iterable[dg.AssetKey]) -> str:
         """A factor's gate, or a joint rule's (which depends on both of its factors)."""
         rules = {r.name: r.factors for r in self.catalogue.joint_rules}
         factors = self.catalogue.snapshot()["factors"]
         own = {f: factors[f] for f in rules.get(name, (name,))}
-        return fingerprint({"gate": name, "sweep": self.sweep_name, "cells": sorted(cell_fingerprints),
-                            "thresholds": self._pipeline["gate"], "skill": self._pipeline["skill"], "factors": own,
-                            "code": self._code_versions(keys)})
+        return fingerprint(
+            {
+                "gate": name,
+                "sweep": self.sweep_name,
+                "cells": sorted(cell_fingerprints),
+                "thresholds": self._pipeline["gate"],
+                "skill": self._pipeline["skill"],
+                "factors": own,
+                "code": self._code_versions(keys),
+            }
+        )
 
 
 def fingerprint_tags(fingerprints: Mapping[str, str | None]) -> dict[str, str]:
@@ -131,8 +171,12 @@ def run_fingerprint(tags: Mapping[str, str], partition: str | None) -> str | Non
     return tags.get(FINGERPRINT_TAG)
 
 
-def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[str],
-                          finished_in_failed_runs: bool = False) -> dict[str, str]:
+def recorded_fingerprints(
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    partitions: Sequence[str],
+    finished_in_failed_runs: bool = False,
+) -> dict[str, str]:
     """Fingerprint of the successful run that last materialized each partition (absent when none).
 
     With `finished_in_failed_runs`, also of a failed run whose blocking checks all passed for that
@@ -141,8 +185,12 @@ def recorded_fingerprints(instance: dg.DagsterInstance, asset_key: dg.AssetKey, 
     return {partition: value for partition, (value, _) in recorded.items()}
 
 
-def recorded_runs(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[str],
-                  finished_in_failed_runs: bool = False) -> dict[str, tuple[str, str]]:
+def recorded_runs(
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    partitions: Sequence[str],
+    finished_in_failed_runs: bool = False,
+) -> dict[str, tuple[str, str]]:
     """As `recorded_fingerprints`, with the id of the run that recorded each: (fingerprint, run id)."""
     from cvn_assets.lineage.materializations import latest_records
 

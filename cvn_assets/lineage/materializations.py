@@ -9,8 +9,9 @@ import dagster as dg
 PAGE = 1000
 
 
-def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey,
-                   partitions: Sequence[str]) -> dict[str, dg.EventLogRecord]:
+def latest_records(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Sequence[str]
+) -> dict[str, dg.EventLogRecord]:
     """The latest materialization record of each partition that has one.
 
     Each query asks only for the partitions not found yet, newest first, as many records as there are
@@ -19,8 +20,9 @@ def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey,
     found: dict[str, dg.EventLogRecord] = {}
     wanted = sorted(set(partitions))
     while wanted:
-        page = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=wanted),
-                                               limit=min(len(wanted), PAGE), ascending=False)
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=wanted), limit=min(len(wanted), PAGE), ascending=False
+        )
         for record in page.records:
             found.setdefault(str(record.partition_key), record)
         if not page.records:

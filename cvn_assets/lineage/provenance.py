@@ -27,11 +27,16 @@ def recorded_provenance(metadata: Mapping[str, Any], name: str, current: Catalog
         return {**metadata[PROVENANCE_KEY].value, "not_recorded": []}
     summary = dict(metadata["lineage"].value) if "lineage" in metadata else {}
     if current is None:
-        raise DataSourceError(f"audit: the verdict of {name!r} records no catalogue snapshot and the current "
-                              "catalogue could not be loaded; set CVN_CATALOGUE to the catalogue of its sweep")
+        raise DataSourceError(
+            f"audit: the verdict of {name!r} records no catalogue snapshot and the current "
+            "catalogue could not be loaded; set CVN_CATALOGUE to the catalogue of its sweep"
+        )
     now = {**provenance_now(current), "catalogue": scrub(current.snapshot())}
-    out: dict[str, Any] = {"catalogue": now["catalogue"], "libraries": now["libraries"],
-                           "not_recorded": ["catalogue", "libraries"]}
+    out: dict[str, Any] = {
+        "catalogue": now["catalogue"],
+        "libraries": now["libraries"],
+        "not_recorded": ["catalogue", "libraries"],
+    }
     for field in SUMMARY_FIELDS:
         if summary.get(field) not in (None, "None"):
             out[field] = int(summary[field]) if field == "seed" else summary[field]
@@ -43,8 +48,11 @@ def recorded_provenance(metadata: Mapping[str, Any], name: str, current: Catalog
 
 def provenance_now(current: Catalogue | None) -> dict[str, Any]:
     """The catalogue fingerprint and seed (None when no catalogue loads), code revision and libraries of now."""
-    return {"catalogue_fingerprint": current.fingerprint() if current else None,
-            "seed": current.seed if current else None, **environment()}
+    return {
+        "catalogue_fingerprint": current.fingerprint() if current else None,
+        "seed": current.seed if current else None,
+        **environment(),
+    }
 
 
 def differences(produced: Mapping[str, Any], reference: Mapping[str, Any]) -> list[str]:
@@ -64,7 +72,9 @@ def now_section(recorded: Mapping[str, Any], current: Catalogue | None, error: s
 def annotate(node: dict[str, Any], reference: Mapping[str, Any], asset: str | None = None) -> None:
     """Add to a cell or crypto node the provenance its `asset` (any of its assets for None: a data run's
     all record the same) recorded and how it differs from the verdict's."""
-    produced = next((a[PROVENANCE_KEY] for a in node["assets"]
-                     if (asset is None or a["asset"] == asset) and a.get(PROVENANCE_KEY)), None)
+    produced = next(
+        (a[PROVENANCE_KEY] for a in node["assets"] if (asset is None or a["asset"] == asset) and a.get(PROVENANCE_KEY)),
+        None,
+    )
     node[PROVENANCE_KEY] = produced
     node["provenance_differs"] = None if produced is None else differences(produced, reference)

@@ -31,12 +31,18 @@ _RUN_CACHE: dict[str, dict[tuple[dg.AssetKey, str], dict[str, Any]]] = {}
 def record_summary(record: dg.EventLogRecord) -> dict[str, Any]:
     materialization = record.asset_materialization
     tags = dict(materialization.tags or {}) if materialization is not None else {}
-    return {"partition": record.partition_key, "storage_id": record.storage_id, "run_id": record.run_id,
-            "data_version": tags.get("dagster/data_version"), "code_version": tags.get("dagster/code_version")}
+    return {
+        "partition": record.partition_key,
+        "storage_id": record.storage_id,
+        "run_id": record.run_id,
+        "data_version": tags.get("dagster/data_version"),
+        "code_version": tags.get("dagster/code_version"),
+    }
 
 
-def consumed_inputs(context: dg.AssetExecutionContext,
-                    only: dict[str, Sequence[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
+def consumed_inputs(
+    context: dg.AssetExecutionContext, only: dict[str, Sequence[str]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Per upstream asset, the partitions this step read and the materialization each one was.
 
     `only` narrows an input to the partitions actually used (e.g. the gate reads one factor's cells).
@@ -49,8 +55,11 @@ def consumed_inputs(context: dg.AssetExecutionContext,
     out: dict[str, list[dict[str, Any]]] = {}
     for input_name, key in context.assets_def.keys_by_input_name.items():
         name = key.to_user_string()
-        partitions = list(only[name]) if only and name in only else \
-            [str(p) for p in context.asset_partition_keys_for_input(input_name)]
+        partitions = (
+            list(only[name])
+            if only and name in only
+            else [str(p) for p in context.asset_partition_keys_for_input(input_name)]
+        )
         missing = [p for p in partitions if (key, p) not in cache]
         if missing:
             for partition, record in latest_records(context.instance, key, missing).items():
@@ -83,8 +92,9 @@ class RunLineage:
 
     def consumed(self, reads: Mapping[dg.AssetKey, str]) -> dict[str, list[dict[str, Any]]]:
         """Per upstream asset, the materialization of the partition read (fetched earlier)."""
-        return {key.to_user_string(): [self._known[(key, p)]] if (key, p) in self._known else []
-                for key, p in reads.items()}
+        return {
+            key.to_user_string(): [self._known[(key, p)]] if (key, p) in self._known else [] for key, p in reads.items()
+        }
 
 
 @cache
@@ -92,10 +102,16 @@ def code_revision() -> str:
     """The git commit of the package source (with `+dirty` for local changes), or `unknown`."""
     root = Path(__file__).resolve().parents[2]
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "cvn_assets"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "cvn_assets"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -109,8 +125,7 @@ def environment() -> dict[str, Any]:
 def provenance(catalogue: Catalogue, with_snapshot: bool = False) -> dict[str, Any]:
     """The catalogue fingerprint, seed, code revision and library versions a materialization is produced
     under, with the (scrubbed) catalogue snapshot for a verdict, whose audit lists every parameter."""
-    out: dict[str, Any] = {"catalogue_fingerprint": catalogue.fingerprint(), "seed": catalogue.seed,
-                           **environment()}
+    out: dict[str, Any] = {"catalogue_fingerprint": catalogue.fingerprint(), "seed": catalogue.seed, **environment()}
     if with_snapshot:
         out["catalogue"] = scrub(catalogue.snapshot())
     return out

@@ -57,9 +57,11 @@ class TrackedRun:
     def metadata(self) -> dict[str, dg.MetadataValue]:
         """Asset metadata entries that link the materialization to its MLflow run."""
         web = self.url.startswith(("http://", "https://"))
-        return {"mlflow_run_id": dg.MetadataValue.text(self.run_id),
-                "mlflow_parent_run_id": dg.MetadataValue.text(self.parent_run_id),
-                "mlflow_url": dg.MetadataValue.url(self.url) if web else dg.MetadataValue.text(self.url)}
+        return {
+            "mlflow_run_id": dg.MetadataValue.text(self.run_id),
+            "mlflow_parent_run_id": dg.MetadataValue.text(self.parent_run_id),
+            "mlflow_url": dg.MetadataValue.url(self.url) if web else dg.MetadataValue.text(self.url),
+        }
 
 
 def default_tracking_uri(instance_root: str | Path) -> str:
@@ -78,8 +80,10 @@ def default_artifact_location(tracking_uri: str, instance_root: str | Path | Non
     if tracking_uri.startswith("sqlite:///"):
         return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
     if instance_root is None:
-        raise TrackingError(f"no artifact location for tracking store {scrub_text(tracking_uri, ())}: "
-                            "set artifact_location or DAGSTER_HOME")
+        raise TrackingError(
+            f"no artifact location for tracking store {scrub_text(tracking_uri, ())}: "
+            "set artifact_location or DAGSTER_HOME"
+        )
     return (Path(instance_root) / "mlflow" / "artifacts").resolve().as_uri()
 
 
@@ -126,8 +130,11 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         if not self.enabled:
             return None
         key = asset_key or context.asset_key
-        partition = partition_key if partition_key is not None else \
-            (context.partition_key if context.has_partition_key else None)
+        partition = (
+            partition_key
+            if partition_key is not None
+            else (context.partition_key if context.has_partition_key else None)
+        )
         subject = key.to_user_string() + (f"[{partition}]" if partition is not None else "")
         numbers = metric_values(metrics, subject)
         paths = artifact_paths(artifacts, subject)
@@ -135,20 +142,28 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         safe_params = scrub(flatten_params(scrub(dict(params), secrets)), secrets)
         instance_root = getattr(context.instance, "root_directory", None) or os.environ.get("DAGSTER_HOME")
         uri = self._resolved_uri(instance_root)
-        tags = {ASSET_TAG: key.to_user_string(), RUN_ID_TAG: context.run.run_id,
-                CODE_VERSION_TAG: context.assets_def.code_versions_by_key.get(key) or context.run.run_id}
+        tags = {
+            ASSET_TAG: key.to_user_string(),
+            RUN_ID_TAG: context.run.run_id,
+            CODE_VERSION_TAG: context.assets_def.code_versions_by_key.get(key) or context.run.run_id,
+        }
         if partition is not None:
             tags[PARTITION_TAG] = partition
         with _tracking_errors(subject, secrets):
             client = self._client(uri)
             experiment_id = self._experiment_id(client, uri, instance_root)
             parent_id = self._parent_run_id(client, uri, experiment_id, context.run.run_id, context.run.job_name)
-            run_id = _log_child(client, experiment_id, parent_id, subject, scrub(tags, secrets),
-                                safe_params, numbers, paths)
+            run_id = _log_child(
+                client, experiment_id, parent_id, subject, scrub(tags, secrets), safe_params, numbers, paths
+            )
             if finish_parent:
                 client.set_terminated(parent_id, "FINISHED")
-        return TrackedRun(run_id=run_id, parent_run_id=parent_id, experiment_id=experiment_id,
-                          url=run_url(uri, experiment_id, run_id, secrets))
+        return TrackedRun(
+            run_id=run_id,
+            parent_run_id=parent_id,
+            experiment_id=experiment_id,
+            url=run_url(uri, experiment_id, run_id, secrets),
+        )
 
     def ready_for_threads(self) -> None:
         """Imports, in the calling thread, what logging on another thread would import that other
@@ -165,8 +180,9 @@ class MlflowTrackingResource(dg.ConfigurableResource):
     def finish_parent(self, context: dg.AssetExecutionContext) -> None:
         """Moves the end time of this Dagster run's parent run to now (after children logged with
         `finish_parent=False`); nothing if this resource has not opened that parent."""
-        parents = [(uri, parent) for (uri, run_id), parent in self._parent_run_ids.items()
-                   if run_id == context.run.run_id]
+        parents = [
+            (uri, parent) for (uri, run_id), parent in self._parent_run_ids.items() if run_id == context.run.run_id
+        ]
         if not parents:
             return  # nothing tracked (or tracking off): mlflow stays unimported
         with _tracking_errors(f"run {context.run.run_id}", secret_values(os.environ)):
@@ -203,19 +219,23 @@ class MlflowTrackingResource(dg.ConfigurableResource):
                     pass  # created meanwhile by a concurrent run; read back below
                 experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None or experiment.lifecycle_stage != "active":
-                raise TrackingError(f"MLflow experiment {self.experiment_name!r} is deleted: restore it or "
-                                    "configure another experiment_name")
+                raise TrackingError(
+                    f"MLflow experiment {self.experiment_name!r} is deleted: restore it or "
+                    "configure another experiment_name"
+                )
             self._experiment_ids[uri] = experiment.experiment_id
         return self._experiment_ids[uri]
 
-    def _parent_run_id(self, client: MlflowClient, uri: str, experiment_id: str, dagster_run_id: str,
-                       job_name: str) -> str:
+    def _parent_run_id(
+        self, client: MlflowClient, uri: str, experiment_id: str, dagster_run_id: str, job_name: str
+    ) -> str:
         cache_key = (uri, dagster_run_id)
         if cache_key not in self._parent_run_ids:
             parent_id = _oldest_parent(client, experiment_id, dagster_run_id)
             if parent_id is None:
-                created = client.create_run(experiment_id, run_name=job_name,
-                                            tags={DAGSTER_RUN_ID_TAG: dagster_run_id, JOB_TAG: job_name})
+                created = client.create_run(
+                    experiment_id, run_name=job_name, tags={DAGSTER_RUN_ID_TAG: dagster_run_id, JOB_TAG: job_name}
+                )
                 # Two processes of one Dagster run may both create a parent: all keep the oldest.
                 parent_id = _oldest_parent(client, experiment_id, dagster_run_id) or created.info.run_id
                 if parent_id != created.info.run_id:
@@ -235,13 +255,25 @@ def _use_write_ahead_log(database: Path) -> None:
 
 
 def _oldest_parent(client: MlflowClient, experiment_id: str, dagster_run_id: str) -> str | None:
-    runs = client.search_runs([experiment_id], filter_string=f"tags.{DAGSTER_RUN_ID_TAG} = '{dagster_run_id}'",
-                              max_results=1, order_by=["attributes.start_time ASC"])
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{DAGSTER_RUN_ID_TAG} = '{dagster_run_id}'",
+        max_results=1,
+        order_by=["attributes.start_time ASC"],
+    )
     return runs[0].info.run_id if runs else None
 
 
-def _log_child(client: MlflowClient, experiment_id: str, parent_id: str, name: str, tags: Mapping[str, str],
-               params: Mapping[str, str], metrics: Mapping[str, float], artifacts: Sequence[Path]) -> str:
+def _log_child(
+    client: MlflowClient,
+    experiment_id: str,
+    parent_id: str,
+    name: str,
+    tags: Mapping[str, str],
+    params: Mapping[str, str],
+    metrics: Mapping[str, float],
+    artifacts: Sequence[Path],
+) -> str:
     from mlflow.entities import Metric, Param
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
@@ -250,8 +282,11 @@ def _log_child(client: MlflowClient, experiment_id: str, parent_id: str, name: s
     try:
         timestamp = int(time.time() * 1000)
         # One batch: a call per param or metric costs a SQLite transaction each.
-        client.log_batch(run_id, metrics=[Metric(key, value, timestamp, 0) for key, value in metrics.items()],
-                         params=[Param(key, value) for key, value in params.items()])
+        client.log_batch(
+            run_id,
+            metrics=[Metric(key, value, timestamp, 0) for key, value in metrics.items()],
+            params=[Param(key, value) for key, value in params.items()],
+        )
         if artifacts:
             # The run's artifact URI is already known: `client.log_artifact` would read the run back first.
             repository = get_artifact_repository(run.info.artifact_uri)

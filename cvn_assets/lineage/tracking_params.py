@@ -25,7 +25,7 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str
             continue
         text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
         if len(text) > MAX_PARAM_LENGTH:
-            text = text[:MAX_PARAM_LENGTH - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+            text = text[: MAX_PARAM_LENGTH - len(TRUNCATION_MARK)] + TRUNCATION_MARK
         flat[name] = text
     return flat
 
@@ -36,8 +36,9 @@ class TrackingError(CvnError):
 
 def metric_values(metrics: Mapping[str, float], subject: str) -> dict[str, float]:
     """The metrics as floats; a non-number is refused naming the materialization (`subject`)."""
-    if bad := {name: value for name, value in metrics.items()
-               if not isinstance(value, numbers.Real) or isinstance(value, bool)}:
+    if bad := {
+        name: value for name, value in metrics.items() if not isinstance(value, numbers.Real) or isinstance(value, bool)
+    }:
         raise TrackingError(f"MLflow metrics of {subject} must be numbers; got {scrub(bad)}")
     return {str(name): float(value) for name, value in metrics.items()}
 

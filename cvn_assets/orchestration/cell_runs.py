@@ -47,13 +47,18 @@ def chunk_box(cryptos: Sequence[str], fvs: Sequence[str], limit: int) -> list[tu
         pieces = -(-len(fvs) // limit)
         size, extra = divmod(len(fvs), pieces)
         bounds = [i * size + min(i, extra) for i in range(pieces + 1)]
-        return [([crypto], list(fvs[bounds[i]:bounds[i + 1]])) for crypto in cryptos for i in range(pieces)]
+        return [([crypto], list(fvs[bounds[i] : bounds[i + 1]])) for crypto in cryptos for i in range(pieces)]
     per_row = limit // len(fvs)
-    return [(list(cryptos[i:i + per_row]), list(fvs)) for i in range(0, len(cryptos), per_row)]
+    return [(list(cryptos[i : i + per_row]), list(fvs)) for i in range(0, len(cryptos), per_row)]
 
 
-def plan_cell_runs(todo: Mapping[str, Attempt], crypto_order: Sequence[str], fv_order: Sequence[str], limit: int,
-                   tags_of: Callable[[Sequence[str]], Mapping[str, str]]) -> list[PlannedRun]:
+def plan_cell_runs(
+    todo: Mapping[str, Attempt],
+    crypto_order: Sequence[str],
+    fv_order: Sequence[str],
+    limit: int,
+    tags_of: Callable[[Sequence[str]], Mapping[str, str]],
+) -> list[PlannedRun]:
     """The runs computing the `todo` cells (cell key -> attempt): cells of the same attempt share boxes,
     each cut to `limit` cells; `tags_of` gives the tags of a run over some cell keys."""
     groups: dict[Attempt, list[tuple[str, str]]] = {}
@@ -65,8 +70,11 @@ def plan_cell_runs(todo: Mapping[str, Attempt], crypto_order: Sequence[str], fv_
         if attempt.level == PER_CELL:
             boxes = [([crypto], [fv]) for crypto, fv in cells]
         elif attempt.level == PER_CRYPTO:
-            boxes = [box for crypto in crypto_order
-                     for box in cell_boxes(crypto_order, fv_order, [c for c in cells if c[0] == crypto])]
+            boxes = [
+                box
+                for crypto in crypto_order
+                for box in cell_boxes(crypto_order, fv_order, [c for c in cells if c[0] == crypto])
+            ]
         else:
             boxes = cell_boxes(crypto_order, fv_order, cells)
         for cryptos, fvs in boxes:
@@ -79,9 +87,14 @@ def plan_cell_runs(todo: Mapping[str, Attempt], crypto_order: Sequence[str], fv_
 class CellFailures:
     """What a sweep's failed cell runs (oldest first) mean for each cell they covered: how it runs next."""
 
-    def __init__(self, instance: dg.DagsterInstance, failed: Sequence[dg.DagsterRun],
-                 partitions_of: Callable[[dg.DagsterRun], list[str]], all_assets: Sequence[dg.AssetKey],
-                 downstream: Callable[[Collection[dg.AssetKey]], Collection[dg.AssetKey]]) -> None:
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        failed: Sequence[dg.DagsterRun],
+        partitions_of: Callable[[dg.DagsterRun], list[str]],
+        all_assets: Sequence[dg.AssetKey],
+        downstream: Callable[[Collection[dg.AssetKey]], Collection[dg.AssetKey]],
+    ) -> None:
         self.instance, self.all_assets, self.downstream = instance, list(all_assets), downstream
         self.keys = {run.run_id: partitions_of(run) for run in failed}
         self.latest = {key: run for run in failed for key in self.keys[run.run_id]}
@@ -89,8 +102,9 @@ class CellFailures:
 
     def leftover(self, run: dg.DagsterRun) -> Leftover:
         if run.run_id not in self._leftovers:
-            self._leftovers[run.run_id] = leftover(self.instance, run.run_id, self.keys[run.run_id],
-                                                   self.selected(run), self.downstream)
+            self._leftovers[run.run_id] = leftover(
+                self.instance, run.run_id, self.keys[run.run_id], self.selected(run), self.downstream
+            )
         return self._leftovers[run.run_id]
 
     def selected(self, run: dg.DagsterRun) -> list[dg.AssetKey]:

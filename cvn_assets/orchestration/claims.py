@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -26,12 +26,15 @@ CLAIMS_TABLE = "sweep_run_claims"
 
 
 def _claims_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(CLAIMS_TABLE, metadata,
-                    sa.Column("job", sa.String(64), primary_key=True),
-                    sa.Column("partition_key", sa.String(512), primary_key=True),
-                    sa.Column("pid", sa.String(16), nullable=False),
-                    sa.Column("host", sa.String(255), nullable=False),
-                    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False))
+    return sa.Table(
+        CLAIMS_TABLE,
+        metadata,
+        sa.Column("job", sa.String(64), primary_key=True),
+        sa.Column("partition_key", sa.String(512), primary_key=True),
+        sa.Column("pid", sa.String(16), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 class RunClaims:
@@ -44,17 +47,24 @@ class RunClaims:
     @contextmanager
     def holding(self, job: str, keys: Sequence[str]) -> Iterator[bool]:
         """Whether this process got every partition of the run (held until the block ends), or another holds one."""
-        rows = [{"job": job, "partition_key": key, "pid": self.pid, "host": self.host,
-                 "claimed_at": datetime.now(timezone.utc)} for key in keys]
+        rows = [
+            {"job": job, "partition_key": key, "pid": self.pid, "host": self.host, "claimed_at": datetime.now(UTC)}
+            for key in keys
+        ]
         held = self._insert(rows) or (self._clear_stale(job, keys) and self._insert(rows))
         try:
             yield held
         finally:
             if held:
                 with self.engine.begin() as connection:
-                    connection.execute(sa.delete(self.table).where(
-                        self.table.c.job == job, self.table.c.partition_key.in_(keys), self.table.c.pid == self.pid,
-                        self.table.c.host == self.host))
+                    connection.execute(
+                        sa.delete(self.table).where(
+                            self.table.c.job == job,
+                            self.table.c.partition_key.in_(keys),
+                            self.table.c.pid == self.pid,
+                            self.table.c.host == self.host,
+                        )
+                    )
 
     def _insert(self, rows: list[dict[str, object]]) -> bool:
         try:
@@ -68,10 +78,12 @@ class RunClaims:
         """Removes the claims on these partitions of processes that are gone; whether there were any."""
         table = self.table
         with self.engine.begin() as connection:
-            holders = connection.execute(sa.select(table.c.pid, table.c.host).distinct().where(
-                table.c.job == job, table.c.partition_key.in_(keys))).all()
+            holders = connection.execute(
+                sa.select(table.c.pid, table.c.host)
+                .distinct()
+                .where(table.c.job == job, table.c.partition_key.in_(keys))
+            ).all()
             gone_holders = [(pid, host) for pid, host in holders if gone(pid, host)]
             for pid, host in gone_holders:
                 connection.execute(sa.delete(table).where(table.c.pid == pid, table.c.host == host))
         return bool(gone_holders)
-

@@ -22,8 +22,13 @@ from cvn_assets.orchestration.steps import SweepPlanner
 FINISHED = (dg.DagsterRunStatus.SUCCESS, *FAILED_STATUSES)
 
 
-def follow_sweep(defs: dg.Definitions, instance: dg.DagsterInstance, sweep_id: str, selection: Selection,
-                 log: Callable[[str], None] = print) -> SweepReport:
+def follow_sweep(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sweep_id: str,
+    selection: Selection,
+    log: Callable[[str], None] = print,
+) -> SweepReport:
     """Waits for the sweep `sweep_id` to have nothing left to run or wait for, saying each run as it ends."""
     started = time.perf_counter()
     planner = SweepPlanner(defs, instance, sweep_id, selection)

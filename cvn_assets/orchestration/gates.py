@@ -19,8 +19,8 @@ import pandas as pd
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.errors import InsufficientDataError
 from cvn_assets.core.gate.sweep import decide_joint
-from cvn_assets.lineage.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import GATE_JOB
+from cvn_assets.lineage.fingerprints import fingerprint_tags
 from cvn_assets.orchestration.plan import SweepPlan
 from cvn_assets.orchestration.run_failures import gate_inputs_failed
 from cvn_assets.orchestration.runs import PlannedRun
@@ -37,18 +37,32 @@ class SweepPlanner(Protocol):
     configs: list[str]
     plan: SweepPlan
 
-    def cells(self, step: SweepStep, situation: Situation, configs: Sequence[str], ready: Sequence[str],
-              stored: Callable[[], set[str]]) -> set[str]: ...
+    def cells(
+        self,
+        step: SweepStep,
+        situation: Situation,
+        configs: Sequence[str],
+        ready: Sequence[str],
+        stored: Callable[[], set[str]],
+    ) -> set[str]: ...
 
     def wait_for(self, step: SweepStep, run: dg.DagsterRun) -> None: ...
 
     def fail(self, step: SweepStep, run: dg.DagsterRun) -> None: ...
 
+
 PENDING, DONE, WAITING, FAILED = "pending", "done", "waiting", "failed"
 
 
-def plan_gates(planner: SweepPlanner, step: SweepStep, situation: Situation, unsettled: Collection[str],
-               ready: list[str], rows: Callable[[], pd.DataFrame], stored: Callable[[], set[str]]) -> None:
+def plan_gates(
+    planner: SweepPlanner,
+    step: SweepStep,
+    situation: Situation,
+    unsettled: Collection[str],
+    ready: list[str],
+    rows: Callable[[], pd.DataFrame],
+    stored: Callable[[], set[str]],
+) -> None:
     """Plans the gate runs the step can start: `unsettled` are the configurations whose cells are not all
     settled, `ready` the cryptos whose data is there, `rows` the sweep's results, `stored` their cell keys."""
     catalogue = planner.catalogue
@@ -65,8 +79,11 @@ def plan_gates(planner: SweepPlanner, step: SweepStep, situation: Situation, uns
         configs = {c.config_id for c in catalogue.configs() if any(m[0] == factor.name for m in c.members)}
         if configs & set(unsettled):
             states[factor.name] = PENDING
-        elif not inputs_failed(factor.name) and (waits := gate_waits_for(
-                catalogue, factor.name, planner.cryptos, planner.folds, planner.configs, stored_cells)):
+        elif not inputs_failed(factor.name) and (
+            waits := gate_waits_for(
+                catalogue, factor.name, planner.cryptos, planner.folds, planner.configs, stored_cells
+            )
+        ):
             step.waiting[factor.name] = waits
             states[factor.name] = WAITING
         else:
@@ -96,9 +113,11 @@ def _gate(planner: SweepPlanner, step: SweepStep, situation: Situation, name: st
         return FAILED
     expected, behind = planner.plan.gate(name, planner.all_folds)
     if behind:
-        step.notes.append(f"  note  {name} reads {len(behind)} cell(s) materialized under other inputs, parameters "
-                          f"or code than the catalogue's now (e.g. {behind[0]}): run them to bring its verdict up "
-                          "to date")
+        step.notes.append(
+            f"  note  {name} reads {len(behind)} cell(s) materialized under other inputs, parameters "
+            f"or code than the catalogue's now (e.g. {behind[0]}): run them to bring its verdict up "
+            "to date"
+        )
     if (run_id := planner.plan.done_gate(name, expected, situation.own)) is not None:
         step.skipped += run_id not in situation.own
         step.gated.append(name)
@@ -113,8 +132,14 @@ def _gate(planner: SweepPlanner, step: SweepStep, situation: Situation, name: st
     return PENDING
 
 
-def gate_waits_for(catalogue: Catalogue, factor: str, cryptos: Collection[str], folds: Collection[str],
-                   selected: Collection[str], stored: Callable[[], Collection[tuple[str, str, str]]]) -> str | None:
+def gate_waits_for(
+    catalogue: Catalogue,
+    factor: str,
+    cryptos: Collection[str],
+    folds: Collection[str],
+    selected: Collection[str],
+    stored: Callable[[], Collection[tuple[str, str, str]]],
+) -> str | None:
     """What the gate of `factor` still lacks in a run of the `selected` configurations over `cryptos` × `folds`:
     e.g. "baseline none has 0/25 cells, aggressive has 0/25 cells", or None when it can be gated.
 

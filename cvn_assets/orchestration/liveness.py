@@ -53,8 +53,11 @@ def close_ghosts(instance: dg.DagsterInstance, runs: Sequence[dg.DagsterRun]) ->
     alive = []
     for run in runs:
         if process_gone(run):
-            instance.report_run_failed(run, f"the process that ran it (pid {run.tags[PID_TAG]} on "
-                                            f"{run.tags[HOST_TAG]}) is gone: killed, or its machine restarted")
+            instance.report_run_failed(
+                run,
+                f"the process that ran it (pid {run.tags[PID_TAG]} on "
+                f"{run.tags[HOST_TAG]}) is gone: killed, or its machine restarted",
+            )
         else:
             alive.append(run)
     return alive

@@ -18,9 +18,10 @@ import dagster as dg
 from cvn_assets.core.catalogue.loading import Catalogue
 from cvn_assets.core.data.loading import ohlcv_content_hash
 from cvn_assets.core.errors import CvnError
-from cvn_assets.lineage.fingerprints import SweepFingerprints, recorded_fingerprints, recorded_runs
 from cvn_assets.defs.jobs import CRYPTO_DATA_ASSETS
 from cvn_assets.defs.partitions import cell_key
+from cvn_assets.lineage.fingerprints import SweepFingerprints, recorded_fingerprints, recorded_runs
+from cvn_assets.orchestration.resources import resource
 
 CELL_TERMINAL = dg.AssetKey("fold_metrics")
 CRYPTO_TERMINAL = dg.AssetKey("fold_windows")
@@ -37,8 +38,14 @@ class SweepPlan:
     """Fingerprints of every run the sweep may launch (computed once), and which partitions are done
     (asked of the instance each time: other runs finish meanwhile)."""
 
-    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, catalogue: Catalogue, sweep_name: str,
-                 force: bool = False) -> None:
+    def __init__(
+        self,
+        defs: dg.Definitions,
+        instance: dg.DagsterInstance,
+        catalogue: Catalogue,
+        sweep_name: str,
+        force: bool = False,
+    ) -> None:
         self.defs, self.instance, self.catalogue, self.force = defs, instance, catalogue, force
         self.fingerprints = SweepFingerprints(defs, catalogue, sweep_name)
         self.sweep_name = sweep_name
@@ -50,7 +57,7 @@ class SweepPlan:
 
     def _crypto(self, crypto: str) -> str | None:
         try:
-            content = ohlcv_content_hash(self.defs.resources["ohlcv_source"].load(crypto))
+            content = ohlcv_content_hash(resource(self.defs, "ohlcv_source").load(crypto))
         except CvnError:
             return None  # the data job reports the problem; nothing to compare with
         return self.fingerprints.crypto(crypto, content, self._crypto_keys)
@@ -70,8 +77,11 @@ class SweepPlan:
         cells = [(crypto, fold, config) for crypto in self.catalogue.universe for fold in folds for config in configs]
         keys = [str(cell_key(*cell)) for cell in cells]
         recorded = recorded_fingerprints(self.instance, CELL_TERMINAL, keys, finished_in_failed_runs=True)
-        behind = [key for key, cell in zip(keys, cells)
-                  if key in recorded and (now := self.cell(*cell)) is not None and recorded[key] != now]
+        behind = [
+            key
+            for key, cell in zip(keys, cells, strict=True)
+            if key in recorded and (now := self.cell(*cell)) is not None and recorded[key] != now
+        ]
         read = [recorded.get(key, f"absent:{key}") for key in keys]
         return GatePlan(self.fingerprints.gate(name, read, [GATE_ASSET]), behind)
 
@@ -79,8 +89,12 @@ class SweepPlan:
         """The cryptos whose data is done, each with the run that made it."""
         return self._done(CRYPTO_TERMINAL, {c: self.crypto(c) for c in cryptos}, own_runs)
 
-    def done_cells(self, cells: Sequence[tuple[str, str, str]], stored: Callable[[], Collection[str]],
-                   own_runs: Collection[str] = ()) -> dict[str, str]:
+    def done_cells(
+        self,
+        cells: Sequence[tuple[str, str, str]],
+        stored: Callable[[], Collection[str]],
+        own_runs: Collection[str] = (),
+    ) -> dict[str, str]:
         """The cells done, each with its run; `stored` gives the cell keys that have rows in the results store."""
         expected = {str(cell_key(*cell)): self.cell(*cell) for cell in cells}
         done = self._done(CELL_TERMINAL, expected, own_runs, finished_in_failed_runs=True)
@@ -93,11 +107,18 @@ class SweepPlan:
         """The run that made the gate's verdict under `expected`, or None."""
         return self._done(GATE_ASSET, {name: expected}, own_runs).get(name)
 
-    def _done(self, key: dg.AssetKey, expected: dict[str, str | None], own_runs: Collection[str],
-              finished_in_failed_runs: bool = False) -> dict[str, str]:
+    def _done(
+        self,
+        key: dg.AssetKey,
+        expected: dict[str, str | None],
+        own_runs: Collection[str],
+        finished_in_failed_runs: bool = False,
+    ) -> dict[str, str]:
         """Partitions whose recorded fingerprint equals the expected one (None never matches), with their run;
         under `force`, only those that one of `own_runs` made."""
-        recorded = recorded_runs(self.instance, key, [p for p, fp in expected.items() if fp is not None],
-                                 finished_in_failed_runs)
-        return {p: run for p, (fp, run) in recorded.items()
-                if fp == expected[p] and (not self.force or run in own_runs)}
+        recorded = recorded_runs(
+            self.instance, key, [p for p, fp in expected.items() if fp is not None], finished_in_failed_runs
+        )
+        return {
+            p: run for p, (fp, run) in recorded.items() if fp == expected[p] and (not self.force or run in own_runs)
+        }

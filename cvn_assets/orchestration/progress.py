@@ -78,8 +78,9 @@ def listening(listener: CellProgress | None) -> Iterator[None]:
             _LISTENERS.remove(listener)
 
 
-def console_progress(stream: IO[str] | None = None, every_seconds: float = PROGRESS_LINE_SECONDS,
-                     write: Callable[[str], None] = print) -> CellProgress:
+def console_progress(
+    stream: IO[str] | None = None, every_seconds: float = PROGRESS_LINE_SECONDS, write: Callable[[str], None] = print
+) -> CellProgress:
     """A bar on `stream` (default stderr) when it is a terminal, else a line through `write` every `every_seconds`."""
     stream = stream if stream is not None else sys.stderr
     if not stream.isatty():
@@ -116,8 +117,12 @@ class ProgressLines:
     with the cell assets done of the run's total, the asset just computed and the time left at the run's
     average pace so far."""
 
-    def __init__(self, write: Callable[[str], None], every_seconds: float = PROGRESS_LINE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        every_seconds: float = PROGRESS_LINE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.write, self.every_seconds, self.clock = write, every_seconds, clock
         self.tally = _Tally()
         self.started = self.last_line = clock()
@@ -136,8 +141,10 @@ class ProgressLines:
             self.last_line = now
             tally = self.tally
             left = (tally.total - tally.done) * (now - self.started) / tally.done
-            line = (f"  ...   {tally.name}: {tally.done}/{tally.total} cell assets "
-                    f"({100 * tally.done // max(tally.total, 1)} %), {what}, about {_duration(left)} left")
+            line = (
+                f"  ...   {tally.name}: {tally.done}/{tally.total} cell assets "
+                f"({100 * tally.done // max(tally.total, 1)} %), {what}, about {_duration(left)} left"
+            )
         self.write(line)
 
     def run_ended(self) -> None:
@@ -159,8 +166,15 @@ class ProgressBar:
             self.tally.start(name, cells, assets)
             # smoothing=0: time left at the run's average pace, steadier than the recent one as
             # quick assets (labels) and slow ones (fits) alternate.
-            self.bar = tqdm(total=self.tally.total, desc="cells", file=self.stream, leave=False, dynamic_ncols=True,
-                            smoothing=0, bar_format=self.FORMAT)
+            self.bar = tqdm(
+                total=self.tally.total,
+                desc="cells",
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
+                smoothing=0,
+                bar_format=self.FORMAT,
+            )
 
     def computed(self, asset: str, cell: str) -> None:
         with self.tally.lock:

@@ -26,8 +26,13 @@ class Leftover:
     assets: list[dg.AssetKey]
 
 
-def leftover(instance: dg.DagsterInstance, run_id: str, cells: Sequence[str], selected: Sequence[dg.AssetKey],
-             downstream: Callable[[Collection[dg.AssetKey]], Collection[dg.AssetKey]]) -> Leftover:
+def leftover(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    cells: Sequence[str],
+    selected: Sequence[dg.AssetKey],
+    downstream: Callable[[Collection[dg.AssetKey]], Collection[dg.AssetKey]],
+) -> Leftover:
     """What run `run_id` over `cells` and the `selected` assets left undone; `downstream` gives the
     assets that depend on some assets (themselves included)."""
     recorded: dict[dg.AssetKey, set[str]] = defaultdict(set)
@@ -44,7 +49,13 @@ def leftover(instance: dg.DagsterInstance, run_id: str, cells: Sequence[str], se
 def failed_check_partitions(instance: dg.DagsterInstance, run_id: str) -> set[str]:
     """The partitions for which a blocking check of run `run_id` failed."""
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records
-                   if r.event_log_entry.dagster_event is not None]
-    return {str(e.partition) for e in evaluations
-            if isinstance(e, dg.AssetCheckEvaluation) and e.blocking and not e.passed and e.partition is not None}
+    evaluations = [
+        r.event_log_entry.dagster_event.event_specific_data
+        for r in records
+        if r.event_log_entry.dagster_event is not None
+    ]
+    return {
+        str(e.partition)
+        for e in evaluations
+        if isinstance(e, dg.AssetCheckEvaluation) and e.blocking and not e.passed and e.partition is not None
+    }

@@ -46,7 +46,7 @@ def gate_inputs_failed(factor: str, rows: pd.DataFrame, failures: Mapping[str, s
     if not failures or ("factor" in rows.columns and (rows["factor"] == factor).any()):
         return None
     prefix = f"{CRYPTO_DATA_JOB}["
-    data = {key[len(prefix):-1]: error for key, error in failures.items() if key.startswith(prefix)}
+    data = {key[len(prefix) : -1]: error for key, error in failures.items() if key.startswith(prefix)}
     if len(data) == 1:
         crypto, error = next(iter(data.items()))
         cause = f"the data run of {crypto} failed: {error}"

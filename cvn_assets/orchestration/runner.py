@@ -19,17 +19,18 @@ from contextlib import ExitStack
 
 import dagster as dg
 
-from cvn_assets.execution import computes_in_processes
+from cvn_assets.defs.alerts.sensors import scan_new_events
 from cvn_assets.defs.cells.step import start_cell_workers
-from cvn_assets.orchestration.cell_runs import retry_reason
 from cvn_assets.defs.jobs import CELL_JOB
-from cvn_assets.orchestration.progress import cell_run
-from cvn_assets.orchestration.range_retry import leftover
+from cvn_assets.execution import computes_in_processes
+from cvn_assets.orchestration.cell_runs import retry_reason
 from cvn_assets.orchestration.claims import RunClaims
 from cvn_assets.orchestration.liveness import process_tags
-from cvn_assets.orchestration.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
-from cvn_assets.defs.alerts.sensors import scan_new_events
+from cvn_assets.orchestration.progress import cell_run
+from cvn_assets.orchestration.range_retry import leftover
 from cvn_assets.orchestration.report import SweepReport, close_report
+from cvn_assets.orchestration.resources import resource
+from cvn_assets.orchestration.run_settings import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG, planned_as_range
 from cvn_assets.orchestration.runs import PlannedRun, failure_message
 from cvn_assets.orchestration.state import Selection, SweepStep
 from cvn_assets.orchestration.steps import SweepPlanner
@@ -74,10 +75,16 @@ def run_sweep(
 class _InProcess:
     """Executes the runs each step plans, in this process, until a step has none left to run or to wait for."""
 
-    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, planner: SweepPlanner,
-                 report: SweepReport, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        defs: dg.Definitions,
+        instance: dg.DagsterInstance,
+        planner: SweepPlanner,
+        report: SweepReport,
+        log: Callable[[str], None],
+    ) -> None:
         self.defs, self.instance, self.planner, self.report, self.log = defs, instance, planner, report, log
-        self.claims = RunClaims(defs.resources["results"].url)
+        self.claims = RunClaims(resource(defs, "results").url)
 
     def run(self) -> SweepStep:
         said: set[str] = set()
@@ -97,8 +104,9 @@ class _InProcess:
                 continue
             if not step.waiting_for:
                 return step
-            waiting = (f"  wait  for {len(step.waiting_for)} run(s) in flight of another sweep: "
-                       + ", ".join(f"{label} ({status.lower()})" for label, status in step.waiting_for.items()))
+            waiting = f"  wait  for {len(step.waiting_for)} run(s) in flight of another sweep: " + ", ".join(
+                f"{label} ({status.lower()})" for label, status in step.waiting_for.items()
+            )
             if waiting not in said:
                 said.add(waiting)
                 self.log(waiting)
@@ -112,12 +120,17 @@ class _InProcess:
             if len(planned.keys) > 1:
                 stack.enter_context(planned_as_range())
             if planned.job == CELL_JOB:
-                stack.enter_context(cell_run(planned.name, len(planned.keys),
-                                             len(assets or self.planner.plan.cell_assets)))
+                stack.enter_context(
+                    cell_run(planned.name, len(planned.keys), len(assets or self.planner.plan.cell_assets))
+                )
             result = job.execute_in_process(
-                partition_key=planned.partition_key, instance=self.instance, raise_on_error=False,
-                run_config=QUIET_CONSOLE, tags={**planned.run_tags(self.planner.sweep_id), **process_tags()},
-                asset_selection=assets)
+                partition_key=planned.partition_key,
+                instance=self.instance,
+                raise_on_error=False,
+                run_config=QUIET_CONSOLE,
+                tags={**planned.run_tags(self.planner.sweep_id), **process_tags()},
+                asset_selection=assets,
+            )
         self.report.runs += 1
         self.report.executed.append(planned.label)
         seconds = time.perf_counter() - started
@@ -127,8 +140,13 @@ class _InProcess:
             return
         message = failure_message(self.instance, result.run_id)
         if len(planned.keys) > 1:
-            left = leftover(self.instance, result.run_id, planned.keys, assets or self.planner.plan.cell_assets,
-                            self.planner.downstream)
+            left = leftover(
+                self.instance,
+                result.run_id,
+                planned.keys,
+                assets or self.planner.plan.cell_assets,
+                self.planner.downstream,
+            )
             if (reason := retry_reason(planned.keys, left)) is not None:
                 self.log(f"  retry {planned.job:<16} {planned.name} {reason}: {message}")
                 return

@@ -24,8 +24,13 @@ SWEEP_OP = "run_whole_sweep"
 PARTITION_TAG = "dagster/partition"
 # Dagster's tag on a failed run that its run-retry daemon will run again (as a new run with the same tags).
 WILL_RETRY_TAG = "dagster/will_retry"
-ACTIVE_STATUSES = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
-                   dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
+ACTIVE_STATUSES = (
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
 FAILED_STATUSES = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
@@ -83,8 +88,7 @@ def run_label(run: dg.DagsterRun) -> str:
 
 def active_runs(instance: dg.DagsterInstance, jobs: Sequence[str]) -> list[dg.DagsterRun]:
     """The runs of these jobs not finished yet (queued or in progress): as many as run at once, not history."""
-    return [run for run in instance.get_runs(dg.RunsFilter(statuses=list(ACTIVE_STATUSES)))
-            if run.job_name in jobs]
+    return [run for run in instance.get_runs(dg.RunsFilter(statuses=list(ACTIVE_STATUSES))) if run.job_name in jobs]
 
 
 def sweep_runs(instance: dg.DagsterInstance, sweep_id: str) -> list[dg.DagsterRun]:

@@ -26,15 +26,24 @@ class SweepSelection(dg.Config):
 
 def build_sweep_job(load_defs: Callable[[], dg.Definitions], tags: dict[str, object] | None = None) -> dg.JobDefinition:
     """The sweep job; `load_defs` gives the code location's Definitions, which hold this job."""
-    @dg.op(name=SWEEP_OP, description="Plan the sweep (skipping unchanged partitions); the sweep sensor submits its "
-                                      "runs to the run queue: per-crypto data, every cell, gates, joint rules.")
-    def run_whole_sweep(context: dg.OpExecutionContext, config: SweepSelection) -> None:
-        announce_sweep(load_defs(), context.instance, context.run_id, selection_of(config.model_dump()),
-                       context.log.info)
 
-    @dg.job(name=SWEEP_JOB, executor_def=dg.in_process_executor, tags=tags or {},
-            description="The whole FTF sweep (as `make run`), submitted to the run queue run by run: per-crypto "
-                        "data, every cell, gates, joint rules.")
+    @dg.op(
+        name=SWEEP_OP,
+        description="Plan the sweep (skipping unchanged partitions); the sweep sensor submits its "
+        "runs to the run queue: per-crypto data, every cell, gates, joint rules.",
+    )
+    def run_whole_sweep(context: dg.OpExecutionContext, config: SweepSelection) -> None:
+        announce_sweep(
+            load_defs(), context.instance, context.run_id, selection_of(config.model_dump()), context.log.info
+        )
+
+    @dg.job(
+        name=SWEEP_JOB,
+        executor_def=dg.in_process_executor,
+        tags=tags or {},
+        description="The whole FTF sweep (as `make run`), submitted to the run queue run by run: per-crypto "
+        "data, every cell, gates, joint rules.",
+    )
     def sweep_job() -> None:
         run_whole_sweep()
 

@@ -21,8 +21,6 @@ import dagster as dg
 
 from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.training.folds import fold_ids
-from cvn_assets.orchestration.cell_runs import CellFailures, Final, plan_cell_runs
-from cvn_assets.lineage.fingerprints import fingerprint_tags
 from cvn_assets.defs.jobs import CELL_JOB, CRYPTO_DATA_JOB, GATE_JOB
 from cvn_assets.defs.partitions import (
     CRYPTO_DIMENSION,
@@ -31,9 +29,12 @@ from cvn_assets.defs.partitions import (
     split_cell_key,
 )
 from cvn_assets.defs.resources import SweepResource
-from cvn_assets.orchestration.liveness import in_flight
+from cvn_assets.lineage.fingerprints import fingerprint_tags
+from cvn_assets.orchestration.cell_runs import CellFailures, Final, plan_cell_runs
 from cvn_assets.orchestration.gates import plan_gates
+from cvn_assets.orchestration.liveness import in_flight
 from cvn_assets.orchestration.plan import SweepPlan
+from cvn_assets.orchestration.resources import resource
 from cvn_assets.orchestration.runs import (
     FAILED_STATUSES,
     WILL_RETRY_TAG,
@@ -54,37 +55,44 @@ class SweepPlanner:
     """Plans one sweep, step after step; fingerprints are computed once, the instance is read at each step."""
 
     def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, sweep_id: str, selection: Selection) -> None:
-        resource = defs.resources["sweep"]
-        if not isinstance(resource, SweepResource):
+        sweep = resource(defs, "sweep")
+        if not isinstance(sweep, SweepResource):
             raise TypeError("Definitions must bind a SweepResource under the key 'sweep'")
         self.defs, self.instance, self.sweep_id, self.selection = defs, instance, sweep_id, selection
-        self.resource = resource
-        self.catalogue = resource.catalogue
+        self.resource = sweep
+        self.catalogue = sweep.catalogue
         self.cryptos = _selected("crypto", selection.cryptos, self.catalogue.universe)
         self.all_folds = fold_ids(self.catalogue.pipeline.folds)
         self.folds = _selected("fold", selection.folds, self.all_folds)
-        self.configs = [self.catalogue.config(c).config_id for c in selection.configs] or \
-            self.catalogue.config_ids(include_joint=False)
-        self.plan = SweepPlan(defs, instance, self.catalogue, resource.name, selection.force)
-        self.results = defs.resources["results"].store()
+        self.configs = [self.catalogue.config(c).config_id for c in selection.configs] or self.catalogue.config_ids(
+            include_joint=False
+        )
+        self.plan = SweepPlan(defs, instance, self.catalogue, sweep.name, selection.force)
+        self.results = resource(defs, "results").store()
         partitions = defs.resolve_job_def(CELL_JOB).partitions_def
         if not isinstance(partitions, dg.MultiPartitionsDefinition):
             raise TypeError(f"{CELL_JOB} must be partitioned by {CRYPTO_DIMENSION} × {FOLD_VARIANT_DIMENSION}")
         self.cell_partitions = partitions
         self.crypto_order, self.fv_order = (
             [str(key) for key in partitions.get_partitions_def_for_dimension(dimension).get_partition_keys()]
-            for dimension in (CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION))
+            for dimension in (CRYPTO_DIMENSION, FOLD_VARIANT_DIMENSION)
+        )
         graph = defs.resolve_asset_graph()
-        self.downstream: Callable[[Collection[dg.AssetKey]], set[dg.AssetKey]] = (
-            lambda keys: set(dg.AssetSelection.assets(*keys).downstream().resolve(graph)) if keys else set())
+        self.downstream: Callable[[Collection[dg.AssetKey]], set[dg.AssetKey]] = lambda keys: (
+            set(dg.AssetSelection.assets(*keys).downstream().resolve(graph)) if keys else set()
+        )
         self._messages: dict[str, str] = {}
 
     def step(self) -> SweepStep:
         """What the sweep does next, as the instance stands now."""
         step, situation = SweepStep(), self._situation()
         rows = cache(lambda: self.results.read(self.resource.name))
-        stored = cache(lambda: {str(cell_key(c, f, v)) for c, f, v in zip(rows()["crypto"], rows()["fold"],
-                                                                            rows()["config_id"])})
+        stored = cache(
+            lambda: {
+                str(cell_key(c, f, v))
+                for c, f, v in zip(rows()["crypto"], rows()["fold"], rows()["config_id"], strict=True)
+            }
+        )
         ready, data_pending = self._data(step, situation)
         unsettled = self.cells(step, situation, self.configs, ready, stored)
         if data_pending:
@@ -101,7 +109,9 @@ class SweepPlanner:
         """How many selected cells are not done (before any runs: whether computing them warrants workers)."""
         cells = [(c, f, v) for c in self.cryptos for v in self.configs for f in self.folds]
         rows = self.results.read(self.resource.name)
-        stored = {str(cell_key(c, f, v)) for c, f, v in zip(rows["crypto"], rows["fold"], rows["config_id"])}
+        stored = {
+            str(cell_key(c, f, v)) for c, f, v in zip(rows["crypto"], rows["fold"], rows["config_id"], strict=True)
+        }
         return len(cells) - len(self.plan.done_cells(cells, lambda: stored))
 
     def _situation(self) -> Situation:
@@ -118,10 +128,18 @@ class SweepPlanner:
         for run in final:
             if run.job_name in latest:
                 latest[run.job_name].update(dict.fromkeys(self._partitions(run), run))
-        cells = CellFailures(self.instance, [run for run in final if run.job_name == CELL_JOB], self._partitions,
-                             self.plan.cell_assets, self.downstream)
-        ran = {(run.job_name, tuple(self._partitions(run)), frozenset(run.asset_selection or ()))
-               for run in runs if run.status in (*FAILED_STATUSES, dg.DagsterRunStatus.SUCCESS)}
+        cells = CellFailures(
+            self.instance,
+            [run for run in final if run.job_name == CELL_JOB],
+            self._partitions,
+            self.plan.cell_assets,
+            self.downstream,
+        )
+        ran = {
+            (run.job_name, tuple(self._partitions(run)), frozenset(run.asset_selection or ()))
+            for run in runs
+            if run.status in (*FAILED_STATUSES, dg.DagsterRunStatus.SUCCESS)
+        }
         return Situation({run.run_id for run in runs}, busy, latest, cells, ran)
 
     def _partitions(self, run: dg.DagsterRun) -> list[str]:
@@ -151,13 +169,20 @@ class SweepPlanner:
             elif (run := situation.failed[CRYPTO_DATA_JOB].get(crypto)) is not None:
                 self.fail(step, run)
             else:
-                step.runs.append(PlannedRun(CRYPTO_DATA_JOB, (crypto,),
-                                            fingerprint_tags({crypto: self.plan.crypto(crypto)})))
+                step.runs.append(
+                    PlannedRun(CRYPTO_DATA_JOB, (crypto,), fingerprint_tags({crypto: self.plan.crypto(crypto)}))
+                )
                 pending = True
         return ready, pending
 
-    def cells(self, step: SweepStep, situation: Situation, configs: Sequence[str], ready: Sequence[str],
-              stored: Callable[[], set[str]]) -> set[str]:
+    def cells(
+        self,
+        step: SweepStep,
+        situation: Situation,
+        configs: Sequence[str],
+        ready: Sequence[str],
+        stored: Callable[[], set[str]],
+    ) -> set[str]:
         """Plans the runs of the cells of `configs` at the `ready` cryptos still to compute; returns the
         configurations some of whose cells are not settled yet (to compute, or being computed)."""
         cells = [(crypto, fold, config) for crypto in ready for config in configs for fold in self.folds]
@@ -181,9 +206,13 @@ class SweepPlanner:
             else:
                 todo[key] = attempt
                 unsettled.add(cell[2])
-        step.runs += plan_cell_runs(todo, self.crypto_order, self.fv_order, self.resource.cells_per_run,
-                                    lambda keys: fingerprint_tags({k: self.plan.cell(*split_cell_key(k))
-                                                                   for k in keys}))
+        step.runs += plan_cell_runs(
+            todo,
+            self.crypto_order,
+            self.fv_order,
+            self.resource.cells_per_run,
+            lambda keys: fingerprint_tags({k: self.plan.cell(*split_cell_key(k)) for k in keys}),
+        )
         return unsettled
 
 

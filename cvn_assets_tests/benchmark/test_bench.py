@@ -21,8 +21,9 @@ USAGE = ("wall_seconds", "cpu_seconds", "peak_rss_mb")
 
 
 @pytest.mark.slow
-def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_benchmark_writes_every_section_with_positive_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "results.json"
     # Two cells at once in both ways of running the sweep: their verdicts must still agree.
     assert main(["bench", "--quick", "--cell-workers", "2", "--only", ",".join(PARTS), "--out", str(out)]) == 0
@@ -39,7 +40,8 @@ def test_quick_benchmark_writes_every_section_with_positive_numbers(tmp_path: Pa
     plains = (document["plain"], document["plain_after"])
     assert document["comparison"]["plain"]["wall_seconds"] == pytest.approx(sum(p["wall_seconds"] for p in plains) / 2)
     assert document["comparison"]["ratio"]["wall_seconds"] == pytest.approx(
-        document["dagster"]["wall_seconds"] / document["comparison"]["plain"]["wall_seconds"])
+        document["dagster"]["wall_seconds"] / document["comparison"]["plain"]["wall_seconds"]
+    )
     assert document["comparison"]["verdicts_agree"] is True
     assert document["plain"]["dagster_imported"] is False
     assert document["plain"]["cells"] == document["workload"]["cells"] == 6
@@ -120,9 +122,12 @@ def test_changed_catalogue_changes_one_variant_within_its_guardrails(tmp_path: P
 
 
 def test_changed_catalogue_without_label_smoothing_is_refused(tmp_path: Path) -> None:
-    document = {"sweep": {"universe": ["BTC"], "models": ["xgboost"]},
-                "factors": {"cleanlab": {"baseline": "off", "variants": {"off": {"mode": "off"},
-                                                                         "filter": {"mode": "filter"}}}}}
+    document = {
+        "sweep": {"universe": ["BTC"], "models": ["xgboost"]},
+        "factors": {
+            "cleanlab": {"baseline": "off", "variants": {"off": {"mode": "off"}, "filter": {"mode": "filter"}}}
+        },
+    }
     path = tmp_path / "catalogue.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(Exception, match="declares no label_smoothing factor"):
@@ -130,18 +135,38 @@ def test_changed_catalogue_without_label_smoothing_is_refused(tmp_path: Path) ->
 
 
 def test_summary_of_a_partial_document_names_what_ran() -> None:
-    document = {"meta": {"quick": True}, "workload": {
-        "sweep": "s", "universe": ["BTC"], "folds": 2, "configurations": ["baseline"], "cells": 2,
-        "models": ["xgboost"], "ensembles": [], "n_threads": 1},
-        "plain": {"wall_seconds": 2.0, "cpu_seconds": 1.0, "peak_rss_mb": 200.0,
-                  "stages": {"data": {"wall_seconds": 0.5, "cpu_seconds": 0.4, "calls": 1}}}}
+    document = {
+        "meta": {"quick": True},
+        "workload": {
+            "sweep": "s",
+            "universe": ["BTC"],
+            "folds": 2,
+            "configurations": ["baseline"],
+            "cells": 2,
+            "models": ["xgboost"],
+            "ensembles": [],
+            "n_threads": 1,
+        },
+        "plain": {
+            "wall_seconds": 2.0,
+            "cpu_seconds": 1.0,
+            "peak_rss_mb": 200.0,
+            "stages": {"data": {"wall_seconds": 0.5, "cpu_seconds": 0.4, "calls": 1}},
+        },
+    }
     text = render_summary(document)
     assert "(b) plain loop" in text and "data" in text and "(a) through Dagster" not in text
 
 
 def test_dagster_environment_keeps_everything_inside_the_temporary_instance(tmp_path: Path) -> None:
-    caller = {"PATH": "/bin", "DAGSTER_HOME": "/srv/prod", "CVN_RESULTS_URL": "postgresql://prod/results",
-              "CVN_MLFLOW_URI": "http://tracking:5000", "CVN_ALERT_WEBHOOK_URL": "https://hooks/x", "CVN_MLFLOW": "off"}
+    caller = {
+        "PATH": "/bin",
+        "DAGSTER_HOME": "/srv/prod",
+        "CVN_RESULTS_URL": "postgresql://prod/results",
+        "CVN_MLFLOW_URI": "http://tracking:5000",
+        "CVN_ALERT_WEBHOOK_URL": "https://hooks/x",
+        "CVN_MLFLOW": "off",
+    }
     env = Workload(universe=("BTC", "ETH"), n_threads=1).environment(tmp_path, caller)
     assert env["DAGSTER_HOME"] == str(tmp_path)
     assert env["CVN_RESULTS_URL"] == f"sqlite:///{tmp_path / 'storage' / 'results.db'}"
@@ -150,9 +175,9 @@ def test_dagster_environment_keeps_everything_inside_the_temporary_instance(tmp_
     assert env["PATH"] == "/bin" and env["CVN_MLFLOW"] == "off"
 
 
-
 def test_the_dagster_part_stops_its_clock_before_reading_the_instance_for_its_report(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """What the benchmark reads afterwards (materializations, step times) is its own cost, not the sweep's."""
     import dagster as dg
 
@@ -171,8 +196,11 @@ def test_the_dagster_part_stops_its_clock_before_reading_the_instance_for_its_re
     monkeypatch.setattr(dagster_part, "run_sweep", lambda *a, **k: calls.append("sweep") or Report())
     monkeypatch.setattr(dagster_part, "materializations", lambda instance: calls.append("read") or [])
     monkeypatch.setattr(dagster_part, "step_stages", lambda defs: {})
-    monkeypatch.setattr(dagster_part, "event_log_stages", lambda *a: calls.append("read") or (
-        {}, {"jobs": {}, "runs_wall_seconds": 0.0}))
+    monkeypatch.setattr(
+        dagster_part,
+        "event_log_stages",
+        lambda *a: calls.append("read") or ({}, {"jobs": {}, "runs_wall_seconds": 0.0}),
+    )
 
     dagster_part.run_dagster_sweep(sweep_done=lambda: calls.append("clock stopped"))
 

@@ -24,16 +24,21 @@ def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(small_settings: Settings,
-                                                                       instance: dg.DagsterInstance) -> None:
+def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     # The Dagster run computes its two cells at once; the plain loop one after the other, then at once.
     defs = build_defs(dataclasses.replace(small_settings, cell_workers=2))
     report = run_sweep(defs, instance, gate=False, log=lambda _: None, **CELL)
     assert report.ok, report.failures
     through_dagster = _sorted(defs.resources["results"].store().read("test_sweep"))
 
-    workload = Workload(catalogue_path=small_settings.catalogue_path, data_dir=small_settings.data_dir,
-                        data_pattern=small_settings.data_pattern, n_threads=small_settings.n_threads)
+    workload = Workload(
+        catalogue_path=small_settings.catalogue_path,
+        data_dir=small_settings.data_dir,
+        data_pattern=small_settings.data_pattern,
+        n_threads=small_settings.n_threads,
+    )
     sweep = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads, gate=False, **CELL)
     assert not sweep.failures
     plain = _sorted(sweep.results())
@@ -46,19 +51,23 @@ def test_plain_loop_metrics_equal_the_dagster_sweep_on_the_same_cells(small_sett
     assert counts == through_dagster[COUNT_COLUMNS].astype(str).values.tolist()
     for column in METRIC_COLUMNS:
         assert plain[column].astype(float).tolist() == pytest.approx(
-            through_dagster[column].astype(float).tolist(), rel=1e-9, abs=1e-12, nan_ok=True), column
+            through_dagster[column].astype(float).tolist(), rel=1e-9, abs=1e-12, nan_ok=True
+        ), column
     assert set(sweep.clock.stages) >= {"data", "labels", "cleanlab", "model:xgboost", "metrics", "checks"}
 
-    together = run_plain_sweep(workload.catalogue(), workload.source(), n_threads=workload.n_threads, gate=False,
-                               cell_workers=2, **CELL)
+    together = run_plain_sweep(
+        workload.catalogue(), workload.source(), n_threads=workload.n_threads, gate=False, cell_workers=2, **CELL
+    )
     timings = [c for c in plain.columns if c.endswith("_seconds")]
     pd.testing.assert_frame_equal(_sorted(together.results()).drop(columns=timings), plain.drop(columns=timings))
     assert together.cells == sweep.cells == 2
 
 
 def test_the_plain_loop_never_imports_dagster() -> None:
-    code = ("import sys, cvn_assets_bench.plain_loop, cvn_assets_bench.gate_bench, "
-            "cvn_assets_bench.workload; print('dagster' in sys.modules)")
+    code = (
+        "import sys, cvn_assets_bench.plain_loop, cvn_assets_bench.gate_bench, "
+        "cvn_assets_bench.workload; print('dagster' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

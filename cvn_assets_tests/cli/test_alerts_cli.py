@@ -36,16 +36,18 @@ def test_since_accepts_ages_and_iso_times_and_names_bad_input(capsys: pytest.Cap
     assert "--since '²h' is neither" in capsys.readouterr().err
 
 
-def test_a_missing_sqlite_file_is_an_error_naming_it_and_is_not_created(tmp_path: Path,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_sqlite_file_is_an_error_naming_it_and_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "absent" / "a.db"
     assert main(["alerts", "--url", f"sqlite:///{path}"]) == 2
     assert f"no SQLite database at {path}" in capsys.readouterr().err
     assert not path.parent.exists()
 
 
-def test_an_unknown_kind_is_an_error_listing_the_known_kinds(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_kind_is_an_error_listing_the_known_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["alerts", "--url", f"sqlite:///{tmp_path / 'alerts.db'}", "--kind", "nokind"]) == 2
     error = capsys.readouterr().err
     assert "--kind 'nokind' is not an alert kind; known kinds: ['cleanlab_drop_rate', 'minority_decimation'," in error
@@ -53,7 +55,8 @@ def test_an_unknown_kind_is_an_error_listing_the_known_kinds(tmp_path: Path,
 
 
 def test_a_database_without_an_alerts_table_is_an_error_and_is_left_as_it_was(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "other.db"
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
@@ -69,15 +72,20 @@ def test_a_url_whose_port_is_not_a_number_is_an_error_without_its_password(capsy
     assert "cannot open the table at an invalid database URL" in error and "hunter2" not in error
 
 
-def test_alerts_are_listed_as_sent_and_each_cell_with_detail(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_alerts_are_listed_as_sent_and_each_cell_with_detail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cvn_assets.core.alerts.groups import CellAlert, send_cell_alerts
     from cvn_assets.core.alerts.sink import AlertSink
 
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
-    cells = [CellAlert(alert, "default", "cl_filter", f"BTC|f{fold}") for fold in (1, 2, 3)
-             for alert in cleanlab_alerts({"drop_pct": 4.6 + fold / 10, "buy_drop_pct": 1.0},
-                                          f"BTC|f{fold}.cl_filter", "run-1")]
+    cells = [
+        CellAlert(alert, "default", "cl_filter", f"BTC|f{fold}")
+        for fold in (1, 2, 3)
+        for alert in cleanlab_alerts(
+            {"drop_pct": 4.6 + fold / 10, "buy_drop_pct": 1.0}, f"BTC|f{fold}.cl_filter", "run-1"
+        )
+    ]
     assert send_cell_alerts(AlertSink(AlertStore(url), None, lambda _: None), cells) == 1
     assert main(["alerts", "--url", url]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
@@ -85,4 +93,7 @@ def test_alerts_are_listed_as_sent_and_each_cell_with_detail(tmp_path: Path,
     assert main(["alerts", "--url", url, "--detail"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert sorted(row.split("cleanlab_mask ")[1].split()[0] for row in rows) == [
-        "BTC|f1.cl_filter", "BTC|f2.cl_filter", "BTC|f3.cl_filter"]
+        "BTC|f1.cl_filter",
+        "BTC|f2.cl_filter",
+        "BTC|f3.cl_filter",
+    ]

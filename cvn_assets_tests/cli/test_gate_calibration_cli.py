@@ -10,8 +10,23 @@ import pytest
 from cvn_assets.cli.main import main
 from cvn_assets.core.gate.error_rates import measured_rates
 
-SMALL = ["gate-calibration", "--n-sweeps", "30", "--rho", "0", "0.5", "--lift", "0", "0.03", "--resamples", "100",
-         "--methods", "cluster_t", "cell_bootstrap", "--quiet"]
+SMALL = [
+    "gate-calibration",
+    "--n-sweeps",
+    "30",
+    "--rho",
+    "0",
+    "0.5",
+    "--lift",
+    "0",
+    "0.03",
+    "--resamples",
+    "100",
+    "--methods",
+    "cluster_t",
+    "cell_bootstrap",
+    "--quiet",
+]
 
 
 def test_a_run_writes_the_report_and_the_rates_the_dossier_reads(
@@ -29,7 +44,10 @@ def test_a_run_writes_the_report_and_the_rates_the_dossier_reads(
     measured = measured_rates("cluster_t", rates)
     assert measured is not None
     assert (measured.coverage, measured.false_lock, measured.false_abandon) == (
-        row["coverage"], row["lock_rate"], row["abandon_rate"])
+        row["coverage"],
+        row["lock_rate"],
+        row["abandon_rate"],
+    )
     assert measured.n_sweeps == 30 and list(measured.power) == [0.03]
     assert measured_rates("two_stage_bootstrap", rates) is None  # not simulated in this run
 

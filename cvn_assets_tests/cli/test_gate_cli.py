@@ -112,28 +112,65 @@ def test_variant_names_that_look_missing_survive_csv(tmp_path: Path, capsys: pyt
     [
         pytest.param(None, "absent.csv", [], "does not exist", id="missing file"),
         pytest.param(standard_table(), "results.json", [], "must end in .csv or .parquet", id="unsupported suffix"),
-        pytest.param(standard_table().drop(columns=["status", "sortino"]), "results.csv", [], "status, sortino",
-                     id="missing columns listed"),
-        pytest.param(standard_table(), "results.csv", ["--factor", "nope", "--baseline", BASELINE],
-                     "unknown factor 'nope'", id="unknown factor"),
+        pytest.param(
+            standard_table().drop(columns=["status", "sortino"]),
+            "results.csv",
+            [],
+            "status, sortino",
+            id="missing columns listed",
+        ),
+        pytest.param(
+            standard_table(),
+            "results.csv",
+            ["--factor", "nope", "--baseline", BASELINE],
+            "unknown factor 'nope'",
+            id="unknown factor",
+        ),
         pytest.param(standard_table(), "results.csv", ["--factor", FACTOR], "pass --baseline", id="no baseline known"),
-        pytest.param(standard_table(), "results.csv", ["--factor", FACTOR, "--baseline", "ghost"], "'ghost'",
-                     id="baseline not in table"),
-        pytest.param(flagged(standard_table()).assign(is_baseline=True), "results.csv", [], "exactly one variant",
-                     id="several variants flagged baseline"),
+        pytest.param(
+            standard_table(),
+            "results.csv",
+            ["--factor", FACTOR, "--baseline", "ghost"],
+            "'ghost'",
+            id="baseline not in table",
+        ),
+        pytest.param(
+            flagged(standard_table()).assign(is_baseline=True),
+            "results.csv",
+            [],
+            "exactly one variant",
+            id="several variants flagged baseline",
+        ),
         pytest.param(standard_table().iloc[:0], "results.csv", [], "the table has no rows", id="empty table"),
-        pytest.param(standard_table(), "results.csv",
-                     ["--factor", FACTOR, "--baseline", BASELINE, "--universe-size", "2"],
-                     "universe_size 2 is smaller than the 5 crypto(s) in the results of factor 'toy_factor'",
-                     id="universe smaller than the table's"),
-        pytest.param(standard_table().assign(f1_buy=lambda t: t["f1_buy"] * 100), "results.csv", [],
-                     "have f1_buy outside [0, 1], e.g. 40 (toy_factor/base, xgboost, A fold 0)", id="f1 in percent"),
-        pytest.param(standard_table().assign(max_drawdown=-0.1), "results.csv", [],
-                     "have max_drawdown outside [0, ∞)", id="drawdowns signed negative"),
+        pytest.param(
+            standard_table(),
+            "results.csv",
+            ["--factor", FACTOR, "--baseline", BASELINE, "--universe-size", "2"],
+            "universe_size 2 is smaller than the 5 crypto(s) in the results of factor 'toy_factor'",
+            id="universe smaller than the table's",
+        ),
+        pytest.param(
+            standard_table().assign(f1_buy=lambda t: t["f1_buy"] * 100),
+            "results.csv",
+            [],
+            "have f1_buy outside [0, 1], e.g. 40 (toy_factor/base, xgboost, A fold 0)",
+            id="f1 in percent",
+        ),
+        pytest.param(
+            standard_table().assign(max_drawdown=-0.1),
+            "results.csv",
+            [],
+            "have max_drawdown outside [0, ∞)",
+            id="drawdowns signed negative",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], table: pd.DataFrame | None, name: str, extra: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    table: pd.DataFrame | None,
+    name: str,
+    extra: list[str],
     message: str,
 ) -> None:
     path = tmp_path / name
@@ -147,8 +184,9 @@ def test_bad_input_exits_2_with_one_line(
 
 def test_json_holds_null_for_a_statistic_that_overflows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     table = standard_table()
-    table["sortino"] = table["sortino"].where(table["variant"] == BASELINE, 1e308).where(
-        table["variant"] != BASELINE, -1e308)
+    table["sortino"] = (
+        table["sortino"].where(table["variant"] == BASELINE, 1e308).where(table["variant"] != BASELINE, -1e308)
+    )
     path = write(table, tmp_path / "results.parquet")
     assert main(["gate", "--results", str(path), "--factor", FACTOR, "--baseline", BASELINE, "--json"]) == 0
     variants = json.loads(capsys.readouterr().out)["factors"][0]["variants"]
@@ -197,8 +235,21 @@ def test_a_table_of_several_sweeps_is_gated_one_sweep_at_a_time(
     assert "has rows in 2 sweeps ['chosen', 'other']; choose one with --sweep-id" in capsys.readouterr().err
     assert main([*arguments, "--sweep-id", "chosen"]) == 0
     gated = json.loads(capsys.readouterr().out)
-    assert main(["gate", "--results", str(write(chosen, tmp_path / "chosen.csv")), "--factor", FACTOR,
-                 "--baseline", BASELINE, "--json"]) == 0
+    assert (
+        main(
+            [
+                "gate",
+                "--results",
+                str(write(chosen, tmp_path / "chosen.csv")),
+                "--factor",
+                FACTOR,
+                "--baseline",
+                BASELINE,
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert gated == json.loads(capsys.readouterr().out)
     assert main([*arguments, "--sweep-id", "missing"]) == 2
     assert "no rows of sweep 'missing'" in capsys.readouterr().err
@@ -233,8 +284,18 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     path = write(standard_table(), tmp_path / "results.csv")
-    command = [sys.executable, "-m", "cvn_assets.cli.main", "gate", "--results", str(path), "--factor", FACTOR,
-               "--baseline", BASELINE]
+    command = [
+        sys.executable,
+        "-m",
+        "cvn_assets.cli.main",
+        "gate",
+        "--results",
+        str(path),
+        "--factor",
+        FACTOR,
+        "--baseline",
+        BASELINE,
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         process.stdout.close()  # type: ignore[union-attr]
         error = process.stderr.read().decode()  # type: ignore[union-attr]

@@ -45,8 +45,14 @@ def test_alerts_use_the_same_redaction() -> None:
 
 
 def test_secret_values_take_secret_named_variables_of_four_characters_or_more() -> None:
-    environ = {"CVN_TEST_SECRET": SECRET, "API_KEY": "abcd", "SHORT_TOKEN": "abc", "EMPTY_PASSWORD": "",
-               "HOME": "/home/user", "partition_key": "BTC|f1.base"}
+    environ = {
+        "CVN_TEST_SECRET": SECRET,
+        "API_KEY": "abcd",
+        "SHORT_TOKEN": "abc",
+        "EMPTY_PASSWORD": "",
+        "HOME": "/home/user",
+        "partition_key": "BTC|f1.base",
+    }
     assert secret_values(environ) == {SECRET, "abcd"}
 
 
@@ -55,11 +61,17 @@ def test_secret_values_take_secret_named_variables_of_four_characters_or_more() 
     [
         pytest.param(f"connecting with {SECRET} now", "connecting with *** now", id="plain-occurrence"),
         pytest.param(f"{SECRET}/{SECRET}", "***/***", id="every-occurrence"),
-        pytest.param("postgresql://cvn:hunter22@db:5432/results", "postgresql://cvn:***@db:5432/results",
-                     id="url-password-even-if-unknown"),
+        pytest.param(
+            "postgresql://cvn:hunter22@db:5432/results",
+            "postgresql://cvn:***@db:5432/results",
+            id="url-password-even-if-unknown",
+        ),
         pytest.param("redis://:hunter22@cache:6379/0", "redis://:***@cache:6379/0", id="url-without-user"),
-        pytest.param("https://mlflow.example:8443/#/experiments/1", "https://mlflow.example:8443/#/experiments/1",
-                     id="url-with-port-untouched"),
+        pytest.param(
+            "https://mlflow.example:8443/#/experiments/1",
+            "https://mlflow.example:8443/#/experiments/1",
+            id="url-with-port-untouched",
+        ),
         pytest.param("https://user@example.com/x", "https://user@example.com/x", id="url-user-only-untouched"),
         pytest.param("s3cr3t%2Fvalue leaked", "*** leaked", id="url-encoded-secret"),
         pytest.param("API_TOKEN=abc123 region=eu", "API_TOKEN=*** region=eu", id="named-value"),
@@ -76,10 +88,24 @@ def test_scrub_text_masks_a_longer_secret_whole() -> None:
 
 
 def test_scrub_redacts_keys_and_masks_values_at_any_depth() -> None:
-    obj = {"API_TOKEN": "t-12345", "note": f"uses {SECRET}", "n": 3, "ratio": 0.5, "none": None,
-           "runs": [{"db_password": "p"}, f"x{SECRET}", ("a", SECRET)], f"k{SECRET}": 1}
-    assert scrub(obj, {SECRET}) == {"API_TOKEN": "***", "note": "uses ***", "n": 3, "ratio": 0.5, "none": None,
-                                    "runs": [{"db_password": "***"}, "x***", ["a", "***"]], "k***": 1}
+    obj = {
+        "API_TOKEN": "t-12345",
+        "note": f"uses {SECRET}",
+        "n": 3,
+        "ratio": 0.5,
+        "none": None,
+        "runs": [{"db_password": "p"}, f"x{SECRET}", ("a", SECRET)],
+        f"k{SECRET}": 1,
+    }
+    assert scrub(obj, {SECRET}) == {
+        "API_TOKEN": "***",
+        "note": "uses ***",
+        "n": 3,
+        "ratio": 0.5,
+        "none": None,
+        "runs": [{"db_password": "***"}, "x***", ["a", "***"]],
+        "k***": 1,
+    }
     assert obj["API_TOKEN"] == "t-12345"
 
 
@@ -129,9 +155,9 @@ def test_log_filter_leaves_clean_records_untouched() -> None:
     assert (record.msg, record.args) == ("rows %d", (5,))
 
 
-def test_installed_scrubber_masks_every_logger_and_uninstalls(monkeypatch: pytest.MonkeyPatch,
-                                                              captured: tuple[logging.Logger, _Records],
-                                                              request: pytest.FixtureRequest) -> None:
+def test_installed_scrubber_masks_every_logger_and_uninstalls(
+    monkeypatch: pytest.MonkeyPatch, captured: tuple[logging.Logger, _Records], request: pytest.FixtureRequest
+) -> None:
     logger, handler = captured
     previously = logging.getLogRecordFactory()  # other tests may have built Definitions, which install it
     request.addfinalizer(lambda: logging.setLogRecordFactory(previously))

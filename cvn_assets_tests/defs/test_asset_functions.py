@@ -22,8 +22,10 @@ def test_every_asset_of_the_graph_is_a_function_named_after_it(small_settings: S
 
 
 def test_cell_assets_read_what_their_functions_name() -> None:
-    reads = {str(a): ({k.to_user_string() for k in a.cell_deps}, set(a.crypto_deps))
-             for a in cell_assets(("xgboost", "lightgbm"), ("blend_mean",))}
+    reads = {
+        str(a): ({k.to_user_string() for k in a.cell_deps}, set(a.crypto_deps))
+        for a in cell_assets(("xgboost", "lightgbm"), ("blend_mean",))
+    }
     models = {"oos_predictions/xgboost", "oos_predictions/lightgbm"}
     crypto = {"features", "raw_labels", "fold_windows"}
     assert reads == {
@@ -49,7 +51,13 @@ def test_without_ensembles_there_is_no_ensemble_asset_and_the_metrics_read_the_m
 
 def test_per_crypto_assets_read_their_keyword_parameters_and_are_checked_by_named_functions() -> None:
     assert {a.key.to_user_string(): {k.to_user_string() for k in a.reads} for a in DATA_ASSETS} == {
-        "ohlcv": set(), "features": {"ohlcv"}, "raw_labels": {"ohlcv"}, "fold_windows": {"raw_labels"}}
+        "ohlcv": set(),
+        "features": {"ohlcv"},
+        "raw_labels": {"ohlcv"},
+        "fold_windows": {"raw_labels"},
+    }
     assert {a.key.to_user_string(): a.check.__name__ for a in DATA_ASSETS if a.check} == {
-        "ohlcv": "ohlcv_sanity", "raw_labels": "label_rate_and_tail"}
+        "ohlcv": "ohlcv_sanity",
+        "raw_labels": "label_rate_and_tail",
+    }
     assert all(a.description and a.key == dg.AssetKey(a.function.__name__) for a in DATA_ASSETS)

@@ -18,8 +18,9 @@ XGBOOST_PREDICTIONS = dg.AssetKey(["oos_predictions", "xgboost"])
 def _materialize(
     defs: dg.Definitions, job: str, partition: str, instance: dg.DagsterInstance
 ) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def(job).execute_in_process(partition_key=partition, instance=instance,
-                                                         raise_on_error=False)
+    return defs.resolve_job_def(job).execute_in_process(
+        partition_key=partition, instance=instance, raise_on_error=False
+    )
 
 
 def test_per_crypto_assets_are_computed_once_per_crypto(small_settings: Settings, instance: dg.DagsterInstance) -> None:
@@ -34,7 +35,8 @@ def test_per_crypto_assets_are_computed_once_per_crypto(small_settings: Settings
 
 
 def test_a_cryptos_data_is_one_step_whose_assets_name_the_materializations_they_read(
-        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(small_settings)
     result = _materialize(defs, "crypto_data_job", "BTC", instance)
     assert result.success
@@ -43,26 +45,42 @@ def test_a_cryptos_data_is_one_step_whose_assets_name_the_materializations_they_
     assert set(checks) == {"ohlcv_sanity", "label_rate_and_tail"}
     assert all(c.passed and c.partition == "BTC" and "threshold" in c.metadata for c in checks.values())
     records = {key: instance.fetch_materializations(dg.AssetKey(key), limit=1).records[0] for key in PER_CRYPTO}
-    consumed = {key: records[key].asset_materialization.metadata["consumed_inputs"].value
-                for key in ("features", "raw_labels", "fold_windows")}
+    consumed = {
+        key: records[key].asset_materialization.metadata["consumed_inputs"].value
+        for key in ("features", "raw_labels", "fold_windows")
+    }
     upstream = {"features": "ohlcv", "raw_labels": "ohlcv", "fold_windows": "raw_labels"}
     for key, read in upstream.items():
         data_version = records[read].asset_materialization.tags["dagster/data_version"]
-        assert consumed[key] == {read: [{"partition": "BTC", "storage_id": records[read].storage_id,
-                                         "run_id": result.run_id, "data_version": data_version,
-                                         "code_version": "1"}]}
+        assert consumed[key] == {
+            read: [
+                {
+                    "partition": "BTC",
+                    "storage_id": records[read].storage_id,
+                    "run_id": result.run_id,
+                    "data_version": data_version,
+                    "code_version": "1",
+                }
+            ]
+        }
     digest = records["ohlcv"].asset_materialization.metadata["content_sha256"].value
     assert records["ohlcv"].asset_materialization.tags["dagster/data_version"] == digest
 
 
 def test_a_per_crypto_asset_materialized_alone_reads_its_upstream_from_storage(
-        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(small_settings)
     assert _materialize(defs, "crypto_data_job", "ETH", instance).success
     stored = instance.fetch_materializations(dg.AssetKey("raw_labels"), limit=1).records[0]
     before = defs.load_asset_value("fold_windows", partition_key="ETH", instance=instance)
-    result = dg.materialize([defs.get_assets_def("fold_windows")], selection=["fold_windows"], partition_key="ETH",
-                            instance=instance, resources=defs.resources)
+    result = dg.materialize(
+        [defs.get_assets_def("fold_windows")],
+        selection=["fold_windows"],
+        partition_key="ETH",
+        instance=instance,
+        resources=defs.resources,
+    )
     assert result.success
     assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"fold_windows"}
     assert not result.get_asset_check_evaluations()  # the checks of unselected assets do not run
@@ -72,8 +90,9 @@ def test_a_per_crypto_asset_materialized_alone_reads_its_upstream_from_storage(
     assert result.asset_value("fold_windows").equals(before)
 
 
-def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Settings,
-                                                              instance: dg.DagsterInstance) -> None:
+def test_one_cell_trains_predicts_and_writes_its_results_rows(
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(small_settings)
     assert _materialize(defs, "crypto_data_job", "BTC", instance).success
     result = _materialize(defs, "cell_job", "BTC|f2.ls_mild", instance)
@@ -88,13 +107,18 @@ def test_one_cell_trains_predicts_and_writes_its_results_rows(small_settings: Se
     assert len(rows) == 1
     row = rows.iloc[0]
     assert (row["crypto"], row["fold"], row["factor"], row["variant"], row["model"]) == (
-        "BTC", "f2", "label_smoothing", "mild", "xgboost")
+        "BTC",
+        "f2",
+        "label_smoothing",
+        "mild",
+        "xgboost",
+    )
     assert row["status"] == "ok" and 0 < row["f1_buy"] <= 1 and row["ece_hold"] > 0
 
 
-def test_a_failing_fit_is_recorded_and_the_sweep_goes_on(tmp_path: Path, small_data_dir: Path,
-                                                         instance: dg.DagsterInstance,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_fit_is_recorded_and_the_sweep_goes_on(
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets_tests.conftest import small_catalogue_document
 
     document = small_catalogue_document()
@@ -113,7 +137,8 @@ def test_a_failing_fit_is_recorded_and_the_sweep_goes_on(tmp_path: Path, small_d
 
 
 def test_learner_parameters_the_library_refuses_fail_when_the_definitions_are_built(
-        tmp_path: Path, small_data_dir: Path) -> None:
+    tmp_path: Path, small_data_dir: Path
+) -> None:
     from cvn_assets_tests.conftest import small_catalogue_document
 
     document = small_catalogue_document()
@@ -125,15 +150,16 @@ def test_learner_parameters_the_library_refuses_fail_when_the_definitions_are_bu
 @pytest.mark.parametrize(
     ("corrupt", "problem"),
     [
-        pytest.param(lambda f: f.assign(high=f["high"].where(f.index != 100, f["low"] - 1)), "row 100",
-                     id="high-below-low"),
+        pytest.param(
+            lambda f: f.assign(high=f["high"].where(f.index != 100, f["low"] - 1)), "row 100", id="high-below-low"
+        ),
         pytest.param(lambda f: f.drop(index=range(200, 260)), "gap", id="gap-beyond-tolerance"),
         pytest.param(lambda f: pd.concat([f.iloc[:50], f.iloc[49:]]), "duplicate", id="duplicate-timestamp"),
     ],
 )
-def test_bad_ohlcv_stops_that_crypto_and_nothing_downstream_is_written(tmp_path: Path, small_data_dir: Path,
-                                                                        instance: dg.DagsterInstance, corrupt,
-                                                                        problem: str) -> None:
+def test_bad_ohlcv_stops_that_crypto_and_nothing_downstream_is_written(
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, corrupt, problem: str
+) -> None:
     data = tmp_path / "bad"
     data.mkdir()
     for crypto in SMALL_CRYPTOS:
@@ -151,7 +177,8 @@ def test_bad_ohlcv_stops_that_crypto_and_nothing_downstream_is_written(tmp_path:
 
 
 def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_rows(
-        small_settings: Settings, instance: dg.DagsterInstance) -> None:
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(small_settings)
     assert _materialize(defs, "crypto_data_job", "ETH", instance).success
     result = _materialize(defs, "cell_job", "ETH|f3.cl_filter", instance)
@@ -167,8 +194,9 @@ def test_cleanlab_cell_records_its_drop_rates_and_trains_without_the_flagged_row
     assert kept == len(mask) - int(mask["flagged"].sum())
 
 
-def test_focal_variant_trains_the_focal_objective_under_the_xgboost_name(tmp_path: Path, small_data_dir: Path,
-                                                                        instance: dg.DagsterInstance) -> None:
+def test_focal_variant_trains_the_focal_objective_under_the_xgboost_name(
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     import yaml
 
     catalogue_path = Path(__file__).resolve().parents[2] / "cvn_assets/catalogues/focal_loss.yaml"

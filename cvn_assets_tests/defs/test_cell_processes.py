@@ -22,8 +22,11 @@ TIMINGS = ("compute_seconds", "fit_seconds", "duration_seconds", "run_id", "reco
 
 def _sweep(root: Path, data_dir: Path, processes: str, workers: int = 2) -> tuple[dg.Definitions, Settings]:
     root.mkdir(parents=True, exist_ok=True)
-    settings = dataclasses.replace(make_settings(root, data_dir, small_catalogue_document(("BTC",))),
-                                   cell_workers=workers, cell_processes=processes)
+    settings = dataclasses.replace(
+        make_settings(root, data_dir, small_catalogue_document(("BTC",))),
+        cell_workers=workers,
+        cell_processes=processes,
+    )
     return build_defs(settings), settings
 
 
@@ -34,15 +37,19 @@ def _instance(root: Path) -> dg.DagsterInstance:
 
 def _run_range(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance).success
-    return defs.resolve_job_def("cell_job").execute_in_process(instance=instance, tags=RANGE_TAGS,
-                                                               raise_on_error=False)
+    return defs.resolve_job_def("cell_job").execute_in_process(instance=instance, tags=RANGE_TAGS, raise_on_error=False)
 
 
 def _metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, dict[str, object]]:
     """Each cell's metadata but the storage ids it read, its model file (under each root) and durations."""
-    return {r.partition_key: {name: _comparable(value.value) for name, value in r.asset_materialization.metadata.items()
-                              if name not in (*TIMINGS, CONSUMED_KEY, "model_path")}
-            for r in instance.fetch_materializations(key, limit=10).records}
+    return {
+        r.partition_key: {
+            name: _comparable(value.value)
+            for name, value in r.asset_materialization.metadata.items()
+            if name not in (*TIMINGS, CONSUMED_KEY, "model_path")
+        }
+        for r in instance.fetch_materializations(key, limit=10).records
+    }
 
 
 def _comparable(value: object) -> object:
@@ -67,13 +74,19 @@ def test_worker_processes_compute_what_this_process_computes(tmp_path: Path, sma
             keys = [a.key for a in cell_assets(catalogue.models, catalogue.ensembles)]
             frames = defs.resources["artifacts"].frames()
             outcomes[processes] = {
-                "values": {(k, p): frames.require(k, p) for k in keys if k != dg.AssetKey("fold_metrics")
-                           for p in RANGE},
+                "values": {
+                    (k, p): frames.require(k, p) for k in keys if k != dg.AssetKey("fold_metrics") for p in RANGE
+                },
                 "metadata": {k: _metadata(instance, k) for k in keys},
-                "results": _without_timings(defs.resources["results"].store().read(settings.sweep_id or
-                                                                                   catalogue.sweep_name)),
-                "events": sorted(line for e in instance.all_logs(result.run_id) if '"training_complete"' in
-                                 e.user_message for line in e.user_message.splitlines()),
+                "results": _without_timings(
+                    defs.resources["results"].store().read(settings.sweep_id or catalogue.sweep_name)
+                ),
+                "events": sorted(
+                    line
+                    for e in instance.all_logs(result.run_id)
+                    if '"training_complete"' in e.user_message
+                    for line in e.user_message.splitlines()
+                ),
             }
     on, off = outcomes["on"], outcomes["off"]
     assert on["values"].keys() == off["values"].keys()

@@ -40,8 +40,11 @@ def test_cells_form_boxes_of_neighbouring_cryptos_and_fv_keys() -> None:
     assert cell_boxes(cryptos, fvs, grid) == [(cryptos, ["f1.x", "f2.x"])]
     # C has no cells (its data failed): A-B and D are two boxes; D also wants a second range
     wanted = [("B", "f1.y"), ("A", "f2.y"), ("A", "f1.y"), ("B", "f2.y"), ("D", "f1.y"), ("D", "f2.y"), ("D", "f1.x")]
-    assert cell_boxes(cryptos, fvs, wanted) == [(["A", "B"], ["f1.y", "f2.y"]), (["D"], ["f1.x"]),
-                                                (["D"], ["f1.y", "f2.y"])]
+    assert cell_boxes(cryptos, fvs, wanted) == [
+        (["A", "B"], ["f1.y", "f2.y"]),
+        (["D"], ["f1.x"]),
+        (["D"], ["f1.y", "f2.y"]),
+    ]
     assert cell_boxes(cryptos, fvs, [("B", "f2.y"), ("C", "f1.x")]) == [(["B"], ["f2.y"]), (["C"], ["f1.x"])]
     assert cell_boxes(cryptos, fvs, []) == []
     assert box_keys(["A", "B"], ["f1.y", "f2.y"]) == ["A|f1.y", "A|f2.y", "B|f1.y", "B|f2.y"]
@@ -53,8 +56,9 @@ def test_cell_assets_are_listed_upstream_first() -> None:
     assert keys[-1] == METRICS
 
 
-def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_settings: Settings,
-                                                                        instance: dg.DagsterInstance) -> None:
+def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(small_settings)
     _data(defs, instance)
     fingerprints = {key: f"fp-{key}" for key in RANGE}
@@ -74,15 +78,24 @@ def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_s
         assert [c["partition"] for c in consumed["oos_predictions/xgboost"]] == [key]
         assert consumed["ohlcv"][0]["partition"] == "BTC"
         assert metadata["compute_seconds"].value > 0
-    thresholds = {r.partition_key: r.asset_materialization.metadata["threshold"].value
-                  for r in instance.fetch_materializations(XGBOOST, limit=10).records}
+    thresholds = {
+        r.partition_key: r.asset_materialization.metadata["threshold"].value
+        for r in instance.fetch_materializations(XGBOOST, limit=10).records
+    }
     assert set(thresholds) == set(RANGE)
 
     evaluations = result.get_asset_check_evaluations()
     assert {(e.check_name, e.partition) for e in evaluations} == {
-        (name, key) for key in RANGE for name in ("targets_in_range_and_train_only", "cleanlab_within_class_cap",
-                                                  "xgboost_probabilities_valid", "no_degenerate_metrics",
-                                                  "models_beat_always_buy")}
+        (name, key)
+        for key in RANGE
+        for name in (
+            "targets_in_range_and_train_only",
+            "cleanlab_within_class_cap",
+            "xgboost_probabilities_valid",
+            "no_degenerate_metrics",
+            "models_beat_always_buy",
+        )
+    }
     rows = defs.resources["results"].store().read("test_sweep")
     assert sorted(set(rows["fold"])) == ["f1", "f2", "f3"]
     assert recorded_fingerprints(instance, METRICS, RANGE) == fingerprints
@@ -95,8 +108,9 @@ def test_a_run_over_a_range_records_each_cell_as_its_own_materialization(small_s
     assert 0 < recording_tail(instance, result.run_id) < step.end_time - step.start_time
 
 
-def test_one_asset_alone_reads_its_upstream_cell_assets_from_storage(small_settings: Settings,
-                                                                     instance: dg.DagsterInstance) -> None:
+def test_one_asset_alone_reads_its_upstream_cell_assets_from_storage(
+    small_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(small_settings)
     _data(defs, instance)
     job = defs.resolve_implicit_global_asset_job_def()
@@ -104,8 +118,12 @@ def test_one_asset_alone_reads_its_upstream_cell_assets_from_storage(small_setti
     missing = only_metrics.execute_in_process(partition_key=RANGE[0], instance=instance, raise_on_error=False)
     assert not missing.success
     assert "oos_predictions/xgboost partition BTC|f1.baseline has not been materialized" in str(
-        [(e.step_failure_data.error.cause or e.step_failure_data.error).message for e in missing.all_events
-         if e.is_step_failure])
+        [
+            (e.step_failure_data.error.cause or e.step_failure_data.error).message
+            for e in missing.all_events
+            if e.is_step_failure
+        ]
+    )
 
     first = defs.resolve_job_def("cell_job").execute_in_process(partition_key=RANGE[0], instance=instance)
     predictions = instance.fetch_materializations(XGBOOST, limit=1).records[0]
@@ -117,9 +135,9 @@ def test_one_asset_alone_reads_its_upstream_cell_assets_from_storage(small_setti
     assert consumed[0]["storage_id"] == predictions.storage_id and consumed[0]["run_id"] == first.run_id
 
 
-def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_data_dir: Path,
-                                                          instance: dg.DagsterInstance,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_inside_a_range_fails_only_its_own_cell(
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.defs.cells import labels as training
 
     real = training.training_targets
@@ -137,7 +155,10 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
     assert sorted(report.failures) == ["cell_job[BTC|f2.baseline]", "cell_job[ETH|f2.baseline]"]
     assert "labels of f2 are unreadable" in report.failures["cell_job[BTC|f2.baseline]"]
     assert [line.split()[3:6] for line in lines if line.lstrip().startswith("retry")] == [
-        ["one", "crypto", "per"], ["one", "cell", "per"], ["one", "cell", "per"]]
+        ["one", "crypto", "per"],
+        ["one", "cell", "per"],
+        ["one", "cell", "per"],
+    ]
     keys = [f"{crypto}|f{fold}.baseline" for crypto in ("BTC", "ETH") for fold in (1, 2, 3)]
     assert instance.get_materialized_partitions(METRICS) == {k for k in keys if "f2" not in k}
     # 2 data runs, the failed range over both cryptos, one run per crypto, then one run per cell of each
@@ -147,10 +168,15 @@ def test_a_failure_inside_a_range_fails_only_its_own_cell(tmp_path: Path, small_
     assert PLANNED_AS_RANGE not in os.environ
 
     # Each range run planned each asset once over its cells; each single-cell run planned its own cell.
-    planned = [r.event_log_entry.dagster_event.event_specific_data for run in instance.get_run_records()
-               for r in instance.get_records_for_run(run.dagster_run.run_id, of_type=PLANNED).records
-               if r.event_log_entry.dagster_event.asset_key == METRICS]
-    ranged = sorted((sorted(p.partitions_subset.get_partition_keys()) for p in planned if p.partitions_subset),
-                    key=lambda k: (len(k), k))
+    planned = [
+        r.event_log_entry.dagster_event.event_specific_data
+        for run in instance.get_run_records()
+        for r in instance.get_records_for_run(run.dagster_run.run_id, of_type=PLANNED).records
+        if r.event_log_entry.dagster_event.asset_key == METRICS
+    ]
+    ranged = sorted(
+        (sorted(p.partitions_subset.get_partition_keys()) for p in planned if p.partitions_subset),
+        key=lambda k: (len(k), k),
+    )
     assert ranged == [keys[:3], keys[3:], keys]
     assert sorted(p.partition for p in planned if p.partitions_subset is None) == keys

@@ -21,8 +21,10 @@ EXPECTED_GRAPH = {
     "fold_windows": ("labels", {"raw_labels"}),
     "smoothed_labels": ("labels", {"raw_labels", "fold_windows"}),
     "cleanlab_mask": ("labels", {"features", "raw_labels", "fold_windows"}),
-    "oos_predictions/xgboost": ("models", {"features", "raw_labels", "fold_windows", "ohlcv", "smoothed_labels",
-                                           "cleanlab_mask"}),
+    "oos_predictions/xgboost": (
+        "models",
+        {"features", "raw_labels", "fold_windows", "ohlcv", "smoothed_labels", "cleanlab_mask"},
+    ),
     "fold_metrics": ("evaluation", {"oos_predictions/xgboost", "ohlcv"}),
     "gate_verdict": ("evaluation", {"fold_metrics"}),
     "promoted_baseline": ("evaluation", {"gate_verdict"}),
@@ -62,7 +64,10 @@ def test_partitions_follow_the_catalogue(defs: dg.Definitions) -> None:
     assert "ETH|f3.ls_mild_x_cl_reweight" in cells
     assert not any(".ls_none" in c or ".cl_off" in c for c in cells)
     assert graph.get(dg.AssetKey("gate_verdict")).partitions_def.get_partition_keys() == [
-        "label_smoothing", "cleanlab", "label_smoothing_x_cleanlab"]
+        "label_smoothing",
+        "cleanlab",
+        "label_smoothing_x_cleanlab",
+    ]
 
 
 def test_jobs(defs: dg.Definitions) -> None:
@@ -86,7 +91,11 @@ def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr

@@ -27,8 +27,13 @@ def _catalogue() -> dict:
         "learners": {"xgboost": {"num_boost_round": 25}},
         "folds": {"n_folds": 3},
         "gate": {"min_valid_pairs": 2, "bootstrap_resamples": 1000},
-        "factors": {FACTOR: {"alias": "ls", "baseline": "none", "variants": {
-            "none": {"eps_buy": 0.0, "eps_hold": 0.0}, "mild": {"eps_buy": 0.15, "eps_hold": 0.075}}}},
+        "factors": {
+            FACTOR: {
+                "alias": "ls",
+                "baseline": "none",
+                "variants": {"none": {"eps_buy": 0.0, "eps_hold": 0.0}, "mild": {"eps_buy": 0.15, "eps_hold": 0.075}},
+            }
+        },
     }
 
 
@@ -52,12 +57,18 @@ def test_the_dossier_follows_the_gate_verdict_of_the_same_factor(tmp_path: Path,
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        pytest.param({"code_version": "abc", "runs": ["r1", "r2"]}, {"code_version": "abc", "runs": '["r1", "r2"]'},
-                     id="mapping-with-nested-values-as-json"),
+        pytest.param(
+            {"code_version": "abc", "runs": ["r1", "r2"]},
+            {"code_version": "abc", "runs": '["r1", "r2"]'},
+            id="mapping-with-nested-values-as-json",
+        ),
         pytest.param('{"data_version": "v3"}', {"data_version": "v3"}, id="json-text"),
         pytest.param("catalogue 1f2e", {"lineage": "catalogue 1f2e"}, id="plain-text"),
-        pytest.param({"mlflow": {"MLFLOW_TRACKING_TOKEN": "t0ken"}}, {"mlflow": '{"MLFLOW_TRACKING_TOKEN": "***"}'},
-                     id="nested-secret-masked"),
+        pytest.param(
+            {"mlflow": {"MLFLOW_TRACKING_TOKEN": "t0ken"}},
+            {"mlflow": '{"MLFLOW_TRACKING_TOKEN": "***"}'},
+            id="nested-secret-masked",
+        ),
     ],
 )
 def test_lineage_metadata_becomes_a_table_of_text(raw: object, expected: dict[str, str]) -> None:
@@ -84,8 +95,9 @@ def test_materialized_on_a_small_sweep_the_dossier_is_in_the_ui_and_matches_the_
     folder = Path(settings.storage_dir) / "dossier" / "test_sweep" / FACTOR
     assert metadata["report_markdown"].value == str(folder / "report.md")
     assert metadata["report_html"].value == str(folder / "report.html")
-    figures = {key: Path(value.value) for key, value in metadata.items() if key.startswith("figure_")
-               and key != "figure_model"}
+    figures = {
+        key: Path(value.value) for key, value in metadata.items() if key.startswith("figure_") and key != "figure_model"
+    }
     assert set(figures) == {"figure_delta_f1_heatmap", "figure_reliability", "figure_delta_f1_ci"}
     shown = metadata["report"].value
     assert "| gate | observed | threshold | result | detail |" in shown
@@ -96,17 +108,34 @@ def test_materialized_on_a_small_sweep_the_dossier_is_in_the_ui_and_matches_the_
 
     # Re-evaluating the store's table from the command line, without training, gives the same dossier.
     out = tmp_path / "cli"
-    assert main(["dossier", FACTOR, "--from", settings.results_url, "--catalogue", str(settings.catalogue_path),
-                 "--out", str(out)]) == 0, capsys.readouterr()
+    assert (
+        main(
+            [
+                "dossier",
+                FACTOR,
+                "--from",
+                settings.results_url,
+                "--catalogue",
+                str(settings.catalogue_path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    ), capsys.readouterr()
     # The same dossier, but for the lineage: an imported table carries none.
     assert _before_lineage(out / "report.md") == _before_lineage(folder / "report.md")
     assert "No lineage recorded" in (out / "report.md").read_text()
     for path in figures.values():
         assert (out / "figures" / path.name).read_bytes() == path.read_bytes()
 
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        "gate_verdict", partition=FACTOR,
-        metadata={"lineage": dg.MetadataValue.json({"code_version": "c0ffee", "DB_PASSWORD": "hunter2"})}))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "gate_verdict",
+            partition=FACTOR,
+            metadata={"lineage": dg.MetadataValue.json({"code_version": "c0ffee", "DB_PASSWORD": "hunter2"})},
+        )
+    )
     second = job.execute_in_process(instance=instance, partition_key=FACTOR, asset_selection=[DOSSIER_KEY])
     assert second.success
     markdown = (folder / "report.md").read_text()

@@ -36,13 +36,13 @@ def _sweep(root: Path, data_dir: Path, instance: dg.DagsterInstance, events: dic
 
 
 def test_the_filter_on_labels_trains_and_trades_only_event_bars_and_off_changes_nothing(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     ohlcv = load_ohlcv("ETH").head(SMALL_ROWS).reset_index(drop=True)
     off = _sweep(tmp_path / "off", small_data_dir, instance, None)
     on = _sweep(tmp_path / "on", small_data_dir, instance, {"cusum": True})
 
-    pd.testing.assert_frame_equal(off["labels"].reset_index(drop=True), triple_barrier_labels(ohlcv),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(off["labels"].reset_index(drop=True), triple_barrier_labels(ohlcv), check_exact=True)
     events = np.flatnonzero(cusum_events(ohlcv, EventFilterParams(cusum=True)))
     labelled = np.flatnonzero(on["labels"]["label"].notna().to_numpy())
     assert np.isin(labelled, events).all()
@@ -54,13 +54,17 @@ def test_the_filter_on_labels_trains_and_trades_only_event_bars_and_off_changes_
 
 
 def test_too_few_event_bars_for_the_folds_names_the_filter_settings(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     document = small_catalogue_document(("ETH",))
     document["events"] = {"cusum": True}
     defs = build_defs(make_settings(tmp_path, small_data_dir, document))
-    result = defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="ETH", instance=instance,
-                                                                        raise_on_error=False)
+    result = defs.resolve_job_def("crypto_data_job").execute_in_process(
+        partition_key="ETH", instance=instance, raise_on_error=False
+    )
     message = result.get_step_failure_events()[0].step_failure_data.error.cause.message.strip()
     assert "ETH: walk-forward folds need at least 2224 labeled rows" in message and "\n" not in message
-    assert message.endswith("the CUSUM event filter labels only its event bars: lower "
-                            "events.threshold_vol_multiple or set events.cusum to false")
+    assert message.endswith(
+        "the CUSUM event filter labels only its event bars: lower "
+        "events.threshold_vol_multiple or set events.cusum to false"
+    )

@@ -18,7 +18,10 @@ def test_cells_of_one_crypto_and_fold_keep_their_own_values(tmp_path: Path) -> N
         store.write(KEY, cell, pd.DataFrame({"target": [float(index)]}))
     assert [store.require(KEY, cell)["target"].iloc[0] for cell in cells] == [0.0, 1.0, 2.0]
     assert sorted(p.name for p in (tmp_path / "smoothed_labels" / "BTC").iterdir()) == [
-        "f1.baseline.parquet", "f1.ls_mild.parquet", "f1.ls_x_cl.parquet"]
+        "f1.baseline.parquet",
+        "f1.ls_mild.parquet",
+        "f1.ls_x_cl.parquet",
+    ]
 
 
 def test_mappings_of_frames_and_json_values_round_trip(tmp_path: Path) -> None:

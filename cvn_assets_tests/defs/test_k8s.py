@@ -72,8 +72,9 @@ def test_the_k8s_executor_is_dagster_k8s_job_executor_and_loads_without_a_cluste
     @dg.asset
     def probe() -> None: ...
 
-    defs = dg.Definitions(assets=[probe], jobs=[dg.define_asset_job("probe_job", tags=K8S_JOB_TAGS["cell_job"])],
-                          executor=executor)
+    defs = dg.Definitions(
+        assets=[probe], jobs=[dg.define_asset_job("probe_job", tags=K8S_JOB_TAGS["cell_job"])], executor=executor
+    )
     dg.Definitions.validate_loadable(defs)
 
 

@@ -25,17 +25,20 @@ def data_dir(tmp_path: Path, small_data_dir: Path) -> Path:
 
 
 def _drift(defs: dg.Definitions, instance: dg.DagsterInstance, crypto: str) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def("drift_job").execute_in_process(partition_key=crypto, instance=instance,
-                                                                raise_on_error=False)
+    return defs.resolve_job_def("drift_job").execute_in_process(
+        partition_key=crypto, instance=instance, raise_on_error=False
+    )
 
 
 @pytest.mark.slow
-def test_drift_monitor_reads_the_newest_candles_and_alerts_once(tmp_path: Path, data_dir: Path,
-                                                                 instance: dg.DagsterInstance) -> None:
+def test_drift_monitor_reads_the_newest_candles_and_alerts_once(
+    tmp_path: Path, data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     document = {**small_catalogue_document(), "drift": {"recent_bars": RECENT_BARS}}
     defs = build_defs(make_settings(tmp_path, data_dir, catalogue=document))
-    assert run_sweep(defs, instance, cryptos=["BTC"], folds=["f5"], configs=["baseline"], gate=False,
-                     log=lambda _: None).ok
+    assert run_sweep(
+        defs, instance, cryptos=["BTC"], folds=["f5"], configs=["baseline"], gate=False, log=lambda _: None
+    ).ok
 
     stable = _drift(defs, instance, "BTC")
     assert stable.success
@@ -67,13 +70,17 @@ def test_drift_monitor_reads_the_newest_candles_and_alerts_once(tmp_path: Path, 
     assert scanned_again == 1 and sent_again == 0
 
 
-def test_drift_monitor_without_a_baseline_model_names_what_to_run(tmp_path: Path, data_dir: Path,
-                                                                  instance: dg.DagsterInstance) -> None:
+def test_drift_monitor_without_a_baseline_model_names_what_to_run(
+    tmp_path: Path, data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     defs = build_defs(make_settings(tmp_path, data_dir))
     assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="ETH", instance=instance).success
     result = _drift(defs, instance, "ETH")
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else \
-        failure.step_failure_data.error.message
+    message = (
+        failure.step_failure_data.error.cause.message
+        if failure.step_failure_data.error.cause
+        else failure.step_failure_data.error.message
+    )
     assert "no trained baseline model" in message and "ETH|f5.baseline" in message

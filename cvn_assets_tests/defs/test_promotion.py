@@ -18,10 +18,15 @@ def test_promoting_without_a_lock_fails_naming_the_verdicts(small_settings, inst
     defs = build_defs(small_settings)
     asset = defs.get_assets_def(PROMOTED)
     with pytest.raises(ValueError, match=r"nothing to promote, no LOCK for xgboost \(filter KEEP_AVAILABLE\)"):
-        asset(context=dg.build_asset_context(partition_key="cleanlab"),
-              gate_verdict={"table": [{"variant": "filter", "model": "xgboost", "verdict": "KEEP_AVAILABLE",
-                                       "mean_delta_f1_buy": 0.0}]},
-              sweep=defs.resources["sweep"])
+        asset(
+            context=dg.build_asset_context(partition_key="cleanlab"),
+            gate_verdict={
+                "table": [
+                    {"variant": "filter", "model": "xgboost", "verdict": "KEEP_AVAILABLE", "mean_delta_f1_buy": 0.0}
+                ]
+            },
+            sweep=defs.resources["sweep"],
+        )
 
 
 def _gate_graph(small_settings, tmp_path) -> dg.Definitions:
@@ -39,31 +44,46 @@ def _gate_graph(small_settings, tmp_path) -> dg.Definitions:
 
     @dg.asset(name="gate_verdict", partitions_def=partitions.factor)
     def gate_verdict(config: Verdict) -> dict:
-        return {"table": [{"variant": "v", "model": "xgboost", "verdict": config.verdict, "mean_delta_f1_buy": 0.02}],
-                "sweep_id": "s"}
+        return {
+            "table": [{"variant": "v", "model": "xgboost", "verdict": config.verdict, "mean_delta_f1_buy": 0.02}],
+            "sweep_id": "s",
+        }
 
     checks = [c for c in build_checks(partitions) if c.check_key.name == "gate_passed"]
-    return dg.Definitions(assets=[gate_verdict, *build_promotion_assets(partitions)], asset_checks=checks,
-                          resources={"sweep": sweep, "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path))})
+    return dg.Definitions(
+        assets=[gate_verdict, *build_promotion_assets(partitions)],
+        asset_checks=checks,
+        resources={"sweep": sweep, "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path))},
+    )
 
 
 def _verdict_run(defs: dg.Definitions, instance: dg.DagsterInstance, factor: str, verdict: str) -> None:
     job = dg.define_asset_job("verdict", selection=dg.AssetSelection.assets("gate_verdict")).resolve(
-        asset_graph=defs.resolve_asset_graph())
-    result = job.execute_in_process(partition_key=factor, instance=instance, raise_on_error=False,
-                                    run_config={"ops": {"gate_verdict": {"config": {"verdict": verdict}}}})
+        asset_graph=defs.resolve_asset_graph()
+    )
+    result = job.execute_in_process(
+        partition_key=factor,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"gate_verdict": {"config": {"verdict": verdict}}}},
+    )
     assert result.success
 
 
-def test_promotion_is_requested_after_a_passing_gate_check_in_an_earlier_run(small_settings, tmp_path,
-                                                                              instance: dg.DagsterInstance) -> None:
+def test_promotion_is_requested_after_a_passing_gate_check_in_an_earlier_run(
+    small_settings, tmp_path, instance: dg.DagsterInstance
+) -> None:
     defs = _gate_graph(small_settings, tmp_path)
     before = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the daemon's earlier tick
     assert before.get_requested_partitions(PROMOTED) == set()
     _verdict_run(defs, instance, "cleanlab", "LOCK")
     _verdict_run(defs, instance, "label_smoothing", "KEEP_AVAILABLE")
-    checks = {r.partition: r.status.value for r in instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey("gate_verdict"), "gate_passed"), limit=10)}
+    checks = {
+        r.partition: r.status.value
+        for r in instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("gate_verdict"), "gate_passed"), limit=10
+        )
+    }
     assert checks == {"cleanlab": "SUCCEEDED", "label_smoothing": "FAILED"}
 
     evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
@@ -79,7 +99,9 @@ def test_promotion_is_evaluated_by_a_sensor_that_runs_by_default(small_settings)
     """An automation condition does nothing until a sensor evaluates it; Dagster's default one starts stopped."""
     defs = build_defs(small_settings)
     graph = defs.resolve_asset_graph()
-    evaluating = [s for s in defs.get_repository_def().sensor_defs
-                  if isinstance(s, dg.AutomationConditionSensorDefinition)
-                  and PROMOTED in s.asset_selection.resolve(graph)]
+    evaluating = [
+        s
+        for s in defs.get_repository_def().sensor_defs
+        if isinstance(s, dg.AutomationConditionSensorDefinition) and PROMOTED in s.asset_selection.resolve(graph)
+    ]
     assert [s.default_status for s in evaluating] == [dg.DefaultSensorStatus.RUNNING]

@@ -16,8 +16,11 @@ from cvn_assets_tests.webhook_endpoint import WebhookEndpoint
 
 
 def _report_mask(instance: dg.DagsterInstance, partition: str, drop: float, buy_drop: float) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        asset_key="cleanlab_mask", partition=partition, metadata={"drop_pct": drop, "buy_drop_pct": buy_drop}))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="cleanlab_mask", partition=partition, metadata={"drop_pct": drop, "buy_drop_pct": buy_drop}
+        )
+    )
 
 
 @pytest.fixture
@@ -26,8 +29,9 @@ def sink(tmp_path: Path) -> AlertSinkResource:
 
 
 def _tick(sensor, instance: dg.DagsterInstance, sink: AlertSinkResource, cursor: str | None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"alert_sink": sink, "sweep": SweepResource()})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"alert_sink": sink, "sweep": SweepResource()}
+    )
     result = sensor(context)
     return context.cursor, result
 
@@ -57,9 +61,13 @@ def test_several_partitions_at_once_are_all_seen(instance: dg.DagsterInstance, s
     assert "scanned 3 cleanlab masks, sent 2 alert(s)" in result.skip_message
     alerts = sink.store().query()
     assert sorted(zip(alerts["kind"], [d["cells"] for d in alerts["details"]], strict=True)) == [
-        ("cleanlab_drop_rate", {"BTC|f1": 4.99}), ("minority_decimation", {"ETH|f2": 3.5})]
-    assert set(sink.store().query(detail=True)["subject"]) == {"cleanlab_mask BTC|f1.cl_filter",
-                                                               "cleanlab_mask ETH|f2.cl_filter"}
+        ("cleanlab_drop_rate", {"BTC|f1": 4.99}),
+        ("minority_decimation", {"ETH|f2": 3.5}),
+    ]
+    assert set(sink.store().query(detail=True)["subject"]) == {
+        "cleanlab_mask BTC|f1.cl_filter",
+        "cleanlab_mask ETH|f2.cl_filter",
+    }
 
 
 def test_restart_from_scratch_does_not_alert_twice(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
@@ -72,8 +80,9 @@ def test_restart_from_scratch_does_not_alert_twice(instance: dg.DagsterInstance,
 
 def test_training_failure_alerts_once_per_cell_and_run(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
     for partition, failed in (("BTC|f1.baseline", "lightgbm"), ("BTC|f2.baseline", "none")):
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            asset_key="fold_metrics", partition=partition, metadata={"training_failed": failed}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="fold_metrics", partition=partition, metadata={"training_failed": failed})
+        )
     cursor, result = _tick(training_failure_sensor, instance, sink, None)
     assert "sent 1 alert(s)" in result.skip_message
     alert = sink.store().query().iloc[0]
@@ -82,8 +91,9 @@ def test_training_failure_alerts_once_per_cell_and_run(instance: dg.DagsterInsta
     assert "sent 0 alert(s)" in result.skip_message
 
 
-def test_a_rerun_with_the_same_observation_does_not_alert_again(instance: dg.DagsterInstance,
-                                                                 sink: AlertSinkResource) -> None:
+def test_a_rerun_with_the_same_observation_does_not_alert_again(
+    instance: dg.DagsterInstance, sink: AlertSinkResource
+) -> None:
     _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)
     cursor, _ = _tick(cleanlab_drop_rate_sensor, instance, sink, None)
     _report_mask(instance, "BTC|f1.cl_filter", drop=4.99, buy_drop=4.96)  # the sweep re-ran this cell
@@ -107,9 +117,13 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
     run = instance.get_run_by_id(result.run_id)
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
     for _ in range(2):  # the daemon may evaluate the same failure again
-        context = dg.build_run_status_sensor_context(sensor_name="failed_run_sensor", dagster_instance=instance,
-                                                     dagster_run=run, dagster_event=failure,
-                                                     resources={"alert_sink": sink}).for_run_failure()
+        context = dg.build_run_status_sensor_context(
+            sensor_name="failed_run_sensor",
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=failure,
+            resources={"alert_sink": sink},
+        ).for_run_failure()
         failed_run_sensor(context)
     alerts = sink.store().query()
     assert len(alerts) == 1 and alerts.iloc[0]["subject"].startswith("run failing_job")
@@ -117,8 +131,9 @@ def test_failed_run_alerts_once_per_run(instance: dg.DagsterInstance, sink: Aler
     assert alerts.iloc[0]["message"] == "run failed: broken: RuntimeError: disk full"
 
 
-def test_a_failed_run_alert_gives_a_project_error_without_its_class_name(instance: dg.DagsterInstance,
-                                                                          sink: AlertSinkResource) -> None:
+def test_a_failed_run_alert_gives_a_project_error_without_its_class_name(
+    instance: dg.DagsterInstance, sink: AlertSinkResource
+) -> None:
     from cvn_assets.core.errors import DataSourceError
     from cvn_assets.defs.alerts.sensors import failed_run_sensor
 
@@ -133,8 +148,12 @@ def test_a_failed_run_alert_gives_a_project_error_without_its_class_name(instanc
     result = data_job.execute_in_process(instance=instance, raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
     context = dg.build_run_status_sensor_context(
-        sensor_name="failed_run_sensor", dagster_instance=instance, dagster_run=instance.get_run_by_id(result.run_id),
-        dagster_event=failure, resources={"alert_sink": sink}).for_run_failure()
+        sensor_name="failed_run_sensor",
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(result.run_id),
+        dagster_event=failure,
+        resources={"alert_sink": sink},
+    ).for_run_failure()
     failed_run_sensor(context)
     message = sink.store().query().iloc[0]["message"]
     assert message == "run failed: read_candles: OHLCV file for BTC not found: /data/BTC.csv"
@@ -142,11 +161,23 @@ def test_a_failed_run_alert_gives_a_project_error_without_its_class_name(instanc
 
 def _report_drift(instance: dg.DagsterInstance, crypto: str, psi: float, last_bar: str) -> None:
     level = "critical" if psi > 0.5 else "warn" if psi > 0.2 else "ok"
-    results = [{"metric": "psi:volatility_24", "value": psi, "threshold_warn": 0.2, "threshold_critical": 0.5,
-                "level": level, "detail": ""}]
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        asset_key="drift_monitor", partition=crypto,
-        metadata={"results": dg.MetadataValue.json(results), "recent_last_bar": last_bar}))
+    results = [
+        {
+            "metric": "psi:volatility_24",
+            "value": psi,
+            "threshold_warn": 0.2,
+            "threshold_critical": 0.5,
+            "level": level,
+            "detail": "",
+        }
+    ]
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="drift_monitor",
+            partition=crypto,
+            metadata={"results": dg.MetadataValue.json(results), "recent_last_bar": last_bar},
+        )
+    )
 
 
 def test_drift_sensor_cursor_scenarios(instance: dg.DagsterInstance, sink: AlertSinkResource) -> None:
@@ -166,8 +197,9 @@ def test_drift_sensor_cursor_scenarios(instance: dg.DagsterInstance, sink: Alert
     assert len(sink.store().query()) == 3
 
 
-def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterInstance, sink: AlertSinkResource,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_end_of_sweep_scan_reads_past_the_first_batch(
+    instance: dg.DagsterInstance, sink: AlertSinkResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.core.alerts.rules import AlertThresholds
     from cvn_assets.defs.alerts import sensors
 
@@ -176,15 +208,17 @@ def test_the_end_of_sweep_scan_reads_past_the_first_batch(instance: dg.DagsterIn
         _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.9 + fold / 100, buy_drop=1.0)
     assert sensors.scan_new_events(instance, sink.sink(lambda _: None), AlertThresholds(), "test_sweep") == 1
     # one alert for the variant's three cells, across the batches
-    assert sink.store().query()["details"].iloc[0]["cells"] == pytest.approx({"BTC|f1": 4.91, "BTC|f2": 4.92,
-                                                                              "BTC|f3": 4.93})
+    assert sink.store().query()["details"].iloc[0]["cells"] == pytest.approx(
+        {"BTC|f1": 4.91, "BTC|f2": 4.92, "BTC|f3": 4.93}
+    )
 
 
 def test_the_end_of_sweep_scan_reads_only_what_came_since_the_last_one(
-        instance: dg.DagsterInstance, sink: AlertSinkResource, monkeypatch: pytest.MonkeyPatch) -> None:
+    instance: dg.DagsterInstance, sink: AlertSinkResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Its cost is what happened since the previous scan, not the instance's history."""
     from cvn_assets.core.alerts.rules import AlertThresholds
-    from cvn_assets.defs import sensors
+    from cvn_assets.defs.alerts import sensors
 
     for fold in (1, 2, 3):
         _report_mask(instance, f"BTC|f{fold}.cl_filter", drop=4.99, buy_drop=1.0)
@@ -200,8 +234,9 @@ def test_the_end_of_sweep_scan_reads_only_what_came_since_the_last_one(
     assert sorted(sink.store().query()["kind"]) == ["cleanlab_drop_rate", "minority_decimation"]
 
 
-def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(instance: dg.DagsterInstance, sink: AlertSinkResource,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slow_tick_stops_at_its_budget_and_the_next_resumes(
+    instance: dg.DagsterInstance, sink: AlertSinkResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.defs.alerts import sensors
 
     # A slow webhook must not hold a tick past Dagster's sensor timeout: no budget left = one record a tick.
@@ -234,8 +269,9 @@ def test_alerts_the_webhook_refused_are_posted_by_a_later_tick(instance: dg.Dags
         endpoint.close()
 
 
-def test_a_sweep_of_many_alerting_cells_posts_one_message_per_variant_and_kind(instance: dg.DagsterInstance,
-                                                                              tmp_path: Path) -> None:
+def test_a_sweep_of_many_alerting_cells_posts_one_message_per_variant_and_kind(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
     endpoint = WebhookEndpoint()
     try:
         sink = AlertSinkResource(url=f"sqlite:///{tmp_path / 'alerts.db'}", webhook_url=endpoint.url)
@@ -249,7 +285,9 @@ def test_a_sweep_of_many_alerting_cells_posts_one_message_per_variant_and_kind(i
         sweep = SweepResource().name
         assert sorted(body["text"].split(": worst")[0] for body in endpoint.bodies) == [
             f"[WARN] {kind} on 25 cell(s) of {variant} in sweep {sweep}"
-            for kind in ("cleanlab_drop_rate", "minority_decimation") for variant in ("cl_filter", "cl_reweight")]
+            for kind in ("cleanlab_drop_rate", "minority_decimation")
+            for variant in ("cl_filter", "cl_reweight")
+        ]
         assert len(sink.store().query(detail=True)) == 100
         _report_mask(instance, "BTC|f1.cl_filter", drop=4.81, buy_drop=3.4)  # the same cell again: silent
         _, result = _tick(cleanlab_drop_rate_sensor, instance, sink, None)

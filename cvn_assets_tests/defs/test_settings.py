@@ -33,7 +33,8 @@ def test_a_bad_count_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: s
 
 
 def test_the_run_size_keeps_a_default_run_well_under_a_tenth_of_the_default_sweep(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("CVN_CELLS_PER_RUN", raising=False)
     default_sweep_cells = 5 * 5 * 5  # the packaged catalogue: 5 cryptos × 5 folds × 5 configurations
     assert Settings.from_env().cells_per_run * 10 < default_sweep_cells
@@ -52,12 +53,16 @@ def test_a_bad_poll_interval_names_its_variable(monkeypatch: pytest.MonkeyPatch,
         Settings.from_env()
 
 
-@pytest.mark.parametrize(("name", "value", "accepted"), [
-    pytest.param("CVN_MLFLOW", "maybe", "'on' or 'off'", id="on-off"),
-    pytest.param("CVN_CELL_PROCESSES", "sometimes", "'auto' or 'on' or 'off'", id="choice"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "accepted"),
+    [
+        pytest.param("CVN_MLFLOW", "maybe", "'on' or 'off'", id="on-off"),
+        pytest.param("CVN_CELL_PROCESSES", "sometimes", "'auto' or 'on' or 'off'", id="choice"),
+    ],
+)
 def test_a_bad_switch_is_a_project_error_naming_variable_value_and_choices(
-        monkeypatch: pytest.MonkeyPatch, name: str, value: str, accepted: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, accepted: str
+) -> None:
     """A project error, so the CLI reports it as `cvn-assets <command>: error: ...` instead of a traceback."""
     monkeypatch.setenv(name, value)
     with pytest.raises(CvnError, match=f"{name} must be {accepted}, got '{value}'"):
@@ -65,7 +70,8 @@ def test_a_bad_switch_is_a_project_error_naming_variable_value_and_choices(
 
 
 def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_does_not_depend_on_them(
-        small_settings: Settings) -> None:
+    small_settings: Settings,
+) -> None:
     one_thread = build_defs(dataclasses.replace(small_settings, n_threads=1, cell_workers=2))
     two_threads = build_defs(dataclasses.replace(small_settings, n_threads=2, cell_workers=1))
     sweep = one_thread.resources["sweep"]
@@ -81,7 +87,8 @@ def test_the_sweep_resource_gets_both_and_the_cell_fingerprint_does_not_depend_o
 
 
 def test_the_gap_tolerance_comes_from_the_catalogue_unless_the_environment_sets_it(
-        tmp_path, small_data_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path, small_data_dir, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
     settings = make_settings(tmp_path, small_data_dir, {**small_catalogue_document(), "data": {"max_gap_bars": 48}})

@@ -12,7 +12,8 @@ from cvn_assets_tests.core.dossier.results_table import FACTOR, SWEEP, toy_catal
 
 
 def test_the_verdict_metadata_says_how_many_cells_of_each_variant_have_skill(
-        tmp_path: Path, instance: dg.DagsterInstance) -> None:
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
     document = toy_catalogue_document()
     document["skill"] = {"min_f1_lift": 0.01, "max_buy_signal_rate": 0.4}
     defs = build_defs(make_settings(tmp_path, tmp_path, document, sweep_id=SWEEP))
@@ -24,10 +25,14 @@ def test_the_verdict_metadata_says_how_many_cells_of_each_variant_have_skill(
     defs.resources["results"].store().upsert(rows)
 
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, partition_key=FACTOR, asset_selection=[dg.AssetKey("gate_verdict")])
+        instance=instance, partition_key=FACTOR, asset_selection=[dg.AssetKey("gate_verdict")]
+    )
 
     metadata = result.asset_materializations_for_node("gate_verdict")[0].metadata
     # aggressive's failed (EOS, f2) cell counts as a cell without skill.
-    assert metadata["skill"].value == {"none/xgboost": "skill: 15/25 cells", "mild/xgboost": "skill: 15/25 cells",
-                                       "aggressive/xgboost": "skill: 24/25 cells"}
+    assert metadata["skill"].value == {
+        "none/xgboost": "skill: 15/25 cells",
+        "mild/xgboost": "skill: 15/25 cells",
+        "aggressive/xgboost": "skill: 24/25 cells",
+    }
     assert metadata["skill_rule"].value == "f1_lift_over_always_buy > 0.01 and buy_signal_rate ≤ 0.4"

@@ -19,8 +19,13 @@ HELM_VALUES_YAML = DEPLOYMENT_DIR / "helm" / "values.yaml"
 DOCKERFILE = DEPLOYMENT_DIR / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
-PG_ENV = {"DAGSTER_PG_USERNAME": "dagster", "DAGSTER_PG_PASSWORD": "secret", "DAGSTER_PG_HOST": "db.internal",
-          "DAGSTER_PG_DB": "dagster", "DAGSTER_PG_PORT": "5432"}
+PG_ENV = {
+    "DAGSTER_PG_USERNAME": "dagster",
+    "DAGSTER_PG_PASSWORD": "secret",
+    "DAGSTER_PG_HOST": "db.internal",
+    "DAGSTER_PG_DB": "dagster",
+    "DAGSTER_PG_PORT": "5432",
+}
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -60,14 +60,16 @@ def test_dependencies_are_installed_from_pyproject_before_the_source_is_copied(i
 
 
 def test_the_dependency_layer_installs_the_project_dependencies_and_the_k8s_extra(
-    instructions: list[Instruction], tmp_path: Path,
+    instructions: list[Instruction],
+    tmp_path: Path,
 ) -> None:
     run_arguments = instructions[index_of(instructions, "RUN", "tomllib")].arguments
     extraction = re.fullmatch(r'python -c "(.+)" > requirements.txt', run_arguments)
     assert extraction is not None
     shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)
-    requirements = subprocess.run([sys.executable, "-c", extraction.group(1)], cwd=tmp_path, capture_output=True,
-                                  text=True, check=True).stdout.splitlines()
+    requirements = subprocess.run(
+        [sys.executable, "-c", extraction.group(1)], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert requirements == [*project["dependencies"], *project["optional-dependencies"]["k8s"]]
     assert any(requirement.startswith("dagster-k8s") for requirement in requirements)
@@ -94,7 +96,8 @@ def test_the_code_server_serves_the_package_definitions_on_the_exposed_port(inst
 
 
 def test_the_build_context_leaves_out_local_state_but_keeps_what_the_build_copies() -> None:
-    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    }
     assert {".git", ".venv", ".dagster_home", "cvn_assets_tests"} <= ignored
     assert not {"pyproject.toml", "README.md", "cvn_assets"} & ignored

@@ -60,8 +60,9 @@ def chart_validator() -> jsonschema.Draft7Validator:
 
 
 def schema_errors(values: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-            for error in chart_validator().iter_errors(values)]
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in chart_validator().iter_errors(values)
+    ]
 
 
 def camel_to_snake(value: Any) -> Any:
@@ -86,11 +87,20 @@ def test_values_match_the_chart_schema(values: dict[str, Any]) -> None:
     assert schema_errors(values) == []
 
 
-@pytest.mark.parametrize(("path", "typo"), [
-    (["dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "maxConcurrentRuns"], "maxConcurentRuns"),
-    (["runLauncher", "config", "k8sRunLauncher", "jobNamespace"], "namespace"),
-    (["dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "tagConcurrencyLimits", 0, "limit"], "max"),
-])
+@pytest.mark.parametrize(
+    ("path", "typo"),
+    [
+        (
+            ["dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "maxConcurrentRuns"],
+            "maxConcurentRuns",
+        ),
+        (["runLauncher", "config", "k8sRunLauncher", "jobNamespace"], "namespace"),
+        (
+            ["dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "tagConcurrencyLimits", 0, "limit"],
+            "max",
+        ),
+    ],
+)
 def test_a_misspelt_key_is_rejected(values: dict[str, Any], path: list[str | int], typo: str) -> None:
     broken = copy.deepcopy(values)
     parent: Any = broken
@@ -134,9 +144,17 @@ def test_postgres_settings_match_the_instance_and_cluster_resources(
     assert values["global"]["postgresqlSecretName"] == launcher["postgres_password_secret"]
     assert postgresql["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
     config_map = load_yaml_documents(K8S_RESOURCES_YAML)[0]["data"]
-    assert (postgresql["postgresqlHost"], postgresql["postgresqlUsername"], postgresql["postgresqlDatabase"],
-            str(postgresql["service"]["port"])) == (config_map["DAGSTER_PG_HOST"], config_map["DAGSTER_PG_USERNAME"],
-                                                    config_map["DAGSTER_PG_DB"], config_map["DAGSTER_PG_PORT"])
+    assert (
+        postgresql["postgresqlHost"],
+        postgresql["postgresqlUsername"],
+        postgresql["postgresqlDatabase"],
+        str(postgresql["service"]["port"]),
+    ) == (
+        config_map["DAGSTER_PG_HOST"],
+        config_map["DAGSTER_PG_USERNAME"],
+        config_map["DAGSTER_PG_DB"],
+        config_map["DAGSTER_PG_PORT"],
+    )
     # The chart names the instance ConfigMap after the release: "dagster" gives "dagster-instance".
     assert launcher["instance_config_map"] == "dagster-instance"
 

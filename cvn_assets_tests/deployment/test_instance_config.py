@@ -26,8 +26,10 @@ from cvn_assets_tests.deployment.files import (
     validate_section,
 )
 
-INSTANCE_FILES = [pytest.param(INSTANCE_YAML, id="dagster.yaml"),
-                  pytest.param(K8S_INSTANCE_YAML, id="k8s/dagster.yaml")]
+INSTANCE_FILES = [
+    pytest.param(INSTANCE_YAML, id="dagster.yaml"),
+    pytest.param(K8S_INSTANCE_YAML, id="k8s/dagster.yaml"),
+]
 
 
 @pytest.fixture
@@ -80,8 +82,13 @@ def test_storage_matches_the_postgres_storage_schema(path: Path, pg_env: dict[st
 def test_storage_credentials_come_only_from_the_environment(path: Path) -> None:
     postgres_db = load_yaml(path)["storage"]["postgres"]["postgres_db"]
     from_env = {key: value["env"] for key, value in postgres_db.items() if isinstance(value, dict)}
-    assert from_env == {"username": "DAGSTER_PG_USERNAME", "password": "DAGSTER_PG_PASSWORD",
-                        "hostname": "DAGSTER_PG_HOST", "db_name": "DAGSTER_PG_DB", "port": "DAGSTER_PG_PORT"}
+    assert from_env == {
+        "username": "DAGSTER_PG_USERNAME",
+        "password": "DAGSTER_PG_PASSWORD",
+        "hostname": "DAGSTER_PG_HOST",
+        "db_name": "DAGSTER_PG_DB",
+        "port": "DAGSTER_PG_PORT",
+    }
 
 
 def test_a_missing_environment_variable_is_named(pg_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,13 +97,20 @@ def test_a_missing_environment_variable_is_named(pg_env: dict[str, str], monkeyp
         validate_section(DagsterPostgresStorage.config_type(), load_yaml(INSTANCE_YAML)["storage"]["postgres"])
 
 
-@pytest.mark.parametrize(("section", "path", "key", "typo"), [
-    ("run_launcher", ["config"], "job_namespace", "job_namespce"),
-    ("run_launcher", ["config", "run_k8s_config"], "pod_spec_config", "pod_spec_confg"),
-    ("run_coordinator", ["config", "tag_concurrency_limits", 0], "limit", "limt"),
-])
+@pytest.mark.parametrize(
+    ("section", "path", "key", "typo"),
+    [
+        ("run_launcher", ["config"], "job_namespace", "job_namespce"),
+        ("run_launcher", ["config", "run_k8s_config"], "pod_spec_config", "pod_spec_confg"),
+        ("run_coordinator", ["config", "tag_concurrency_limits", 0], "limit", "limt"),
+    ],
+)
 def test_a_nested_typo_passes_the_instance_check_but_not_its_class_schema(
-    section: str, path: list[str | int], key: str, typo: str, tmp_path: Path,
+    section: str,
+    path: list[str | int],
+    key: str,
+    typo: str,
+    tmp_path: Path,
 ) -> None:
     config = copy.deepcopy(load_yaml(K8S_INSTANCE_YAML))
     parent = config[section]

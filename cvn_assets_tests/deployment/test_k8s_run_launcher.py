@@ -38,8 +38,11 @@ from cvn_assets_tests.deployment.files import (
 
 IMAGE = "registry.example.com/cvn-assets:0.1.0"
 CODE_LOCATION = "cvn-assets"
-PARTITION_TAGS = {"dagster/partition": "BTC|f1.baseline", "dagster/partition/crypto": "BTC",
-                  "dagster/partition/fv": "f1.baseline"}
+PARTITION_TAGS = {
+    "dagster/partition": "BTC|f1.baseline",
+    "dagster/partition/crypto": "BTC",
+    "dagster/partition/fv": "f1.baseline",
+}
 
 
 class RecordingBatchApi:
@@ -54,12 +57,18 @@ class RecordingBatchApi:
 
 
 def write_kubeconfig(path: Path) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "offline",
-        "clusters": [{"name": "offline", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "users": [{"name": "offline", "user": {"token": "not-a-token"}}],
-        "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "offline",
+                "clusters": [{"name": "offline", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "offline", "user": {"token": "not-a-token"}}],
+                "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
+            }
+        )
+    )
     return path
 
 
@@ -95,12 +104,15 @@ def cell_job(defs: dg.Definitions) -> dg.JobDefinition:
 
 @pytest.fixture(scope="module")
 def launch_job(
-    tmp_path_factory: pytest.TempPathFactory, launch_instance: dg.DagsterInstance,
+    tmp_path_factory: pytest.TempPathFactory,
+    launch_instance: dg.DagsterInstance,
 ) -> Callable[[dg.JobDefinition, dict[str, str]], Submitted]:
     """Launches a run of a job with the given tags through the production launcher: (namespace, Job manifest, run)."""
     kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig")
-    config = validate_section(K8sRunLauncher.config_type(),
-                              {**launcher_config(), "load_incluster_config": False, "kubeconfig_file": str(kubeconfig)})
+    config = validate_section(
+        K8sRunLauncher.config_type(),
+        {**launcher_config(), "load_incluster_config": False, "kubeconfig_file": str(kubeconfig)},
+    )
     batch_api = RecordingBatchApi()
     launcher = K8sRunLauncher(**config, k8s_client_batch_api=batch_api)
     launcher.register_instance(launch_instance)
@@ -109,7 +121,9 @@ def launch_job(
 
     def launch_with(job: dg.JobDefinition, tags: dict[str, str]) -> Submitted:
         run = launch_instance.create_run_for_job(
-            job, tags=tags, job_code_origin=repository.get_reconstructable_job(job.name).get_python_origin(),
+            job,
+            tags=tags,
+            job_code_origin=repository.get_reconstructable_job(job.name).get_python_origin(),
             remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(server, "__repository__"), job.name),
         )
         launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
@@ -137,7 +151,8 @@ def container_of(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_job_runs_the_partition_run_in_the_code_location_image(
-    submitted: Submitted, launch_instance: dg.DagsterInstance,
+    submitted: Submitted,
+    launch_instance: dg.DagsterInstance,
 ) -> None:
     namespace, manifest, run = submitted
     assert namespace == launcher_config()["job_namespace"]
@@ -169,10 +184,13 @@ def test_the_job_reaches_postgres_and_the_shared_storage(submitted: Submitted) -
     container, pod = container_of(manifest), manifest["spec"]["template"]["spec"]
     env = {entry["name"]: entry for entry in container["env"]}
     assert env["DAGSTER_PG_PASSWORD"]["valueFrom"] == {
-        "secretKeyRef": {"name": "dagster-postgresql-secret", "key": "postgresql-password"}}
+        "secretKeyRef": {"name": "dagster-postgresql-secret", "key": "postgresql-password"}
+    }
     assert env["DAGSTER_HOME"]["value"] == "/opt/dagster/dagster_home"
-    assert container["envFrom"] == [{"configMapRef": {"name": "cvn-assets-env"}},
-                                    {"secretRef": {"name": "cvn-assets-secrets"}}]
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": "cvn-assets-env"}},
+        {"secretRef": {"name": "cvn-assets-secrets"}},
+    ]
 
     config_map, claim = load_yaml_documents(K8S_RESOURCES_YAML)
     assert config_map["metadata"]["name"] == "cvn-assets-env"
@@ -198,7 +216,10 @@ def test_the_job_is_labelled_and_runs_as_a_non_root_user(submitted: Submitted) -
     assert pod_template["spec"]["restartPolicy"] == "Never"
     assert pod_template["spec"]["securityContext"] == {"fsGroup": 10001}
     assert container_of(manifest)["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False}
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "allowPrivilegeEscalation": False,
+    }
     # A failed pod is not restarted by Kubernetes: run retries start a new run instead.
     assert manifest["spec"]["backoffLimit"] == 0
 
@@ -235,14 +256,18 @@ def test_every_job_of_the_definitions_has_an_expected_run_pod(defs: dg.Definitio
 
 @pytest.mark.parametrize("job_name", sorted(EXPECTED_RUN_PODS))
 def test_a_run_of_each_job_gets_the_pod_its_tags_ask_for(
-    defs: dg.Definitions, launch_job: Callable[[dg.JobDefinition, dict[str, str]], Submitted], job_name: str,
+    defs: dg.Definitions,
+    launch_job: Callable[[dg.JobDefinition, dict[str, str]], Submitted],
+    job_name: str,
 ) -> None:
     cpus, memory_request, memory_limit, max_runtime, heavy = EXPECTED_RUN_PODS[job_name]
     job = defs.resolve_job_def(job_name)
     _, manifest, run = launch_job(job, dict(job.run_tags))
     container = container_of(manifest)
-    assert container["resources"] == {"requests": {"cpu": cpus, "memory": memory_request},
-                                      "limits": {"cpu": cpus, "memory": memory_limit}}
+    assert container["resources"] == {
+        "requests": {"cpu": cpus, "memory": memory_request},
+        "limits": {"cpu": cpus, "memory": memory_limit},
+    }
     env = {entry["name"]: entry.get("value") for entry in container["env"]}
     assert env["CVN_THREADS"] == cpus
     assert run.tags[dg.MAX_RUNTIME_SECONDS_TAG] == str(max_runtime)
@@ -251,24 +276,36 @@ def test_a_run_of_each_job_gets_the_pod_its_tags_ask_for(
 
 
 def test_the_cell_runs_of_a_submitted_sweep_get_the_pods_of_the_cell_job(
-    defs: dg.Definitions, launch_instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    launch_instance: dg.DagsterInstance,
     launch_job: Callable[[dg.JobDefinition, dict[str, str]], Submitted],
 ) -> None:
     """The runs the sweep sensor requests, as the daemon creates them (the job's tags, then the request's),
     through the production launcher: one Job per run of a few cells, sized by the cell job's tags."""
-    config = {"ops": {"run_whole_sweep": {"config": {"cryptos": ["BTC"], "folds": ["f1", "f2"],
-                                                      "configs": ["baseline", "ls_mild"], "gate": False}}}}
+    config = {
+        "ops": {
+            "run_whole_sweep": {
+                "config": {"cryptos": ["BTC"], "folds": ["f1", "f2"], "configs": ["baseline", "ls_mild"], "gate": False}
+            }
+        }
+    }
     marker = defs.resolve_job_def("sweep_job").execute_in_process(run_config=config, instance=launch_instance)
     sensor = defs.get_repository_def().get_sensor_def("sweep_sensor")
     cursor, cell_requests = None, []
     for _ in range(2):  # the data run's request, then (its run done) the cell runs'
-        result = sensor(dg.build_sensor_context(instance=launch_instance, cursor=cursor,
-                                                repository_def=defs.get_repository_def()))
+        result = sensor(
+            dg.build_sensor_context(instance=launch_instance, cursor=cursor, repository_def=defs.get_repository_def())
+        )
         cursor, requests = result.cursor, list(result.run_requests or [])
         for request in requests:
             if request.job_name == "crypto_data_job":
-                assert defs.resolve_job_def(request.job_name).execute_in_process(
-                    partition_key=request.partition_key, instance=launch_instance, tags=request.tags).success
+                assert (
+                    defs.resolve_job_def(request.job_name)
+                    .execute_in_process(
+                        partition_key=request.partition_key, instance=launch_instance, tags=request.tags
+                    )
+                    .success
+                )
         cell_requests = [request for request in requests if request.job_name == CELL_JOB]
     assert len(cell_requests) == 2  # one run per configuration, over its two neighbouring folds
     cell_job = defs.resolve_job_def(CELL_JOB)

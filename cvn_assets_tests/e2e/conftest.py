@@ -123,13 +123,22 @@ def seed_instance(defs: dg.Definitions, instance_dir: Path, ui_cell: tuple[str, 
         for crypto in catalogue.universe:
             folds = [f for f in fold_ids(catalogue.pipeline.folds) if (crypto, f) != (ui_crypto, ui_fold)]
             if folds:
-                failures |= run_sweep(defs, instance, cryptos=[crypto], folds=folds, configs=[ui_config], gate=False,
-                                      log=_quiet).failures
+                failures |= run_sweep(
+                    defs, instance, cryptos=[crypto], folds=folds, configs=[ui_config], gate=False, log=_quiet
+                ).failures
         cell_job = defs.resolve_job_def(CELL_JOB)
-        upstream = [spec.key for spec in defs.resolve_all_asset_specs()
-                    if spec.partitions_def == cell_job.partitions_def and spec.key != FOLD_METRICS]
-        partial = cell_job.execute_in_process(partition_key=str(cell_key(*ui_cell)), instance=instance,
-                                              asset_selection=upstream, run_config=QUIET_CONSOLE, raise_on_error=False)
+        upstream = [
+            spec.key
+            for spec in defs.resolve_all_asset_specs()
+            if spec.partitions_def == cell_job.partitions_def and spec.key != FOLD_METRICS
+        ]
+        partial = cell_job.execute_in_process(
+            partition_key=str(cell_key(*ui_cell)),
+            instance=instance,
+            asset_selection=upstream,
+            run_config=QUIET_CONSOLE,
+            raise_on_error=False,
+        )
         assert partial.success, f"seeding the upstream of {cell_key(*ui_cell)} failed"
     assert not failures, f"seeding failed: {failures}"
 
@@ -154,11 +163,19 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory, small_data_dir: Path) -> 
     seed_instance(defs, instance_dir, ui_cell)
 
     artifacts = artifacts_dir()
-    server = DagsterDev.start(MODULE, stack_environment(root, small_data_dir), cwd=root,
-                              log_path=artifacts / "dagster-dev.log")
+    server = DagsterDev.start(
+        MODULE, stack_environment(root, small_data_dir), cwd=root, log_path=artifacts / "dagster-dev.log"
+    )
     try:
         location = server.wait_until_loaded(SERVER_START_TIMEOUT_S)
-        yield UiStack(server=server, location=location, defs=defs, settings=settings, instance_dir=instance_dir,
-                      ui_cell=str(cell_key(*ui_cell)), artifacts=artifacts)
+        yield UiStack(
+            server=server,
+            location=location,
+            defs=defs,
+            settings=settings,
+            instance_dir=instance_dir,
+            ui_cell=str(cell_key(*ui_cell)),
+            artifacts=artifacts,
+        )
     finally:
         server.stop()

@@ -62,8 +62,13 @@ class DagsterDev:
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [str(DAGSTER), "dev", "-h", HOST, "-p", str(port), "-m", module],
-                env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_default_interrupts,
+                env=dict(env),
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_default_interrupts,
             )
         return cls(process=process, port=port, log_path=log_path)
 
@@ -72,8 +77,9 @@ class DagsterDev:
         return f"http://{HOST}:{self.port}"
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": dict(variables or {})},
-                                 timeout=120)
+        response = requests.post(
+            f"{self.url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=120
+        )
         response.raise_for_status()
         body = response.json()
         if body.get("errors"):
@@ -91,8 +97,9 @@ class DagsterDev:
                 if name:
                     return name
             time.sleep(POLL_SECONDS)
-        raise TimeoutError(f"dagster dev on {self.url} did not load its code location in {timeout_s:.0f}s:\n"
-                           f"{self.log_tail()}")
+        raise TimeoutError(
+            f"dagster dev on {self.url} did not load its code location in {timeout_s:.0f}s:\n{self.log_tail()}"
+        )
 
     def _loaded_location(self) -> str | None:
         response = requests.post(f"{self.url}/graphql", json={"query": WORKSPACE_QUERY}, timeout=30)
@@ -119,8 +126,9 @@ class DagsterDev:
             if backfill["status"] not in BACKFILL_UNFINISHED:
                 return backfill
             if time.monotonic() > deadline:
-                raise TimeoutError(f"backfill {backfill_id} still {backfill['status']} after {timeout_s:.0f}s:\n"
-                                   f"{self.log_tail()}")
+                raise TimeoutError(
+                    f"backfill {backfill_id} still {backfill['status']} after {timeout_s:.0f}s:\n{self.log_tail()}"
+                )
             time.sleep(POLL_SECONDS)
 
     def log_tail(self, lines: int = 40) -> str:

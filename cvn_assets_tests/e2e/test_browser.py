@@ -17,8 +17,15 @@ from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets_tests.e2e.conftest import GATE_FACTOR, UiStack
 
 CHROMIUM = Path("/usr/bin/chromium")
-HEADLESS_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+HEADLESS_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 UI_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_MS = 600_000
 RUN_FINISHED = re.compile(r"^run_(success|failed|canceled)$")
@@ -45,8 +52,12 @@ def page(tmp_path: Path) -> Iterator[Page]:
         pytest.fail(f"{CHROMIUM} is missing: install it with `make browser` (scripts/ensure-chromium.sh)")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), args=HEADLESS_FLAGS, headless=True,
-            viewport={"width": 1600, "height": 1000})
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            args=HEADLESS_FLAGS,
+            headless=True,
+            viewport={"width": 1600, "height": 1000},
+        )
         context.set_default_timeout(UI_TIMEOUT_MS)
         try:
             yield context.pages[0] if context.pages else context.new_page()
@@ -82,8 +93,9 @@ def follow_launched_run(page: Page, base_url: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_materialize_a_cell_from_the_ui_then_read_the_gate_verdict(ui_stack: UiStack, page: Page,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_materialize_a_cell_from_the_ui_then_read_the_gate_verdict(
+    ui_stack: UiStack, page: Page, capsys: pytest.CaptureFixture[str]
+) -> None:
     with capsys.disabled():
         print(f"\nweb UI screenshots: {ui_stack.artifacts}")
     shots = Screenshots(ui_stack.artifacts)

@@ -46,8 +46,11 @@ def cell_job_assets(stack: UiStack) -> list[dict]:
     """The asset keys of the cell job, as the web UI lists them."""
     repositories = stack.server.graphql(REPOSITORIES_QUERY)["repositoriesOrError"]["nodes"]
     repository = next(r for r in repositories if r["location"]["name"] == stack.location)
-    selector = {"repositoryLocationName": stack.location, "repositoryName": repository["name"],
-                "pipelineName": CELL_JOB}
+    selector = {
+        "repositoryLocationName": stack.location,
+        "repositoryName": repository["name"],
+        "pipelineName": CELL_JOB,
+    }
     return [node["assetKey"] for node in stack.server.graphql(JOB_ASSETS_QUERY, {"job": selector})["assetNodes"]]
 
 
@@ -58,15 +61,23 @@ def test_one_cell_and_one_variant_backfill_launched_over_graphql_write_their_res
     client = DagsterGraphQLClient(HOST, port_number=ui_stack.server.port, timeout=120)
     cryptos, folds = list(ui_stack.catalogue.universe), ui_stack.folds
     cell = cell_key(cryptos[0], folds[0], CELL_CONFIG)
-    run_id = client.submit_job_execution(CELL_JOB, repository_location_name=ui_stack.location,
-                                         tags={"dagster/partition": str(cell)})
+    run_id = client.submit_job_execution(
+        CELL_JOB, repository_location_name=ui_stack.location, tags={"dagster/partition": str(cell)}
+    )
 
     assets = cell_job_assets(ui_stack)
     assert {"path": ["fold_metrics"]} in assets
     backfill_cells = {str(cell_key(c, f, BACKFILL_CONFIG)) for c in cryptos for f in folds}
-    launched = ui_stack.server.graphql(LAUNCH_BACKFILL, {"params": {
-        "assetSelection": assets, "partitionNames": sorted(backfill_cells), "title": f"{BACKFILL_CONFIG} everywhere",
-    }})["launchPartitionBackfill"]
+    launched = ui_stack.server.graphql(
+        LAUNCH_BACKFILL,
+        {
+            "params": {
+                "assetSelection": assets,
+                "partitionNames": sorted(backfill_cells),
+                "title": f"{BACKFILL_CONFIG} everywhere",
+            }
+        },
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
 
     assert wait_for_run(client, run_id, RUN_TIMEOUT_S) == DagsterRunStatus.SUCCESS, ui_stack.server.log_tail()
@@ -79,8 +90,9 @@ def test_one_cell_and_one_variant_backfill_launched_over_graphql_write_their_res
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
 
     results = ui_stack.results()
-    cell_rows = results[(results["crypto"] == cryptos[0]) & (results["fold"] == folds[0])
-                        & (results["config_id"] == CELL_CONFIG)]
+    cell_rows = results[
+        (results["crypto"] == cryptos[0]) & (results["fold"] == folds[0]) & (results["config_id"] == CELL_CONFIG)
+    ]
     assert len(cell_rows) == len(ui_stack.catalogue.models)
     assert set(cell_rows["run_id"]) == {run_id}
     assert set(zip(cell_rows["factor"], cell_rows["variant"], strict=True)) == {("cleanlab", "filter")}
@@ -104,5 +116,5 @@ def cells_of_runs(ui_stack: UiStack, runs: list[dict]) -> dict[str, str]:
             out[tags["dagster/partition"]] = run["id"]
             continue
         start, end = order.index(tags[RANGE_START_TAG]), order.index(tags[RANGE_END_TAG])
-        out.update({key: run["id"] for key in order[start:end + 1]})
+        out.update({key: run["id"] for key in order[start : end + 1]})
     return out

@@ -57,8 +57,12 @@ def test_a_shared_value_is_loaded_once_by_a_worker_and_its_file_goes_with_the_ru
         with task_pool(True, 1) as pool:
             shared = pool.share(numbers)
             folder = Path(shared.path).parent
-            results = [f.value for f in run_tasks(
-                ["sum"], [1, 2, 3], lambda key, cell, inputs: partial(identity_in, shared, cell), pool.executor)]
+            results = [
+                f.value
+                for f in run_tasks(
+                    ["sum"], [1, 2, 3], lambda key, cell, inputs: partial(identity_in, shared, cell), pool.executor
+                )
+            ]
         assert {identity for identity, _, _ in results} and len({identity for identity, _, _ in results}) == 1
         assert {pid for _, pid, _ in results} != {os.getpid()}
         assert sorted(total for _, _, total in results) == [sum(numbers) + c for c in (1, 2, 3)]
@@ -75,8 +79,12 @@ def test_a_small_run_computes_on_one_thread_of_this_process_with_the_values_them
     numbers = [1, 2]
     with task_pool(False, 4) as pool:
         assert pool.share(numbers) is numbers
-        results = [f.value for f in run_tasks(
-            ["sum"], list(range(8)), lambda key, cell, inputs: partial(thread_and_pid, numbers), pool.executor)]
+        results = [
+            f.value
+            for f in run_tasks(
+                ["sum"], list(range(8)), lambda key, cell, inputs: partial(thread_and_pid, numbers), pool.executor
+            )
+        ]
     threads = {thread for thread, _, _ in results}
     assert len(threads) == 1 and threads != {threading.get_ident()}  # one compute thread, whatever the workers
     assert {(pid, value) for _, pid, value in results} == {(os.getpid(), id(numbers))}
@@ -116,8 +124,13 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     """)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     # Not piped: a worker left alive would hold the pipes open, and the run would wait for it.
-    done = subprocess.run([sys.executable, "-c", script], env=environment, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+    )
     assert done.returncode == 9
     worker = int(pids.read_text())
     deadline = time.monotonic() + ORPHAN_SECONDS
@@ -141,7 +154,8 @@ def _alive(pid: int) -> bool:
 def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path: Path) -> None:
     runs = tmp_path / "runs.txt"
     script = tmp_path / "unguarded.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os
         from cvn_assets.execution import close_pools, worker_pool
 
@@ -149,7 +163,8 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path:
             log.write("script ran\\n")
         assert worker_pool(2).submit(os.getpid).result() != os.getpid()
         close_pools()
-    """))
+    """)
+    )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, str(script)], env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -78,8 +78,11 @@ def manager() -> Iterator[SyncManager]:
 
 def test_values_in_worker_processes_equal_the_serial_computation(processes: ProcessPoolExecutor) -> None:
     finished = list(run_tasks(["a", "b", "c"], CELLS, task, processes, deps=DEPS))
-    expected = {("a", c): 10 * c for c in CELLS} | {("b", c): 10 * c + 1 for c in CELLS} | {
-        ("c", c): (10 * c, 10 * c + 1) for c in CELLS}
+    expected = (
+        {("a", c): 10 * c for c in CELLS}
+        | {("b", c): 10 * c + 1 for c in CELLS}
+        | {("c", c): (10 * c, 10 * c + 1) for c in CELLS}
+    )
     assert {(f.key, f.cell): f.value for f in finished} == expected
     assert len(finished) == len(expected)
     # a cell's upstream value is handed back before its downstream ones
@@ -104,8 +107,9 @@ def test_two_tasks_run_at_once_in_two_workers(processes: ProcessPoolExecutor, ma
     assert [f.value for f in finished] == [True, True]
 
 
-def test_values_are_handed_back_as_they_complete_not_as_submitted(processes: ProcessPoolExecutor,
-                                                                  manager: SyncManager) -> None:
+def test_values_are_handed_back_as_they_complete_not_as_submitted(
+    processes: ProcessPoolExecutor, manager: SyncManager
+) -> None:
     slow_may_end = manager.Event()
 
     def slow_first(key: str, cell: str, inputs: dict[str, Any]) -> partial[str]:

@@ -85,8 +85,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     """Say how the server was interrupted in the restart tests: a real restart or terminated connections."""
     server = config.stash.get(SERVER_KEY, None)
     if server is not None and server.throwaway is not None:
-        terminalreporter.write_line(f"PostgreSQL: no server answered, so the tests ran against a throwaway one "
-                                    f"({server.throwaway.bin_dir}, port {server.throwaway.port})")
+        terminalreporter.write_line(
+            f"PostgreSQL: no server answered, so the tests ran against a throwaway one "
+            f"({server.throwaway.bin_dir}, port {server.throwaway.port})"
+        )
     if server is not None and server.interruptions:
         counts = {method: server.interruptions.count(method) for method in sorted(set(server.interruptions))}
         used = ", ".join(f"{method} x{count}" for method, count in counts.items())

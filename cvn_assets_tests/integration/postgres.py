@@ -57,8 +57,9 @@ def unavailable(reason: str, env: Mapping[str, str]) -> NoReturn:
 
 def try_admin(admin_url: str) -> tuple[sa.Engine | None, str]:
     """An AUTOCOMMIT engine on the server's administration database, or None and why it did not answer."""
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                              connect_args={"connect_timeout": 5})
+    engine = sa.create_engine(
+        admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5}
+    )
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
@@ -81,8 +82,9 @@ def server_bin_dir() -> Path | None:
     on_path = [shutil.which(name) for name in ("initdb", "pg_ctl")]
     if all(on_path):
         return Path(os.path.realpath(str(on_path[0]))).parent
-    installed = [Path(d) for d in glob.glob(BIN_DIR_PATTERN)
-                 if (Path(d) / "initdb").exists() and (Path(d) / "pg_ctl").exists()]
+    installed = [
+        Path(d) for d in glob.glob(BIN_DIR_PATTERN) if (Path(d) / "initdb").exists() and (Path(d) / "pg_ctl").exists()
+    ]
     installed.sort(key=lambda d: [int(part) if part.isdigit() else -1 for part in d.parent.name.split(".")])
     return installed[-1] if installed else None
 
@@ -109,8 +111,9 @@ class ThrowawayServer:
         """initdb, then start the server and wait until it accepts connections."""
         if os.geteuid() == 0:
             shutil.chown(self.root, SERVER_OS_USER, SERVER_OS_USER)
-        self._run("initdb", "-D", str(self.root / "data"), "-U", "postgres", "--auth=trust", "--no-sync",
-                  "--encoding=UTF8")
+        self._run(
+            "initdb", "-D", str(self.root / "data"), "-U", "postgres", "--auth=trust", "--no-sync", "--encoding=UTF8"
+        )
         self._pg_ctl("start")
 
     def restart(self) -> None:
@@ -124,8 +127,20 @@ class ThrowawayServer:
 
     def _pg_ctl(self, action: str, *extra: str) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", action, *extra, "-D", str(self.root / "data"), "-l", str(self.root / "server.log"),
-                  "-w", "-t", str(SERVER_TIMEOUT_SECONDS), "-o", options)
+        self._run(
+            "pg_ctl",
+            action,
+            *extra,
+            "-D",
+            str(self.root / "data"),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            str(SERVER_TIMEOUT_SECONDS),
+            "-o",
+            options,
+        )
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(self.bin_dir / program), *args]
@@ -182,9 +197,13 @@ class PostgresServer:
     def terminate_backends(self, databases: list[str]) -> int:
         """Terminate every connection to `databases` (waiting for each to end); how many there were."""
         with self.admin.connect() as connection:
-            ended = connection.execute(sa.text(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                "WHERE datname = ANY(:names) AND pid <> pg_backend_pid()"), {"names": databases}).all()
+            ended = connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                    "WHERE datname = ANY(:names) AND pid <> pg_backend_pid()"
+                ),
+                {"names": databases},
+            ).all()
         return len(ended)
 
     def interruption_method(self) -> str:
@@ -204,8 +223,12 @@ class PostgresServer:
         if method == RESTART and self.throwaway is not None:
             self.throwaway.restart()
         elif method == RESTART and cluster is not None:
-            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"], check=True,
-                           capture_output=True, timeout=180)
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"],
+                check=True,
+                capture_output=True,
+                timeout=180,
+            )
         else:
             self.terminate_backends(databases)
         self.wait_until_accepting()
@@ -247,8 +270,13 @@ def write_postgres_instance_home(home: Path, database_url: str) -> Path:
     """A DAGSTER_HOME whose dagster.yaml puts run, event-log and schedule storage in `database_url`."""
     url = sa.engine.make_url(database_url)
     home.mkdir(parents=True, exist_ok=True)
-    postgres_db = {"username": url.username, "hostname": url.host, "port": url.port or 5432,
-                   "db_name": url.database, "scheme": "postgresql+psycopg2"}
+    postgres_db = {
+        "username": url.username,
+        "hostname": url.host,
+        "port": url.port or 5432,
+        "db_name": url.database,
+        "scheme": "postgresql+psycopg2",
+    }
     if url.password:
         postgres_db["password"] = url.password
     config = {"storage": {"postgres": {"postgres_db": postgres_db}}, "telemetry": {"enabled": False}}

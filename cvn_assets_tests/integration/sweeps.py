@@ -29,16 +29,18 @@ def catalogue_of(factor: str, variants: tuple[str, ...], alert_on_any_drop: bool
     return document
 
 
-def postgres_settings(root: Path, data_dir: Path, database_url: str, catalogue: dict, sweep_id: str | None = None,
-                      n_threads: int = 2) -> Settings:
+def postgres_settings(
+    root: Path, data_dir: Path, database_url: str, catalogue: dict, sweep_id: str | None = None, n_threads: int = 2
+) -> Settings:
     """Settings of a small sweep whose results and alerts tables are in `database_url`."""
     root.mkdir(parents=True, exist_ok=True)
     settings = make_settings(root, data_dir, catalogue=catalogue, sweep_id=sweep_id)
     return dataclasses.replace(settings, results_url=database_url, alerts_url=database_url, n_threads=n_threads)
 
 
-def sweep_in_child_process(home: str, settings: Settings, folds: list[str], configs: list[str], start: Barrier,
-                           outcome: Queue) -> None:
+def sweep_in_child_process(
+    home: str, settings: Settings, folds: list[str], configs: list[str], start: Barrier, outcome: Queue
+) -> None:
     """Target of a spawned process: wait for the other sweeps, run this one, report (ok, failures, runs).
 
     A worker that breaks still reports, and releases the others from the barrier, so none waits forever.
@@ -47,8 +49,9 @@ def sweep_in_child_process(home: str, settings: Settings, folds: list[str], conf
         defs = build_defs(settings)
         with postgres_instance(Path(home)) as instance:
             start.wait(timeout=300)
-            report = run_sweep(defs, instance, cryptos=[CRYPTO], folds=folds, configs=configs, gate=False,
-                               log=lambda _: None)
+            report = run_sweep(
+                defs, instance, cryptos=[CRYPTO], folds=folds, configs=configs, gate=False, log=lambda _: None
+            )
     except BaseException as exc:
         start.abort()
         outcome.put((False, {"worker": f"{type(exc).__name__}: {exc}"}, 0))

@@ -19,9 +19,17 @@ T0 = datetime(2026, 4, 28, 12, 0, tzinfo=UTC)
 
 
 def _alert(key: str, kind: str = "cleanlab_drop_rate", at: datetime = T0, observed: float | None = 0.051) -> Alert:
-    return Alert(kind=kind, severity="warn", subject="cleanlab_mask BTC|f1.cl_filter", message="drop rate above 4.5 %",
-                 observed=observed, threshold=0.045, dedup_key=key, details={"drop_pct": observed, "API_KEY": "k"},
-                 created_at=at)
+    return Alert(
+        kind=kind,
+        severity="warn",
+        subject="cleanlab_mask BTC|f1.cl_filter",
+        message="drop rate above 4.5 %",
+        observed=observed,
+        threshold=0.045,
+        dedup_key=key,
+        details={"drop_pct": observed, "API_KEY": "k"},
+        created_at=at,
+    )
 
 
 def test_alerts_are_stored_once_and_queried_in_utc(fresh_postgres_url: str) -> None:
@@ -39,8 +47,13 @@ def test_alerts_are_stored_once_and_queried_in_utc(fresh_postgres_url: str) -> N
     assert store.query(kind="training_failed")["dedup_key"].tolist() == ["b"]
     assert table.set_index("dedup_key").loc["a", "details"] == {"drop_pct": 0.051, "API_KEY": "***"}
     with store.engine.connect() as connection:
-        nulls = connection.execute(sa.text(f"SELECT dedup_key FROM {ALERTS_TABLE} WHERE observed IS NULL "
-                                           "ORDER BY dedup_key")).scalars().all()
+        nulls = (
+            connection.execute(
+                sa.text(f"SELECT dedup_key FROM {ALERTS_TABLE} WHERE observed IS NULL ORDER BY dedup_key")
+            )
+            .scalars()
+            .all()
+        )
     assert nulls == ["b", "c"]
 
 

@@ -22,8 +22,14 @@ def test_a_missing_server_fails_the_tests_under_ci(ci: str) -> None:
         connect_admin(_unreachable_url(), {"CI": ci})
 
 
-@pytest.mark.parametrize("env", [pytest.param({}, id="no-CI"), pytest.param({"CI": ""}, id="empty-CI"),
-                                 pytest.param({"CI": "false"}, id="CI-false")])
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param({}, id="no-CI"),
+        pytest.param({"CI": ""}, id="empty-CI"),
+        pytest.param({"CI": "false"}, id="CI-false"),
+    ],
+)
 def test_a_missing_server_skips_the_tests_with_the_reason(env: dict[str, str]) -> None:
     with pytest.raises(pytest.skip.Exception, match=r"no PostgreSQL reachable at postgresql\+psycopg2://postgres@"):
         connect_admin(_unreachable_url(), env)

@@ -60,20 +60,33 @@ def _cell_rows(sweep: str, cryptos: int) -> pd.DataFrame:
     rows = []
     for index in range(cryptos):
         row = {c: np.nan for c in RESULT_COLUMNS}
-        row.update(sweep_id=sweep, crypto=f"C{index}", fold="f1", factor="label_smoothing", variant="mild",
-                   model="xgboost", config_id="ls_mild", status="ok", f1_buy=0.3 + index / 100, n_trades=index)
+        row.update(
+            sweep_id=sweep,
+            crypto=f"C{index}",
+            fold="f1",
+            factor="label_smoothing",
+            variant="mild",
+            model="xgboost",
+            config_id="ls_mild",
+            status="ok",
+            f1_buy=0.3 + index / 100,
+            n_trades=index,
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def test_a_write_cut_off_midway_leaves_no_row_and_fails_with_the_cause(
-        fresh_postgres_url: str, postgres_server: PostgresServer) -> None:
+    fresh_postgres_url: str, postgres_server: PostgresServer
+) -> None:
     store = ResultsStore(fresh_postgres_url, retries=0)
     interruptions = len(postgres_server.interruptions)
     interrupt = _interrupter(postgres_server, fresh_postgres_url)
 
-    with interrupt_after_results_inserts(interrupt, times=1) as statements, \
-            pytest.raises(DataSourceError, match=r"cannot write the 6 rows of sweep cut .* after 1 attempt") as error:
+    with (
+        interrupt_after_results_inserts(interrupt, times=1) as statements,
+        pytest.raises(DataSourceError, match=r"cannot write the 6 rows of sweep cut .* after 1 attempt") as error,
+    ):
         store.upsert(_cell_rows("cut", 6))
 
     assert len(postgres_server.interruptions) == interruptions + 1
@@ -88,25 +101,32 @@ def test_a_write_cut_off_midway_leaves_no_row_and_fails_with_the_cause(
 
 @pytest.mark.slow
 def test_a_cell_run_cut_off_while_writing_its_results_retries_and_writes_them_once(
-        tmp_path: Path, small_data_dir: Path, fresh_postgres_url: str, postgres_server: PostgresServer,
-        postgres_dagster_instance: dg.DagsterInstance) -> None:
+    tmp_path: Path,
+    small_data_dir: Path,
+    fresh_postgres_url: str,
+    postgres_server: PostgresServer,
+    postgres_dagster_instance: dg.DagsterInstance,
+) -> None:
     instance = postgres_dagster_instance
-    settings = postgres_settings(tmp_path / "sweep", small_data_dir, fresh_postgres_url,
-                                 catalogue_of("label_smoothing", ("none", "mild")))
+    settings = postgres_settings(
+        tmp_path / "sweep", small_data_dir, fresh_postgres_url, catalogue_of("label_smoothing", ("none", "mild"))
+    )
     defs = build_defs(settings)
     interruptions = len(postgres_server.interruptions)
     interrupt = _interrupter(postgres_server, fresh_postgres_url)
 
     with interrupt_after_results_inserts(interrupt, times=1) as statements:
-        report = run_sweep(defs, instance, cryptos=[CRYPTO], folds=["f1"], configs=["ls_mild"], gate=False,
-                           log=lambda _: None)
+        report = run_sweep(
+            defs, instance, cryptos=[CRYPTO], folds=["f1"], configs=["ls_mild"], gate=False, log=lambda _: None
+        )
 
     assert len(postgres_server.interruptions) == interruptions + 1
     assert len(statements) == 2  # cut off once, then written by the retry
     assert report.ok, report.failures
     stored = ResultsStore(fresh_postgres_url).read("test_sweep")
     assert stored[["crypto", "fold", "factor", "variant", "model"]].values.tolist() == [
-        [CRYPTO, "f1", "label_smoothing", "mild", "xgboost"]]
+        [CRYPTO, "f1", "label_smoothing", "mild", "xgboost"]
+    ]
     assert stored["f1_buy"].notna().all()
     cell_runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": f"{CRYPTO}|f1.ls_mild"}))
     assert [run.status for run in cell_runs] == [dg.DagsterRunStatus.SUCCESS]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 from pathlib import Path
 
@@ -40,8 +39,8 @@ def _query(url: str, sql: str, **params: object) -> list[tuple]:
 
 
 def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_postgres(
-        tmp_path: Path, small_data_dir: Path, fresh_postgres_url: str,
-        postgres_dagster_instance: dg.DagsterInstance) -> None:
+    tmp_path: Path, small_data_dir: Path, fresh_postgres_url: str, postgres_dagster_instance: dg.DagsterInstance
+) -> None:
     instance = postgres_dagster_instance
     assert isinstance(instance.run_storage, PostgresRunStorage)
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
@@ -55,13 +54,16 @@ def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_pos
     assert report.runs == 1 + 2 + 1
     cells = {f"{CRYPTO}|{fold}.{config}" for fold in FOLDS for config in ("baseline", "cl_filter")}
     assert instance.get_materialized_partitions(dg.AssetKey("fold_metrics")) == cells
-    assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [
-        ("SUCCESS", report.runs)]
+    assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [("SUCCESS", report.runs)]
 
-    rows = _query(fresh_postgres_url, f"SELECT crypto, fold, factor, variant, model, status FROM {RESULTS_TABLE} "
-                                      "WHERE sweep_id = 'test_sweep' AND f1_buy IS NOT NULL ORDER BY fold, variant")
-    assert rows == [(CRYPTO, fold, "cleanlab", variant, "xgboost", "ok") for fold in FOLDS
-                    for variant in ("filter", "off")]
+    rows = _query(
+        fresh_postgres_url,
+        f"SELECT crypto, fold, factor, variant, model, status FROM {RESULTS_TABLE} "
+        "WHERE sweep_id = 'test_sweep' AND f1_buy IS NOT NULL ORDER BY fold, variant",
+    )
+    assert rows == [
+        (CRYPTO, fold, "cleanlab", variant, "xgboost", "ok") for fold in FOLDS for variant in ("filter", "off")
+    ]
 
     table = report.verdicts["cleanlab"]
     assert table["variant"].tolist() == ["filter"]
@@ -70,8 +72,9 @@ def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_pos
     catalogue = defs.resources["sweep"].catalogue
     rows_in_postgres = ResultsStore(fresh_postgres_url).read("test_sweep")
     from_postgres = verdict_table(evaluate_single_factor(catalogue, rows_in_postgres, "cleanlab"))
-    assert table[["variant", "verdict", "n_pairs"]].to_dict("records") == \
-        from_postgres[["variant", "verdict", "n_pairs"]].to_dict("records")
+    assert table[["variant", "verdict", "n_pairs"]].to_dict("records") == from_postgres[
+        ["variant", "verdict", "n_pairs"]
+    ].to_dict("records")
     assert table["mean_delta_f1_buy"].tolist() == pytest.approx(from_postgres["mean_delta_f1_buy"].tolist())
 
     # Every drop rate is above a 0 % threshold, so each filtered cell raises both drop-rate alerts, once;
@@ -86,8 +89,9 @@ def test_small_sweep_on_a_postgres_instance_keeps_runs_results_and_alerts_in_pos
     assert _query(fresh_postgres_url, f"SELECT count(*) FROM {RESULTS_TABLE}") == [(2 * len(FOLDS),)]
 
 
-def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Path, small_data_dir: Path,
-                                                                   fresh_postgres_url: str) -> None:
+def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(
+    tmp_path: Path, small_data_dir: Path, fresh_postgres_url: str
+) -> None:
     """The same sweep twice at once, in two processes sharing the instance and the results table."""
     home = write_postgres_instance_home(tmp_path / "dagster_home", fresh_postgres_url)
     # The deployment's storage exists before its runs start (Dagster creates its tables on first use).
@@ -97,10 +101,27 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Pat
     folds, configs = ["f1"], ["baseline", "ls_mild"]
     context = multiprocessing.get_context("spawn")
     start, outcome = context.Barrier(2), context.Queue()
-    workers = [context.Process(target=sweep_in_child_process, args=(
-        str(home), postgres_settings(tmp_path / f"worker{index}", small_data_dir, fresh_postgres_url, catalogue,
-                                     sweep_id="twin", n_threads=1), folds, configs, start, outcome))
-               for index in range(2)]
+    workers = [
+        context.Process(
+            target=sweep_in_child_process,
+            args=(
+                str(home),
+                postgres_settings(
+                    tmp_path / f"worker{index}",
+                    small_data_dir,
+                    fresh_postgres_url,
+                    catalogue,
+                    sweep_id="twin",
+                    n_threads=1,
+                ),
+                folds,
+                configs,
+                start,
+                outcome,
+            ),
+        )
+        for index in range(2)
+    ]
     for worker in workers:
         worker.start()
     reports = [outcome.get(timeout=CHILD_TIMEOUT_SECONDS) for _ in workers]
@@ -112,16 +133,21 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(tmp_path: Pat
         assert ok, failures
     # Each run once: a sweep leaves to the other the runs in flight or claimed, and skips what it finished.
     assert sum(runs for _, _, runs in reports) == 1 + len(folds) * len(configs)
-    rows = _query(fresh_postgres_url, f"SELECT fold, factor, variant, model, count(*) FROM {RESULTS_TABLE} "
-                                      "WHERE sweep_id = 'twin' AND status = 'ok' GROUP BY fold, factor, variant, model "
-                                      "ORDER BY fold, variant")
+    rows = _query(
+        fresh_postgres_url,
+        f"SELECT fold, factor, variant, model, count(*) FROM {RESULTS_TABLE} "
+        "WHERE sweep_id = 'twin' AND status = 'ok' GROUP BY fold, factor, variant, model "
+        "ORDER BY fold, variant",
+    )
     assert rows == [(fold, "label_smoothing", variant, "xgboost", 1) for fold in folds for variant in ("mild", "none")]
     assert _query(fresh_postgres_url, "SELECT status, count(*) FROM runs GROUP BY status") == [
-        ("SUCCESS", 1 + len(folds) * len(configs))]
+        ("SUCCESS", 1 + len(folds) * len(configs))
+    ]
 
 
 def test_a_run_over_more_cells_than_an_index_row_holds_keeps_every_fingerprint(
-        postgres_dagster_instance: dg.DagsterInstance) -> None:
+    postgres_dagster_instance: dg.DagsterInstance,
+) -> None:
     # PostgreSQL refuses a run tag longer than an index row: the whole grid's fingerprints do not fit in one.
     expected, recorded = fingerprints_through_a_range_run(postgres_dagster_instance)
     assert recorded == expected

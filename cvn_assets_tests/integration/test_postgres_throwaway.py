@@ -13,18 +13,28 @@ from cvn_assets_tests.integration.postgres import ThrowawayServer, server_bin_di
 REASON = "no PostgreSQL reachable at postgresql+psycopg2://postgres@127.0.0.1:1/postgres"
 
 
-@pytest.mark.parametrize(("env", "outcome"), [pytest.param({"CI": "true"}, pytest.fail.Exception, id="CI-fails"),
-                                              pytest.param({}, pytest.skip.Exception, id="no-CI-skips")])
+@pytest.mark.parametrize(
+    ("env", "outcome"),
+    [
+        pytest.param({"CI": "true"}, pytest.fail.Exception, id="CI-fails"),
+        pytest.param({}, pytest.skip.Exception, id="no-CI-skips"),
+    ],
+)
 def test_without_server_binaries_the_tests_cannot_run_and_say_why(
-        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], outcome: type[BaseException]) -> None:
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], outcome: type[BaseException]
+) -> None:
     monkeypatch.setattr(postgres, "server_bin_dir", lambda: None)
     with pytest.raises(outcome, match=r"1/postgres, and no initdb/pg_ctl on PATH or under /usr/lib/postgresql"):
         start_throwaway_server(REASON, env)
 
 
-@pytest.mark.parametrize(("env", "outcome"), [
-    pytest.param({"CI": "1", "CVN_TEST_POSTGRES_START": "never"}, pytest.fail.Exception, id="CI-fails"),
-    pytest.param({"CVN_TEST_POSTGRES_START": "never"}, pytest.skip.Exception, id="no-CI-skips")])
+@pytest.mark.parametrize(
+    ("env", "outcome"),
+    [
+        pytest.param({"CI": "1", "CVN_TEST_POSTGRES_START": "never"}, pytest.fail.Exception, id="CI-fails"),
+        pytest.param({"CVN_TEST_POSTGRES_START": "never"}, pytest.skip.Exception, id="no-CI-skips"),
+    ],
+)
 def test_starting_a_server_can_be_turned_off(env: dict[str, str], outcome: type[BaseException]) -> None:
     with pytest.raises(outcome, match="CVN_TEST_POSTGRES_START=never"):
         start_throwaway_server(REASON, env)

@@ -23,8 +23,13 @@ pytestmark = pytest.mark.postgres
 BINS = json.dumps({"edges": [0.0, 0.5, 1.0], "mean_predicted": [0.21, 0.74], "fraction_buy": [0.18, 0.69]})
 
 
-def _rows(sweep: str, cryptos: tuple[str, ...] = ("BTC", "ETH"), folds: tuple[str, ...] = ("f1", "f2"),
-          seed: int = 0, model: str = "xgboost") -> pd.DataFrame:
+def _rows(
+    sweep: str,
+    cryptos: tuple[str, ...] = ("BTC", "ETH"),
+    folds: tuple[str, ...] = ("f1", "f2"),
+    seed: int = 0,
+    model: str = "xgboost",
+) -> pd.DataFrame:
     """Result rows with every kind of value: text, JSON, integers, floats, and missing ones."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -32,14 +37,32 @@ def _rows(sweep: str, cryptos: tuple[str, ...] = ("BTC", "ETH"), folds: tuple[st
         for fold in folds:
             for variant in ("none", "mild"):
                 row: dict[str, object] = {c: float(rng.uniform(-1, 1)) for c in METRIC_COLUMNS}
-                row.update(sweep_id=sweep, crypto=crypto, fold=fold, factor="label_smoothing", variant=variant,
-                           model=model, config_id="baseline" if variant == "none" else "ls_mild", status="ok",
-                           error=None, train_rows=1500, val_rows=300, test_rows=int(rng.integers(200, 400)),
-                           fit_seconds=float(rng.uniform(0, 5)), duration_seconds=float(rng.uniform(5, 9)),
-                           reliability_bins=BINS, n_trades=int(rng.integers(0, 50)))
+                row.update(
+                    sweep_id=sweep,
+                    crypto=crypto,
+                    fold=fold,
+                    factor="label_smoothing",
+                    variant=variant,
+                    model=model,
+                    config_id="baseline" if variant == "none" else "ls_mild",
+                    status="ok",
+                    error=None,
+                    train_rows=1500,
+                    val_rows=300,
+                    test_rows=int(rng.integers(200, 400)),
+                    fit_seconds=float(rng.uniform(0, 5)),
+                    duration_seconds=float(rng.uniform(5, 9)),
+                    reliability_bins=BINS,
+                    n_trades=int(rng.integers(0, 50)),
+                )
                 rows.append(row)
-    rows[-1].update(status="training_failed", error="XGBoostError: «label must be in [0, 1]»", f1_buy=np.nan,
-                    auc=np.nan, reliability_bins=None)
+    rows[-1].update(
+        status="training_failed",
+        error="XGBoostError: «label must be in [0, 1]»",
+        f1_buy=np.nan,
+        auc=np.nan,
+        reliability_bins=None,
+    )
     return pd.DataFrame(rows)[list(RESULT_COLUMNS)]
 
 
@@ -163,8 +186,9 @@ def test_a_table_written_before_reliability_bins_existed_gets_the_column(fresh_p
     assert columns["reliability_bins"]["nullable"] and isinstance(columns["reliability_bins"]["type"], sa.Text)
     old = store.read("before_migration")
     assert len(old) == 2 and old["reliability_bins"].isna().all()
-    pd.testing.assert_frame_equal(_sorted(old).drop(columns="reliability_bins"),
-                                  _sorted(rows).drop(columns="reliability_bins"))
+    pd.testing.assert_frame_equal(
+        _sorted(old).drop(columns="reliability_bins"), _sorted(rows).drop(columns="reliability_bins")
+    )
     store.upsert(_rows("after_migration"))
     assert (store.read("after_migration")["reliability_bins"].dropna() == BINS).all()
     assert ResultsStore(fresh_postgres_url).read("after_migration").shape == store.read("after_migration").shape

@@ -50,8 +50,9 @@ def swept(tmp_path_factory: pytest.TempPathFactory, small_data_dir: Path) -> Ite
 
 
 def _latest(instance: dg.DagsterInstance, key: str, partition: str) -> dg.EventLogRecord:
-    return instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key),
-                                                                 asset_partitions=[partition]), limit=1).records[0]
+    return instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key), asset_partitions=[partition]), limit=1
+    ).records[0]
 
 
 @pytest.mark.slow
@@ -63,14 +64,17 @@ def test_every_link_of_the_audit_is_in_the_event_log(swept: tuple) -> None:
     verdict = _latest(instance, "gate_verdict", "label_smoothing")
     assert (tree["verdict"]["storage_id"], tree["verdict"]["run_id"]) == (verdict.storage_id, verdict.run_id)
     assert {c["check"] for c in tree["verdict"]["checks"]} == {"gate_passed"}
-    assert tree["catalogue"]["factors"]["label_smoothing"]["variants"]["mild"] == {"eps_buy": SWEPT_EPS_BUY,
-                                                                                 "eps_hold": 0.075}
+    assert tree["catalogue"]["factors"]["label_smoothing"]["variants"]["mild"] == {
+        "eps_buy": SWEPT_EPS_BUY,
+        "eps_hold": 0.075,
+    }
     assert tree["environment"]["libraries"]["xgboost"] and tree["seed"] == 7
     assert tree["catalogue_fingerprint"] == catalogue.fingerprint() and tree["not_recorded"] == []
     assert tree["now"]["differs"] == []
 
     assert sorted(c["partition"] for c in tree["cells"]) == sorted(
-        f"BTC|f{f}.{c}" for f in range(1, 6) for c in CONFIGS)
+        f"BTC|f{f}.{c}" for f in range(1, 6) for c in CONFIGS
+    )
     raw_labels = _latest(instance, "raw_labels", "BTC")
     for cell in tree["cells"]:
         record = _latest(instance, "fold_metrics", cell["partition"])
@@ -133,7 +137,8 @@ def test_the_cli_prints_the_audit(swept: tuple, monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.slow
 def test_a_past_verdict_is_audited_under_the_catalogue_it_was_produced_with(
-        swept: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    swept: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     defs, instance, _, home = swept
     swept_fp, default_fp = defs.resources["sweep"].catalogue.fingerprint(), load_catalogue().fingerprint()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -151,8 +156,10 @@ def test_a_past_verdict_is_audited_under_the_catalogue_it_was_produced_with(
     assert main(["audit", "label_smoothing", "--variant", "mild"]) == 0
     report = capsys.readouterr().out
     assert f"- catalogue fingerprint `{swept_fp}`, seed 7\n" in report and '"eps_buy": 0.1,' in report
-    assert (f"- catalogue now: `{default_fp}`, seed {load_catalogue().seed} "
-            f"(differs from the verdict's `{swept_fp}`, seed 7)") in report
+    assert (
+        f"- catalogue now: `{default_fp}`, seed {load_catalogue().seed} "
+        f"(differs from the verdict's `{swept_fp}`, seed 7)"
+    ) in report
     stored = _latest(instance, "gate_verdict", "label_smoothing").asset_materialization.metadata["audit"].value
     produced_under = report.split("Produced under")[1].split("- catalogue now")[0]
     assert produced_under in stored and "catalogue now" not in stored
@@ -177,8 +184,11 @@ def test_secrets_appear_nowhere(swept: tuple) -> None:
             texts.append(entry.user_message)
             event = entry.dagster_event
             if event is not None and event.is_step_materialization:
-                texts.append(json.dumps({k: str(v.value) for k, v in
-                                         event.step_materialization_data.materialization.metadata.items()}))
+                texts.append(
+                    json.dumps(
+                        {k: str(v.value) for k, v in event.step_materialization_data.materialization.metadata.items()}
+                    )
+                )
     client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     for experiment in client.search_experiments():
         for run in client.search_runs([experiment.experiment_id]):

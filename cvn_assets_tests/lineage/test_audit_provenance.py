@@ -10,8 +10,13 @@ from cvn_assets.lineage.records import PROVENANCE_KEY, environment, provenance
 
 
 def test_a_recorded_provenance_is_reported_as_recorded() -> None:
-    recorded = {"catalogue_fingerprint": "abc", "seed": 3, "code_revision": "r0", "libraries": {"numpy": "0.1"},
-                "catalogue": {"factors": {}, "configs": {}}}
+    recorded = {
+        "catalogue_fingerprint": "abc",
+        "seed": 3,
+        "code_revision": "r0",
+        "libraries": {"numpy": "0.1"},
+        "catalogue": {"factors": {}, "configs": {}},
+    }
     out = recorded_provenance({PROVENANCE_KEY: dg.MetadataValue.json(recorded)}, "f", current=None)
     assert out == {**recorded, "not_recorded": []}
     now = now_section(out, load_catalogue(), None)

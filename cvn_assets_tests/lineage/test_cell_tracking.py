@@ -12,15 +12,19 @@ from cvn_assets.lineage.tracking import MlflowTrackingResource
 from cvn_assets_tests.conftest import make_settings
 
 
-def test_fold_metrics_records_its_mlflow_run(tmp_path: Path, small_data_dir: Path,
-                                             instance: dg.DagsterInstance) -> None:
+def test_fold_metrics_records_its_mlflow_run(
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     from mlflow import MlflowClient
 
     defs = build_defs(make_settings(tmp_path, small_data_dir, mlflow=True))
     assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance).success
     result = defs.resolve_job_def("cell_job").execute_in_process(partition_key="BTC|f2.baseline", instance=instance)
-    (metadata,) = [event.materialization.metadata for event in result.get_asset_materialization_events()
-                   if event.asset_key == dg.AssetKey("fold_metrics")]
+    (metadata,) = [
+        event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey("fold_metrics")
+    ]
     run_id = metadata["mlflow_run_id"].value
 
     client = MlflowClient(f"sqlite:///{Path(instance.root_directory) / 'mlflow' / 'mlflow.db'}")
@@ -38,7 +42,8 @@ def test_fold_metrics_records_its_mlflow_run(tmp_path: Path, small_data_dir: Pat
 
 
 def test_the_step_readies_tracking_in_its_own_thread_before_its_tracking_thread_logs(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[tuple[str, str]] = []
     ready, log = MlflowTrackingResource.ready_for_threads, MlflowTrackingResource.log_materialization
 
@@ -55,7 +60,8 @@ def test_the_step_readies_tracking_in_its_own_thread_before_its_tracking_thread_
     defs = build_defs(make_settings(tmp_path, small_data_dir, mlflow=True))
     assert defs.resolve_job_def("crypto_data_job").execute_in_process(partition_key="BTC", instance=instance).success
     step_thread = threading.current_thread().name  # execute_in_process runs the step in this thread
-    assert defs.resolve_job_def("cell_job").execute_in_process(partition_key="BTC|f2.baseline",
-                                                               instance=instance).success
+    assert (
+        defs.resolve_job_def("cell_job").execute_in_process(partition_key="BTC|f2.baseline", instance=instance).success
+    )
     assert calls[0] == ("ready", step_thread)
     assert [kind for kind, _ in calls[1:]] == ["log"] and calls[1][1] != step_thread

@@ -45,8 +45,9 @@ def test_a_range_run_records_every_cells_fingerprint(instance: dg.DagsterInstanc
     assert recorded == expected
 
 
-def test_skill_thresholds_re_gate_the_verdicts_without_retraining_the_cells(tmp_path: Path,
-                                                                           small_data_dir: Path) -> None:
+def test_skill_thresholds_re_gate_the_verdicts_without_retraining_the_cells(
+    tmp_path: Path, small_data_dir: Path
+) -> None:
     def fingerprints(skill: dict) -> tuple[str, str]:
         document = small_catalogue_document()
         document["skill"] = skill

@@ -9,12 +9,14 @@ KEY = dg.AssetKey("fold_metrics")
 
 
 def _materialize(instance: dg.DagsterInstance, partition: str, version: int) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=KEY, partition=partition,
-                                                                metadata={"version": version}))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=KEY, partition=partition, metadata={"version": version})
+    )
 
 
 def test_each_partition_gets_its_latest_record_and_older_ones_are_not_read(
-        instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _materialize(instance, "old", 1)  # materialized once, long ago
     for version in range(1, 31):  # then the others, again and again: 60 records newer than "old"'s
         _materialize(instance, "a", version)
@@ -30,6 +32,9 @@ def test_each_partition_gets_its_latest_record_and_older_ones_are_not_read(
     monkeypatch.setattr(instance, "fetch_materializations", counted)
     found = latest_records(instance, KEY, ["a", "b", "old", "never"])
     assert {p: r.asset_materialization.metadata["version"].value for p, r in found.items()} == {
-        "a": 30, "b": 30, "old": 1}
+        "a": 30,
+        "b": 30,
+        "old": 1,
+    }
     # each query reads at most as many records as partitions still missing (4, then 2, then 1), not the 61
     assert read == [4, 1, 0]

@@ -11,7 +11,7 @@ from cvn_assets.core.learners.registry import unregister_learner
 from cvn_assets.defs.build import build_defs
 from cvn_assets_tests.conftest import make_settings, small_catalogue_document
 
-THROWAWAY_MODULE = '''
+THROWAWAY_MODULE = """
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -39,7 +39,7 @@ class ThrowawayLogReg:
 
     def predict_proba(self, features):
         return self.model_.predict_proba(np.nan_to_num(features))[:, 1]
-'''
+"""
 
 
 @pytest.fixture
@@ -57,12 +57,19 @@ def throwaway_model(tmp_path: Path):
 
 @pytest.mark.slow
 def test_every_registered_model_and_ensemble_reaches_fold_metrics_with_the_same_schema(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, throwaway_model: str) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, throwaway_model: str
+) -> None:
     document = small_catalogue_document()
     document["sweep"]["models"] = ["xgboost", "lightgbm", "catboost", throwaway_model]
-    document["factors"]["ensemble"] = {"alias": "en", "baseline": "xgb_only", "variants": {
-        "xgb_only": {"model": "xgboost"}, "throwaway": {"model": throwaway_model},
-        "stack_logreg": {"model": "stack_logreg"}}}
+    document["factors"]["ensemble"] = {
+        "alias": "en",
+        "baseline": "xgb_only",
+        "variants": {
+            "xgb_only": {"model": "xgboost"},
+            "throwaway": {"model": throwaway_model},
+            "stack_logreg": {"model": "stack_logreg"},
+        },
+    }
     defs = build_defs(make_settings(tmp_path, small_data_dir, document))
     graph = defs.resolve_asset_graph()
     assert dg.AssetKey(["oos_predictions", throwaway_model]) in graph.get_all_asset_keys()

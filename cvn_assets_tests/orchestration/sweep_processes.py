@@ -31,11 +31,22 @@ WORKSPACE = """load_from:
 def sweep_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]:
     """The environment in which `cvn-assets` and the daemon's code location build these settings' Definitions."""
     assert settings.catalogue_path and settings.data_dir
-    return {**os.environ, "PYTHONPATH": str(REPOSITORY), "DAGSTER_HOME": str(home),
-            "CVN_CATALOGUE": settings.catalogue_path, "CVN_DATA_DIR": settings.data_dir,
-            "CVN_DATA_PATTERN": settings.data_pattern, "CVN_STORAGE_DIR": settings.storage_dir,
-            "CVN_RESULTS_URL": settings.results_url, "CVN_MLFLOW": "off", "CVN_SCHEDULES": "off",
-            "CVN_CELLS_PER_RUN": str(settings.cells_per_run), "CVN_THREADS": "1", "CVN_CELL_WORKERS": "1", **extra}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPOSITORY),
+        "DAGSTER_HOME": str(home),
+        "CVN_CATALOGUE": settings.catalogue_path,
+        "CVN_DATA_DIR": settings.data_dir,
+        "CVN_DATA_PATTERN": settings.data_pattern,
+        "CVN_STORAGE_DIR": settings.storage_dir,
+        "CVN_RESULTS_URL": settings.results_url,
+        "CVN_MLFLOW": "off",
+        "CVN_SCHEDULES": "off",
+        "CVN_CELLS_PER_RUN": str(settings.cells_per_run),
+        "CVN_THREADS": "1",
+        "CVN_CELL_WORKERS": "1",
+        **extra,
+    }
 
 
 @contextmanager
@@ -44,8 +55,14 @@ def running_daemon(home: Path, env: dict[str, str], log: Path) -> Iterator[subpr
     (home / "dagster.yaml").write_text(QUEUED_INSTANCE)
     (home / "workspace.yaml").write_text(WORKSPACE)
     with log.open("w") as out:
-        daemon = subprocess.Popen([DAEMON, "run", "-w", str(home / "workspace.yaml")], env=env, cwd=home,
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        daemon = subprocess.Popen(
+            [DAEMON, "run", "-w", str(home / "workspace.yaml")],
+            env=env,
+            cwd=home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             yield daemon
         finally:

@@ -29,8 +29,13 @@ def test_lines_come_at_most_every_interval_with_counts_and_the_time_left_at_the_
     clock, lines = _Clock(), []
     progress = ProgressLines(lines.append, every_seconds=10.0, clock=clock)
     progress.run_started("cell_job[BTC|f1.baseline...BTC|f4.baseline]", cells=4, assets=2)
-    for now, asset in ((1.0, "smoothed_labels"), (12.0, "smoothed_labels"), (15.0, "smoothed_labels"),
-                       (30.0, "smoothed_labels"), (100.0, "fold_metrics")):
+    for now, asset in (
+        (1.0, "smoothed_labels"),
+        (12.0, "smoothed_labels"),
+        (15.0, "smoothed_labels"),
+        (30.0, "smoothed_labels"),
+        (100.0, "fold_metrics"),
+    ):
         clock.now = now
         progress.computed(asset, "BTC|f1.baseline")
     # t=12: 2 of 8 done in 12 s, 6 left at 6 s each; t=15 is 3 s after the last line; t=30: 4 left at
@@ -47,8 +52,9 @@ def test_lines_come_at_most_every_interval_with_counts_and_the_time_left_at_the_
     progress.run_started("cell_job[ETH|f1.baseline]", cells=1, assets=1)  # a new run counts from zero
     clock.now = 211.0
     progress.computed("fold_metrics", "ETH|f1.baseline")
-    assert lines[-1] == ("  ...   cell_job[ETH|f1.baseline]: 1/1 cell assets (100 %), "
-                         "fold_metrics 1/1 cells, about 0s left")
+    assert lines[-1] == (
+        "  ...   cell_job[ETH|f1.baseline]: 1/1 cell assets (100 %), fold_metrics 1/1 cells, about 0s left"
+    )
 
 
 def test_only_listeners_hear_the_runs_and_their_cells() -> None:
@@ -60,8 +66,10 @@ def test_only_listeners_hear_the_runs_and_their_cells() -> None:
         cell_computed("smoothed_labels", "BTC|f1.baseline")
         cell_computed("fold_metrics", "BTC|f1.baseline")
     cell_computed("fold_metrics", "BTC|f2.baseline")  # after the block: not heard
-    assert [line.split(": ", 1)[1].split(",")[0] for line in heard] == ["1/2 cell assets (50 %)",
-                                                                       "2/2 cell assets (100 %)"]
+    assert [line.split(": ", 1)[1].split(",")[0] for line in heard] == [
+        "1/2 cell assets (50 %)",
+        "2/2 cell assets (100 %)",
+    ]
 
 
 def test_a_terminal_gets_a_bar_and_other_output_gets_lines() -> None:

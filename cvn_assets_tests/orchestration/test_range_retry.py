@@ -18,21 +18,29 @@ BAD = "ETH|f2.baseline"
 
 
 def _latest_run(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str:
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
-                                              limit=1).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
     return records[0].run_id
 
 
 def _range_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
     """The first run, over every cell of both cryptos."""
-    return next(r.dagster_run for r in instance.get_run_records()
-                if (r.dagster_run.tags.get("dagster/asset_partition_range_start"),
-                    r.dagster_run.tags.get("dagster/asset_partition_range_end")) == (KEYS[0], KEYS[-1]))
+    return next(
+        r.dagster_run
+        for r in instance.get_run_records()
+        if (
+            r.dagster_run.tags.get("dagster/asset_partition_range_start"),
+            r.dagster_run.tags.get("dagster/asset_partition_range_end"),
+        )
+        == (KEYS[0], KEYS[-1])
+    )
 
 
 def _sweep(tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> tuple[dg.Definitions, list[str]]:
-    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH")),
-                                    cells_per_run=len(KEYS)))
+    defs = build_defs(
+        make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH")), cells_per_run=len(KEYS))
+    )
     lines: list[str] = []
     report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lines.append)
     assert list(report.failures) == [f"cell_job[{BAD}]"]
@@ -41,7 +49,8 @@ def _sweep(tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -
 
 
 def test_a_cell_failing_its_last_check_runs_alone_and_the_cells_the_range_finished_are_kept(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.defs.evaluation import assets as evaluation
 
     real = evaluation.degenerate_metrics_sanity
@@ -69,7 +78,8 @@ def test_a_cell_failing_its_last_check_runs_alone_and_the_cells_the_range_finish
 
 
 def test_a_cell_failing_an_early_check_runs_alone_and_the_others_only_compute_what_is_left(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.defs.cells import computations as cell_computations
 
     real = cell_computations.smoothed_labels
@@ -96,19 +106,22 @@ def test_a_cell_failing_an_early_check_runs_alone_and_the_others_only_compute_wh
         assert finished.status == dg.DagsterRunStatus.SUCCESS
         assert finished.asset_selection is not None and SMOOTHED not in finished.asset_selection
     assert not instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=METRICS, asset_partitions=[BAD]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=METRICS, asset_partitions=[BAD]), limit=1
+    ).records
 
 
 def test_a_range_that_fails_after_finishing_every_cell_is_reported_and_not_computed_again(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.defs.cells import step as cell
 
     def broken_summary(*args):  # noqa: ANN002, ANN202 - the step's last call, after every asset is recorded
         raise RuntimeError("the summary could not be written")
 
     monkeypatch.setattr(cell, "recording_summary", broken_summary)
-    defs = build_defs(make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH")),
-                                    cells_per_run=len(KEYS)))
+    defs = build_defs(
+        make_settings(tmp_path, small_data_dir, small_catalogue_document(("BTC", "ETH")), cells_per_run=len(KEYS))
+    )
     report = run_sweep(defs, instance, configs=["baseline"], folds=["f1", "f2", "f3"], gate=False, log=lambda _: None)
     assert list(report.failures) == [f"cell_job[{KEYS[0]}...{KEYS[-1]}]"]
     message = report.failures[f"cell_job[{KEYS[0]}...{KEYS[-1]}]"]

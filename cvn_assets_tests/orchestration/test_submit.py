@@ -21,13 +21,16 @@ COMPARED = ["variant", "model", "verdict", "n_pairs", "mean_delta_f1_buy", "ci_l
 
 def _verdicts(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, pd.DataFrame]:
     names = defs.resources["sweep"].catalogue.gate_names()
-    return {name: pd.DataFrame(defs.load_asset_value("gate_verdict", partition_key=name, instance=instance)["table"])
-            for name in names}
+    return {
+        name: pd.DataFrame(defs.load_asset_value("gate_verdict", partition_key=name, instance=instance)["table"])
+        for name in names
+    }
 
 
 @pytest.mark.slow
 def test_a_submitted_sweep_runs_each_run_through_the_queue_in_its_own_process_with_the_in_process_verdicts(
-        tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance) -> None:
+    tmp_path: Path, small_data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     catalogue = small_catalogue_document()
     for directory in ("in_process", "queued/home"):
         (tmp_path / directory).mkdir(parents=True)
@@ -39,8 +42,13 @@ def test_a_submitted_sweep_runs_each_run_through_the_queue_in_its_own_process_wi
     home = root / "home"
     env = sweep_env(settings, home, CVN_SWEEP_SENSOR_SECONDS="1", CVN_SWEEP_POLL_SECONDS="1")
     with running_daemon(home, env, root / "daemon.log"):
-        result = subprocess.run([*CLI, "run", "--submit", "--wait", "--fold", "f3"], env=env, capture_output=True,
-                                text=True, timeout=SWEEP_SECONDS)
+        result = subprocess.run(
+            [*CLI, "run", "--submit", "--wait", "--fold", "f3"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SWEEP_SECONDS,
+        )
     assert result.returncode == 0, result.stdout + result.stderr + (root / "daemon.log").read_text()[-3000:]
     sweep_id = re.search(r"sweep (\S+) submitted", result.stdout).group(1)
     assert "Gate verdicts — factor label_smoothing" in result.stdout
@@ -60,5 +68,6 @@ def test_a_submitted_sweep_runs_each_run_through_the_queue_in_its_own_process_wi
         verdicts = _verdicts(build_defs(settings), queued)
     expected = _verdicts(in_process, instance)
     for name, table in expected.items():
-        pd.testing.assert_frame_equal(verdicts[name][[c for c in COMPARED if c in table]],
-                                      table[[c for c in COMPARED if c in table]])
+        pd.testing.assert_frame_equal(
+            verdicts[name][[c for c in COMPARED if c in table]], table[[c for c in COMPARED if c in table]]
+        )

@@ -39,8 +39,10 @@ def group_cell_alerts(alerts: Sequence[CellAlert]) -> list[tuple[Alert, list[Ale
     groups: dict[tuple[str, str, str], list[CellAlert]] = {}
     for cell_alert in alerts:
         groups.setdefault((cell_alert.sweep, cell_alert.variant, cell_alert.alert.kind), []).append(cell_alert)
-    return [(_group_alert(sweep, variant, kind, members), [m.alert for m in members])
-            for (sweep, variant, kind), members in groups.items()]
+    return [
+        (_group_alert(sweep, variant, kind, members), [m.alert for m in members])
+        for (sweep, variant, kind), members in groups.items()
+    ]
 
 
 def _group_alert(sweep: str, variant: str, kind: str, members: Sequence[CellAlert]) -> Alert:
@@ -48,12 +50,21 @@ def _group_alert(sweep: str, variant: str, kind: str, members: Sequence[CellAler
     severity = max((m.alert.severity for m in members), key=SEVERITIES.index)
     digest = hashlib.sha256("\n".join(sorted(m.alert.dedup_key for m in members)).encode()).hexdigest()[:_DIGEST_CHARS]
     cells = ", ".join(f"{m.cell} {format_number(m.alert.observed)}" for m in members)
-    return Alert(kind=kind, severity=severity, subject=f"{len(members)} cell(s) of {variant} in sweep {sweep}",
-                 observed=worst.alert.observed, threshold=worst.alert.threshold,
-                 dedup_key=f"{kind}:{sweep}:{variant}:{digest}",
-                 message=f"worst {worst.cell}: {worst.alert.message}; cells: {cells}",
-                 details={"sweep": sweep, "variant": variant, "worst_cell": worst.cell,
-                          "cells": {m.cell: m.alert.observed for m in members}})
+    return Alert(
+        kind=kind,
+        severity=severity,
+        subject=f"{len(members)} cell(s) of {variant} in sweep {sweep}",
+        observed=worst.alert.observed,
+        threshold=worst.alert.threshold,
+        dedup_key=f"{kind}:{sweep}:{variant}:{digest}",
+        message=f"worst {worst.cell}: {worst.alert.message}; cells: {cells}",
+        details={
+            "sweep": sweep,
+            "variant": variant,
+            "worst_cell": worst.cell,
+            "cells": {m.cell: m.alert.observed for m in members},
+        },
+    )
 
 
 def send_cell_alerts(sink: AlertSink, alerts: Sequence[CellAlert]) -> int:

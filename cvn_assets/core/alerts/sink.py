@@ -35,10 +35,24 @@ KIND_TRAINING_FAILED = "training_failed"
 KIND_DRIFT_PSI = "drift_psi"
 KIND_CONCEPT_DRIFT = "concept_drift"
 KIND_OUTPUT_SHARPNESS = "output_sharpness"
-ALERT_KINDS: tuple[str, ...] = (KIND_CLEANLAB_DROP_RATE, KIND_MINORITY_DECIMATION, KIND_TRAINING_FAILED, KIND_DRIFT_PSI,
-                                 KIND_CONCEPT_DRIFT, KIND_OUTPUT_SHARPNESS)
+ALERT_KINDS: tuple[str, ...] = (
+    KIND_CLEANLAB_DROP_RATE,
+    KIND_MINORITY_DECIMATION,
+    KIND_TRAINING_FAILED,
+    KIND_DRIFT_PSI,
+    KIND_CONCEPT_DRIFT,
+    KIND_OUTPUT_SHARPNESS,
+)
 ALERT_COLUMNS: tuple[str, ...] = (
-    "dedup_key", "kind", "severity", "subject", "message", "observed", "threshold", "details", "created_at",
+    "dedup_key",
+    "kind",
+    "severity",
+    "subject",
+    "message",
+    "observed",
+    "threshold",
+    "details",
+    "created_at",
 )
 _KEYS_PER_QUERY = 500  # dedup keys looked up per statement: within every database's bound-parameter limit
 
@@ -91,8 +105,9 @@ class AlertStore:
             limit = column_type.length if isinstance(column_type, sa.String) else None
             if limit is not None and len(value) > limit:
                 # SQLite would store it, PostgreSQL would refuse it: one rule for both.
-                raise DataSourceError(f"{ALERTS_TABLE}: alert {name} is longer than {limit} characters: "
-                                      f"{value[:80]}...")
+                raise DataSourceError(
+                    f"{ALERTS_TABLE}: alert {name} is longer than {limit} characters: {value[:80]}..."
+                )
         statement = self._insert().values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
         try:
             with self.engine.begin() as connection:
@@ -105,9 +120,15 @@ class AlertStore:
         """Those of `dedup_keys` already stored."""
         try:
             with self.engine.connect() as connection:
-                return {key for chunk in range(0, len(dedup_keys), _KEYS_PER_QUERY)
-                        for key in connection.execute(sa.select(self.table.c.dedup_key).where(
-                            self.table.c.dedup_key.in_(dedup_keys[chunk:chunk + _KEYS_PER_QUERY]))).scalars()}
+                return {
+                    key
+                    for chunk in range(0, len(dedup_keys), _KEYS_PER_QUERY)
+                    for key in connection.execute(
+                        sa.select(self.table.c.dedup_key).where(
+                            self.table.c.dedup_key.in_(dedup_keys[chunk : chunk + _KEYS_PER_QUERY])
+                        )
+                    ).scalars()
+                }
         except SQLAlchemyError as exc:
             raise DataSourceError(f"{ALERTS_TABLE}: cannot read alerts: {exc}") from exc
 
@@ -120,7 +141,8 @@ class AlertStore:
         group = self.table.c.group_key
         sent_alone = group.is_(None)
         statement = sa.select(self.table).where(
-            sent_alone | (group != self.table.c.dedup_key if detail else group == self.table.c.dedup_key))
+            sent_alone | (group != self.table.c.dedup_key if detail else group == self.table.c.dedup_key)
+        )
         if since is not None:
             if since.tzinfo is None:
                 raise CatalogueError(f"alerts query: since must be timezone-aware, got {since}")
@@ -142,8 +164,9 @@ class AlertStore:
         """Keep the alert for another webhook delivery (`claim_undelivered`), with why this one failed."""
         try:
             with self.engine.begin() as connection:
-                connection.execute(sa.update(self.table).where(self.table.c.dedup_key == dedup_key)
-                                   .values(webhook_error=error))
+                connection.execute(
+                    sa.update(self.table).where(self.table.c.dedup_key == dedup_key).values(webhook_error=error)
+                )
         except SQLAlchemyError as exc:
             raise DataSourceError(f"{ALERTS_TABLE}: cannot keep alert {dedup_key} for another delivery: {exc}") from exc
 
@@ -221,8 +244,11 @@ def _stored_alert(row: sa.RowMapping) -> Alert:
     # SQLite gives back the stored UTC time without its zone, PostgreSQL with the session's.
     created = pd.Timestamp(row["created_at"])
     created = created.tz_localize(UTC) if created.tzinfo is None else created.tz_convert(UTC)
-    return Alert(**{k: row[k] for k in ALERT_COLUMNS if k not in ("details", "created_at")},
-                 details=json.loads(row["details"]), created_at=created.to_pydatetime())
+    return Alert(
+        **{k: row[k] for k in ALERT_COLUMNS if k not in ("details", "created_at")},
+        details=json.loads(row["details"]),
+        created_at=created.to_pydatetime(),
+    )
 
 
 def _optional_float(value: float | None) -> float | None:

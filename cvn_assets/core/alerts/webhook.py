@@ -32,11 +32,13 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     ]
     return {
         "text": text,
-        "blocks": [{
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": text},
-            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
-        }],
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": text},
+                "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
+            }
+        ],
     }
 
 

@@ -18,6 +18,7 @@ from cvn_assets.core.catalogue.kinds import FACTOR_KINDS, as_dict, fingerprint
 BASELINE_CONFIG_ID = "baseline"
 JOINT_BASELINE_VARIANT = "baseline"
 
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """One unique training configuration: a parameters object per factor.
@@ -71,8 +72,11 @@ def build_configs(factors: Sequence[Factor], joint_rules: Sequence[JointRule] = 
 
     for factor in factors:
         for variant in factor.variants:
-            add({**baseline_params, factor.name: variant.params}, (factor.name, variant.name),
-                f"{factor.alias}_{variant.name}")
+            add(
+                {**baseline_params, factor.name: variant.params},
+                (factor.name, variant.name),
+                f"{factor.alias}_{variant.name}",
+            )
     by_name = {f.name: f for f in factors}
     for rule in joint_rules:
         add(dict(baseline_params), (rule.name, JOINT_BASELINE_VARIANT), BASELINE_CONFIG_ID)
@@ -80,8 +84,12 @@ def build_configs(factors: Sequence[Factor], joint_rules: Sequence[JointRule] = 
         for a in (v for v in first.variants if not v.is_baseline):
             for b in (v for v in second.variants if not v.is_baseline):
                 config_id = joint_config_id(first.alias, a.name, second.alias, b.name)
-                add({**baseline_params, first.name: a.params, second.name: b.params}, (rule.name, config_id),
-                    config_id, joint_rule=rule.name)
+                add(
+                    {**baseline_params, first.name: a.params, second.name: b.params},
+                    (rule.name, config_id),
+                    config_id,
+                    joint_rule=rule.name,
+                )
     configs = list(by_key.values())
     return sorted(configs, key=lambda c: (c.config_id != BASELINE_CONFIG_ID, c.joint_rule is not None))
 

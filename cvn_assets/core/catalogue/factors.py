@@ -52,7 +52,6 @@ class JointRule:
         return f"{self.factors[0]}_x_{self.factors[1]}"
 
 
-
 def parse_factor(name: str, spec: Any) -> Factor:
     if name not in FACTOR_KINDS:
         raise CatalogueError(f"factor {name!r} is not a known factor kind; known: {sorted(FACTOR_KINDS)}")
@@ -66,14 +65,18 @@ def parse_factor(name: str, spec: Any) -> Factor:
         raise CatalogueError(f"factor {name!r}: baseline {baseline!r} is not one of its variants {list(variants_doc)}")
     if len(variants_doc) < 2:
         raise CatalogueError(f"factor {name!r} needs a baseline and at least one other variant")
-    variants = [parse_variant(name, str(variant_name), params_doc, variant_name == baseline)
-                for variant_name, params_doc in variants_doc.items()]
+    variants = [
+        parse_variant(name, str(variant_name), params_doc, variant_name == baseline)
+        for variant_name, params_doc in variants_doc.items()
+    ]
     baseline_params = next(v.params for v in variants if v.is_baseline)
     for variant in variants:
         if not variant.is_baseline and variant.params == baseline_params:
             # It would share the baseline's configuration and be gated against itself.
-            raise CatalogueError(f"factor {name!r}, variant {variant.name!r}: parameters {as_dict(variant.params)} "
-                                 f"are those of the baseline {baseline!r}; a variant must change something")
+            raise CatalogueError(
+                f"factor {name!r}, variant {variant.name!r}: parameters {as_dict(variant.params)} "
+                f"are those of the baseline {baseline!r}; a variant must change something"
+            )
     return Factor(name=name, alias=alias, baseline=str(baseline), variants=tuple(variants))
 
 
@@ -81,8 +84,10 @@ def parse_variant(factor: str, name: str, params_doc: Any, is_baseline: bool) ->
     check_key(name, f"variant name of factor {factor!r}")
     where = f"factor {factor!r}, variant {name!r}"
     if params_doc is None:
-        raise CatalogueError(f"{where} has no parameters (`{name}:` with nothing after it); "
-                             f"give them, or write `{name}: {{}}` for the factor's defaults")
+        raise CatalogueError(
+            f"{where} has no parameters (`{name}:` with nothing after it); "
+            f"give them, or write `{name}: {{}}` for the factor's defaults"
+        )
     params_doc = mapping_at(params_doc, f"factors.{factor}.variants.{name}")
     params_class = FACTOR_KINDS[factor]
     allowed = [f.name for f in dataclasses.fields(params_class)]

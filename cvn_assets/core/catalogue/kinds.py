@@ -15,8 +15,12 @@ from cvn_assets.core.noise.params import CleanlabParams
 # Factor name -> parameters class. A new factor kind registers its typed parameters here; the
 # class's own validation is the guardrail, reported with the factor and variant that broke it, and
 # its default is what a sweep that does not vary the factor trains with.
-FACTOR_KINDS: dict[str, type] = {"label_smoothing": SmoothingParams, "cleanlab": CleanlabParams,
-                                 "focal_loss": FocalParams, "ensemble": ModelChoiceParams}
+FACTOR_KINDS: dict[str, type] = {
+    "label_smoothing": SmoothingParams,
+    "cleanlab": CleanlabParams,
+    "focal_loss": FocalParams,
+    "ensemble": ModelChoiceParams,
+}
 
 
 def register_factor_kind(name: str, params_class: type) -> None:

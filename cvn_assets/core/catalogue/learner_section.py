@@ -23,15 +23,17 @@ def parse_learners_section(section: Any) -> dict[str, dict[str, Any]]:
     if section is None:
         return {}
     if not isinstance(section, Mapping):
-        raise CatalogueError(f"catalogue section `learners` must map a model name to its parameters, "
-                             f"got {describe(section)}")
+        raise CatalogueError(
+            f"catalogue section `learners` must map a model name to its parameters, got {describe(section)}"
+        )
     ensembles = ensemble_names()
     check_known_keys(section, [*learner_names(), *ensembles], "catalogue section `learners`", "learner or ensemble")
     learners: dict[str, dict[str, Any]] = {}
     for name, params in section.items():
         if not isinstance(params, Mapping):
-            raise CatalogueError(f"catalogue section `learners`, {name!r}: parameters must be a mapping, "
-                                 f"got {describe(params)}")
+            raise CatalogueError(
+                f"catalogue section `learners`, {name!r}: parameters must be a mapping, got {describe(params)}"
+            )
         if name in ensembles:
             try:
                 make_ensemble(name, params)

@@ -67,12 +67,20 @@ class Catalogue:
     def snapshot(self) -> dict[str, Any]:
         """Every parameter of the sweep, JSON-ready: what lineage records for a verdict."""
         return {
-            "sweep": {"name": self.sweep_name, "universe": list(self.universe), "seed": self.seed,
-                      "models": list(self.models), "primary_model": self.primary_model,
-                      "ensembles": list(self.ensembles)},
+            "sweep": {
+                "name": self.sweep_name,
+                "universe": list(self.universe),
+                "seed": self.seed,
+                "models": list(self.models),
+                "primary_model": self.primary_model,
+                "ensembles": list(self.ensembles),
+            },
             "factors": {
-                f.name: {"alias": f.alias, "baseline": f.baseline,
-                         "variants": {v.name: as_dict(v.params) for v in f.variants}}
+                f.name: {
+                    "alias": f.alias,
+                    "baseline": f.baseline,
+                    "variants": {v.name: as_dict(v.params) for v in f.variants},
+                }
                 for f in self.factors
             },
             "pipeline": self.pipeline.snapshot(),
@@ -105,8 +113,9 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
         models = name_list(sweep["models"], "sweep.models", "model names", "xgboost")
     unknown_models = sorted(set(models) - set(learner_names()))
     if unknown_models:
-        raise CatalogueError(f"catalogue: sweep.models names unknown model(s) {unknown_models}; "
-                             f"registered: {learner_names()}")
+        raise CatalogueError(
+            f"catalogue: sweep.models names unknown model(s) {unknown_models}; registered: {learner_names()}"
+        )
     primary = str(sweep.get("primary_model", models[0]))
     if primary not in models:
         raise CatalogueError(f"catalogue: sweep.primary_model {primary!r} is not one of the models {list(models)}")
@@ -135,8 +144,9 @@ def parse_catalogue(document: Any, source: str = "<memory>", universe: list[str]
 
 def _universe(cryptos: Any) -> tuple[str, ...]:
     if not cryptos or not isinstance(cryptos, list):
-        raise CatalogueError(f"catalogue: sweep.universe must be a non-empty list of crypto symbols, "
-                             f"got {describe(cryptos)}")
+        raise CatalogueError(
+            f"catalogue: sweep.universe must be a non-empty list of crypto symbols, got {describe(cryptos)}"
+        )
     symbols = [str(crypto) for crypto in cryptos]
     for symbol in symbols:
         check_key(symbol, "crypto symbol")
@@ -152,14 +162,20 @@ def _check_model_choices(factors: tuple[Factor, ...], available: list[str]) -> N
         for variant in factor.variants:
             chosen = getattr(variant.params, "model", None)
             if getattr(variant.params, "evaluation_only", False) and chosen not in available:
-                raise CatalogueError(f"factor {factor.name!r}, variant {variant.name!r}: model {chosen!r} is not "
-                                     f"trained by this sweep; available: {sorted(available)}")
+                raise CatalogueError(
+                    f"factor {factor.name!r}, variant {variant.name!r}: model {chosen!r} is not "
+                    f"trained by this sweep; available: {sorted(available)}"
+                )
 
 
 def model_choices(catalogue: Catalogue) -> dict[tuple[str, str], str]:
     """(factor, variant) -> the model whose results stand for it, for evaluation-only factors."""
-    return {(f.name, v.name): v.params.model for f in catalogue.factors for v in f.variants
-            if getattr(v.params, "evaluation_only", False)}
+    return {
+        (f.name, v.name): v.params.model
+        for f in catalogue.factors
+        for v in f.variants
+        if getattr(v.params, "evaluation_only", False)
+    }
 
 
 def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:
@@ -171,13 +187,15 @@ def _ensembles(names: Any, models: list[str]) -> tuple[str, ...]:
     names = name_list(names, "sweep.ensembles", "ensemble names", "blend_mean")
     unknown = sorted(set(names) - set(ensemble_names()))
     if unknown:
-        raise CatalogueError(f"catalogue: sweep.ensembles names unknown ensemble(s) {unknown}; "
-                             f"registered: {ensemble_names()}")
+        raise CatalogueError(
+            f"catalogue: sweep.ensembles names unknown ensemble(s) {unknown}; registered: {ensemble_names()}"
+        )
     for name in names:
         missing = sorted(set(ensemble_base_models(name)) - set(models))
         if missing:
-            raise CatalogueError(f"catalogue: ensemble {name!r} needs base model(s) {missing} "
-                                 "that the sweep does not train")
+            raise CatalogueError(
+                f"catalogue: ensemble {name!r} needs base model(s) {missing} that the sweep does not train"
+            )
     return tuple(names)
 
 
@@ -193,7 +211,8 @@ def _parse_joint_rules(document: Any, factors: tuple[Factor, ...]) -> tuple[Join
             raise CatalogueError(f"catalogue: joint rule {pair!r} must name two different factors")
         unknown = [name for name in pair if name not in names]
         if unknown:
-            raise CatalogueError(f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; "
-                                 f"known: {sorted(names)}")
+            raise CatalogueError(
+                f"catalogue: joint rule {pair!r} names unknown factor(s) {unknown}; known: {sorted(names)}"
+            )
         rules.append(JointRule((str(pair[0]), str(pair[1]))))
     return tuple(rules)

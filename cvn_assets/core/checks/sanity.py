@@ -28,8 +28,9 @@ class SanityThresholds:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.buy_rate_min < self.buy_rate_max <= 1.0:
-            raise CatalogueError(f"buy_rate band [{self.buy_rate_min}, {self.buy_rate_max}] must satisfy "
-                                 "0 <= min < max <= 1")
+            raise CatalogueError(
+                f"buy_rate band [{self.buy_rate_min}, {self.buy_rate_max}] must satisfy 0 <= min < max <= 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,12 @@ def label_sanity(labels: pd.DataFrame, horizon: int, thresholds: SanityThreshold
     tail_labeled = int(labels["label"].tail(horizon).notna().sum())
     in_band = thresholds.buy_rate_min <= buy_rate <= thresholds.buy_rate_max
     band = f"[{thresholds.buy_rate_min}, {thresholds.buy_rate_max}]"
-    return CheckOutcome(in_band and tail_labeled == 0, round(buy_rate, 4), band,
-                        f"BUY rate {buy_rate:.4f} (band {band}); {tail_labeled} labeled row(s) in the last {horizon}")
+    return CheckOutcome(
+        in_band and tail_labeled == 0,
+        round(buy_rate, 4),
+        band,
+        f"BUY rate {buy_rate:.4f} (band {band}); {tail_labeled} labeled row(s) in the last {horizon}",
+    )
 
 
 def training_targets_sanity(targets: pd.DataFrame, train_positions: np.ndarray) -> CheckOutcome:
@@ -60,8 +65,12 @@ def training_targets_sanity(targets: pd.DataFrame, train_positions: np.ndarray) 
     values = targets["target"].to_numpy(dtype=float)
     outside = int(((values < 0) | (values > 1) | ~np.isfinite(values)).sum())
     foreign = int((~np.isin(targets["position"].to_numpy(), train_positions)).sum())
-    return CheckOutcome(outside == 0 and foreign == 0, outside + foreign, 0,
-                        f"{outside} target(s) outside [0, 1]; {foreign} row(s) outside the training window")
+    return CheckOutcome(
+        outside == 0 and foreign == 0,
+        outside + foreign,
+        0,
+        f"{outside} target(s) outside [0, 1]; {foreign} row(s) outside the training window",
+    )
 
 
 def cleanlab_cap_sanity(mask: pd.DataFrame, max_drop_pct: float) -> CheckOutcome:
@@ -100,8 +109,12 @@ def degenerate_metric_failures(rows: pd.DataFrame) -> dict[tuple[str, str, str, 
 def degenerate_metrics_sanity(rows: pd.DataFrame) -> CheckOutcome:
     failures = degenerate_metric_failures(rows)
     listed = "; ".join(f"{'/'.join(k)}: {', '.join(v)}" for k, v in sorted(failures.items()))
-    return CheckOutcome(not failures, len(failures), 0,
-                        f"metrics exactly 0.0 where impossible: {listed}" if failures else "no degenerate metric")
+    return CheckOutcome(
+        not failures,
+        len(failures),
+        0,
+        f"metrics exactly 0.0 where impossible: {listed}" if failures else "no degenerate metric",
+    )
 
 
 def blocking_failures_by_variant(rows: pd.DataFrame) -> Mapping[str, list[str]]:

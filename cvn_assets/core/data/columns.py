@@ -63,8 +63,9 @@ def first_column_time(table: pd.DataFrame, crypto: str) -> object | None:
     return None if pd.isna(parsed) else first
 
 
-def match_columns(columns: Iterable[Label], crypto: str, source: str,
-                  time_column: Label | None = None) -> dict[str, Label]:
+def match_columns(
+    columns: Iterable[Label], crypto: str, source: str, time_column: Label | None = None
+) -> dict[str, Label]:
     """Map each canonical column to the single source column that holds it.
 
     `time_column` is the time column found by its values (see `first_column_time`), used when no

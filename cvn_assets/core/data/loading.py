@@ -45,7 +45,7 @@ class OhlcvSourceSpec:
 
     @property
     def kind(self) -> str:
-        """"embedded", "files" or "sql"."""
+        """ "embedded", "files" or "sql"."""
         if self.sql_url is not None:
             return "sql"
         return "embedded" if self.directory is None else "files"
@@ -66,8 +66,10 @@ def load_ohlcv(
     width = bar_timedelta(spec.bar)
     if resolution is not None and resolution > width:
         source = f"{origin.source} ({crypto})" if origin else f"OHLCV for {crypto} ({spec.kind} source)"
-        raise DataSourceError(f"{source}: rows are at least {resolution} apart, coarser than the requested bar "
-                              f"{spec.bar!r}; choose a bar of {resolution} or more")
+        raise DataSourceError(
+            f"{source}: rows are at least {resolution} apart, coarser than the requested bar "
+            f"{spec.bar!r}; choose a bar of {resolution} or more"
+        )
     if resolution is None or resolution == width:
         validate_ohlcv(raw, crypto, spec.bar, rules, origin)
         return raw
@@ -92,8 +94,11 @@ def load_ohlcv_once(
     modification time); a SQL source is read every time. Each call returns its own copy."""
     if spec.kind == "sql":
         return load_ohlcv(crypto, spec, rules)
-    path = embedded_path(crypto) if spec.directory is None else \
-        find_crypto_file(Path(spec.directory), crypto, spec.file_pattern)
+    path = (
+        embedded_path(crypto)
+        if spec.directory is None
+        else find_crypto_file(Path(spec.directory), crypto, spec.file_pattern)
+    )
     stat = path.stat()
     key = (crypto, spec, rules, str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _LOADED:

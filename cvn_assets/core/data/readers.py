@@ -118,11 +118,7 @@ def read_ohlcv_table(url: str, table: str, crypto: str, crypto_column: str = "cr
             # `DataFrame.to_sql` writes an unnamed DatetimeIndex as a first column named "index".
             first_time = columns[0].name if columns and isinstance(columns[0].type, sa.DateTime) else None
             time_column = match_columns([c.name for c in columns], crypto, source, first_time)["timestamp"]
-            query = (
-                sa.select(sql_table)
-                .where(sql_table.c[crypto_column] == crypto)
-                .order_by(sql_table.c[time_column])
-            )
+            query = sa.select(sql_table).where(sql_table.c[crypto_column] == crypto).order_by(sql_table.c[time_column])
             frame = pd.read_sql(query, conn)
             if frame.empty:
                 known = conn.execute(sa.select(sql_table.c[crypto_column]).distinct().limit(20)).scalars().all()

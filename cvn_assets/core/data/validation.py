@@ -38,8 +38,13 @@ class OhlcvRules:
             raise CatalogueError(f"OHLCV rule max_gap_bars must be an integer >= 0, got {self.max_gap_bars!r}")
 
 
-def validate_ohlcv(frame: pd.DataFrame, crypto: str, bar: str = "1h", rules: OhlcvRules = OhlcvRules(),
-                   origin: OhlcvOrigin | None = None) -> None:
+def validate_ohlcv(
+    frame: pd.DataFrame,
+    crypto: str,
+    bar: str = "1h",
+    rules: OhlcvRules = OhlcvRules(),
+    origin: OhlcvOrigin | None = None,
+) -> None:
     """Raise OhlcvValidationError for the first problem of a canonical frame sampled at `bar`."""
     validate_ohlcv_rows(frame, crypto, origin)
     _check_time_grid(frame, crypto, bar, rules, origin)
@@ -54,7 +59,9 @@ def validate_ohlcv_rows(frame: pd.DataFrame, crypto: str, origin: OhlcvOrigin | 
         raise _error(origin, crypto, None, "no rows")
     if not isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype):
         raise _error(
-            origin, crypto, None,
+            origin,
+            crypto,
+            None,
             f"timestamp column must be tz-aware UTC datetimes, got dtype {frame['timestamp'].dtype}",
         )
     not_numeric = [name for name in OHLCV_COLUMNS[1:] if not pd.api.types.is_numeric_dtype(frame[name])]
@@ -108,8 +115,7 @@ def validate_ohlcv_rows(frame: pd.DataFrame, crypto: str, origin: OhlcvOrigin | 
         raise _error(origin, crypto, row, f"duplicate timestamp (same as row {row - 1})", stamps[row])
 
 
-def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRules,
-                     origin: OhlcvOrigin | None) -> None:
+def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRules, origin: OhlcvOrigin | None) -> None:
     """Spacing against the bar: rows closer than one bar, then runs of missing bars beyond the tolerance."""
     width = bar_timedelta(bar)
     stamps = frame["timestamp"].reset_index(drop=True)
@@ -121,13 +127,15 @@ def _check_time_grid(frame: pd.DataFrame, crypto: str, bar: str, rules: OhlcvRul
     missing_bars = (steps // width - 1).fillna(0).astype("int64")
     row = _first(missing_bars > rules.max_gap_bars)
     if row is not None:
-        problem = (f"gap of {missing_bars[row]} bars (> {rules.max_gap_bars} allowed) after {stamps[row - 1]}; "
-                   f"{GAP_SETTING}")
+        problem = (
+            f"gap of {missing_bars[row]} bars (> {rules.max_gap_bars} allowed) after {stamps[row - 1]}; {GAP_SETTING}"
+        )
         raise _error(origin, crypto, row, problem, stamps[row])
 
 
-def _error(origin: OhlcvOrigin | None, crypto: str, row: int | None, problem: str,
-           timestamp: object | None = None) -> OhlcvValidationError:
+def _error(
+    origin: OhlcvOrigin | None, crypto: str, row: int | None, problem: str, timestamp: object | None = None
+) -> OhlcvValidationError:
     """The error of `problem`, naming the source and the row's line when the origin is known."""
     if origin is None:
         return OhlcvValidationError(crypto, row, problem, timestamp)

@@ -89,12 +89,18 @@ def build_dossier(
     gated = next((fv.variants for fv in verdicts if fv.model == model), [])
     details = tuple(_detail(v, model_rows, baseline, has_bins) for v in gated)
     return Dossier(
-        sweep_id=sweep_id, factor=factor_name, baseline=baseline, model=model or "-",
-        models=tuple(fv.model for fv in verdicts), thresholds=catalogue.pipeline.gate,
-        summary=gate_table(verdicts, decision), variants=details,
+        sweep_id=sweep_id,
+        factor=factor_name,
+        baseline=baseline,
+        model=model or "-",
+        models=tuple(fv.model for fv in verdicts),
+        thresholds=catalogue.pipeline.gate,
+        summary=gate_table(verdicts, decision),
+        variants=details,
         skill=_baseline_first(skill_counts(factor_rows, catalogue.pipeline.skill), baseline),
         skill_thresholds=catalogue.pipeline.skill,
-        cryptos=_ordered_cryptos(catalogue, factor_rows), folds=_ordered_folds(factor_rows),
+        cryptos=_ordered_cryptos(catalogue, factor_rows),
+        folds=_ordered_folds(factor_rows),
         excluded=_excluded(details, factor_rows, baseline, model),
         reliability_note=None if has_bins else RELIABILITY_MISSING_NOTE,
         decision_reasons=decision.reasons if decision else (),
@@ -114,8 +120,10 @@ def _verdicts(
     needed = rules[name].factors if name in rules else (name,)
     absent = [factor for factor in needed if factor not in present]
     if absent:
-        raise InsufficientDataError(f"factor(s) {absent} have no rows in the results table, so {name!r} cannot be "
-                                    f"gated; factors present: {present}")
+        raise InsufficientDataError(
+            f"factor(s) {absent} have no rows in the results table, so {name!r} cannot be "
+            f"gated; factors present: {present}"
+        )
     if name in rules:
         verdicts, decision = evaluate_joint(catalogue, rules[name], rows)
         return verdicts, JOINT_BASELINE_VARIANT, decision
@@ -132,8 +140,9 @@ def _detail_model(catalogue: Catalogue, verdicts: list[FactorVerdict]) -> str | 
 def _detail(verdict: VariantVerdict, model_rows: pd.DataFrame, baseline: str, has_bins: bool) -> VariantDetail:
     paired = pair_cells(model_rows, baseline, verdict.variant)
     base, var = paired.sides(PRIMARY_METRIC)
-    pairs = pd.DataFrame({"baseline_f1_buy": base, "variant_f1_buy": var, "delta_f1_buy": var - base},
-                         columns=list(PAIR_COLUMNS))
+    pairs = pd.DataFrame(
+        {"baseline_f1_buy": base, "variant_f1_buy": var, "delta_f1_buy": var - base}, columns=list(PAIR_COLUMNS)
+    )
     if not has_bins:
         return VariantDetail(verdict, pairs, None, None)
     cells = list(pairs.index)
@@ -155,10 +164,15 @@ def _excluded(
     """
     model_rows = factor_rows[factor_rows["model"] == model]
     failed = model_rows[model_rows["status"] != STATUS_OK]
-    errors = ({(str(v), str(c), str(f)): str(e) for v, c, f, e in
-               zip(failed["variant"], failed["crypto"], failed["fold"], failed["error"], strict=True)
-               if isinstance(e, str)}
-              if "error" in failed.columns else {})
+    errors = (
+        {
+            (str(v), str(c), str(f)): str(e)
+            for v, c, f, e in zip(failed["variant"], failed["crypto"], failed["fold"], failed["error"], strict=True)
+            if isinstance(e, str)
+        }
+        if "error" in failed.columns
+        else {}
+    )
     records = []
     for detail in details:
         variant = detail.verdict.variant
@@ -170,9 +184,15 @@ def _excluded(
     for (crypto, fold, variant, blocked_model), metrics in sorted(degenerate_metric_failures(factor_rows).items()):
         gates = sorted({SECONDARY_GATE_OF_METRIC.get(m, "") for m in metrics})
         effect = "verdict INCONCLUSIVE" if "" in gates else f"{', '.join(gates)} not evaluable"
-        records.append({"variant": variant, "crypto": crypto, "fold": fold,
-                        "reason": f"blocking check failed: {', '.join(metrics)} exactly 0.0 on model "
-                                  f"{blocked_model} ({effect})"})
+        records.append(
+            {
+                "variant": variant,
+                "crypto": crypto,
+                "fold": fold,
+                "reason": f"blocking check failed: {', '.join(metrics)} exactly 0.0 on model "
+                f"{blocked_model} ({effect})",
+            }
+        )
     return pd.DataFrame(records, columns=list(EXCLUDED_COLUMNS))
 
 

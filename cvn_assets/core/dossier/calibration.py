@@ -50,8 +50,10 @@ def pool_reliability_bins(documents: Iterable[tuple[str, str | None]]) -> Pooled
             edges = cell_edges
             counts, predicted, positives = (np.zeros(len(cell_counts)) for _ in range(3))
         elif cell_edges != edges:
-            raise DataSourceError(f"{RELIABILITY_COLUMN} of {label}: bin edges {list(cell_edges)} differ from the "
-                                  f"other cells' {list(edges)}; the bins cannot be pooled")
+            raise DataSourceError(
+                f"{RELIABILITY_COLUMN} of {label}: bin edges {list(cell_edges)} differ from the "
+                f"other cells' {list(edges)}; the bins cannot be pooled"
+            )
         counts += cell_counts
         predicted += cell_counts * cell_predicted
         positives += cell_counts * cell_positive
@@ -75,10 +77,13 @@ def _parse(label: str, document: str) -> tuple[tuple[float, ...], np.ndarray, np
         # An empty bin has no means (None); it carries no weight, so 0.0 stands in for the sums.
         means = [np.asarray([0.0 if v is None else v for v in bins[key]], dtype=float) for key in _BIN_KEYS[1:]]
     except (ValueError, TypeError, KeyError) as error:
-        raise DataSourceError(f"{RELIABILITY_COLUMN} of {label} is not valid reliability-bins JSON "
-                              f"({type(error).__name__}: {error})") from error
+        raise DataSourceError(
+            f"{RELIABILITY_COLUMN} of {label} is not valid reliability-bins JSON ({type(error).__name__}: {error})"
+        ) from error
     lengths = {len(edges) - 1, counts.size, *(m.size for m in means)}
     if len(lengths) != 1 or not np.all(np.isfinite(counts)) or bool((counts < 0).any()):
-        raise DataSourceError(f"{RELIABILITY_COLUMN} of {label}: edges, counts and means must describe the same "
-                              "bins, with non-negative counts")
+        raise DataSourceError(
+            f"{RELIABILITY_COLUMN} of {label}: edges, counts and means must describe the same "
+            "bins, with non-negative counts"
+        )
     return edges, counts, means[0], means[1]

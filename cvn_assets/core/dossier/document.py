@@ -83,17 +83,24 @@ def to_html(blocks: Sequence[Block], image_source: ImageSource, title: str) -> s
         elif isinstance(block, Table):
             body.append(_html_table(block))
         else:
-            body.append(f'<figure><img src="{html.escape(image_source(block.name))}" '
-                        f'alt="{html.escape(block.caption)}">'
-                        f"<figcaption>{_inline(block.caption)}</figcaption></figure>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+            body.append(
+                f'<figure><img src="{html.escape(image_source(block.name))}" '
+                f'alt="{html.escape(block.caption)}">'
+                f"<figcaption>{_inline(block.caption)}</figcaption></figure>"
+            )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
 def _markdown_table(table: Table) -> str:
-    lines = ["| " + " | ".join(_cell(c) for c in table.columns) + " |",
-             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines = [
+        "| " + " | ".join(_cell(c) for c in table.columns) + " |",
+        "|" + "|".join("---" for _ in table.columns) + "|",
+    ]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.rows]
     return "\n".join(lines)
 

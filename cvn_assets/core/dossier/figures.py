@@ -56,8 +56,9 @@ def reliability_png(dossier: Dossier) -> bytes:
     count = len(dossier.variants)
     columns = min(count, MAX_PANEL_COLUMNS)
     rows = math.ceil(count / columns)
-    figure = Figure(figsize=(PANEL_INCHES * columns + 1.0, (PANEL_INCHES + 1.6) * rows), dpi=FIGURE_DPI,
-                    layout="constrained")
+    figure = Figure(
+        figsize=(PANEL_INCHES * columns + 1.0, (PANEL_INCHES + 1.6) * rows), dpi=FIGURE_DPI, layout="constrained"
+    )
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2 * rows, columns, height_ratios=[3, 1] * rows)
     for index, detail in enumerate(dossier.variants):
@@ -65,14 +66,23 @@ def reliability_png(dossier: Dossier) -> bytes:
         curve = figure.add_subplot(grid[2 * row, column])
         counts = figure.add_subplot(grid[2 * row + 1, column], sharex=curve)
         curve.plot([0, 1], [0, 1], linestyle="--", color="#8c959f", linewidth=1, label="perfect calibration")
-        sides = ((detail.baseline_bins, dossier.baseline, BASELINE_COLOUR, "o", -1),
-                 (detail.variant_bins, detail.verdict.variant, VARIANT_COLOUR, "s", 1))
+        sides = (
+            (detail.baseline_bins, dossier.baseline, BASELINE_COLOUR, "o", -1),
+            (detail.variant_bins, detail.verdict.variant, VARIANT_COLOUR, "s", 1),
+        )
         for bins, name, colour, marker, side in sides:
             if bins is None:
                 continue
             x, y = _curve(bins)
-            curve.plot(x, y, marker=marker, color=colour, linewidth=1.5, markersize=4,
-                       label=f"{name} ({bins.total} rows, {bins.cells} cells)")
+            curve.plot(
+                x,
+                y,
+                marker=marker,
+                color=colour,
+                linewidth=1.5,
+                markersize=4,
+                label=f"{name} ({bins.total} rows, {bins.cells} cells)",
+            )
             width = (bins.edges[1] - bins.edges[0]) * 0.4
             centres = [(low + high) / 2 + side * width / 2 for low, high in itertools.pairwise(bins.edges)]
             counts.bar(centres, bins.count, width=width, color=colour)
@@ -105,8 +115,13 @@ def confidence_interval_png(dossier: Dossier) -> bytes:
         if not math.isnan(verdict.mean_delta_f1):
             ax.plot([verdict.mean_delta_f1], [position], marker="o", color=colour, markersize=7)
     ax.axvline(0.0, color="black", linewidth=1)
-    ax.axvline(thresholds.min_mean_delta_f1, color=VERDICT_COLOURS["LOCK"], linestyle="--", linewidth=1,
-               label=f"required lift {thresholds.min_mean_delta_f1:+.3f}")
+    ax.axvline(
+        thresholds.min_mean_delta_f1,
+        color=VERDICT_COLOURS["LOCK"],
+        linestyle="--",
+        linewidth=1,
+        label=f"required lift {thresholds.min_mean_delta_f1:+.3f}",
+    )
     ax.set_yticks(range(len(details)), [f"{d.verdict.variant}\n{d.verdict.verdict}" for d in details])
     ax.set_ylim(len(details) - 0.5, -0.5)
     ax.set_xlabel(f"mean Δf1_buy vs {dossier.baseline} with CI{thresholds.ci_level * 100:g} ({thresholds.inference})")
@@ -125,8 +140,11 @@ def _delta_matrix(dossier: Dossier, detail: VariantDetail) -> np.ndarray:
 
 
 def _curve(bins: PooledBins) -> tuple[list[float], list[float]]:
-    points = [(x, y) for x, y in zip(bins.mean_predicted, bins.fraction_positive, strict=True)
-              if x is not None and y is not None]
+    points = [
+        (x, y)
+        for x, y in zip(bins.mean_predicted, bins.fraction_positive, strict=True)
+        if x is not None and y is not None
+    ]
     return [x for x, _ in points], [y for _, y in points]
 
 

@@ -19,8 +19,10 @@ from cvn_assets.core.gate.error_rates import method_statement
 # A catalogue snapshot is long; the report shows its start, the verdict's metadata keeps all of it.
 MAX_LINEAGE_VALUE_CHARS = 400
 NOTHING_GATED = "No variant was gated, so there is nothing to show here."
-SKILL_MISSING_NOTE = ("The results table records no `buy_signal_rate` or `f1_lift_over_always_buy` (it was written "
-                      "before they existed), so skill against always-BUY cannot be counted.")
+SKILL_MISSING_NOTE = (
+    "The results table records no `buy_signal_rate` or `f1_lift_over_always_buy` (it was written "
+    "before they existed), so skill against always-BUY cannot be counted."
+)
 
 
 def dossier_title(dossier: Dossier) -> str:
@@ -32,18 +34,30 @@ def dossier_blocks(dossier: Dossier, figures: Collection[str]) -> list[Block]:
     """Every section of the dossier; an image block only for a figure in `figures`."""
     return [
         Heading(1, dossier_title(dossier)),
-        Paragraph(f"Each variant is compared with the baseline `{dossier.baseline}` on the (crypto, fold) cells "
-                  f"where both are `ok`. Figures and detailed tables are for model `{dossier.model}`; the verdict "
-                  f"table covers every model gated ({', '.join(f'`{m}`' for m in dossier.models) or 'none'})."),
+        Paragraph(
+            f"Each variant is compared with the baseline `{dossier.baseline}` on the (crypto, fold) cells "
+            f"where both are `ok`. Figures and detailed tables are for model `{dossier.model}`; the verdict "
+            f"table covers every model gated ({', '.join(f'`{m}`' for m in dossier.models) or 'none'})."
+        ),
         *_verdicts(dossier),
         *_skill(dossier),
         *_gate_tables(dossier),
         *_thresholds(dossier),
-        *_figure_section("Δf1_buy per crypto × fold", HEATMAP, figures, dossier,
-                         "Δf1_buy heat map: variant minus baseline per crypto and fold, one panel per variant"),
+        *_figure_section(
+            "Δf1_buy per crypto × fold",
+            HEATMAP,
+            figures,
+            dossier,
+            "Δf1_buy heat map: variant minus baseline per crypto and fold, one panel per variant",
+        ),
         *_reliability(dossier, figures),
-        *_figure_section("Confidence intervals", CONFIDENCE_INTERVALS, figures, dossier,
-                         f"Mean Δf1_buy per variant with its confidence interval ({dossier.thresholds.inference})"),
+        *_figure_section(
+            "Confidence intervals",
+            CONFIDENCE_INTERVALS,
+            figures,
+            dossier,
+            f"Mean Δf1_buy per variant with its confidence interval ({dossier.thresholds.inference})",
+        ),
         *_per_crypto(dossier),
         *_excluded(dossier),
         *_minimum_detectable_effect(dossier),
@@ -59,15 +73,44 @@ def _verdicts(dossier: Dossier) -> list[Block]:
     if "mean_delta_f1_buy" not in summary.columns:  # a joint rule whose candidate did not run
         blocks.append(Table(tuple(map(str, summary.columns)), _rows(summary.astype(str))))
     else:
-        skill = {(str(r.variant), str(r.model)): f"{r.cells_with_skill}/{r.cells}"
-                 for r in dossier.skill.itertuples(index=False) if not r.not_recorded}
-        columns = ("variant", "model", "verdict", "cells with skill", "pairs", "mean Δf1_buy", "CI", "Cohen's d",
-                   "p (BH)", "cryptos improving", "MDE", "failed gates", NOT_EVALUABLE)
-        rows = tuple((str(r.variant), str(r.model), str(r.verdict), skill.get((str(r.variant), str(r.model)), "n/a"),
-                      str(r.n_pairs), _num(r.mean_delta_f1_buy, "+.4f"),
-                      _interval(r.ci_low, r.ci_high), _num(r.cohens_d, "+.2f"), _num(r.p_adjusted, ".3g"),
-                      str(r.cryptos_improving), _num(r.mde, ".4f"), str(r.failed_gates) or "-",
-                      str(r.not_evaluable) or "-") for r in summary.itertuples(index=False))
+        skill = {
+            (str(r.variant), str(r.model)): f"{r.cells_with_skill}/{r.cells}"
+            for r in dossier.skill.itertuples(index=False)
+            if not r.not_recorded
+        }
+        columns = (
+            "variant",
+            "model",
+            "verdict",
+            "cells with skill",
+            "pairs",
+            "mean Δf1_buy",
+            "CI",
+            "Cohen's d",
+            "p (BH)",
+            "cryptos improving",
+            "MDE",
+            "failed gates",
+            NOT_EVALUABLE,
+        )
+        rows = tuple(
+            (
+                str(r.variant),
+                str(r.model),
+                str(r.verdict),
+                skill.get((str(r.variant), str(r.model)), "n/a"),
+                str(r.n_pairs),
+                _num(r.mean_delta_f1_buy, "+.4f"),
+                _interval(r.ci_low, r.ci_high),
+                _num(r.cohens_d, "+.2f"),
+                _num(r.p_adjusted, ".3g"),
+                str(r.cryptos_improving),
+                _num(r.mde, ".4f"),
+                str(r.failed_gates) or "-",
+                str(r.not_evaluable) or "-",
+            )
+            for r in summary.itertuples(index=False)
+        )
         blocks.append(Table(columns, rows))
     if dossier.decision_reasons:
         blocks += [Paragraph("Joint rule decision:"), Bullets(tuple(dossier.decision_reasons))]
@@ -78,19 +121,30 @@ def _skill(dossier: Dossier) -> list[Block]:
     rule = dossier.skill_thresholds
     blocks: list[Block] = [
         Heading(2, "Skill against always-BUY"),
-        Paragraph(f"Signalling BUY on every test bar scores an F1 of 2π/(1+π), π the test BUY rate. A model has "
-                  f"skill on a cell when its f1_buy beats that by more than {rule.min_f1_lift:g} and it signals BUY "
-                  f"on at most {rule.max_buy_signal_rate:.0%} of the test bars; a failed cell has none. Lifts "
-                  f"between variants without skill compare models that do no better than the trivial rule."),
+        Paragraph(
+            f"Signalling BUY on every test bar scores an F1 of 2π/(1+π), π the test BUY rate. A model has "
+            f"skill on a cell when its f1_buy beats that by more than {rule.min_f1_lift:g} and it signals BUY "
+            f"on at most {rule.max_buy_signal_rate:.0%} of the test bars; a failed cell has none. Lifts "
+            f"between variants without skill compare models that do no better than the trivial rule."
+        ),
     ]
     if dossier.skill.empty:
         return [*blocks, Paragraph(NOTHING_GATED)]
     if dossier.skill["mean_buy_signal_rate"].isna().all():
         return [*blocks, Paragraph(SKILL_MISSING_NOTE)]
     columns = ("variant", "model", "skill", "mean f1_buy", "mean always-BUY F1", "mean lift", "mean BUY signal rate")
-    rows = tuple((str(r.variant), str(r.model), str(r.skill), _num(r.mean_f1_buy, ".4f"),
-                  _num(r.mean_always_buy_f1, ".4f"), _num(r.mean_f1_lift_over_always_buy, "+.4f"),
-                  _num(r.mean_buy_signal_rate, ".1%")) for r in dossier.skill.itertuples(index=False))
+    rows = tuple(
+        (
+            str(r.variant),
+            str(r.model),
+            str(r.skill),
+            _num(r.mean_f1_buy, ".4f"),
+            _num(r.mean_always_buy_f1, ".4f"),
+            _num(r.mean_f1_lift_over_always_buy, "+.4f"),
+            _num(r.mean_buy_signal_rate, ".1%"),
+        )
+        for r in dossier.skill.itertuples(index=False)
+    )
     return [*blocks, Table(columns, rows)]
 
 
@@ -100,19 +154,34 @@ def _gate_tables(dossier: Dossier) -> list[Block]:
         return [*blocks, Paragraph(NOTHING_GATED)]
     for detail in dossier.variants:
         verdict = detail.verdict
-        rows = tuple((check.name, _num(check.observed, ".4g"), _num(check.threshold, ".4g"), _outcome(check.passed),
-                      check.detail) for check in verdict.checks)
-        blocks += [Heading(3, f"{verdict.variant}: {verdict.verdict}"),
-                   Table(("gate", "observed", "threshold", "result", "detail"), rows),
-                   Bullets(tuple(verdict.reasons))]
+        rows = tuple(
+            (
+                check.name,
+                _num(check.observed, ".4g"),
+                _num(check.threshold, ".4g"),
+                _outcome(check.passed),
+                check.detail,
+            )
+            for check in verdict.checks
+        )
+        blocks += [
+            Heading(3, f"{verdict.variant}: {verdict.verdict}"),
+            Table(("gate", "observed", "threshold", "result", "detail"), rows),
+            Bullets(tuple(verdict.reasons)),
+        ]
     return blocks
 
 
 def _thresholds(dossier: Dossier) -> list[Block]:
-    rows = tuple((field.name, _setting(getattr(dossier.thresholds, field.name)))
-                 for field in dataclasses.fields(dossier.thresholds))
-    return [Heading(2, "Thresholds"), Paragraph(method_statement(dossier.thresholds.inference)),
-            Table(("threshold", "value"), rows)]
+    rows = tuple(
+        (field.name, _setting(getattr(dossier.thresholds, field.name)))
+        for field in dataclasses.fields(dossier.thresholds)
+    )
+    return [
+        Heading(2, "Thresholds"),
+        Paragraph(method_statement(dossier.thresholds.inference)),
+        Table(("threshold", "value"), rows),
+    ]
 
 
 def _figure_section(title: str, name: str, figures: Collection[str], dossier: Dossier, caption: str) -> list[Block]:
@@ -128,10 +197,14 @@ def _reliability(dossier: Dossier, figures: Collection[str]) -> list[Block]:
     if RELIABILITY not in figures:
         reason = NOTHING_GATED if not dossier.variants else "No paired cell has reliability bins recorded."
         return [*blocks, Paragraph(reason)]
-    return [*blocks,
-            Paragraph("Test-window predictions pooled over each variant's paired cells (bin counts summed, bin "
-                      "means weighted by their counts); the closer to the diagonal, the better calibrated."),
-            Image(RELIABILITY, "Reliability diagrams: baseline vs each variant")]
+    return [
+        *blocks,
+        Paragraph(
+            "Test-window predictions pooled over each variant's paired cells (bin counts summed, bin "
+            "means weighted by their counts); the closer to the diagonal, the better calibrated."
+        ),
+        Image(RELIABILITY, "Reliability diagrams: baseline vs each variant"),
+    ]
 
 
 def _per_crypto(dossier: Dossier) -> list[Block]:
@@ -144,13 +217,30 @@ def _per_crypto(dossier: Dossier) -> list[Block]:
             deltas = cells["delta_f1_buy"].to_numpy(dtype=float)
             mean = float(deltas.mean()) if deltas.size else math.nan
             variance = float(np.var(deltas, ddof=1)) if deltas.size >= 2 else math.nan
-            rows.append((detail.verdict.variant, crypto, str(deltas.size), _mean(cells["baseline_f1_buy"]),
-                         _mean(cells["variant_f1_buy"]), _num(mean, "+.4f"), _num(variance, ".5f"),
-                         "-" if math.isnan(mean) else ("yes" if mean > 0.0 else "no")))
+            rows.append(
+                (
+                    detail.verdict.variant,
+                    crypto,
+                    str(deltas.size),
+                    _mean(cells["baseline_f1_buy"]),
+                    _mean(cells["variant_f1_buy"]),
+                    _num(mean, "+.4f"),
+                    _num(variance, ".5f"),
+                    "-" if math.isnan(mean) else ("yes" if mean > 0.0 else "no"),
+                )
+            )
     if not rows:
         return [*blocks, Paragraph(NOTHING_GATED)]
-    columns = ("variant", "crypto", "pairs", "baseline f1_buy", "variant f1_buy", "mean Δf1_buy",
-               "variance of Δ across folds", "improving")
+    columns = (
+        "variant",
+        "crypto",
+        "pairs",
+        "baseline f1_buy",
+        "variant f1_buy",
+        "mean Δf1_buy",
+        "variance of Δ across folds",
+        "improving",
+    )
     return [*blocks, Table(columns, tuple(rows))]
 
 
@@ -158,19 +248,26 @@ def _excluded(dossier: Dossier) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Excluded cells")]
     if dossier.excluded.empty:
         return [*blocks, Paragraph("None: every cell paired, and no blocking check failed.")]
-    return [*blocks, Paragraph("Cells left out of the pairs (a side failed or has no finite f1_buy) and cells "
-                               "failing a blocking sanity check."),
-            Table(tuple(dossier.excluded.columns), _rows(dossier.excluded))]
+    return [
+        *blocks,
+        Paragraph(
+            "Cells left out of the pairs (a side failed or has no finite f1_buy) and cells "
+            "failing a blocking sanity check."
+        ),
+        Table(tuple(dossier.excluded.columns), _rows(dossier.excluded)),
+    ]
 
 
 def _minimum_detectable_effect(dossier: Dossier) -> list[Block]:
     thresholds = dossier.thresholds
     blocks: list[Block] = [
         Heading(2, "Minimum detectable effect"),
-        Paragraph(f"Smallest true mean Δf1_buy the gate's test ({thresholds.inference}) at two-sided α "
-                  f"{thresholds.alpha:g} detects with power {thresholds.mde_power:.0%}, given the observed spread "
-                  "of Δf1_buy (between cryptos, unless the inference treats cells as independent); compare it with "
-                  f"the required lift {thresholds.min_mean_delta_f1:+.4f}."),
+        Paragraph(
+            f"Smallest true mean Δf1_buy the gate's test ({thresholds.inference}) at two-sided α "
+            f"{thresholds.alpha:g} detects with power {thresholds.mde_power:.0%}, given the observed spread "
+            "of Δf1_buy (between cryptos, unless the inference treats cells as independent); compare it with "
+            f"the required lift {thresholds.min_mean_delta_f1:+.4f}."
+        ),
     ]
     if not dossier.variants:
         return [*blocks, Paragraph(NOTHING_GATED)]
@@ -180,8 +277,16 @@ def _minimum_detectable_effect(dossier: Dossier) -> list[Block]:
         deltas = detail.pairs["delta_f1_buy"].to_numpy(dtype=float)
         sd = float(np.std(deltas, ddof=1)) if deltas.size >= 2 else math.nan
         detectable = {True: "yes", False: "no", None: "unknown"}[verdict.lift_detectable]
-        rows.append((verdict.variant, str(verdict.n_pairs), _num(sd, ".4f"), _num(verdict.mde, ".4f"),
-                     f"{thresholds.min_mean_delta_f1:+.4f}", detectable))
+        rows.append(
+            (
+                verdict.variant,
+                str(verdict.n_pairs),
+                _num(sd, ".4f"),
+                _num(verdict.mde, ".4f"),
+                f"{thresholds.min_mean_delta_f1:+.4f}",
+                detectable,
+            )
+        )
     columns = ("variant", "pairs", "sd of Δf1_buy", "MDE", "required lift", "lift detectable")
     return [*blocks, Table(columns, tuple(rows))]
 

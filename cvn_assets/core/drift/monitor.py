@@ -57,9 +57,17 @@ class DriftReport:
     def results(self) -> list[DriftResult]:
         """Every statistic as a DriftResult (PSI rows named `psi:<feature>`)."""
         warn, critical = self.thresholds.psi_warn, self.thresholds.psi_critical
-        psi = [DriftResult(f"psi:{row.feature}", float(row.psi), warn, critical, row.level,
-                           f"PSI of {row.feature}, recent vs training window")
-               for row in self.psi.itertuples(index=False)]
+        psi = [
+            DriftResult(
+                f"psi:{row.feature}",
+                float(row.psi),
+                warn,
+                critical,
+                row.level,
+                f"PSI of {row.feature}, recent vs training window",
+            )
+            for row in self.psi.itertuples(index=False)
+        ]
         return [*psi, *([self.concept] if self.concept else []), self.sharpness]
 
 
@@ -77,7 +85,8 @@ def monitor_drift(
     features = build_features(ohlcv, feature_params)
     if len(features) < thresholds.recent_bars:
         raise InsufficientDataError(
-            f"drift monitor: the source has {len(features)} bars, fewer than recent_bars={thresholds.recent_bars}")
+            f"drift monitor: the source has {len(features)} bars, fewer than recent_bars={thresholds.recent_bars}"
+        )
     reference = features[features["timestamp"].isin(pd.Series(reference_timestamps))]
     if reference.empty:
         raise InsufficientDataError("drift monitor: none of the model's training bars is in the source data")
@@ -86,21 +95,30 @@ def monitor_drift(
     sharpness = sharpness_drift(bundle.predict(recent), bundle.predict(reference), thresholds)
     labels = triple_barrier_labels(ohlcv, label_params).tail(thresholds.recent_bars)
     labeled = labels["label"].notna().to_numpy()
-    concept, note = _concept(labels["label"].to_numpy()[labeled], bundle.predict(recent)[labeled], bundle.threshold,
-                             oos_f1, thresholds)
+    concept, note = _concept(
+        labels["label"].to_numpy()[labeled], bundle.predict(recent)[labeled], bundle.threshold, oos_f1, thresholds
+    )
     return DriftReport(
-        psi=psi, concept=concept, concept_note=note, sharpness=sharpness,
+        psi=psi,
+        concept=concept,
+        concept_note=note,
+        sharpness=sharpness,
         reference_window=(reference["timestamp"].iloc[0], reference["timestamp"].iloc[-1]),
         recent_window=(recent["timestamp"].iloc[0], recent["timestamp"].iloc[-1]),
-        recent_rows=len(recent), labeled_recent_rows=int(labeled.sum()), thresholds=thresholds,
+        recent_rows=len(recent),
+        labeled_recent_rows=int(labeled.sum()),
+        thresholds=thresholds,
     )
 
 
-def _concept(y: np.ndarray, p: np.ndarray, threshold: float, oos_f1: float,
-             thresholds: DriftThresholds) -> tuple[DriftResult | None, str]:
+def _concept(
+    y: np.ndarray, p: np.ndarray, threshold: float, oos_f1: float, thresholds: DriftThresholds
+) -> tuple[DriftResult | None, str]:
     if y.size < MIN_LABELED_RECENT_ROWS or not (y == 1).any():
-        return None, (f"recent f1_buy undefined: {y.size} realised labels, {int((y == 1).sum())} BUY "
-                      f"(needs >= {MIN_LABELED_RECENT_ROWS} and at least one BUY)")
+        return None, (
+            f"recent f1_buy undefined: {y.size} realised labels, {int((y == 1).sum())} BUY "
+            f"(needs >= {MIN_LABELED_RECENT_ROWS} and at least one BUY)"
+        )
     recent_f1 = float(f1_score(y.astype(int), (p >= threshold).astype(int), pos_label=1, zero_division=0))
     result = concept_drift(recent_f1, oos_f1, thresholds)
     return result, result.detail

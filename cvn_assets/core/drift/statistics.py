@@ -70,8 +70,7 @@ class DriftThresholds:
     recent_bars: int = 720
 
     def __post_init__(self) -> None:
-        for name in ("psi_warn", "psi_critical", "concept_gap_warn", "concept_gap_critical",
-                     "sharpness_margin_warn"):
+        for name in ("psi_warn", "psi_critical", "concept_gap_warn", "concept_gap_critical", "sharpness_margin_warn"):
             value = getattr(self, name)
             if not _is_real(value) or not math.isfinite(value) or value < 0:
                 raise CatalogueError(f"drift threshold {name} must be a finite number >= 0, got {value!r}")
@@ -221,7 +220,7 @@ def sharpness_drift(
         threshold_critical=None,
         level=classify(recent, warn, None),
         detail=f"mean max(p, 1-p) recent {recent:.4f} vs training {training:.4f} "
-               f"(margin {thresholds.sharpness_margin_warn})",
+        f"(margin {thresholds.sharpness_margin_warn})",
     )
 
 

@@ -65,8 +65,10 @@ class BlendMean(_WeightedBlend):
 
     def _weights(self, matrix: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, str | None]:
         if np.size(y_val) != matrix.shape[0]:
-            raise ValueError(f"ensemble {self.name!r}: {matrix.shape[0]} rows of base-model probabilities "
-                             f"but {np.size(y_val)} labels")
+            raise ValueError(
+                f"ensemble {self.name!r}: {matrix.shape[0]} rows of base-model probabilities "
+                f"but {np.size(y_val)} labels"
+            )
         return np.full(matrix.shape[1], 1.0 / matrix.shape[1]), None
 
 

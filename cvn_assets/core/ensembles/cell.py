@@ -33,16 +33,32 @@ def run_cell_ensembles(
     for name in names:
         missing = sorted(set(ensemble_base_models(name)) & set(failed_models))
         if missing:
-            outcomes.append(EnsembleOutcome(name, STATUS_TRAINING_FAILED, predictions.iloc[0:0],
-                                            error=f"base model(s) {missing} failed to train"))
+            outcomes.append(
+                EnsembleOutcome(
+                    name,
+                    STATUS_TRAINING_FAILED,
+                    predictions.iloc[0:0],
+                    error=f"base model(s) {missing} failed to train",
+                )
+            )
             continue
         on_start(name)
         bases = ensemble_base_models(name)
         if bases not in pivoted:
             pivoted[bases] = base_matrices(predictions, name, bases)
-        outcome = run_ensemble(name, predictions, pipeline.calibration, pipeline.threshold, seed, n_threads,
-                               pipeline.labels.horizon, pipeline.folds.embargo_bars, params=pipeline.learners.get(name),
-                               windows=pivoted[bases], simulator=simulator)
+        outcome = run_ensemble(
+            name,
+            predictions,
+            pipeline.calibration,
+            pipeline.threshold,
+            seed,
+            n_threads,
+            pipeline.labels.horizon,
+            pipeline.folds.embargo_bars,
+            params=pipeline.learners.get(name),
+            windows=pivoted[bases],
+            simulator=simulator,
+        )
         on_complete(outcome)
         outcomes.append(outcome)
     return outcomes

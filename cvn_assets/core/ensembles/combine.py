@@ -83,8 +83,7 @@ def base_matrices(base_predictions: pd.DataFrame, name: str, base_models: tuple[
     absent = [c for c in BASE_COLUMNS if c not in base_predictions.columns]
     if absent:
         raise InsufficientDataError(f"ensemble {name!r}: base predictions lack column(s) {absent}")
-    return {w: _window_matrix(base_predictions[base_predictions["window"] == w], name, base_models, w)
-            for w in WINDOWS}
+    return {w: _window_matrix(base_predictions[base_predictions["window"] == w], name, base_models, w) for w in WINDOWS}
 
 
 def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...], window: str) -> WindowMatrix:
@@ -99,10 +98,16 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
     repeated = frame[frame.duplicated(["model", "position"])]
     if not repeated.empty:
         row = repeated.iloc[0]
-        raise ValueError(f"ensemble {name!r}: base model {row['model']!r} has {len(repeated)} repeated {window} "
-                         f"prediction(s), first at position {row['position']}")
-    wide = {column: frame.pivot(index="position", columns="model", values=column)
-            .reindex(columns=list(base_models)).sort_index() for column in ("p", "score")}
+        raise ValueError(
+            f"ensemble {name!r}: base model {row['model']!r} has {len(repeated)} repeated {window} "
+            f"prediction(s), first at position {row['position']}"
+        )
+    wide = {
+        column: frame.pivot(index="position", columns="model", values=column)
+        .reindex(columns=list(base_models))
+        .sort_index()
+        for column in ("p", "score")
+    }
     for column, what in (("p", "probability"), ("score", "score")):
         for model in base_models:
             holes = wide[column].index[wide[column][model].isna()]
@@ -116,8 +121,10 @@ def _window_matrix(frame: pd.DataFrame, name: str, base_models: tuple[str, ...],
     per_position = instants.groupby("position")[["y", "timestamp"]].nunique()
     clash = per_position.index[(per_position > 1).any(axis=1)]
     if clash.size:
-        raise ValueError(f"ensemble {name!r}: base models disagree on the {window} label or timestamp at "
-                         f"{clash.size} position(s), first at position {clash[0]}")
+        raise ValueError(
+            f"ensemble {name!r}: base models disagree on the {window} label or timestamp at "
+            f"{clash.size} position(s), first at position {clash[0]}"
+        )
     first = frame.groupby("position")[["y", "timestamp"]].first().reindex(wide["p"].index)
     return WindowMatrix(
         positions=wide["p"].index.to_numpy(dtype=np.int64),
@@ -178,34 +185,65 @@ def run_ensemble(
         ensemble.fit(validation.matrix, validation.y)
         scores = {"test": ensemble.predict_proba(test.matrix)}
         scores["validation"] = (
-            out_of_fold_scores(name, validation.scores, validation.y, calibration, blocks, params=params, seed=seed,
-                               n_threads=n_threads)
-            if ensemble.learns_from_labels else ensemble.predict_proba(validation.matrix)
+            out_of_fold_scores(
+                name,
+                validation.scores,
+                validation.y,
+                calibration,
+                blocks,
+                params=params,
+                seed=seed,
+                n_threads=n_threads,
+            )
+            if ensemble.learns_from_labels
+            else ensemble.predict_proba(validation.matrix)
         )
     except Exception as exc:  # a meta-model failure is recorded, not fatal to the sweep
-        return EnsembleOutcome(name, STATUS_TRAINING_FAILED, empty_predictions(),
-                               fit_seconds=time.perf_counter() - fit_started,
-                               duration_seconds=time.perf_counter() - started, train_rows=validation.positions.size,
-                               error=f"{type(exc).__name__}: {exc}")
+        return EnsembleOutcome(
+            name,
+            STATUS_TRAINING_FAILED,
+            empty_predictions(),
+            fit_seconds=time.perf_counter() - fit_started,
+            duration_seconds=time.perf_counter() - started,
+            train_rows=validation.positions.size,
+            error=f"{type(exc).__name__}: {exc}",
+        )
     fit_seconds = time.perf_counter() - fit_started
     inputs = {w: _calibrator_input(scores[w], calibration, run.margin_clip_eps) for w in WINDOWS}
     calibrator = make_calibrator(calibration).fit(inputs["validation"], validation.y)
     calibrated = {
-        "validation": cross_fitted_calibration(calibration, inputs["validation"], validation.y, blocks,
-                                               f"ensemble {name!r}"),
+        "validation": cross_fitted_calibration(
+            calibration, inputs["validation"], validation.y, blocks, f"ensemble {name!r}"
+        ),
         "test": calibrator.transform(inputs["test"]),
     }
     trades = None if simulator is None else simulator.candidates(validation.positions)
     choice = sweep_threshold(calibrated["validation"], validation.y, threshold, trades=trades)
     frames = [
-        pd.DataFrame({"model": name, "window": w, "position": windows[w].positions,
-                      "timestamp": windows[w].timestamps, "y": windows[w].y.astype(int),
-                      "score": inputs[w], "p": calibrated[w]})
+        pd.DataFrame(
+            {
+                "model": name,
+                "window": w,
+                "position": windows[w].positions,
+                "timestamp": windows[w].timestamps,
+                "y": windows[w].y.astype(int),
+                "score": inputs[w],
+                "p": calibrated[w],
+            }
+        )
         for w in WINDOWS
     ]
-    return EnsembleOutcome(name, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold, fit_seconds,
-                           duration_seconds=time.perf_counter() - started, train_rows=validation.positions.size,
-                           note=getattr(ensemble, "note_", None), ensemble=ensemble)
+    return EnsembleOutcome(
+        name,
+        STATUS_OK,
+        pd.concat(frames, ignore_index=True),
+        choice.threshold,
+        fit_seconds,
+        duration_seconds=time.perf_counter() - started,
+        train_rows=validation.positions.size,
+        note=getattr(ensemble, "note_", None),
+        ensemble=ensemble,
+    )
 
 
 def _calibrator_input(probabilities: np.ndarray, calibration: CalibrationParams, clip_eps: float) -> np.ndarray:
@@ -219,6 +257,14 @@ def _calibrator_input(probabilities: np.ndarray, calibration: CalibrationParams,
 
 def empty_predictions() -> pd.DataFrame:
     """A prediction frame with no rows and the columns of a base model's frame."""
-    return pd.DataFrame({"model": pd.Series(dtype=str), "window": pd.Series(dtype=str),
-                         "position": pd.Series(dtype=int), "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
-                         "y": pd.Series(dtype=int), "score": pd.Series(dtype=float), "p": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "model": pd.Series(dtype=str),
+            "window": pd.Series(dtype=str),
+            "position": pd.Series(dtype=int),
+            "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+            "y": pd.Series(dtype=int),
+            "score": pd.Series(dtype=float),
+            "p": pd.Series(dtype=float),
+        }
+    )

@@ -21,8 +21,15 @@ from cvn_assets.core.training.calibration import CalibrationParams, cross_fitted
 from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted
 
 
-def nested_base_inputs(scores: np.ndarray, y: np.ndarray, calibration: CalibrationParams, blocks: CrossFitBlocks,
-                       fit: np.ndarray, held: np.ndarray, models: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def nested_base_inputs(
+    scores: np.ndarray,
+    y: np.ndarray,
+    calibration: CalibrationParams,
+    blocks: CrossFitBlocks,
+    fit: np.ndarray,
+    held: np.ndarray,
+    models: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated base P(BUY) (one column per base model) for a copy fitted on rows `fit` to score `held`.
 
     `scores` are the raw validation scores (what the calibrators take) of the base `models`, one column each.
@@ -30,14 +37,18 @@ def nested_base_inputs(scores: np.ndarray, y: np.ndarray, calibration: Calibrati
     calibrators fitted on all `fit` rows).
     """
     inner = blocks.within(fit)
-    train = np.column_stack([
-        cross_fitted_calibration(calibration, scores[fit, j], y[fit], inner, f"base model {model!r}")
-        for j, model in enumerate(models)
-    ])
-    scored = np.column_stack([
-        make_calibrator(calibration).fit(scores[fit, j], y[fit]).transform(scores[held, j])
-        for j in range(len(models))
-    ])
+    train = np.column_stack(
+        [
+            cross_fitted_calibration(calibration, scores[fit, j], y[fit], inner, f"base model {model!r}")
+            for j, model in enumerate(models)
+        ]
+    )
+    scored = np.column_stack(
+        [
+            make_calibrator(calibration).fit(scores[fit, j], y[fit]).transform(scores[held, j])
+            for j in range(len(models))
+        ]
+    )
     return train, scored
 
 

@@ -20,8 +20,7 @@ class EnsembleFactory(Protocol):
     name: str
     base_models: tuple[str, ...]
 
-    def __call__(self, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Ensemble:
-        ...
+    def __call__(self, params: Mapping[str, Any] | None = None, seed: int = 0, n_threads: int = 1) -> Ensemble: ...
 
 
 EnsembleClass = TypeVar("EnsembleClass", bound=EnsembleFactory)

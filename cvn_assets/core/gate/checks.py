@@ -53,14 +53,20 @@ def lift_checks(deltas: pd.Series, ci: tuple[float, float], thresholds: GateThre
         ]
     mean = float(deltas.mean())
     mean_check = GateCheck(
-        "f1_buy_lift.mean", mean, floor, mean >= floor,
+        "f1_buy_lift.mean",
+        mean,
+        floor,
+        mean >= floor,
         f"mean Δf1_buy {mean:+.4f} over {len(deltas)} pairs (needs ≥ {floor:+.4f})",
     )
     low, high = ci
     if math.isnan(low):
         return [mean_check, _cannot("f1_buy_lift.ci_low", 0.0, f"no CI ({thresholds.inference}) could be computed")]
     ci_check = GateCheck(
-        "f1_buy_lift.ci_low", low, 0.0, low > 0.0,
+        "f1_buy_lift.ci_low",
+        low,
+        0.0,
+        low > 0.0,
         f"{thresholds.inference} CI{thresholds.ci_level * 100:g} of mean Δf1_buy [{low:+.4f}, {high:+.4f}] "
         "(lower bound must be > 0)",
     )
@@ -84,10 +90,15 @@ def joint_checks(paired: PairedCells, thresholds: GateThresholds) -> list[GateCh
         mean = float(deltas.mean())
         passed = mean >= threshold if at_least else mean <= threshold
         rule = "≥" if at_least else "≤"
-        checks.append(GateCheck(
-            name, mean, threshold, passed,
-            f"mean Δ{metric} {mean:+.4f} over {len(deltas)} of {paired.n} pairs (needs {rule} {threshold:+.4f})",
-        ))
+        checks.append(
+            GateCheck(
+                name,
+                mean,
+                threshold,
+                passed,
+                f"mean Δ{metric} {mean:+.4f} over {len(deltas)} of {paired.n} pairs (needs {rule} {threshold:+.4f})",
+            )
+        )
     return checks
 
 
@@ -113,7 +124,10 @@ def calibration_check(paired: PairedCells, thresholds: GateThresholds) -> GateCh
         return _cannot(name, tolerance, "no pair with a finite ECE_HOLD on both sides")
     gap = float(var.mean() - base.mean())
     return GateCheck(
-        name, gap, tolerance, gap <= tolerance,
+        name,
+        gap,
+        tolerance,
+        gap <= tolerance,
         f"mean ECE_HOLD {var.mean():.4f} vs baseline {base.mean():.4f} over {len(base)} pairs: "
         f"gap {gap:+.4f} (needs ≤ {tolerance:+.4f})",
     )
@@ -130,7 +144,10 @@ def stability_check(deltas: pd.Series, thresholds: GateThresholds) -> GateCheck:
     too_few = sorted(set(deltas.index.get_level_values("crypto")) - set(variances.index))
     skipped = f"; skipped (fewer than 2 folds): {too_few}" if too_few else ""
     return GateCheck(
-        name, observed, ceiling, observed <= ceiling,
+        name,
+        observed,
+        ceiling,
+        observed <= ceiling,
         f"largest per-crypto variance of Δf1_buy across folds {observed:.4f} ({worst}); "
         f"every crypto needs ≤ {ceiling:.4f}{skipped}",
     )
@@ -146,7 +163,10 @@ def per_asset_check(deltas: pd.Series, universe_size: int, thresholds: GateThres
     improving = sorted(str(c) for c in means[means > 0.0].index)
     share = len(improving) / universe_size
     check = GateCheck(
-        "per_asset", share, floor, share >= floor,
+        "per_asset",
+        share,
+        floor,
+        share >= floor,
         f"{len(improving)}/{universe_size} cryptos have mean Δf1_buy > 0 (needs ≥ {floor:.0%})"
         + (f": {improving}" if improving else ""),
     )
@@ -162,7 +182,10 @@ def density_check(paired: PairedCells, thresholds: GateThresholds) -> GateCheck:
         return _cannot(name, floor, "no pair with a finite variant n_trades")
     mean = float(trades.mean())
     return GateCheck(
-        name, mean, floor, mean >= floor,
+        name,
+        mean,
+        floor,
+        mean >= floor,
         f"mean variant BUY trades per fold {mean:.1f} over {len(trades)} pairs (needs ≥ {floor:g})",
     )
 
@@ -181,6 +204,9 @@ def significance_check(p_value: float, p_adjusted: float, note: str, m: int, thr
     if math.isnan(p_adjusted):
         return _cannot(name, alpha, f"no p-value: {note}")
     return GateCheck(
-        name, p_adjusted, alpha, p_adjusted < alpha,
+        name,
+        p_adjusted,
+        alpha,
+        p_adjusted < alpha,
         f"p {p_value:.3g} ({note}); Benjamini–Hochberg over {m} variant(s): {p_adjusted:.3g} (needs < {alpha:g})",
     )

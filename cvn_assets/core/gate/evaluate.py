@@ -123,13 +123,21 @@ def evaluate_factor(
             )
         tested = [v for v in others if v in present]
         statistics = {v: _paired_statistics(pair_cells(model_rows, baseline, v), thresholds) for v in tested}
-        adjusted = dict(zip(tested, benjamini_hochberg([statistics[v].inference.p_value for v in tested]),
-                            strict=True))
-        blocked_baseline = [BlockingFailure(f"baseline {f.check}", f.gate)
-                            for f in as_failures(blocking.get(baseline, []))]
+        adjusted = dict(zip(tested, benjamini_hochberg([statistics[v].inference.p_value for v in tested]), strict=True))
+        blocked_baseline = [
+            BlockingFailure(f"baseline {f.check}", f.gate) for f in as_failures(blocking.get(baseline, []))
+        ]
         results_for_model = [
             _variant_verdict(
-                factor, v, name, baseline, statistics[v], float(adjusted[v]), len(tested), universe, thresholds,
+                factor,
+                v,
+                name,
+                baseline,
+                statistics[v],
+                float(adjusted[v]),
+                len(tested),
+                universe,
+                thresholds,
                 [*blocked_baseline, *as_failures(blocking.get(v, []))],
             )
             for v in wanted
@@ -186,8 +194,9 @@ def _variant_verdict(
     thresholds: GateThresholds,
     blocking: list[BlockingFailure],
 ) -> VariantVerdict:
-    primary, improving = primary_checks(stats.deltas, stats.inference, stats.cohens_d, p_adjusted, n_tested,
-                                        universe, thresholds)
+    primary, improving = primary_checks(
+        stats.deltas, stats.inference, stats.cohens_d, p_adjusted, n_tested, universe, thresholds
+    )
     lift, (stability, per_asset, effect_size, significance) = primary[:2], primary[2:]
     gate_checks = [
         *lift,
@@ -202,18 +211,34 @@ def _variant_verdict(
     gate_checks = _without_blocked_gates(gate_checks, blocking)
     n_pairs = stats.paired.n
     mean = float(stats.deltas.mean()) if n_pairs else math.nan
-    problems = [*(f"blocking check(s) failed: {f.check}" for f in blocking if f.gate is None),
-                *_degenerate_primary(stats.paired)]
+    problems = [
+        *(f"blocking check(s) failed: {f.check}" for f in blocking if f.gate is None),
+        *_degenerate_primary(stats.paired),
+    ]
     verdict, reasons = decide(n_pairs, mean, stats.inference.ci, gate_checks, problems, thresholds)
     if stats.paired.excluded:
         reasons.append(f"{len(stats.paired.excluded)} cell(s) excluded from the pairs (see excluded)")
     reasons.append(_mde_reason(stats.inference.mde, n_pairs, thresholds))
     return VariantVerdict(
-        factor=factor, variant=variant, model=model, baseline=baseline, verdict=verdict, n_pairs=n_pairs,
-        excluded=list(stats.paired.excluded), checks=gate_checks, mean_delta_f1=mean,
-        ci_low=stats.inference.ci[0], ci_high=stats.inference.ci[1], cohens_d=stats.cohens_d,
-        p_value=stats.inference.p_value, p_adjusted=p_adjusted, mde=stats.inference.mde,
-        cryptos_improving=improving, universe_size=universe, reasons=reasons, inference=thresholds.inference,
+        factor=factor,
+        variant=variant,
+        model=model,
+        baseline=baseline,
+        verdict=verdict,
+        n_pairs=n_pairs,
+        excluded=list(stats.paired.excluded),
+        checks=gate_checks,
+        mean_delta_f1=mean,
+        ci_low=stats.inference.ci[0],
+        ci_high=stats.inference.ci[1],
+        cohens_d=stats.cohens_d,
+        p_value=stats.inference.p_value,
+        p_adjusted=p_adjusted,
+        mde=stats.inference.mde,
+        cryptos_improving=improving,
+        universe_size=universe,
+        reasons=reasons,
+        inference=thresholds.inference,
     )
 
 
@@ -223,8 +248,10 @@ def _without_blocked_gates(gate_checks: list[GateCheck], blocking: list[Blocking
     for failure in blocking:
         if failure.gate is not None:
             by_gate.setdefault(failure.gate, []).append(failure.check)
-    return [checks.not_evaluable(c, by_gate[c.name.split(".")[0]]) if c.name.split(".")[0] in by_gate else c
-            for c in gate_checks]
+    return [
+        checks.not_evaluable(c, by_gate[c.name.split(".")[0]]) if c.name.split(".")[0] in by_gate else c
+        for c in gate_checks
+    ]
 
 
 def _degenerate_primary(paired: PairedCells) -> list[str]:

@@ -130,8 +130,11 @@ def _cluster_mde(z: np.ndarray, thresholds: GateThresholds) -> float:
 def _cluster_t(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
     z = cluster_pseudo_means(deltas)
     ci, p_value = cluster_t_interval(z, thresholds.ci_level)
-    note = (f"cluster-robust t on {z.size} cryptos ({z.size - 1} df)" if z.size >= 2
-            else f"cluster-robust t needs at least 2 cryptos, got {z.size}")
+    note = (
+        f"cluster-robust t on {z.size} cryptos ({z.size - 1} df)"
+        if z.size >= 2
+        else f"cluster-robust t needs at least 2 cryptos, got {z.size}"
+    )
     return Inference("cluster_t", ci, p_value, note, _cluster_mde(z, thresholds))
 
 
@@ -149,8 +152,13 @@ def _two_stage(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
     beyond = min(int(np.count_nonzero(means <= 0.0)), int(np.count_nonzero(means >= 0.0)))
     p_value = min(1.0, 2.0 * (beyond + 1) / (resamples + 1))
     note = f"two-stage bootstrap over {cryptos} cryptos ({resamples} resamples)"
-    return Inference("two_stage_bootstrap", (float(low), float(high)), p_value, note,
-                     _cluster_mde(cluster_pseudo_means(deltas), thresholds))
+    return Inference(
+        "two_stage_bootstrap",
+        (float(low), float(high)),
+        p_value,
+        note,
+        _cluster_mde(cluster_pseudo_means(deltas), thresholds),
+    )
 
 
 def _cell(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
@@ -158,7 +166,8 @@ def _cell(deltas: pd.Series, thresholds: GateThresholds) -> Inference:
     ci, mde = (math.nan, math.nan), math.nan
     if values.size >= 2:
         ci = bootstrap_mean_ci(values, thresholds.bootstrap_resamples, thresholds.ci_level, thresholds.bootstrap_seed)
-        mde = minimum_detectable_effect(float(np.std(values, ddof=1)), values.size, thresholds.alpha,
-                                        thresholds.mde_power)
+        mde = minimum_detectable_effect(
+            float(np.std(values, ddof=1)), values.size, thresholds.alpha, thresholds.mde_power
+        )
     wilcoxon = wilcoxon_p(values)
     return Inference("cell_bootstrap", ci, wilcoxon.p_value, wilcoxon.note, mde)

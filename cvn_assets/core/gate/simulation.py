@@ -29,11 +29,19 @@ from cvn_assets.core.gate.inference import infer
 from cvn_assets.core.gate.statistics import cohens_d_paired
 from cvn_assets.core.gate.thresholds import INFERENCE_METHODS, GateThresholds, InferenceMethod
 
-SET_TO_PASS: tuple[str, ...] = ("joint.sortino", "joint.expectancy_net", "joint.max_drawdown", "calibration",
-                                "density")
+SET_TO_PASS: tuple[str, ...] = ("joint.sortino", "joint.expectancy_net", "joint.max_drawdown", "calibration", "density")
 DECIDING_EXCLUDED: tuple[str, ...] = ("stability",)
-RESULT_COLUMNS: tuple[str, ...] = ("method", "rho", "lift", "sweeps", "coverage", "lock_rate", "abandon_rate",
-                                   "rejection_rate", "mean_ci_width")
+RESULT_COLUMNS: tuple[str, ...] = (
+    "method",
+    "rho",
+    "lift",
+    "sweeps",
+    "coverage",
+    "lock_rate",
+    "abandon_rate",
+    "rejection_rate",
+    "mean_ci_width",
+)
 
 
 @dataclass(frozen=True)
@@ -83,13 +91,13 @@ class _Outcome:
 
 def simulate(settings: SimulationSettings, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per (method, ρ, lift): CI coverage of the true lift, LOCK, ABANDON and rejection rates."""
-    index = pd.MultiIndex.from_product([[f"C{c}" for c in range(settings.n_cryptos)], range(settings.n_folds)],
-                                       names=["crypto", "fold"])
+    index = pd.MultiIndex.from_product(
+        [[f"C{c}" for c in range(settings.n_cryptos)], range(settings.n_folds)], names=["crypto", "fold"]
+    )
     rng = np.random.default_rng(settings.seed)
     shared = rng.standard_normal((settings.n_sweeps, settings.n_cryptos, 1))
     own = rng.standard_normal((settings.n_sweeps, settings.n_cryptos, settings.n_folds))
-    base = {m: GateThresholds(inference=m, bootstrap_resamples=settings.bootstrap_resamples)
-            for m in settings.methods}
+    base = {m: GateThresholds(inference=m, bootstrap_resamples=settings.bootstrap_resamples) for m in settings.methods}
     rows = []
     for rho in settings.rhos:
         noise = settings.delta_sd * (math.sqrt(rho) * shared + math.sqrt(1.0 - rho) * own)
@@ -120,7 +128,10 @@ def _gate(deltas: pd.Series, lift: float, universe: int, thresholds: GateThresho
 def _summary(method: str, rho: float, lift: float, outcomes: list[_Outcome]) -> dict[str, object]:
     n = len(outcomes)
     return {
-        "method": method, "rho": rho, "lift": lift, "sweeps": n,
+        "method": method,
+        "rho": rho,
+        "lift": lift,
+        "sweeps": n,
         "coverage": sum(o.covered for o in outcomes) / n,
         "lock_rate": sum(o.verdict is Verdict.LOCK for o in outcomes) / n,
         "abandon_rate": sum(o.verdict is Verdict.ABANDON for o in outcomes) / n,

@@ -37,9 +37,7 @@ def as_deltas(deltas: ArrayLike, what: str = "deltas") -> np.ndarray:
     return values
 
 
-def bootstrap_mean_ci(
-    deltas: ArrayLike, n_resamples: int, confidence_level: float, seed: int
-) -> tuple[float, float]:
+def bootstrap_mean_ci(deltas: ArrayLike, n_resamples: int, confidence_level: float, seed: int) -> tuple[float, float]:
     """Paired bootstrap confidence interval of the mean delta; identical for identical seeds.
 
     Resampling the deltas resamples whole (crypto, fold) pairs, which is what makes it paired.

@@ -32,8 +32,12 @@ class JointDecision:
     reasons: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, object]:
-        return {"rule": self.rule, "config_id": self.config_id, "winners": dict(self.winners),
-                "reasons": list(self.reasons)}
+        return {
+            "rule": self.rule,
+            "config_id": self.config_id,
+            "winners": dict(self.winners),
+            "reasons": list(self.reasons),
+        }
 
 
 # A sweep gates the same factor on the same rows several times: its own gate, each joint rule's
@@ -54,10 +58,15 @@ def evaluate_single_factor(catalogue: Catalogue, rows: pd.DataFrame, factor_name
         if key in _RECENT_VERDICTS:
             _RECENT_VERDICTS.move_to_end(key)
             return copy.deepcopy(_RECENT_VERDICTS[key])
-    verdicts = evaluate_factor(factor_rows, factor_name, factor.baseline,
-                               variants=[v.name for v in factor.variants if not v.is_baseline],
-                               universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate,
-                               blocking_failures=blocking_failures_by_variant(factor_rows))
+    verdicts = evaluate_factor(
+        factor_rows,
+        factor_name,
+        factor.baseline,
+        variants=[v.name for v in factor.variants if not v.is_baseline],
+        universe_size=len(catalogue.universe),
+        thresholds=catalogue.pipeline.gate,
+        blocking_failures=blocking_failures_by_variant(factor_rows),
+    )
     with _RECENT_LOCK:
         _RECENT_VERDICTS[key] = copy.deepcopy(verdicts)
         while len(_RECENT_VERDICTS) > _RECENT_SIZE:
@@ -83,8 +92,9 @@ def decide_joint(catalogue: Catalogue, rule: JointRule, rows: pd.DataFrame) -> J
     winners: dict[str, str | None] = {}
     reasons = []
     for factor_name in rule.factors:
-        verdicts = [v for fv in evaluate_single_factor(catalogue, rows, factor_name) if fv.model == model
-                    for v in fv.variants]
+        verdicts = [
+            v for fv in evaluate_single_factor(catalogue, rows, factor_name) if fv.model == model for v in fv.variants
+        ]
         passing = [v for v in verdicts if v.verdict == Verdict.LOCK]
         if passing:
             best = max(passing, key=lambda v: v.mean_delta_f1)
@@ -110,9 +120,15 @@ def evaluate_joint(
     joint_rows = rows[rows["factor"] == rule.name]
     if decision.config_id is None or decision.config_id not in set(joint_rows["variant"]):
         return [], decision
-    verdicts = evaluate_factor(joint_rows, rule.name, JOINT_BASELINE_VARIANT, variants=[decision.config_id],
-                               universe_size=len(catalogue.universe), thresholds=catalogue.pipeline.gate,
-                               blocking_failures=blocking_failures_by_variant(joint_rows))
+    verdicts = evaluate_factor(
+        joint_rows,
+        rule.name,
+        JOINT_BASELINE_VARIANT,
+        variants=[decision.config_id],
+        universe_size=len(catalogue.universe),
+        thresholds=catalogue.pipeline.gate,
+        blocking_failures=blocking_failures_by_variant(joint_rows),
+    )
     return verdicts, decision
 
 
@@ -122,6 +138,17 @@ def gate_table(verdicts: list[FactorVerdict], decision: JointDecision | None = N
         return verdict_table(verdicts)
     if decision is None:
         return pd.DataFrame()
-    return pd.DataFrame([{"factor": decision.rule, "variant": "-", "model": "-", "baseline": JOINT_BASELINE_VARIANT,
-                          "verdict": str(Verdict.INCONCLUSIVE), "n_pairs": 0, "failed_gates": "",
-                          "reasons": "; ".join(decision.reasons)}])
+    return pd.DataFrame(
+        [
+            {
+                "factor": decision.rule,
+                "variant": "-",
+                "model": "-",
+                "baseline": JOINT_BASELINE_VARIANT,
+                "verdict": str(Verdict.INCONCLUSIVE),
+                "n_pairs": 0,
+                "failed_gates": "",
+                "reasons": "; ".join(decision.reasons),
+            }
+        ]
+    )

@@ -62,8 +62,10 @@ class EventFilterParams:
         """What to change, said after a too-few-labelled-rows error, when the filter is what thinned the rows."""
         if not self.cusum:
             return ""
-        return ("; the CUSUM event filter labels only its event bars: lower events.threshold_vol_multiple "
-                "or set events.cusum to false")
+        return (
+            "; the CUSUM event filter labels only its event bars: lower events.threshold_vol_multiple "
+            "or set events.cusum to false"
+        )
 
     def describe(self) -> str:
         if not self.cusum:

@@ -34,10 +34,20 @@ _FIXED_OPTIONS: dict[str, Any] = {"loss_function": LOSS_FUNCTION, "verbose": Fal
 
 # Set by the learner itself (loss, seed from the run; silence; no `catboost_info` folder); a user
 # value for any of them is refused rather than silently overridden.
-RESERVED = frozenset({
-    "loss_function", "objective", "random_seed", "allow_writing_files", "train_dir",
-    "verbose", "silent", "logging_level", "verbose_eval", "metric_period",
-})
+RESERVED = frozenset(
+    {
+        "loss_function",
+        "objective",
+        "random_seed",
+        "allow_writing_files",
+        "train_dir",
+        "verbose",
+        "silent",
+        "logging_level",
+        "verbose_eval",
+        "metric_period",
+    }
+)
 
 
 def canonical_catboost_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,8 +71,11 @@ def resolve_catboost_params(defaults: Mapping[str, Any], overrides: Mapping[str,
     Unknown names are left to CatBoost, whose error names the option ("Unknown option {name}").
     """
     canonical = canonical_catboost_params(overrides)
-    reserved = sorted(key for key, value in overrides.items()
-                      if key in RESERVED or set(canonical_catboost_params({key: value})) & RESERVED)
+    reserved = sorted(
+        key
+        for key, value in overrides.items()
+        if key in RESERVED or set(canonical_catboost_params({key: value})) & RESERVED
+    )
     if reserved:
         raise TrainingError(
             f"catboost: parameter(s) {reserved} are set by the learner (loss {LOSS_FUNCTION}, seed from "
@@ -118,8 +131,9 @@ class CatBoostLearner:
     def decision_margin(self, features: np.ndarray) -> npt.NDArray[np.float64]:
         from catboost import Pool
 
-        margins = self.model_.predict(Pool(np.asarray(features, dtype=float)), prediction_type="RawFormulaVal",
-                                      thread_count=self.n_threads)
+        margins = self.model_.predict(
+            Pool(np.asarray(features, dtype=float)), prediction_type="RawFormulaVal", thread_count=self.n_threads
+        )
         return np.asarray(margins, dtype=float)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:

@@ -106,6 +106,7 @@ def symbolic_focal_loss(
     A separate symbol lets the focusing factors be held fixed while differentiating.
     """
     import sympy
+
     q = p if focus is None else focus
     return -CLASS_WEIGHT_SCALE * (
         alpha * y * (1 - q) ** gamma * sympy.log(p) + (1 - alpha) * (1 - y) * q**gamma * sympy.log(1 - p)
@@ -133,6 +134,7 @@ class FocalExpressions:
 def _margin_derivatives(loss: sympy.Expr, p: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr]:
     """d/dm and d²/dm² of `loss`, differentiated in p and chained through dp/dm = p(1 − p)."""
     import sympy
+
     dloss_dp = sympy.diff(loss, p)
     slope = p * (1 - p)
     # d/dm of the gradient: product rule in p, times dp/dm once more.
@@ -143,6 +145,7 @@ def _margin_derivatives(loss: sympy.Expr, p: sympy.Symbol) -> tuple[sympy.Expr, 
 def focal_expressions() -> FocalExpressions:
     """Differentiate the loss in p, then chain through the sigmoid with dp/dm = p(1 − p)."""
     import sympy
+
     p = sympy.Symbol("p", positive=True)
     y = sympy.Symbol("y", real=True)
     gamma = sympy.Symbol("gamma", nonnegative=True)
@@ -157,19 +160,23 @@ def focal_expressions() -> FocalExpressions:
 @functools.lru_cache(maxsize=1)
 def _numeric_derivatives() -> Callable[..., list[np.ndarray]]:
     import sympy
+
     e = focal_expressions()
     derivatives: Callable[..., list[np.ndarray]] = sympy.lambdify(
-        (e.p, e.y, e.gamma, e.alpha), (e.grad, e.hess, e.frozen_hess), modules="numpy", cse=sympy.cse)
+        (e.p, e.y, e.gamma, e.alpha), (e.grad, e.hess, e.frozen_hess), modules="numpy", cse=sympy.cse
+    )
     return derivatives
 
 
 @functools.lru_cache(maxsize=1)
 def _numeric_loss() -> Callable[..., list[np.ndarray]]:
     import sympy
+
     # A one-tuple: with `cse`, lambdify returns a list even for a single expression.
     e = focal_expressions()
     loss: Callable[..., list[np.ndarray]] = sympy.lambdify(
-        (e.p, e.y, e.gamma, e.alpha), (e.loss,), modules="numpy", cse=sympy.cse)
+        (e.p, e.y, e.gamma, e.alpha), (e.loss,), modules="numpy", cse=sympy.cse
+    )
     return loss
 
 
@@ -206,7 +213,10 @@ def _derivatives(m: np.ndarray, y: np.ndarray, params: FocalParams) -> tuple[np.
 
 
 def focal_grad_hess(
-    margins: np.ndarray, targets: np.ndarray, params: FocalParams, weights: np.ndarray | None = None,
+    margins: np.ndarray,
+    targets: np.ndarray,
+    params: FocalParams,
+    weights: np.ndarray | None = None,
     curvature_floor: float = CURVATURE_FLOOR,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and hessian per row for a Newton boosting step, times the sample weights if given.

@@ -106,8 +106,11 @@ class LightGBMLearner:
         for key in [key for key in resolved if aliases[key] == "num_iterations"]:
             check_rounds(cls.name, key, resolved.pop(key))
         features, targets = dry_run_data()
-        lgb.train({**resolved, "objective": OBJECTIVE, "verbosity": -1}, lgb.Dataset(features, label=targets),
-                  num_boost_round=1)
+        lgb.train(
+            {**resolved, "objective": OBJECTIVE, "verbosity": -1},
+            lgb.Dataset(features, label=targets),
+            num_boost_round=1,
+        )
 
     def fit(
         self, features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None

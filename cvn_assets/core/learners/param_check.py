@@ -65,8 +65,9 @@ def check_learner_params(name: str, params: Mapping[str, Any], where: str) -> No
         # A credential given as a parameter (a learner calling a service, say) is named, never shown.
         hidden = secret_values({str(k): v for k, v in params.items()}) | secret_values(os.environ)
         reason = scrub_text(_SOURCE_LOCATION.sub("", reason), hidden)
-        raise CatalogueError(f"{where}, learner {name!r} with parameters {scrub(dict(params), hidden)}: "
-                             f"{reason}") from None
+        raise CatalogueError(
+            f"{where}, learner {name!r} with parameters {scrub(dict(params), hidden)}: {reason}"
+        ) from None
     _PASSED.add(key)
 
 
@@ -90,8 +91,10 @@ def _configured_learner_params(catalogue: Catalogue) -> Iterator[tuple[str, Mapp
             inner = getattr(variant.params, "inner_model", None)
             pairs = getattr(variant.params, "inner_model_params", None)
             # The defaults are known good; checking them would import a library for nothing.
-            if inner is None or (inner, pairs) == (getattr(default, "inner_model", None),
-                                                   getattr(default, "inner_model_params", None)):
+            if inner is None or (inner, pairs) == (
+                getattr(default, "inner_model", None),
+                getattr(default, "inner_model_params", None),
+            ):
                 continue
             yield inner, dict(pairs or ()), f"factor {factor.name!r}, variant {variant.name!r}, inner model"
 

@@ -52,8 +52,15 @@ class XGBoostFocalLearner(XGBoostLearner):
     in_default_sweep = False
 
     def get_params(self) -> dict[str, Any]:
-        return {**DEFAULT_XGBOOST_PARAMS, FOCAL_GAMMA_KEY: DEFAULT_FOCAL.gamma, FOCAL_ALPHA_KEY: DEFAULT_FOCAL.alpha,
-                FOCAL_CURVATURE_FLOOR_KEY: CURVATURE_FLOOR, **self.params, "seed": self.seed, "nthread": self.n_threads}
+        return {
+            **DEFAULT_XGBOOST_PARAMS,
+            FOCAL_GAMMA_KEY: DEFAULT_FOCAL.gamma,
+            FOCAL_ALPHA_KEY: DEFAULT_FOCAL.alpha,
+            FOCAL_CURVATURE_FLOOR_KEY: CURVATURE_FLOOR,
+            **self.params,
+            "seed": self.seed,
+            "nthread": self.n_threads,
+        }
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> None:
@@ -94,8 +101,9 @@ class XGBoostFocalLearner(XGBoostLearner):
             params.pop(key)
         rounds = int(params.pop("num_boost_round"))
         params.update({"base_score": INITIAL_MARGIN, "verbosity": 0})
-        train = xgb.DMatrix(np.asarray(features, dtype=np.float32), label=np.asarray(targets, dtype=float),
-                            weight=sample_weight)
+        train = xgb.DMatrix(
+            np.asarray(features, dtype=np.float32), label=np.asarray(targets, dtype=float), weight=sample_weight
+        )
         self.booster_ = xgb.train(params, train, num_boost_round=rounds, obj=focal_objective(focal, floor))
         return self
 

@@ -79,8 +79,9 @@ class XGBoostLearner:
         params = self.get_params()
         rounds = int(params.pop("num_boost_round"))
         params.update({"objective": "binary:logistic", "eval_metric": "logloss", "verbosity": 0})
-        train = xgb.DMatrix(np.asarray(features, dtype=np.float32), label=np.asarray(targets, dtype=float),
-                            weight=sample_weight)
+        train = xgb.DMatrix(
+            np.asarray(features, dtype=np.float32), label=np.asarray(targets, dtype=float), weight=sample_weight
+        )
         self.booster_ = xgb.train(params, train, num_boost_round=rounds)
         self.n_iterations_ = rounds
         return self

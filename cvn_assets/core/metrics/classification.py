@@ -160,15 +160,21 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
         metrics = _sklearn_metrics(y_arr, p_arr, pred, single_class)
     trivial = always_buy_f1(float(y_arr.mean()))
-    return metrics | {"ece": expected_calibration_error(y_arr, p_arr), "ece_hold": ece_hold, "ece_buy": ece_buy,
-                      "buy_signal_rate": float(pred.mean()), "always_buy_f1": trivial,
-                      "f1_lift_over_always_buy": metrics["f1_buy"] - trivial}
+    return metrics | {
+        "ece": expected_calibration_error(y_arr, p_arr),
+        "ece_hold": ece_hold,
+        "ece_buy": ece_buy,
+        "buy_signal_rate": float(pred.mean()),
+        "always_buy_f1": trivial,
+        "f1_lift_over_always_buy": metrics["f1_buy"] - trivial,
+    }
 
 
 def _sklearn_metrics(y_arr: np.ndarray, p_arr: np.ndarray, pred: np.ndarray, single_class: bool) -> dict[str, float]:
     # One call for the three: each sklearn metric checks its inputs again, which costs more than the counting.
-    precision, recall, f1, _ = precision_recall_fscore_support(y_arr, pred, pos_label=1, average="binary",
-                                                               zero_division=0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_arr, pred, pos_label=1, average="binary", zero_division=0
+    )
     return {
         "f1_buy": float(f1),
         "precision_buy": float(precision),

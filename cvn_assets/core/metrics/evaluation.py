@@ -30,15 +30,27 @@ def cell_metrics(
     windows = {key: frame for key, frame in predictions.groupby(["model", "window"], sort=False)}
     empty = predictions.iloc[:0]
     for model in models.itertuples(index=False):
-        row: dict[str, object] = {"model": model.model, "status": model.status, "error": model.error,
-                                  "fit_seconds": float(model.fit_seconds), "train_rows": int(model.train_rows),
-                                  "duration_seconds": float(model.duration_seconds)}
+        row: dict[str, object] = {
+            "model": model.model,
+            "status": model.status,
+            "error": model.error,
+            "fit_seconds": float(model.fit_seconds),
+            "train_rows": int(model.train_rows),
+            "duration_seconds": float(model.duration_seconds),
+        }
         test = windows.get((model.model, "test"), empty)
         validation = windows.get((model.model, "validation"), empty)
         row.update(val_rows=len(validation), test_rows=len(test))
         if model.status == STATUS_OK:
-            row.update(fold_metrics_row(test["y"].to_numpy(), test["p"].to_numpy(), float(model.threshold),
-                                        test["position"].to_numpy(), simulator))
+            row.update(
+                fold_metrics_row(
+                    test["y"].to_numpy(),
+                    test["p"].to_numpy(),
+                    float(model.threshold),
+                    test["position"].to_numpy(),
+                    simulator,
+                )
+            )
             row["reliability_bins"] = json.dumps(reliability_bins(test["y"].to_numpy(), test["p"].to_numpy()))
         else:
             row.update({name: np.nan for name in METRIC_COLUMNS})

@@ -25,8 +25,15 @@ from cvn_assets.core.schema import STATUS_OK
 LIFT = "f1_lift_over_always_buy"
 SIGNAL_RATE = "buy_signal_rate"
 SKILL_VALUES: tuple[str, ...] = ("f1_buy", "always_buy_f1", LIFT, SIGNAL_RATE)
-COUNT_COLUMNS: tuple[str, ...] = ("variant", "model", "skill", "cells_with_skill", "cells", "not_recorded",
-                                  *(f"mean_{name}" for name in SKILL_VALUES))
+COUNT_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "model",
+    "skill",
+    "cells_with_skill",
+    "cells",
+    "not_recorded",
+    *(f"mean_{name}" for name in SKILL_VALUES),
+)
 
 
 @dataclass(frozen=True)
@@ -80,8 +87,13 @@ def skill_sanity(metrics: pd.DataFrame, thresholds: SkillThresholds = SkillThres
         breakdown[str(row["model"])] = {**values, "skill": bool(skilled)}
         if not skilled:
             lacking.append(f"{row['model']} (lift {values[LIFT]:+.4f}, BUY on {values[SIGNAL_RATE]:.1%} of bars)")
-    detail = (f"no skill against always-BUY: {'; '.join(lacking)}" if lacking
-              else f"{len(breakdown)} model(s) with skill" if breakdown else "no trained model to evaluate")
+    detail = (
+        f"no skill against always-BUY: {'; '.join(lacking)}"
+        if lacking
+        else f"{len(breakdown)} model(s) with skill"
+        if breakdown
+        else "no trained model to evaluate"
+    )
     return CheckOutcome(not lacking, len(lacking), thresholds.rule(), detail, breakdown)
 
 
@@ -97,14 +109,22 @@ def skill_counts(rows: pd.DataFrame, thresholds: SkillThresholds = SkillThreshol
     verdicts = has_skill(rows, thresholds)
     failed = (rows["status"] != STATUS_OK).to_numpy()
     recorded = verdicts.notna().to_numpy()
-    frame = pd.DataFrame({"variant": rows["variant"].astype(str).to_numpy(),
-                          "model": rows["model"].astype(str).to_numpy(),
-                          "skilled": verdicts.eq(True).to_numpy(), "not_recorded": ~recorded & ~failed})
+    frame = pd.DataFrame(
+        {
+            "variant": rows["variant"].astype(str).to_numpy(),
+            "model": rows["model"].astype(str).to_numpy(),
+            "skilled": verdicts.eq(True).to_numpy(),
+            "not_recorded": ~recorded & ~failed,
+        }
+    )
     for name in SKILL_VALUES:
         frame[f"mean_{name}"] = np.where(recorded, _column(rows, name), np.nan)
     counts = frame.groupby(["variant", "model"], sort=False).agg(
-        cells_with_skill=("skilled", "sum"), cells=("skilled", "size"), not_recorded=("not_recorded", "sum"),
-        **{f"mean_{name}": (f"mean_{name}", "mean") for name in SKILL_VALUES})
+        cells_with_skill=("skilled", "sum"),
+        cells=("skilled", "size"),
+        not_recorded=("not_recorded", "sum"),
+        **{f"mean_{name}": (f"mean_{name}", "mean") for name in SKILL_VALUES},
+    )
     counts = counts.reset_index().astype({"cells_with_skill": int, "cells": int, "not_recorded": int})
     counts["skill"] = [_count_text(r.cells_with_skill, r.cells, r.not_recorded) for r in counts.itertuples()]
     return counts[list(COUNT_COLUMNS)]

@@ -97,8 +97,9 @@ class TradeSimulator:
     costs: CostModel = CostModel()
 
     def __post_init__(self) -> None:
-        arrays = {name: np.asarray(getattr(self, name), dtype=np.float64)
-                  for name in ("open", "high", "low", "close", "atr")}
+        arrays = {
+            name: np.asarray(getattr(self, name), dtype=np.float64) for name in ("open", "high", "low", "close", "atr")
+        }
         shapes = {name: a.shape for name, a in arrays.items()}
         if len(set(shapes.values())) != 1 or arrays["open"].ndim != 1:
             raise ValueError(f"trade simulation needs 1-D price and ATR arrays of one length, got shapes {shapes}")
@@ -106,8 +107,9 @@ class TradeSimulator:
             object.__setattr__(self, name, array)
 
     @classmethod
-    def from_ohlcv(cls, ohlcv: pd.DataFrame, barriers: BarrierParams = BarrierParams(),
-                   costs: CostModel = CostModel()) -> TradeSimulator:
+    def from_ohlcv(
+        cls, ohlcv: pd.DataFrame, barriers: BarrierParams = BarrierParams(), costs: CostModel = CostModel()
+    ) -> TradeSimulator:
         """Simulator on an OHLCV frame, with the ATR of `barriers.atr_period` the labels are built with."""
         require_columns(ohlcv, (OPEN, HIGH, LOW, CLOSE), "trade simulation")
         prices = {name: ohlcv[name].to_numpy(dtype=np.float64) for name in (OPEN, HIGH, LOW, CLOSE)}
@@ -129,8 +131,10 @@ class TradeSimulator:
         atr = self.atr[signal]
         bad = np.flatnonzero(~np.isfinite(atr))
         if bad.size:
-            raise ValueError(f"ATR at signal bar {int(signal[bad[0]])} is undefined: signals must come after the "
-                             f"ATR warm-up of labels.atr_period={self.barriers.atr_period} bars")
+            raise ValueError(
+                f"ATR at signal bar {int(signal[bad[0]])} is undefined: signals must come after the "
+                f"ATR warm-up of labels.atr_period={self.barriers.atr_period} bars"
+            )
         entry = signal + 1
         entry_price = self.open[entry]
         stop = entry_price - self.barriers.stop_atr * atr
@@ -158,8 +162,15 @@ class TradeSimulator:
 
         gross = exit_price / entry_price - 1.0
         net = gross - np.asarray(self.costs.trade_cost(held * self.costs.bar_hours))
-        columns = {"entry_bar": entry, "exit_bar": exit_bar, "entry_price": entry_price, "exit_price": exit_price,
-                   "bars_held": held, "gross": gross, "net": net}
+        columns = {
+            "entry_bar": entry,
+            "exit_bar": exit_bar,
+            "entry_price": entry_price,
+            "exit_price": exit_price,
+            "bars_held": held,
+            "gross": gross,
+            "net": net,
+        }
         aligned = {name: _spread(values, tradable) for name, values in columns.items()}
         return Candidates(Trades(signal_bar=bars, **aligned), tradable)
 
@@ -167,8 +178,9 @@ class TradeSimulator:
 def _signal_bars(signal_bars: np.ndarray, n_bars: int) -> np.ndarray:
     bars = np.asarray(signal_bars)
     if bars.ndim != 1 or (bars.size and not np.issubdtype(bars.dtype, np.integer)):
-        raise ValueError(f"signal bars must be a 1-D array of integer positions, got {bars.dtype} "
-                         f"of shape {bars.shape}")
+        raise ValueError(
+            f"signal bars must be a 1-D array of integer positions, got {bars.dtype} of shape {bars.shape}"
+        )
     bars = bars.astype(np.int64)
     if bars.size and (bars[0] < 0 or bars[-1] >= n_bars):
         raise ValueError(f"signal bars must lie in [0, {n_bars}), got {int(bars.min())}..{int(bars.max())}")
@@ -180,8 +192,9 @@ def _signal_bars(signal_bars: np.ndarray, n_bars: int) -> np.ndarray:
 def _row_mask(signals: np.ndarray, n_rows: int) -> np.ndarray:
     mask = np.asarray(signals)
     if mask.dtype != bool or mask.shape != (n_rows,):
-        raise ValueError(f"signals must be a boolean mask over the {n_rows} candidate rows, "
-                         f"got {mask.dtype} of shape {mask.shape}")
+        raise ValueError(
+            f"signals must be a boolean mask over the {n_rows} candidate rows, got {mask.dtype} of shape {mask.shape}"
+        )
     return mask
 
 

@@ -6,6 +6,16 @@ from cvn_assets.core.noise.params import MAX_DROP_PCT, MODES, CleanlabParams
 from cvn_assets.core.noise.weights import apply_cleanlab, combine_weights
 
 __all__ = [
-    "MASK_COLUMNS", "MAX_DROP_PCT", "MODES", "NEUTRAL_PRIOR", "STAT_NAMES", "CleanlabMask", "CleanlabParams",
-    "OutOfSampleProbs", "apply_cleanlab", "combine_weights", "compute_cleanlab_mask", "out_of_sample_buy_probs",
+    "MASK_COLUMNS",
+    "MAX_DROP_PCT",
+    "MODES",
+    "NEUTRAL_PRIOR",
+    "STAT_NAMES",
+    "CleanlabMask",
+    "CleanlabParams",
+    "OutOfSampleProbs",
+    "apply_cleanlab",
+    "combine_weights",
+    "compute_cleanlab_mask",
+    "out_of_sample_buy_probs",
 ]

@@ -72,11 +72,14 @@ def out_of_sample_buy_probs(
             learner.fit(matrix[inner_train], targets, weights)
             scores = np.asarray(learner.predict_proba(matrix[held_out]), dtype=float)
         except Exception as exc:  # re-raised with the slice and model that failed
-            raise TrainingError(f"cleanlab {where}: inner model {params.inner_model} failed: "
-                                f"{type(exc).__name__}: {exc}") from exc
+            raise TrainingError(
+                f"cleanlab {where}: inner model {params.inner_model} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         if scores.shape != held_out.shape or not np.all((scores >= 0.0) & (scores <= 1.0)):
-            raise TrainingError(f"cleanlab {where}: inner model {params.inner_model} returned "
-                                f"{scores.size} probabilities for {held_out.size} rows, or values outside [0, 1]")
+            raise TrainingError(
+                f"cleanlab {where}: inner model {params.inner_model} returned "
+                f"{scores.size} probabilities for {held_out.size} rows, or values outside [0, 1]"
+            )
         rows = order[np.searchsorted(sorted_positions, held_out)]
         probs[rows] = scores
         covered[rows] = True

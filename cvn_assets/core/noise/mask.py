@@ -20,11 +20,24 @@ from cvn_assets.core.noise.inner_cv import out_of_sample_buy_probs
 from cvn_assets.core.noise.params import MODE_FILTER, CleanlabParams
 
 MASK_COLUMNS: tuple[str, ...] = (
-    "position", "hard_label", "pred_prob_buy", "covered", "suspect", "flagged", "label_quality", "weight",
+    "position",
+    "hard_label",
+    "pred_prob_buy",
+    "covered",
+    "suspect",
+    "flagged",
+    "label_quality",
+    "weight",
 )
 STAT_NAMES: tuple[str, ...] = (
-    "suspect_count", "flagged_count", "drop_pct", "buy_drop_pct", "hold_drop_pct",
-    "coverage_pct", "duration_seconds", "n_rows",
+    "suspect_count",
+    "flagged_count",
+    "drop_pct",
+    "buy_drop_pct",
+    "hold_drop_pct",
+    "coverage_pct",
+    "duration_seconds",
+    "n_rows",
 )
 # cleanlab never flags a class holding this many examples or fewer; passed explicitly so the
 # "too few rows" check below and the call agree.
@@ -76,8 +89,9 @@ def _check_inputs(features: pd.DataFrame, labels: pd.DataFrame, positions: np.nd
         mismatch = np.flatnonzero(np.asarray(left != right))
         if mismatch.size:
             at = int(positions[mismatch[0]])
-            raise ValueError(f"features and labels disagree at position {at}: timestamp {left[mismatch[0]]} vs "
-                             f"{right[mismatch[0]]}")
+            raise ValueError(
+                f"features and labels disagree at position {at}: timestamp {left[mismatch[0]]} vs {right[mismatch[0]]}"
+            )
 
 
 def per_class_cap(max_drop_pct: float, class_rows: int) -> int:
@@ -122,8 +136,9 @@ def _label_issues(hard: np.ndarray, probs: np.ndarray, n_rows: int) -> tuple[np.
     # With n_jobs=1 cleanlab passes each class's rows through module globals, so two threads calling it
     # at once read each other's classes (seen as a shape mismatch, or silently wrong flags): one at a time.
     with _FIND_LABEL_ISSUES:
-        issues = find_label_issues(labels=hard, pred_probs=pred_probs, n_jobs=1,
-                                   min_examples_per_class=MIN_EXAMPLES_PER_CLASS)
+        issues = find_label_issues(
+            labels=hard, pred_probs=pred_probs, n_jobs=1, min_examples_per_class=MIN_EXAMPLES_PER_CLASS
+        )
     quality = get_label_quality_scores(labels=hard, pred_probs=pred_probs, method=QUALITY_METHOD)
     return np.asarray(issues, dtype=bool), np.asarray(quality, dtype=float)
 
@@ -173,17 +188,35 @@ def compute_cleanlab_mask(
     weight = np.ones(n_rows)
     if not params.is_off:
         matrix = features.drop(columns=[TIMESTAMP], errors="ignore").to_numpy(dtype=float)
-        oos = out_of_sample_buy_probs(matrix, hard, positions, params, label_horizon=label_horizon,
-                                      embargo_bars=embargo_bars, seed=seed, n_threads=n_threads,
-                                      clock=clock, start=start)
+        oos = out_of_sample_buy_probs(
+            matrix,
+            hard,
+            positions,
+            params,
+            label_horizon=label_horizon,
+            embargo_bars=embargo_bars,
+            seed=seed,
+            n_threads=n_threads,
+            clock=clock,
+            start=start,
+        )
         probs, covered = oos.pred_prob_buy, oos.covered
         suspect[covered], quality[covered] = _label_issues(hard[covered], probs[covered], n_rows)
         flagged = _cap_per_class(hard, suspect, quality, positions, params.max_drop_pct)
         weight[flagged] = 0.0 if params.mode == MODE_FILTER else params.reweight_floor
-    frame = pd.DataFrame({
-        "position": positions, "hard_label": hard, "pred_prob_buy": probs, "covered": covered,
-        "suspect": suspect, "flagged": flagged, "label_quality": quality, "weight": weight,
-    }, columns=list(MASK_COLUMNS))
+    frame = pd.DataFrame(
+        {
+            "position": positions,
+            "hard_label": hard,
+            "pred_prob_buy": probs,
+            "covered": covered,
+            "suspect": suspect,
+            "flagged": flagged,
+            "label_quality": quality,
+            "weight": weight,
+        },
+        columns=list(MASK_COLUMNS),
+    )
     n_buy, n_hold = int((hard == 1).sum()), int((hard == 0).sum())
     stats: dict[str, float | int] = {
         "suspect_count": int(suspect.sum()),

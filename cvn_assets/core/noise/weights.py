@@ -33,8 +33,9 @@ def apply_cleanlab(targets: pd.DataFrame, mask: CleanlabMask, mode: str) -> tupl
     mismatch = np.flatnonzero(ours != theirs)
     if mismatch.size:
         row = int(mismatch[0])
-        raise ValueError(f"targets row {row} is position {ours[row]} but the cleanlab mask row {row} is position "
-                         f"{theirs[row]}")
+        raise ValueError(
+            f"targets row {row} is position {ours[row]} but the cleanlab mask row {row} is position {theirs[row]}"
+        )
     weights = mask.frame["weight"].to_numpy(dtype=float)
     if mode == MODE_OFF:
         return targets.reset_index(drop=True), np.ones(ours.size)

@@ -36,8 +36,9 @@ _LOG = logging.getLogger(__name__)
 
 
 def _results_table(metadata: sa.MetaData) -> sa.Table:
-    columns: list[sa.Column[Any]] = [sa.Column(name, sa.String(KEY_LENGTH), primary_key=True)
-                                for name in RESULT_KEY_COLUMNS]
+    columns: list[sa.Column[Any]] = [
+        sa.Column(name, sa.String(KEY_LENGTH), primary_key=True) for name in RESULT_KEY_COLUMNS
+    ]
     for name in (*INFO_COLUMNS, *METRIC_COLUMNS):
         kind = sa.Text if name in TEXT_COLUMNS else sa.Integer if name in _INTEGER_COLUMNS else sa.Float
         columns.append(sa.Column(name, kind, nullable=True))
@@ -85,8 +86,10 @@ class ResultsStore:
                 return len(records)
             except sa.exc.DBAPIError as exc:
                 if attempt >= self.retries or not _is_transient(exc):
-                    raise DataSourceError(f"{RESULTS_TABLE}: cannot write the {len(records)} rows of "
-                                          f"{_cells(records)} after {attempt + 1} attempt(s): {_reason(exc)}") from exc
+                    raise DataSourceError(
+                        f"{RESULTS_TABLE}: cannot write the {len(records)} rows of "
+                        f"{_cells(records)} after {attempt + 1} attempt(s): {_reason(exc)}"
+                    ) from exc
             time.sleep(RETRY_WAIT_SECONDS * 2**attempt)
             attempt += 1
 
@@ -99,8 +102,9 @@ class ResultsStore:
         if sweep_id is not None:
             query = query.where(self.table.c.sweep_id == sweep_id)
         with self.engine.connect() as connection:
-            frame = pd.DataFrame(connection.execute(query).mappings().all(),
-                                 columns=[c.name for c in self.table.columns])
+            frame = pd.DataFrame(
+                connection.execute(query).mappings().all(), columns=[c.name for c in self.table.columns]
+            )
         for column in _NUMERIC_COLUMNS:
             frame[column] = pd.to_numeric(frame[column])
         frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
@@ -130,8 +134,9 @@ def dialect_insert(engine: sa.Engine, table: sa.Table) -> postgresql.Insert | sq
     raise DataSourceError(f"{table.name}: unsupported database {engine.dialect.name!r}")
 
 
-def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
-               create_database: bool = True) -> tuple[sa.Engine, sa.Table]:
+def open_table(
+    url: str, define: Callable[[sa.MetaData], sa.Table], create_database: bool = True
+) -> tuple[sa.Engine, sa.Table]:
     """Engine for `url` (a SQLite file and its folder are created unless `create_database` is False,
     when a missing file or a missing table is an error) and the table `define` declares.
 
@@ -144,8 +149,9 @@ def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not create_database and str(path) != ":memory:" and not path.is_file():
-            raise DataSourceError(f"{table.name}: no SQLite database at {path} (nothing was recorded there; "
-                                  "check the URL)")
+            raise DataSourceError(
+                f"{table.name}: no SQLite database at {path} (nothing was recorded there; check the URL)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # No pool: every run opens its own store, and pooled idle connections would pile up across
@@ -156,8 +162,10 @@ def open_table(url: str, define: Callable[[sa.MetaData], sa.Table],
                 # Two runs opening a fresh database at once would both try CREATE TABLE / ALTER TABLE.
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(table.name.encode()))))
             if not create_database and not sa.inspect(connection).has_table(table.name):
-                raise DataSourceError(f"{table.name}: no table {table.name} at {_safe_url(url)} (nothing was "
-                                      "recorded there; check the URL)")
+                raise DataSourceError(
+                    f"{table.name}: no table {table.name} at {_safe_url(url)} (nothing was "
+                    "recorded there; check the URL)"
+                )
             metadata.create_all(connection, checkfirst=True)
             added = add_missing_columns(connection, table)
     except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:
@@ -173,8 +181,10 @@ def add_missing_columns(connection: sa.Connection, table: sa.Table) -> tuple[str
     missing = [column for column in table.columns if column.name not in present]
     required = [column.name for column in missing if column.primary_key or not column.nullable]
     if required:
-        raise DataSourceError(f"{table.name}: the existing table lacks required columns {required}, which cannot "
-                              f"be added to rows already stored; migrate or rename the table")
+        raise DataSourceError(
+            f"{table.name}: the existing table lacks required columns {required}, which cannot "
+            f"be added to rows already stored; migrate or rename the table"
+        )
     name = connection.dialect.identifier_preparer.format_table(table)
     for column in missing:
         spec = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
@@ -199,15 +209,20 @@ def postgres_driver_url(url: str) -> str:
 
 def _check_keys(records: list[dict[str, object]]) -> None:
     for column in RESULT_KEY_COLUMNS:
-        bad = sorted({repr(r[column]) for r in records
-                      if r[column] is None or not 1 <= len(str(r[column])) <= KEY_LENGTH})
+        bad = sorted(
+            {repr(r[column]) for r in records if r[column] is None or not 1 <= len(str(r[column])) <= KEY_LENGTH}
+        )
         if bad:
-            raise DataSourceError(f"{RESULTS_TABLE}: key column {column} must be text of 1 to {KEY_LENGTH} "
-                                  f"characters, got {', '.join(bad[:3])}")
+            raise DataSourceError(
+                f"{RESULTS_TABLE}: key column {column} must be text of 1 to {KEY_LENGTH} "
+                f"characters, got {', '.join(bad[:3])}"
+            )
     repeated = [key for key, count in Counter(map(_key, records)).items() if count > 1]
     if repeated:
-        raise DataSourceError(f"{RESULTS_TABLE}: {len(repeated)} keys appear more than once in one write, "
-                              f"e.g. {dict(zip(RESULT_KEY_COLUMNS, repeated[0], strict=True))}")
+        raise DataSourceError(
+            f"{RESULTS_TABLE}: {len(repeated)} keys appear more than once in one write, "
+            f"e.g. {dict(zip(RESULT_KEY_COLUMNS, repeated[0], strict=True))}"
+        )
 
 
 def _key(record: dict[str, object]) -> tuple[object, ...]:

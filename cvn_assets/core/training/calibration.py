@@ -214,8 +214,9 @@ def make_calibrator(params: CalibrationParams = CalibrationParams()) -> Calibrat
     return _FACTORIES[params.method](params)
 
 
-def cross_fitted_calibration(params: CalibrationParams, scores: np.ndarray, y: np.ndarray, blocks: CrossFitBlocks,
-                             what: str) -> np.ndarray:
+def cross_fitted_calibration(
+    params: CalibrationParams, scores: np.ndarray, y: np.ndarray, blocks: CrossFitBlocks, what: str
+) -> np.ndarray:
     """Calibrated validation probabilities, each block's from a calibrator fitted on the other blocks
     and restated for the window's BUY rate (see `cross_fit`).
 
@@ -226,7 +227,8 @@ def cross_fitted_calibration(params: CalibrationParams, scores: np.ndarray, y: n
     labels = _validation_labels(values, y, f"{what} {params.method}")
     check_same_length(f"{what} validation scores", values, f"{what} cross-fit blocks", blocks.positions)
     return cross_fitted(
-        blocks, labels,
+        blocks,
+        labels,
         lambda fit, held: make_calibrator(params).fit(values[fit], labels[fit]).transform(values[held]),
         f"{what} {params.method} calibration",
     )

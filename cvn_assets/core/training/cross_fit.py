@@ -64,14 +64,16 @@ def window_blocks(positions: np.ndarray, label_horizon: int, embargo_bars: int, 
     try:
         splits = purged_inner_splits(rows, label_horizon, embargo_bars, n_splits=n_blocks)
     except InsufficientDataError as exc:
-        raise InsufficientDataError(f"cross-fitting over {n_blocks} blocks of {rows.size} validation rows: {exc}; "
-                                    f"lower {BLOCKS_SETTING}") from exc
+        raise InsufficientDataError(
+            f"cross-fitting over {n_blocks} blocks of {rows.size} validation rows: {exc}; lower {BLOCKS_SETTING}"
+        ) from exc
     as_rows = tuple((np.searchsorted(rows, fit), np.searchsorted(rows, held)) for fit, held in splits)
     return CrossFitBlocks(rows, as_rows)
 
 
-def cross_fitted(blocks: CrossFitBlocks, labels: np.ndarray,
-                 fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], what: str) -> np.ndarray:
+def cross_fitted(
+    blocks: CrossFitBlocks, labels: np.ndarray, fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], what: str
+) -> np.ndarray:
     """One P(BUY) per row of the window, each from `fit_predict(fit_rows, held_rows)` of its block.
 
     `fit_predict` fits a fresh piece on `fit_rows` and returns its P(BUY) for `held_rows`, which are
@@ -93,16 +95,19 @@ def cross_fitted(blocks: CrossFitBlocks, labels: np.ndarray,
             ) from exc
     unscored = np.flatnonzero(np.isnan(out))
     if unscored.size:
-        raise ValueError(f"{what}: the cross-fit blocks hold out no block for {unscored.size} row(s), "
-                         f"first at position {int(blocks.positions[unscored[0]])}")
+        raise ValueError(
+            f"{what}: the cross-fit blocks hold out no block for {unscored.size} row(s), "
+            f"first at position {int(blocks.positions[unscored[0]])}"
+        )
     return out
 
 
 def _buy_rate(labels: np.ndarray, where: str) -> float:
     rate = float(np.mean(labels)) if labels.size else float("nan")
     if not 0.0 < rate < 1.0:
-        raise InsufficientDataError(f"cross-fitting needs both classes {where}, got {labels.size} rows "
-                                    f"with {int(np.sum(labels))} BUY")
+        raise InsufficientDataError(
+            f"cross-fitting needs both classes {where}, got {labels.size} rows with {int(np.sum(labels))} BUY"
+        )
     return rate
 
 

@@ -97,9 +97,15 @@ class ModelOutcome:
     calibrator: Calibrator | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, object]:
-        return {"model": self.model, "status": self.status, "error": self.error,
-                "threshold": self.threshold, "fit_seconds": self.fit_seconds,
-                "duration_seconds": self.duration_seconds, "train_rows": self.train_rows}
+        return {
+            "model": self.model,
+            "status": self.status,
+            "error": self.error,
+            "threshold": self.threshold,
+            "fit_seconds": self.fit_seconds,
+            "duration_seconds": self.duration_seconds,
+            "train_rows": self.train_rows,
+        }
 
 
 def fit_and_predict(
@@ -142,29 +148,51 @@ def fit_and_predict(
         scores = {w: _scores(learner, feature_matrix[_window(fold, w)], calibration) for w in EVALUATION_WINDOWS}
     except Exception as exc:  # any learner failure is recorded, not fatal to the sweep
         elapsed = time.perf_counter() - started
-        return ModelOutcome(model, STATUS_TRAINING_FAILED, _empty_predictions(), fit_seconds=elapsed,
-                            duration_seconds=elapsed, train_rows=len(targets), error=f"{type(exc).__name__}: {exc}")
+        return ModelOutcome(
+            model,
+            STATUS_TRAINING_FAILED,
+            _empty_predictions(),
+            fit_seconds=elapsed,
+            duration_seconds=elapsed,
+            train_rows=len(targets),
+            error=f"{type(exc).__name__}: {exc}",
+        )
     fit_seconds = time.perf_counter() - started
     y = {w: labels["label"].to_numpy()[_window(fold, w)] for w in EVALUATION_WINDOWS}
     calibrator = make_calibrator(calibration).fit(scores["validation"], y["validation"])
     calibrated = {
-        "validation": cross_fitted_calibration(calibration, scores["validation"], y["validation"], blocks,
-                                               f"fold {fold.fold} model {model!r}"),
+        "validation": cross_fitted_calibration(
+            calibration, scores["validation"], y["validation"], blocks, f"fold {fold.fold} model {model!r}"
+        ),
         "test": calibrator.transform(scores["test"]),
     }
     trades = None if simulator is None else simulator.candidates(_window(fold, "validation"))
     choice = sweep_threshold(calibrated["validation"], y["validation"], threshold, trades=trades)
     frames = [
-        pd.DataFrame({
-            "model": model, "window": w, "position": _window(fold, w),
-            "timestamp": labels["timestamp"].array[_window(fold, w)],
-            "y": y[w].astype(int), "score": scores[w], "p": calibrated[w],
-        })
+        pd.DataFrame(
+            {
+                "model": model,
+                "window": w,
+                "position": _window(fold, w),
+                "timestamp": labels["timestamp"].array[_window(fold, w)],
+                "y": y[w].astype(int),
+                "score": scores[w],
+                "p": calibrated[w],
+            }
+        )
         for w in EVALUATION_WINDOWS
     ]
-    return ModelOutcome(model, STATUS_OK, pd.concat(frames, ignore_index=True), choice.threshold, fit_seconds,
-                        duration_seconds=time.perf_counter() - started, train_rows=len(targets), learner=learner,
-                        calibrator=calibrator)
+    return ModelOutcome(
+        model,
+        STATUS_OK,
+        pd.concat(frames, ignore_index=True),
+        choice.threshold,
+        fit_seconds,
+        duration_seconds=time.perf_counter() - started,
+        train_rows=len(targets),
+        learner=learner,
+        calibrator=calibrator,
+    )
 
 
 def _window(fold: FoldWindows, window: str) -> np.ndarray:
@@ -191,6 +219,14 @@ def _scores(learner: Learner, matrix: np.ndarray, calibration: CalibrationParams
 
 
 def _empty_predictions() -> pd.DataFrame:
-    return pd.DataFrame({"model": pd.Series(dtype=str), "window": pd.Series(dtype=str),
-                         "position": pd.Series(dtype=int), "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
-                         "y": pd.Series(dtype=int), "score": pd.Series(dtype=float), "p": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "model": pd.Series(dtype=str),
+            "window": pd.Series(dtype=str),
+            "position": pd.Series(dtype=int),
+            "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+            "y": pd.Series(dtype=int),
+            "score": pd.Series(dtype=float),
+            "p": pd.Series(dtype=float),
+        }
+    )

@@ -228,8 +228,16 @@ def purged_inner_splits(
 
 
 FOLD_FRAME_COLUMNS: tuple[str, ...] = (
-    "fold", "window", "start_timestamp", "end_timestamp", "start_position", "end_position",
-    "n_rows", "purged", "embargoed", "position_ranges",
+    "fold",
+    "window",
+    "start_timestamp",
+    "end_timestamp",
+    "start_position",
+    "end_position",
+    "n_rows",
+    "purged",
+    "embargoed",
+    "position_ranges",
 )
 
 
@@ -262,8 +270,18 @@ def folds_to_frame(folds: list[FoldWindows], timestamps: pd.Series) -> pd.DataFr
             start, end = fold.bounds(name, timestamps)
             purged, embargoed = fold.dropped(name)
             records.append(
-                (fold.fold, name, start, end, int(positions[0]), int(positions[-1]), int(positions.size),
-                 purged, embargoed, _encode_ranges(positions))
+                (
+                    fold.fold,
+                    name,
+                    start,
+                    end,
+                    int(positions[0]),
+                    int(positions[-1]),
+                    int(positions.size),
+                    purged,
+                    embargoed,
+                    _encode_ranges(positions),
+                )
             )
     return pd.DataFrame.from_records(records, columns=list(FOLD_FRAME_COLUMNS))
 
@@ -279,17 +297,23 @@ def folds_from_frame(frame: pd.DataFrame) -> list[FoldWindows]:
         windows = {row.window: row for row in rows.itertuples(index=False)}
         if sorted(windows) != sorted(WINDOW_NAMES) or len(rows) != len(WINDOW_NAMES):
             raise DataSourceError(f"fold {fold} must have one row per window {WINDOW_NAMES}, got {list(rows.window)}")
-        positions = {name: _decode_ranges(str(row.position_ranges), f"fold {fold} {name}")
-                     for name, row in windows.items()}
+        positions = {
+            name: _decode_ranges(str(row.position_ranges), f"fold {fold} {name}") for name, row in windows.items()
+        }
         for name, row in windows.items():
             stored = (row.n_rows, row.start_position, row.end_position)
             if stored != (positions[name].size, positions[name][0], positions[name][-1]):
                 raise DataSourceError(f"fold {fold} {name}: position_ranges disagree with n_rows/start/end positions")
         folds.append(
             FoldWindows(
-                str(fold), positions[TRAIN], positions[VALIDATION], positions[TEST],
-                int(windows[TRAIN].purged), int(windows[TRAIN].embargoed),
-                int(windows[VALIDATION].purged), int(windows[VALIDATION].embargoed),
+                str(fold),
+                positions[TRAIN],
+                positions[VALIDATION],
+                positions[TEST],
+                int(windows[TRAIN].purged),
+                int(windows[TRAIN].embargoed),
+                int(windows[VALIDATION].purged),
+                int(windows[VALIDATION].embargoed),
             )
         )
     return folds

@@ -39,13 +39,15 @@ class ScoringBundle:
         return np.asarray(self.calibrator.transform(raw_scores(self.learner, matrix, self.calibration)), dtype=float)
 
 
-def bundle_from_outcome(outcome: ModelOutcome, calibration: CalibrationParams,
-                        feature_names: tuple[str, ...]) -> ScoringBundle | None:
+def bundle_from_outcome(
+    outcome: ModelOutcome, calibration: CalibrationParams, feature_names: tuple[str, ...]
+) -> ScoringBundle | None:
     """The outcome's bundle, or None when the fit failed (nothing to score with)."""
     if outcome.learner is None or outcome.calibrator is None:
         return None
-    return ScoringBundle(outcome.model, outcome.learner, outcome.calibrator, calibration, float(outcome.threshold),
-                         feature_names)
+    return ScoringBundle(
+        outcome.model, outcome.learner, outcome.calibrator, calibration, float(outcome.threshold), feature_names
+    )
 
 
 def dump_bundle(bundle: ScoringBundle) -> bytes:

@@ -99,8 +99,9 @@ def _buy_f1_per_threshold(p: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tup
     return f1, n_signals
 
 
-def _expectancy_per_threshold(p: np.ndarray, grid: np.ndarray, n_signals: np.ndarray,
-                              trades: Candidates) -> tuple[np.ndarray, np.ndarray]:
+def _expectancy_per_threshold(
+    p: np.ndarray, grid: np.ndarray, n_signals: np.ndarray, trades: Candidates
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean net return and number of the validation trades taken at every grid threshold (NaN, 0 without one).
 
     Thresholds giving the same number of signals give the same signal set, so each set is traded once.
@@ -151,8 +152,10 @@ def sweep_threshold(
         best = int(np.argmax(np.where(eligible, f1, -np.inf)))
         return ThresholdChoice(threshold=float(grid[best]), f1_buy=float(f1[best]), n_signals=int(n_signals[best]))
     if trades is None:
-        raise InsufficientDataError("threshold objective expectancy_net needs the validation window's trades "
-                                    "(prices); none were given (threshold.objective f1 needs none)")
+        raise InsufficientDataError(
+            "threshold objective expectancy_net needs the validation window's trades "
+            "(prices); none were given (threshold.objective f1 needs none)"
+        )
     check_same_length("validation probabilities", p, "validation trades", trades)
     expectancy, n_trades = _expectancy_per_threshold(p, grid, n_signals, trades)
     eligible &= n_trades >= params.min_trades
@@ -162,5 +165,10 @@ def sweep_threshold(
             f"{y.size} validation rows (most: {int(n_trades.max())})"
         )
     best = int(np.argmax(np.where(eligible, expectancy, -np.inf)))
-    return ThresholdChoice(threshold=float(grid[best]), f1_buy=float(f1[best]), n_signals=int(n_signals[best]),
-                           n_trades=int(n_trades[best]), expectancy_net=float(expectancy[best]))
+    return ThresholdChoice(
+        threshold=float(grid[best]),
+        f1_buy=float(f1[best]),
+        n_signals=int(n_signals[best]),
+        n_trades=int(n_trades[best]),
+        expectancy_net=float(expectancy[best]),
+    )

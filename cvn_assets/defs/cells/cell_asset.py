@@ -34,9 +34,16 @@ class CellAssetSpec:
     advisory: tuple[str, ...] = ()
 
 
-def cell_asset(*, group: str, kinds: Collection[str], check: str | Callable[[str], str],
-               reads: Collection[str] = (), per_model: bool = False,
-               io_manager_key: str | None = None, advisory: Collection[str] = ()) -> Callable[[F], F]:
+def cell_asset(
+    *,
+    group: str,
+    kinds: Collection[str],
+    check: str | Callable[[str], str],
+    reads: Collection[str] = (),
+    per_model: bool = False,
+    io_manager_key: str | None = None,
+    advisory: Collection[str] = (),
+) -> Callable[[F], F]:
     """Declares the decorated function as a cell asset.
 
     `reads`: the per-crypto assets it reads (from its `data` argument); `check`: the name of its
@@ -45,13 +52,25 @@ def cell_asset(*, group: str, kinds: Collection[str], check: str | Callable[[str
     of the sweep, keyed `[name, model]`, the function taking the model first; a model's library is
     among its kinds.
     """
+
     def declare(function: F) -> F:
         parameters = inspect.signature(function).parameters.values()
-        setattr(function, _SPEC, CellAssetSpec(
-            name=function.__name__, description=" ".join((function.__doc__ or "").split()), group=group,
-            kinds=frozenset(kinds), check=check, reads=tuple(reads),
-            upstream=tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY), per_model=per_model,
-            io_manager_key=io_manager_key, advisory=tuple(advisory)))
+        setattr(
+            function,
+            _SPEC,
+            CellAssetSpec(
+                name=function.__name__,
+                description=" ".join((function.__doc__ or "").split()),
+                group=group,
+                kinds=frozenset(kinds),
+                check=check,
+                reads=tuple(reads),
+                upstream=tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY),
+                per_model=per_model,
+                io_manager_key=io_manager_key,
+                advisory=tuple(advisory),
+            ),
+        )
         return function
 
     return declare

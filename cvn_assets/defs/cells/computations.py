@@ -68,8 +68,10 @@ class CellAsset:
 
     def compute(self, cell: Cell, data: CryptoInputs, tools: CellTools, values: Mapping[dg.AssetKey, Any]) -> Part:
         """This asset's part for one cell, from the values of the cell assets it reads."""
-        kwargs = {name: {key.path[-1]: values[key] for key in keys} if by_model else values[keys[0]]
-                  for name, keys, by_model in self.arguments}
+        kwargs = {
+            name: {key.path[-1]: values[key] for key in keys} if by_model else values[keys[0]]
+            for name, keys, by_model in self.arguments
+        }
         return self.function(*([self.model] if self.model else []), cell, data, tools, **kwargs)
 
     def __str__(self) -> str:
@@ -78,17 +80,26 @@ class CellAsset:
 
 def cell_assets(models: Sequence[str], ensembles: Sequence[str]) -> list[CellAsset]:
     """Every cell asset of a sweep of these models and ensembles, upstream before downstream."""
-    functions: list[Callable[..., Part]] = [smoothed_labels, cleanlab_mask, oos_predictions,
-                                            *([stacked_ensemble] if ensembles else []), fold_metrics]
+    functions: list[Callable[..., Part]] = [
+        smoothed_labels,
+        cleanlab_mask,
+        oos_predictions,
+        *([stacked_ensemble] if ensembles else []),
+        fold_metrics,
+    ]
     declared: dict[str, tuple[list[dg.AssetKey], bool]] = {}
     assets = []
     for function in functions:
         spec = spec_of(function)
         # A parameter naming an asset this sweep does not have (no ensembles) keeps its default.
-        arguments = tuple((name, tuple(declared[name][0]), declared[name][1]) for name in spec.upstream
-                          if name in declared)
-        instances = ([(model, dg.AssetKey([spec.name, model])) for model in models] if spec.per_model
-                     else [(None, dg.AssetKey(spec.name))])
+        arguments = tuple(
+            (name, tuple(declared[name][0]), declared[name][1]) for name in spec.upstream if name in declared
+        )
+        instances = (
+            [(model, dg.AssetKey([spec.name, model])) for model in models]
+            if spec.per_model
+            else [(None, dg.AssetKey(spec.name))]
+        )
         declared[spec.name] = ([key for _, key in instances], spec.per_model)
         assets += [CellAsset(function, key, model, arguments) for model, key in instances]
     return assets
@@ -113,8 +124,9 @@ def _setup_from_fields(sweep: dict[str, Any], catalogue: Catalogue, artifacts: d
     return StepSetup(resource, ArtifactStoreResource(**artifacts))
 
 
-def compute_cell_asset(asset: CellAsset, cell: Cell, values: Mapping[dg.AssetKey, Any], setup: StepSetup,
-                       data: CryptoInputs) -> Part:
+def compute_cell_asset(
+    asset: CellAsset, cell: Cell, values: Mapping[dg.AssetKey, Any], setup: StepSetup, data: CryptoInputs
+) -> Part:
     """One asset of one cell, with the training events it logged and how long it took."""
     events = TrainingEvents()
     started = time.perf_counter()

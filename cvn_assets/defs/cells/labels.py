@@ -29,15 +29,24 @@ def smoothed_labels(cell: Cell, data: CryptoInputs, tools: CellTools) -> Part:
     smoothing = tools.sweep.catalogue.config(cell.config_id).params_for("label_smoothing")
     fold = data.fold(cell.fold)
     frame = training_targets(data.raw_labels, fold, smoothing)
-    metadata = float_metadata({
-        "rows": len(frame), "eps_buy": smoothing.eps_buy, "eps_hold": smoothing.eps_hold,
-        "mean_target": float(frame["target"].mean()), "buy_rate": float(frame["hard_label"].mean()),
-    })
+    metadata = float_metadata(
+        {
+            "rows": len(frame),
+            "eps_buy": smoothing.eps_buy,
+            "eps_hold": smoothing.eps_hold,
+            "mean_target": float(frame["target"].mean()),
+            "buy_rate": float(frame["hard_label"].mean()),
+        }
+    )
     return Part(frame, metadata, training_targets_sanity(frame, fold.train))
 
 
-@cell_asset(group="labels", kinds={"cleanlab", "parquet"}, check=CLEANLAB_CHECK,
-            reads=("features", "raw_labels", "fold_windows"))
+@cell_asset(
+    group="labels",
+    kinds={"cleanlab", "parquet"},
+    check=CLEANLAB_CHECK,
+    reads=("features", "raw_labels", "fold_windows"),
+)
 def cleanlab_mask(cell: Cell, data: CryptoInputs, tools: CellTools) -> Part:
     """Confident-learning screen of one cell's training labels: suspects, per-class capped flags, weights.
 
@@ -45,11 +54,20 @@ def cleanlab_mask(cell: Cell, data: CryptoInputs, tools: CellTools) -> Part:
     """
     catalogue = tools.sweep.catalogue
     params = catalogue.config(cell.config_id).params_for("cleanlab")
-    mask = compute_cleanlab_mask(data.features, data.raw_labels, data.fold(cell.fold).train, params,
-                                 label_horizon=catalogue.pipeline.labels.horizon,
-                                 embargo_bars=catalogue.pipeline.folds.embargo_bars,
-                                 seed=catalogue.seed, n_threads=tools.sweep.n_threads)
+    mask = compute_cleanlab_mask(
+        data.features,
+        data.raw_labels,
+        data.fold(cell.fold).train,
+        params,
+        label_horizon=catalogue.pipeline.labels.horizon,
+        embargo_bars=catalogue.pipeline.folds.embargo_bars,
+        seed=catalogue.seed,
+        n_threads=tools.sweep.n_threads,
+    )
     frame = mask.frame.assign(mode=mask.mode)
-    metadata = {"mode": dg.MetadataValue.text(params.mode), "max_drop_pct": dg.MetadataValue.float(params.max_drop_pct),
-                **float_metadata(mask.stats)}
+    metadata = {
+        "mode": dg.MetadataValue.text(params.mode),
+        "max_drop_pct": dg.MetadataValue.float(params.max_drop_pct),
+        **float_metadata(mask.stats),
+    }
     return Part(frame, metadata, cleanlab_cap_sanity(frame, params.max_drop_pct))

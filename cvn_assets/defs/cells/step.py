@@ -47,31 +47,59 @@ from cvn_assets.orchestration.progress import cell_computed
 CELL_STEP = "cell"
 
 
-def build_cell_asset(partitions: SweepPartitions, models: Sequence[str], ensembles: Sequence[str],
-                     cells_per_backfill_run: int) -> list[dg.AssetsDefinition]:
+def build_cell_asset(
+    partitions: SweepPartitions, models: Sequence[str], ensembles: Sequence[str], cells_per_backfill_run: int
+) -> list[dg.AssetsDefinition]:
     """`cells_per_backfill_run`: a backfill of cell keys runs in chunks of that many contiguous keys (the
     number of folds makes one run per crypto × configuration, as the keys are configuration-major)."""
     assets = cell_assets(models, ensembles)
-    outs = {a.output: dg.AssetOut(key=a.key, group_name=a.spec.group, kinds=a.kinds, owners=OWNERS, code_version="1",
-                                  description=a.spec.description, is_required=False,
-                                  io_manager_key=a.spec.io_manager_key) for a in assets}
+    outs = {
+        a.output: dg.AssetOut(
+            key=a.key,
+            group_name=a.spec.group,
+            kinds=a.kinds,
+            owners=OWNERS,
+            code_version="1",
+            description=a.spec.description,
+            is_required=False,
+            io_manager_key=a.spec.io_manager_key,
+        )
+        for a in assets
+    }
     deps = {a.output: {*(dg.AssetKey(n) for n in a.crypto_deps), *a.cell_deps} for a in assets}
 
-    @dg.multi_asset(name=CELL_STEP, outs=outs, ins={name: dg.AssetIn() for name in CRYPTO_INPUTS},
-                    internal_asset_deps=deps, partitions_def=partitions.cell, can_subset=True,
-                    check_specs=[inline_check(a.check, a.key, partitions.cell) for a in assets]
-                    + [advisory_check(c, a.key, partitions.cell) for a in assets for c in a.spec.advisory],
-                    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=cells_per_backfill_run))
-    def cell(context: dg.AssetExecutionContext, sweep: SweepResource, artifacts: ArtifactStoreResource,
-             tracking: MlflowTrackingResource, **crypto_inputs: Any) -> Iterator[Any]:
+    @dg.multi_asset(
+        name=CELL_STEP,
+        outs=outs,
+        ins={name: dg.AssetIn() for name in CRYPTO_INPUTS},
+        internal_asset_deps=deps,
+        partitions_def=partitions.cell,
+        can_subset=True,
+        check_specs=[inline_check(a.check, a.key, partitions.cell) for a in assets]
+        + [advisory_check(c, a.key, partitions.cell) for a in assets for c in a.spec.advisory],
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=cells_per_backfill_run),
+    )
+    def cell(
+        context: dg.AssetExecutionContext,
+        sweep: SweepResource,
+        artifacts: ArtifactStoreResource,
+        tracking: MlflowTrackingResource,
+        **crypto_inputs: Any,
+    ) -> Iterator[Any]:
         """Every cell asset selected in this run, over the run's cells."""
         yield from _run(context, assets, crypto_inputs, sweep, artifacts, tracking)
 
     return [cell]
 
 
-def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_inputs: Mapping[str, Any],
-         sweep: SweepResource, artifacts: ArtifactStoreResource, tracking: MlflowTrackingResource) -> Iterator[Any]:
+def _run(
+    context: dg.AssetExecutionContext,
+    assets: Sequence[CellAsset],
+    crypto_inputs: Mapping[str, Any],
+    sweep: SweepResource,
+    artifacts: ArtifactStoreResource,
+    tracking: MlflowTrackingResource,
+) -> Iterator[Any]:
     """Each selected asset over the run's cells, recorded as soon as all its cells are computed.
 
     A failed blocking check computes nothing after its asset; Dagster fails the step once the step
@@ -93,8 +121,10 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
     # tasks start as soon as a cell's metrics are computed.
     tracking.ready_for_threads()
     in_processes = computes_in_processes(sweep.cell_processes, len(cells))
-    with task_pool(in_processes, sweep.cell_workers, WORKER_IMPORTS, native_thread_limits(sweep.n_threads)) as pool, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-tracking") as tracker:
+    with (
+        task_pool(in_processes, sweep.cell_workers, WORKER_IMPORTS, native_thread_limits(sweep.n_threads)) as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-tracking") as tracker,
+    ):
         setup, shared = pool.share(StepSetup(sweep, artifacts)), {c: pool.share(v) for c, v in data.items()}
 
         def task(asset: CellAsset, cell: Cell, inputs: Mapping[CellAsset, Part]) -> partial[Part]:
@@ -115,13 +145,20 @@ def _run(context: dg.AssetExecutionContext, assets: Sequence[CellAsset], crypto_
                 if len(parts[asset]) == len(cells):
                     yield from _record_asset(context, asset, cells, parts.pop(asset), lineage, tracked, tracking)
     if last_computed is not None:
-        context.log.info(recording_summary(len(todo), len(cells), last_computed - started,
-                                           time.perf_counter() - last_computed))
+        context.log.info(
+            recording_summary(len(todo), len(cells), last_computed - started, time.perf_counter() - last_computed)
+        )
 
 
-def _record_asset(context: dg.AssetExecutionContext, asset: CellAsset, cells: Sequence[Cell], parts: dict[str, Part],
-                  lineage: RunLineage, tracked: Mapping[str, Future[TrackedRun | None]],
-                  tracking: MlflowTrackingResource) -> Iterator[Any]:
+def _record_asset(
+    context: dg.AssetExecutionContext,
+    asset: CellAsset,
+    cells: Sequence[Cell],
+    parts: dict[str, Part],
+    lineage: RunLineage,
+    tracked: Mapping[str, Future[TrackedRun | None]],
+    tracking: MlflowTrackingResource,
+) -> Iterator[Any]:
     """One asset over the run's cells: its metadata per cell, its training events, its output, its checks."""
     if asset.key == FOLD_METRICS_KEY:
         for cell in cells:
@@ -136,8 +173,11 @@ def _record_asset(context: dg.AssetExecutionContext, asset: CellAsset, cells: Se
     yield dg.Output(PartitionValues({k: p.value for k, p in parts.items()}), output_name=asset.output)
     lineage.fetch(asset.key, [c.key for c in cells])
     yield from (check_evaluation(asset.check, asset.key, p.check, k) for k, p in parts.items() if p.check)
-    yield from (check_evaluation(name, asset.key, outcome, k, blocking=False)
-                for k, p in parts.items() for name, outcome in p.advisory.items())
+    yield from (
+        check_evaluation(name, asset.key, outcome, k, blocking=False)
+        for k, p in parts.items()
+        for name, outcome in p.advisory.items()
+    )
 
 
 def _failed(part: Part) -> bool:
@@ -149,8 +189,10 @@ RECORDING_SUMMARY = re.compile(r"recorded for (?P<tail>[0-9.]+) s after the last
 
 
 def recording_summary(assets: int, cells: int, computing: float, tail: float) -> str:
-    return (f"{assets} asset(s) × {cells} cell(s) computed in {computing:.2f} s, "
-            f"recorded for {tail:.2f} s after the last computation")
+    return (
+        f"{assets} asset(s) × {cells} cell(s) computed in {computing:.2f} s, "
+        f"recorded for {tail:.2f} s after the last computation"
+    )
 
 
 def start_cell_workers(sweep: SweepResource) -> ProcessPoolExecutor:
@@ -159,8 +201,13 @@ def start_cell_workers(sweep: SweepResource) -> ProcessPoolExecutor:
     return worker_pool(sweep.cell_workers, WORKER_IMPORTS, native_thread_limits(sweep.n_threads))
 
 
-def _from_storage(assets: Sequence[CellAsset], todo: Sequence[CellAsset], cells: Sequence[Cell],
-                  artifacts: ArtifactStoreResource, lineage: RunLineage) -> dict[CellAsset, dict[Cell, Part]]:
+def _from_storage(
+    assets: Sequence[CellAsset],
+    todo: Sequence[CellAsset],
+    cells: Sequence[Cell],
+    artifacts: ArtifactStoreResource,
+    lineage: RunLineage,
+) -> dict[CellAsset, dict[Cell, Part]]:
     """The values of the cell assets the selected ones read but that are not selected themselves."""
     needed = {key for asset in todo for key in asset.cell_deps} - {asset.key for asset in todo}
     frames, keys = artifacts.frames(), [c.key for c in cells]
@@ -176,13 +223,20 @@ def _record(context: dg.AssetExecutionContext, asset: CellAsset, cell: Cell, par
     if "error" in part.metadata:
         context.log.error(f"{cell.key} {asset}: training failed: {part.metadata['error'].value}")
     reads = {**{dg.AssetKey(n): cell.crypto for n in asset.crypto_deps}, **{k: cell.key for k in asset.cell_deps}}
-    context.add_asset_metadata({**part.metadata, CONSUMED_KEY: dg.MetadataValue.json(lineage.consumed(reads)),
-                                **fingerprint_metadata(context.run.tags, cell.key)},
-                               asset_key=asset.key, partition_key=cell.key)
+    context.add_asset_metadata(
+        {
+            **part.metadata,
+            CONSUMED_KEY: dg.MetadataValue.json(lineage.consumed(reads)),
+            **fingerprint_metadata(context.run.tags, cell.key),
+        },
+        asset_key=asset.key,
+        partition_key=cell.key,
+    )
 
 
-def _crypto_data(context: dg.AssetExecutionContext, inputs: Mapping[str, Any],
-                 cryptos: Sequence[str]) -> dict[str, CryptoInputs]:
+def _crypto_data(
+    context: dg.AssetExecutionContext, inputs: Mapping[str, Any], cryptos: Sequence[str]
+) -> dict[str, CryptoInputs]:
     """Each crypto's per-crypto values (an input over several cryptos arrives as one value per crypto)."""
     by_input: dict[str, dict[str, pd.DataFrame]] = {}
     for name, value in inputs.items():

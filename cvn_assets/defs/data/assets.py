@@ -98,13 +98,17 @@ def ohlcv(crypto: str, resources: DataResources) -> Computed:
     """Hourly OHLCV of one crypto, validated (sorted, unique, finite, positive, high ≥ low, gaps bounded)."""
     frame = resources.source.load(crypto)
     digest = ohlcv_content_hash(frame)
-    return frame, {
-        "rows": dg.MetadataValue.int(len(frame)),
-        "first_bar": dg.MetadataValue.text(str(frame["timestamp"].iloc[0])),
-        "last_bar": dg.MetadataValue.text(str(frame["timestamp"].iloc[-1])),
-        "content_sha256": dg.MetadataValue.text(digest),
-        "source": dg.MetadataValue.text(resources.source.describe()),
-    }, {"data_version": dg.DataVersion(digest)}
+    return (
+        frame,
+        {
+            "rows": dg.MetadataValue.int(len(frame)),
+            "first_bar": dg.MetadataValue.text(str(frame["timestamp"].iloc[0])),
+            "last_bar": dg.MetadataValue.text(str(frame["timestamp"].iloc[-1])),
+            "content_sha256": dg.MetadataValue.text(digest),
+            "source": dg.MetadataValue.text(resources.source.describe()),
+        },
+        {"data_version": dg.DataVersion(digest)},
+    )
 
 
 @data_asset(group="data")
@@ -122,13 +126,19 @@ def raw_labels(crypto: str, resources: DataResources, *, ohlcv: pd.DataFrame) ->
     params = pipeline.labels
     frame = event_labels(ohlcv, params, pipeline.events)
     labeled = frame["label"].notna()
-    return frame, float_metadata({
-        "strategy": params.name,
-        "event_filter": pipeline.events.describe(),
-        "labeled_rows": int(labeled.sum()),
-        "unlabeled_rows": int((~labeled).sum()),
-        "buy_rate": float(frame.loc[labeled, "label"].mean()),
-    }), {}
+    return (
+        frame,
+        float_metadata(
+            {
+                "strategy": params.name,
+                "event_filter": pipeline.events.describe(),
+                "labeled_rows": int(labeled.sum()),
+                "unlabeled_rows": int((~labeled).sum()),
+                "buy_rate": float(frame.loc[labeled, "label"].mean()),
+            }
+        ),
+        {},
+    )
 
 
 @data_asset(group="labels")
@@ -136,8 +146,9 @@ def fold_windows(crypto: str, resources: DataResources, *, raw_labels: pd.DataFr
     """Walk-forward train / validation / test windows per fold, purged and embargoed."""
     pipeline = resources.sweep.catalogue.pipeline
     try:
-        folds = walk_forward_folds(raw_labels["timestamp"], raw_labels["label"].notna().to_numpy(),
-                                   pipeline.labels.horizon, pipeline.folds)
+        folds = walk_forward_folds(
+            raw_labels["timestamp"], raw_labels["label"].notna().to_numpy(), pipeline.labels.horizon, pipeline.folds
+        )
     except InsufficientDataError as exc:
         raise InsufficientDataError(f"{crypto}: {exc}{pipeline.events.shortfall_hint()}") from exc
     return folds_to_frame(folds, raw_labels["timestamp"]), {"folds": dg.MetadataValue.int(len(folds))}, {}
@@ -149,17 +160,44 @@ OHLCV, FEATURES, RAW_LABELS, FOLD_WINDOWS = (asset.key for asset in DATA_ASSETS)
 
 def build_data_assets(partitions: SweepPartitions) -> list[dg.AssetsDefinition]:
     crypto = partitions.crypto
-    outs = {a.key.to_python_identifier(): dg.AssetOut(key=a.key, group_name=a.group, kinds={"pandas", "parquet"},
-                                                      owners=OWNERS, code_version="1", description=a.description,
-                                                      is_required=False) for a in DATA_ASSETS}
-    checks = [dg.AssetCheckSpec(a.check.__name__, asset=a.key, blocking=True, partitions_def=crypto,
-                                description=" ".join((a.check.__doc__ or "").split()))
-              for a in DATA_ASSETS if a.check]
+    outs = {
+        a.key.to_python_identifier(): dg.AssetOut(
+            key=a.key,
+            group_name=a.group,
+            kinds={"pandas", "parquet"},
+            owners=OWNERS,
+            code_version="1",
+            description=a.description,
+            is_required=False,
+        )
+        for a in DATA_ASSETS
+    }
+    checks = [
+        dg.AssetCheckSpec(
+            a.check.__name__,
+            asset=a.key,
+            blocking=True,
+            partitions_def=crypto,
+            description=" ".join((a.check.__doc__ or "").split()),
+        )
+        for a in DATA_ASSETS
+        if a.check
+    ]
 
-    @dg.multi_asset(name=CRYPTO_DATA_STEP, outs=outs, partitions_def=crypto, can_subset=True, check_specs=checks,
-                    internal_asset_deps={a.key.to_python_identifier(): set(a.reads) for a in DATA_ASSETS})
-    def crypto_data(context: dg.AssetExecutionContext, ohlcv_source: OhlcvSourceResource, sweep: SweepResource,
-                    artifacts: ArtifactStoreResource) -> Iterator[Any]:
+    @dg.multi_asset(
+        name=CRYPTO_DATA_STEP,
+        outs=outs,
+        partitions_def=crypto,
+        can_subset=True,
+        check_specs=checks,
+        internal_asset_deps={a.key.to_python_identifier(): set(a.reads) for a in DATA_ASSETS},
+    )
+    def crypto_data(
+        context: dg.AssetExecutionContext,
+        ohlcv_source: OhlcvSourceResource,
+        sweep: SweepResource,
+        artifacts: ArtifactStoreResource,
+    ) -> Iterator[Any]:
         """The selected per-crypto assets of one crypto, upstream first, each checked as soon as it is computed."""
         yield from _run(context, DataResources(ohlcv_source, sweep), artifacts)
 
@@ -183,8 +221,12 @@ def _run(
         value, metadata, output_options = asset.compute(crypto, values, resources)
         consumed = lineage.consumed({key: crypto for key in asset.reads})
         lineage_metadata = {CONSUMED_KEY: dg.MetadataValue.json(consumed)} if asset.reads else {}
-        yield dg.Output(value, output_name=asset.key.to_python_identifier(), **output_options, metadata={
-            **lineage_metadata, **fingerprint_metadata(context.run.tags, crypto), **recorded, **metadata})
+        yield dg.Output(
+            value,
+            output_name=asset.key.to_python_identifier(),
+            **output_options,
+            metadata={**lineage_metadata, **fingerprint_metadata(context.run.tags, crypto), **recorded, **metadata},
+        )
         values[asset.key] = value
         lineage.fetch(asset.key, [crypto])
         if asset.check is None:

@@ -17,8 +17,17 @@ T0 = datetime(2026, 4, 28, 12, 0, tzinfo=UTC)
 
 
 def _alert(key: str = "drift_psi:run1:BTC", kind: str = "drift_psi", at: datetime = T0, **details: object) -> Alert:
-    return Alert(kind=kind, severity="warn", subject="feature_drift BTC", message="PSI of rsi_14 above warn",
-                 observed=0.31, threshold=0.2, dedup_key=key, details=dict(details), created_at=at)
+    return Alert(
+        kind=kind,
+        severity="warn",
+        subject="feature_drift BTC",
+        message="PSI of rsi_14 above warn",
+        observed=0.31,
+        threshold=0.2,
+        dedup_key=key,
+        details=dict(details),
+        created_at=at,
+    )
 
 
 @pytest.fixture
@@ -84,8 +93,16 @@ def test_stored_row_keeps_numbers_and_details(store: AlertStore) -> None:
     ],
 )
 def test_malformed_alerts_are_refused(overrides: dict, field: str) -> None:
-    fields = {"kind": "drift_psi", "severity": "warn", "subject": "s", "message": "m", "observed": 1.0,
-              "threshold": 0.5, "dedup_key": "k", **overrides}
+    fields = {
+        "kind": "drift_psi",
+        "severity": "warn",
+        "subject": "s",
+        "message": "m",
+        "observed": 1.0,
+        "threshold": 0.5,
+        "dedup_key": "k",
+        **overrides,
+    }
     with pytest.raises(CatalogueError, match=field):
         Alert(**fields)
 
@@ -99,14 +116,26 @@ def test_naive_since_is_refused(store: AlertStore) -> None:
     ("details", "expected"),
     [
         pytest.param({"API_KEY": "k", "psi": 0.3}, {"API_KEY": "***", "psi": 0.3}, id="upper-case-key"),
-        pytest.param({"db_password": "p", "slack_Token": "t", "aws_secret": "s"},
-                     {"db_password": "***", "slack_Token": "***", "aws_secret": "***"}, id="any-case-suffixes"),
-        pytest.param({"env": {"MLFLOW_TOKEN": "t", "region": "eu"}}, {"env": {"MLFLOW_TOKEN": "***", "region": "eu"}},
-                     id="nested-dict"),
-        pytest.param({"runs": [{"run_secret": "s", "id": 1}]}, {"runs": [{"run_secret": "***", "id": 1}]},
-                     id="dicts-inside-lists"),
-        pytest.param({"keyboard": 1, "token_count": 2, "passwords_rotated": 3},
-                     {"keyboard": 1, "token_count": 2, "passwords_rotated": 3}, id="only-suffixes-match"),
+        pytest.param(
+            {"db_password": "p", "slack_Token": "t", "aws_secret": "s"},
+            {"db_password": "***", "slack_Token": "***", "aws_secret": "***"},
+            id="any-case-suffixes",
+        ),
+        pytest.param(
+            {"env": {"MLFLOW_TOKEN": "t", "region": "eu"}},
+            {"env": {"MLFLOW_TOKEN": "***", "region": "eu"}},
+            id="nested-dict",
+        ),
+        pytest.param(
+            {"runs": [{"run_secret": "s", "id": 1}]},
+            {"runs": [{"run_secret": "***", "id": 1}]},
+            id="dicts-inside-lists",
+        ),
+        pytest.param(
+            {"keyboard": 1, "token_count": 2, "passwords_rotated": 3},
+            {"keyboard": 1, "token_count": 2, "passwords_rotated": 3},
+            id="only-suffixes-match",
+        ),
     ],
 )
 def test_redact(details: dict, expected: dict) -> None:

@@ -11,10 +11,16 @@ from cvn_assets.core.errors import CatalogueError
 def _document(**overrides: object) -> dict:
     document = {
         "sweep": {"name": "t", "universe": ["BTC", "ETH"], "seed": 1},
-        "factors": {"label_smoothing": {"alias": "ls", "baseline": "none", "variants": {
-            "none": {"eps_buy": 0.0, "eps_hold": 0.0},
-            "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
-        }}},
+        "factors": {
+            "label_smoothing": {
+                "alias": "ls",
+                "baseline": "none",
+                "variants": {
+                    "none": {"eps_buy": 0.0, "eps_hold": 0.0},
+                    "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
+                },
+            }
+        },
     }
     document.update(overrides)
     return document
@@ -60,12 +66,21 @@ def test_data_section_sets_the_gap_tolerance() -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        pytest.param(_document(data={"max_gap_bars": -1}),
-                     r"section `data`: OHLCV rule max_gap_bars must be an integer >= 0, got -1", id="negative-gap"),
-        pytest.param(_document(data={"max_gap_bars": "48"}),
-                     r"section `data`: max_gap_bars must be an integer, got str '48'", id="gap-as-text"),
-        pytest.param(_document(data={"max_gap": 48}),
-                     r"section `data`: unknown key 'max_gap' \(did you mean 'max_gap_bars'\?\)", id="gap-key-typo"),
+        pytest.param(
+            _document(data={"max_gap_bars": -1}),
+            r"section `data`: OHLCV rule max_gap_bars must be an integer >= 0, got -1",
+            id="negative-gap",
+        ),
+        pytest.param(
+            _document(data={"max_gap_bars": "48"}),
+            r"section `data`: max_gap_bars must be an integer, got str '48'",
+            id="gap-as-text",
+        ),
+        pytest.param(
+            _document(data={"max_gap": 48}),
+            r"section `data`: unknown key 'max_gap' \(did you mean 'max_gap_bars'\?\)",
+            id="gap-key-typo",
+        ),
     ],
 )
 def test_bad_data_section_is_named(document: dict, message: str) -> None:
@@ -76,28 +91,65 @@ def test_bad_data_section_is_named(document: dict, message: str) -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        pytest.param(_document(factors={"label_smoothing": {"baseline": "none", "variants": {
-            "none": {}, "bad": {"eps_buy": 0.1, "eps_hold": 0.2}}}}),
+        pytest.param(
+            _document(
+                factors={
+                    "label_smoothing": {
+                        "baseline": "none",
+                        "variants": {"none": {}, "bad": {"eps_buy": 0.1, "eps_hold": 0.2}},
+                    }
+                }
+            ),
             r"factor 'label_smoothing', variant 'bad': eps_hold=0.2 is outside \[0, eps_buy=0.1\]",
-            id="eps-hold-above-eps-buy"),
-        pytest.param(_document(factors={"label_smoothing": {"baseline": "none", "variants": {
-            "none": {}, "wild": {"eps_buy": 0.9, "eps_hold": 0.1}}}}),
-            r"factor 'label_smoothing', variant 'wild': eps_buy=0.9 is outside \[0, 0.5\]", id="eps-buy-above-bound"),
-        pytest.param(_document(factors={"label_smoothing": {"baseline": "none", "variants": {
-            "none": {}, "typo": {"eps_bu": 0.1}}}}),
+            id="eps-hold-above-eps-buy",
+        ),
+        pytest.param(
+            _document(
+                factors={
+                    "label_smoothing": {
+                        "baseline": "none",
+                        "variants": {"none": {}, "wild": {"eps_buy": 0.9, "eps_hold": 0.1}},
+                    }
+                }
+            ),
+            r"factor 'label_smoothing', variant 'wild': eps_buy=0.9 is outside \[0, 0.5\]",
+            id="eps-buy-above-bound",
+        ),
+        pytest.param(
+            _document(
+                factors={"label_smoothing": {"baseline": "none", "variants": {"none": {}, "typo": {"eps_bu": 0.1}}}}
+            ),
             r"factor 'label_smoothing', variant 'typo': unknown parameter 'eps_bu' \(did you mean 'eps_buy'\?\)",
-            id="unknown-parameter"),
-        pytest.param(_document(factors={"label_smoothing": {"baseline": "zero", "variants": {
-            "none": {}, "mild": {"eps_buy": 0.1, "eps_hold": 0.0}}}}),
-            r"baseline 'zero' is not one of its variants", id="baseline-not-a-variant"),
-        pytest.param(_document(factors={"dropout": {"baseline": "a", "variants": {"a": {}, "b": {}}}}),
-            r"factor 'dropout' is not a known factor kind", id="unknown-factor"),
+            id="unknown-parameter",
+        ),
+        pytest.param(
+            _document(
+                factors={
+                    "label_smoothing": {
+                        "baseline": "zero",
+                        "variants": {"none": {}, "mild": {"eps_buy": 0.1, "eps_hold": 0.0}},
+                    }
+                }
+            ),
+            r"baseline 'zero' is not one of its variants",
+            id="baseline-not-a-variant",
+        ),
+        pytest.param(
+            _document(factors={"dropout": {"baseline": "a", "variants": {"a": {}, "b": {}}}}),
+            r"factor 'dropout' is not a known factor kind",
+            id="unknown-factor",
+        ),
         pytest.param(_document(sweep={"universe": ["BTC|X"]}), r"crypto symbol 'BTC\|X'", id="crypto-breaks-keys"),
-        pytest.param(_document(labels={"horizn": 3}),
-                     r"section `labels`: unknown key 'horizn' \(did you mean 'horizon'\?\)",
-                     id="typo-in-pipeline-section"),
-        pytest.param(_document(extras={}), r"catalogue <memory>: unknown section 'extras'; allowed: \['alerts'",
-                     id="unknown-section"),
+        pytest.param(
+            _document(labels={"horizn": 3}),
+            r"section `labels`: unknown key 'horizn' \(did you mean 'horizon'\?\)",
+            id="typo-in-pipeline-section",
+        ),
+        pytest.param(
+            _document(extras={}),
+            r"catalogue <memory>: unknown section 'extras'; allowed: \['alerts'",
+            id="unknown-section",
+        ),
     ],
 )
 def test_bad_catalogues_fail_at_load_naming_what_is_wrong(document: dict, message: str) -> None:
@@ -119,10 +171,19 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
 def test_default_sweep_has_five_unique_configurations_and_a_shared_baseline() -> None:
     catalogue = load_catalogue()
     assert catalogue.config_ids(include_joint=False) == [
-        "baseline", "ls_mild", "ls_aggressive", "cl_filter", "cl_reweight"]
+        "baseline",
+        "ls_mild",
+        "ls_aggressive",
+        "cl_filter",
+        "cl_reweight",
+    ]
     baseline = catalogue.config("baseline")
-    assert {("label_smoothing", "none"), ("cleanlab", "off"), ("label_smoothing_x_cleanlab", "baseline"),
-            ("ensemble", "xgb_only")} <= set(baseline.members)
+    assert {
+        ("label_smoothing", "none"),
+        ("cleanlab", "off"),
+        ("label_smoothing_x_cleanlab", "baseline"),
+        ("ensemble", "xgb_only"),
+    } <= set(baseline.members)
     assert baseline.params_for("cleanlab").mode == "off"
     assert catalogue.gate_names() == ["label_smoothing", "cleanlab", "ensemble", "label_smoothing_x_cleanlab"]
 
@@ -153,18 +214,30 @@ def test_bad_joint_rules_are_named(joint: object, message: str) -> None:
 @pytest.mark.parametrize(
     ("variant", "message"),
     [
-        pytest.param({"mode": "drop"}, r"variant 'bad': mode 'drop' is not one of \['off', 'filter', 'reweight'\]",
-                     id="mode-outside-the-closed-enum"),
-        pytest.param({"mode": "filter", "max_drop_pct": 7.0}, r"variant 'bad': max_drop_pct=7.0 is outside \[0, 5\]",
-                     id="cap-above-five-percent"),
-        pytest.param({"mode": "reweight", "reweight_floor": 1.5}, r"variant 'bad': reweight_floor=1.5 is outside",
-                     id="floor-above-one"),
+        pytest.param(
+            {"mode": "drop"},
+            r"variant 'bad': mode 'drop' is not one of \['off', 'filter', 'reweight'\]",
+            id="mode-outside-the-closed-enum",
+        ),
+        pytest.param(
+            {"mode": "filter", "max_drop_pct": 7.0},
+            r"variant 'bad': max_drop_pct=7.0 is outside \[0, 5\]",
+            id="cap-above-five-percent",
+        ),
+        pytest.param(
+            {"mode": "reweight", "reweight_floor": 1.5},
+            r"variant 'bad': reweight_floor=1.5 is outside",
+            id="floor-above-one",
+        ),
     ],
 )
 def test_cleanlab_guardrails_fail_at_load(variant: dict, message: str) -> None:
     document = _document()
-    document["factors"]["cleanlab"] = {"alias": "cl", "baseline": "off",
-                                       "variants": {"off": {"mode": "off"}, "bad": variant}}
+    document["factors"]["cleanlab"] = {
+        "alias": "cl",
+        "baseline": "off",
+        "variants": {"off": {"mode": "off"}, "bad": variant},
+    }
     with pytest.raises(CatalogueError, match=message):
         parse_catalogue(document)
 
@@ -184,40 +257,73 @@ def _with_variant(name: str, params: object) -> dict:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        pytest.param(_with_sweep(modles=["xgboost"]),
-                     r"section `sweep`: unknown key 'modles' \(did you mean 'models'\?\)", id="sweep-key-typo"),
-        pytest.param(_document(factor={}), r"unknown section 'factor' \(did you mean 'factors'\?\)",
-                     id="top-level-typo"),
-        pytest.param(_document(learners={"xgbost": {"num_boost_round": 10}}),
-                     r"section `learners`: unknown learner or ensemble 'xgbost' \(did you mean 'xgboost'\?\)",
-                     id="learner-name-typo"),
-        pytest.param(_document(learners={"stack_xgb": {"max_dept": 2}}),
-                     r"section `learners`: ensemble 'stack_xgb': unknown parameter\(s\) \['max_dept'\]",
-                     id="ensemble-parameter-typo"),
-        pytest.param(_document(learners={"xgboost": 10}), r"'xgboost': parameters must be a mapping, got int 10",
-                     id="learner-parameters-not-a-mapping"),
-        pytest.param(_with_sweep(models="xgboost"),
-                     r"sweep.models must be a list of model names, e.g. \[xgboost\], got str 'xgboost'",
-                     id="models-a-string"),
-        pytest.param(_with_sweep(ensembles="blend_mean"),
-                     r"sweep.ensembles must be a list of ensemble names, e.g. \[blend_mean\], got str 'blend_mean'",
-                     id="ensembles-a-string"),
-        pytest.param(_with_sweep(models=["xgboost", "xgboost"]), r"sweep.models lists \['xgboost'\] more than once",
-                     id="model-twice"),
+        pytest.param(
+            _with_sweep(modles=["xgboost"]),
+            r"section `sweep`: unknown key 'modles' \(did you mean 'models'\?\)",
+            id="sweep-key-typo",
+        ),
+        pytest.param(
+            _document(factor={}), r"unknown section 'factor' \(did you mean 'factors'\?\)", id="top-level-typo"
+        ),
+        pytest.param(
+            _document(learners={"xgbost": {"num_boost_round": 10}}),
+            r"section `learners`: unknown learner or ensemble 'xgbost' \(did you mean 'xgboost'\?\)",
+            id="learner-name-typo",
+        ),
+        pytest.param(
+            _document(learners={"stack_xgb": {"max_dept": 2}}),
+            r"section `learners`: ensemble 'stack_xgb': unknown parameter\(s\) \['max_dept'\]",
+            id="ensemble-parameter-typo",
+        ),
+        pytest.param(
+            _document(learners={"xgboost": 10}),
+            r"'xgboost': parameters must be a mapping, got int 10",
+            id="learner-parameters-not-a-mapping",
+        ),
+        pytest.param(
+            _with_sweep(models="xgboost"),
+            r"sweep.models must be a list of model names, e.g. \[xgboost\], got str 'xgboost'",
+            id="models-a-string",
+        ),
+        pytest.param(
+            _with_sweep(ensembles="blend_mean"),
+            r"sweep.ensembles must be a list of ensemble names, e.g. \[blend_mean\], got str 'blend_mean'",
+            id="ensembles-a-string",
+        ),
+        pytest.param(
+            _with_sweep(models=["xgboost", "xgboost"]),
+            r"sweep.models lists \['xgboost'\] more than once",
+            id="model-twice",
+        ),
         pytest.param(_with_sweep(seed="abc"), r"sweep.seed must be an integer, got str 'abc'", id="seed-text"),
         pytest.param(_with_sweep(seed=1.9), r"sweep.seed must be an integer, got float 1.9", id="seed-float"),
         pytest.param(_with_sweep(seed=True), r"sweep.seed must be an integer, got bool True", id="seed-bool"),
-        pytest.param(_with_sweep(universe=["BTC", "BTC", "ETH"]),
-                     r"sweep.universe lists crypto\(s\) \['BTC'\] more than once", id="crypto-twice"),
-        pytest.param(_with_sweep(universe="BTC"), r"sweep.universe must be a non-empty list .*got str 'BTC'",
-                     id="universe-a-string"),
-        pytest.param(_with_variant("mild", {"eps_buy": "high"}),
-                     r"variant 'mild': eps_buy must be a number, got str 'high'", id="eps-text"),
+        pytest.param(
+            _with_sweep(universe=["BTC", "BTC", "ETH"]),
+            r"sweep.universe lists crypto\(s\) \['BTC'\] more than once",
+            id="crypto-twice",
+        ),
+        pytest.param(
+            _with_sweep(universe="BTC"),
+            r"sweep.universe must be a non-empty list .*got str 'BTC'",
+            id="universe-a-string",
+        ),
+        pytest.param(
+            _with_variant("mild", {"eps_buy": "high"}),
+            r"variant 'mild': eps_buy must be a number, got str 'high'",
+            id="eps-text",
+        ),
         pytest.param(_with_variant("mild", None), r"variant 'mild' has no parameters", id="empty-variant"),
-        pytest.param(_with_variant("mild", {"eps_buy": 0.0}),
-                     r"variant 'mild': parameters .* are those of the baseline 'none'", id="variant-equals-baseline"),
-        pytest.param(_document(labels={"horizon": "6"}), r"section `labels`: horizon must be an integer, got str '6'",
-                     id="pipeline-value-text"),
+        pytest.param(
+            _with_variant("mild", {"eps_buy": 0.0}),
+            r"variant 'mild': parameters .* are those of the baseline 'none'",
+            id="variant-equals-baseline",
+        ),
+        pytest.param(
+            _document(labels={"horizon": "6"}),
+            r"section `labels`: horizon must be an integer, got str '6'",
+            id="pipeline-value-text",
+        ),
     ],
 )
 def test_unknown_keys_and_mistyped_values_fail_at_load(document: dict, message: str) -> None:
@@ -236,16 +342,23 @@ def test_factor_key_typo_is_named_with_a_suggestion() -> None:
 @pytest.mark.parametrize(
     ("variant", "message"),
     [
-        pytest.param({"mode": "filter", "max_drop_pct": "5"},
-                     r"variant 'bad': max_drop_pct must be a number, got str '5'", id="cap-as-text"),
-        pytest.param({"mode": False}, r"variant 'bad': mode must be a string \(YAML reads unquoted off",
-                     id="mode-off-unquoted"),
+        pytest.param(
+            {"mode": "filter", "max_drop_pct": "5"},
+            r"variant 'bad': max_drop_pct must be a number, got str '5'",
+            id="cap-as-text",
+        ),
+        pytest.param(
+            {"mode": False}, r"variant 'bad': mode must be a string \(YAML reads unquoted off", id="mode-off-unquoted"
+        ),
     ],
 )
 def test_cleanlab_values_of_the_wrong_type_are_named(variant: dict, message: str) -> None:
     document = _document()
-    document["factors"]["cleanlab"] = {"alias": "cl", "baseline": "off",
-                                       "variants": {"off": {"mode": "off"}, "bad": variant}}
+    document["factors"]["cleanlab"] = {
+        "alias": "cl",
+        "baseline": "off",
+        "variants": {"off": {"mode": "off"}, "bad": variant},
+    }
     with pytest.raises(CatalogueError, match=message):
         parse_catalogue(document)
 

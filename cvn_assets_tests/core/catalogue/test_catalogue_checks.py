@@ -26,8 +26,9 @@ def test_known_keys_pass_and_a_typo_gets_a_suggestion() -> None:
 
 
 def test_well_typed_values_pass() -> None:
-    check_field_types(_Params, {"rate": 1, "count": 3, "enabled": False, "label": "b", "cap": None,
-                                "pairs": ["free", "form"]}, "w")
+    check_field_types(
+        _Params, {"rate": 1, "count": 3, "enabled": False, "label": "b", "cap": None, "pairs": ["free", "form"]}, "w"
+    )
     check_field_types(_Params, {"cap": 2.5}, "w")
 
 

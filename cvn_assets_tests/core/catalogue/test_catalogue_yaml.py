@@ -33,8 +33,10 @@ def test_a_top_level_section_given_twice_is_refused_through_load(tmp_path: Path)
 def test_equal_keys_in_different_mappings_and_merge_overrides_are_fine(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("base: &base {eps_buy: 0.1, eps_hold: 0.0}\nother: {<<: *base, eps_buy: 0.2}\n")
-    assert read_catalogue_document(path) == {"base": {"eps_buy": 0.1, "eps_hold": 0.0},
-                                             "other": {"eps_buy": 0.2, "eps_hold": 0.0}}
+    assert read_catalogue_document(path) == {
+        "base": {"eps_buy": 0.1, "eps_hold": 0.0},
+        "other": {"eps_buy": 0.2, "eps_hold": 0.0},
+    }
 
 
 def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:

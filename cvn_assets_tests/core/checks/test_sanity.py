@@ -56,8 +56,12 @@ def test_training_targets_sanity(targets: list[float], positions: list[int], pas
 @pytest.mark.parametrize(("buy_flagged", "passed"), [(2, True), (3, False)])
 def test_cleanlab_cap_is_per_class(buy_flagged: int, passed: bool) -> None:
     # 40 BUY rows at a 5 % cap allow 2 flags; 200 HOLD rows allow 10.
-    mask = pd.DataFrame({"hard_label": [1] * 40 + [0] * 200,
-                         "flagged": [True] * buy_flagged + [False] * (40 - buy_flagged) + [True] * 10 + [False] * 190})
+    mask = pd.DataFrame(
+        {
+            "hard_label": [1] * 40 + [0] * 200,
+            "flagged": [True] * buy_flagged + [False] * (40 - buy_flagged) + [True] * 10 + [False] * 190,
+        }
+    )
     outcome = cleanlab_cap_sanity(mask, 5.0)
     assert outcome.passed is passed
     assert "BUY flagged" in outcome.detail and "(cap 2)" in outcome.detail
@@ -69,9 +73,19 @@ def test_prediction_sanity(p: list[float], passed: bool) -> None:
 
 
 def test_degenerate_ece_on_an_ok_row_fails_and_blocks_the_variant() -> None:
-    rows = pd.DataFrame({"crypto": ["BTC", "BTC"], "fold": ["f1", "f1"], "variant": ["none", "mild"],
-                         "model": ["xgboost"] * 2, "status": ["ok", "ok"], "ece": [0.03, 0.0],
-                         "ece_hold": [0.02, 0.0], "brier": [0.15, 0.16], "log_loss": [0.5, 0.5]})
+    rows = pd.DataFrame(
+        {
+            "crypto": ["BTC", "BTC"],
+            "fold": ["f1", "f1"],
+            "variant": ["none", "mild"],
+            "model": ["xgboost"] * 2,
+            "status": ["ok", "ok"],
+            "ece": [0.03, 0.0],
+            "ece_hold": [0.02, 0.0],
+            "brier": [0.15, 0.16],
+            "log_loss": [0.5, 0.5],
+        }
+    )
     outcome = degenerate_metrics_sanity(rows)
     assert not outcome.passed and "BTC/f1/mild/xgboost: ece, ece_hold" in outcome.detail
     assert blocking_failures_by_variant(rows) == {"mild": ["degenerate ece, ece_hold on BTC f1 xgboost"]}
@@ -79,7 +93,17 @@ def test_degenerate_ece_on_an_ok_row_fails_and_blocks_the_variant() -> None:
 
 
 def test_failed_training_rows_are_not_degenerate() -> None:
-    rows = pd.DataFrame({"crypto": ["BTC"], "fold": ["f1"], "variant": ["mild"], "model": ["xgboost"],
-                         "status": ["training_failed"], "ece": [np.nan], "ece_hold": [np.nan], "brier": [np.nan],
-                         "log_loss": [np.nan]})
+    rows = pd.DataFrame(
+        {
+            "crypto": ["BTC"],
+            "fold": ["f1"],
+            "variant": ["mild"],
+            "model": ["xgboost"],
+            "status": ["training_failed"],
+            "ece": [np.nan],
+            "ece_hold": [np.nan],
+            "brier": [np.nan],
+            "log_loss": [np.nan],
+        }
+    )
     assert degenerate_metrics_sanity(rows).passed

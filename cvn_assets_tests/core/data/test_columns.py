@@ -19,8 +19,16 @@ EXPECTED = list(HOURS.tz_localize("UTC"))
 
 def _candles(index: pd.Index) -> pd.DataFrame:
     """Capitalised OHLCV names, as yfinance and most exports write them."""
-    return pd.DataFrame({"Open": [1.0, 2.0, 3.0, 4.0], "High": [2.0, 3.0, 4.0, 5.0], "Low": [0.5, 1.5, 2.5, 3.5],
-                         "Close": [1.5, 2.5, 3.5, 4.5], "Volume": [10, 11, 12, 13]}, index=index)
+    return pd.DataFrame(
+        {
+            "Open": [1.0, 2.0, 3.0, 4.0],
+            "High": [2.0, 3.0, 4.0, 5.0],
+            "Low": [0.5, 1.5, 2.5, 3.5],
+            "Close": [1.5, 2.5, 3.5, 4.5],
+            "Volume": [10, 11, 12, 13],
+        },
+        index=index,
+    )
 
 
 def _assert_read(frame: pd.DataFrame) -> None:
@@ -68,12 +76,21 @@ def test_sql_table_written_by_to_sql_with_its_index(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        pytest.param(",index,Open,High,Low,Close,Volume\n0,2024-03-01 00:00:00,1,2,0.5,1.5,10\n",
-                     "row numbers first", id="reset-index-row-numbers-are-not-time"),
-        pytest.param(",Open,High,Low,Close,Volume\n1709251200,1,2,0.5,1.5,10\n",
-                     "bare numbers first", id="unnamed-numbers-are-not-taken-for-epochs"),
-        pytest.param("symbol,when,open,high,low,close,volume\nBTC,2024-03-01,1,2,0.5,1.5,10\n",
-                     "time not first", id="unknown-time-name-elsewhere"),
+        pytest.param(
+            ",index,Open,High,Low,Close,Volume\n0,2024-03-01 00:00:00,1,2,0.5,1.5,10\n",
+            "row numbers first",
+            id="reset-index-row-numbers-are-not-time",
+        ),
+        pytest.param(
+            ",Open,High,Low,Close,Volume\n1709251200,1,2,0.5,1.5,10\n",
+            "bare numbers first",
+            id="unnamed-numbers-are-not-taken-for-epochs",
+        ),
+        pytest.param(
+            "symbol,when,open,high,low,close,volume\nBTC,2024-03-01,1,2,0.5,1.5,10\n",
+            "time not first",
+            id="unknown-time-name-elsewhere",
+        ),
     ],
 )
 def test_a_first_column_without_timestamps_is_still_refused(tmp_path: Path, text: str, why: str) -> None:

@@ -44,15 +44,17 @@ CUT_POINTS = [0, 20, 167, 168, 5_000, 12_345, 17_512]
 
 
 @pytest.mark.parametrize("t", CUT_POINTS, ids=[f"t={t}" for t in CUT_POINTS])
-def test_truncating_the_future_leaves_past_features_bit_identical(btc: pd.DataFrame, btc_features: pd.DataFrame,
-                                                                   t: int) -> None:
+def test_truncating_the_future_leaves_past_features_bit_identical(
+    btc: pd.DataFrame, btc_features: pd.DataFrame, t: int
+) -> None:
     truncated = build_features(btc.iloc[: t + 1].copy())
     pd.testing.assert_frame_equal(truncated, btc_features.iloc[: t + 1], check_exact=True)
 
 
 @pytest.mark.parametrize("t", CUT_POINTS, ids=[f"t={t}" for t in CUT_POINTS])
-def test_perturbing_the_future_leaves_past_features_bit_identical(btc: pd.DataFrame, btc_features: pd.DataFrame,
-                                                                  t: int) -> None:
+def test_perturbing_the_future_leaves_past_features_bit_identical(
+    btc: pd.DataFrame, btc_features: pd.DataFrame, t: int
+) -> None:
     perturbed = build_features(perturb_after(btc, t, seed=t))
     pd.testing.assert_frame_equal(perturbed.iloc[: t + 1], btc_features.iloc[: t + 1], check_exact=True)
     # The perturbation must reach the features, or the comparison above proves nothing.
@@ -99,8 +101,14 @@ def candles(closes: list[float], start: str = "2024-01-01 00:00") -> pd.DataFram
     )
 
 
-SMALL = FeatureParams(return_lags=(1, 2), volatility_windows=(3,), atr_period=2, volume_windows=(3,),
-                      rsi_periods=(2,), extreme_windows=(3,))
+SMALL = FeatureParams(
+    return_lags=(1, 2),
+    volatility_windows=(3,),
+    atr_period=2,
+    volume_windows=(3,),
+    rsi_periods=(2,),
+    extreme_windows=(3,),
+)
 
 
 def test_hand_checked_price_features() -> None:

@@ -117,7 +117,8 @@ def test_directory_source_is_read_resampled_and_validated(tmp_path: Path) -> Non
 
 
 def test_a_file_is_parsed_once_while_unchanged_and_each_caller_gets_its_own_copy(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cvn_assets.core.data import loading
 
     parsed: list[str] = []
@@ -178,7 +179,8 @@ def test_coarser_source_than_bar_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataSourceError) as info:
         load_ohlcv("AAVEUSDC", OhlcvSourceSpec(directory=str(tmp_path), bar="15min"))
     assert str(info.value).startswith(
-        f"{tmp_path / 'AAVEUSDC.csv'} (AAVEUSDC): rows are at least 0 days 00:30:00 apart")
+        f"{tmp_path / 'AAVEUSDC.csv'} (AAVEUSDC): rows are at least 0 days 00:30:00 apart"
+    )
 
 
 def test_sql_source(tmp_path: Path) -> None:
@@ -231,8 +233,11 @@ HOURLY_HEADER = "timestamp,open,high,low,close,volume\n"
 
 
 def _hourly_csv(path: Path, bad_close: str = "1.5", bad_low: str = "0.5") -> Path:
-    rows = ["2024-01-01T00:00Z,1,2,0.5,1.5,3", "2024-01-01T01:00Z,1,2,0.5,1.5,3",
-            f"2024-01-01T02:00Z,1,1,{bad_low},{bad_close},3"]
+    rows = [
+        "2024-01-01T00:00Z,1,2,0.5,1.5,3",
+        "2024-01-01T01:00Z,1,2,0.5,1.5,3",
+        f"2024-01-01T02:00Z,1,1,{bad_low},{bad_close},3",
+    ]
     path.write_text(HOURLY_HEADER + "\n".join(rows) + "\n")
     return path
 
@@ -260,13 +265,17 @@ def test_a_header_only_file_is_named_in_the_no_rows_error(tmp_path: Path) -> Non
 def test_validation_errors_of_a_sql_source_name_the_table(tmp_path: Path) -> None:
     database = tmp_path / "ohlcv.sqlite"
     with sqlite3.connect(database) as conn:
-        conn.execute("CREATE TABLE candles (crypto TEXT, timestamp TEXT, open REAL, high REAL, low REAL, "
-                     "close REAL, volume REAL)")
-        conn.executemany("INSERT INTO candles VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [("BTC", "2024-01-01T00:00Z", 1, 2, 0.5, 1.5, 3),
-                          ("BTC", "2024-01-01T01:00Z", 1, 2, 0.5, 1.5, -3)])
+        conn.execute(
+            "CREATE TABLE candles (crypto TEXT, timestamp TEXT, open REAL, high REAL, low REAL, "
+            "close REAL, volume REAL)"
+        )
+        conn.executemany(
+            "INSERT INTO candles VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [("BTC", "2024-01-01T00:00Z", 1, 2, 0.5, 1.5, 3), ("BTC", "2024-01-01T01:00Z", 1, 2, 0.5, 1.5, -3)],
+        )
     url = f"sqlite:///{database}"
     with pytest.raises(OhlcvValidationError) as info:
         load_ohlcv("BTC", OhlcvSourceSpec(sql_url=url, sql_table="candles"))
-    assert str(info.value) == (f"table 'candles' at {url} (BTC): row 1 at 2024-01-01 01:00:00+00:00: "
-                               "negative volume -3.0")
+    assert str(info.value) == (
+        f"table 'candles' at {url} (BTC): row 1 at 2024-01-01 01:00:00+00:00: negative volume -3.0"
+    )

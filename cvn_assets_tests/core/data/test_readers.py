@@ -222,8 +222,9 @@ def test_rows_keep_file_order_and_empty_cells_become_nan(tmp_path: Path) -> None
             id="missing-volume",
         ),
         pytest.param(
-            "symbol,when,open,high,low,close,volume\nBTC,2024-01-01,1,2,0.5,1.5,1\n", "no time column",
-            id="no-time-column"
+            "symbol,when,open,high,low,close,volume\nBTC,2024-01-01,1,2,0.5,1.5,1\n",
+            "no time column",
+            id="no-time-column",
         ),
         pytest.param(
             "date,time,open,high,low,close,volume\n2024-01-01,00:00,1,2,0.5,1.5,1\n",

@@ -51,10 +51,13 @@ def _at(hours: float) -> pd.Timestamp:
 
 
 CASES = [
-    pytest.param(lambda f: f.drop(columns=["volume"]), None,
+    pytest.param(
+        lambda f: f.drop(columns=["volume"]),
+        None,
         "missing columns ['volume']; columns present: ['timestamp', 'open', 'high', 'low', 'close']",
         None,
-        id="missing-column",),
+        id="missing-column",
+    ),
     pytest.param(
         lambda f: f.assign(timestamp=f["timestamp"].dt.tz_localize(None)),
         None,
@@ -129,8 +132,9 @@ def test_an_origin_names_the_source_and_numbers_lines_as_the_readers_do() -> Non
     with pytest.raises(OhlcvValidationError) as info:
         validate_ohlcv(_set(3, high=101.0, low=102.5)(_good()), "ARBUSDC", origin=origin)
     assert (info.value.source, info.value.line) == ("/data/ARBUSDC.csv", 5)
-    assert str(info.value) == (f"/data/ARBUSDC.csv (ARBUSDC): {origin.locate(3)} at 2024-01-01 03:00:00+00:00: "
-                               "high 101.0 < low 102.5")
+    assert str(info.value) == (
+        f"/data/ARBUSDC.csv (ARBUSDC): {origin.locate(3)} at 2024-01-01 03:00:00+00:00: high 101.0 < low 102.5"
+    )
     assert origin.locate(3) == "row 3 (line 5)"
     with pytest.raises(OhlcvValidationError, match=r"^table 't' at sqlite:///x.db \(ARBUSDC\): no rows$"):
         validate_ohlcv(_good().iloc[0:0], "ARBUSDC", origin=OhlcvOrigin("table 't' at sqlite:///x.db"))
@@ -145,9 +149,7 @@ def test_an_origin_names_the_source_and_numbers_lines_as_the_readers_do() -> Non
             "NaN or infinite value: close nan",
             id="check-order-beats-row-order",
         ),
-        pytest.param(
-            _set(1, close=np.nan, volume=-1.0), 1, "NaN or infinite value: close nan", id="nan-before-volume"
-        ),
+        pytest.param(_set(1, close=np.nan, volume=-1.0), 1, "NaN or infinite value: close nan", id="nan-before-volume"),
         pytest.param(
             lambda f: _set(2, volume=-1.0)(_set(5, timestamp=_at(0))(f)),
             2,

@@ -29,13 +29,25 @@ def toy_catalogue_document(bootstrap_resamples: int = 1000) -> dict:
     """The catalogue gating the toy table (fewer bootstrap resamples, to keep tests quick)."""
     return {
         "sweep": {"name": SWEEP, "universe": list(CRYPTOS), "models": ["xgboost"]},
-        "factors": {FACTOR: {"alias": "ls", "baseline": "none", "variants": {
-            "none": {"eps_buy": 0.0, "eps_hold": 0.0},
-            "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
-            "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
-        }}, "cleanlab": {"alias": "cl", "baseline": "off", "variants": {
-            "off": {"mode": "off"}, "filter": {"mode": "filter"},
-        }}},
+        "factors": {
+            FACTOR: {
+                "alias": "ls",
+                "baseline": "none",
+                "variants": {
+                    "none": {"eps_buy": 0.0, "eps_hold": 0.0},
+                    "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
+                    "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
+                },
+            },
+            "cleanlab": {
+                "alias": "cl",
+                "baseline": "off",
+                "variants": {
+                    "off": {"mode": "off"},
+                    "filter": {"mode": "filter"},
+                },
+            },
+        },
         "joint": [[FACTOR, "cleanlab"]],
         "gate": {"bootstrap_resamples": bootstrap_resamples},
     }
@@ -56,15 +68,29 @@ def toy_results(seed: int = 0, with_bins: bool = True) -> pd.DataFrame:
                 failed = (variant, crypto, fold) == FAILED_CELL
                 p = rng.uniform(0.0, 1.0, 200)
                 y = (rng.uniform(0.0, 1.0, 200) < p ** (1.2 if variant == "none" else 1.5)).astype(int)
-                rows.append({
-                    "sweep_id": SWEEP, "crypto": crypto, "fold": fold, "factor": FACTOR, "variant": variant,
-                    "model": "xgboost", "config_id": "baseline" if variant == "none" else f"ls_{variant}",
-                    "status": "training_failed" if failed else "ok", "error": FAILURE_MESSAGE if failed else None,
-                    "f1_buy": np.nan if failed else base + lift + rng.normal(0.0, 0.005),
-                    "sortino": 1.0, "expectancy_net": 0.002, "max_drawdown": 0.05, "ece_hold": 0.03,
-                    "ece": 0.04, "brier": 0.2, "log_loss": 0.6, "n_trades": 60,
-                    "reliability_bins": None if failed else json.dumps(reliability_bins(y, p)),
-                })
+                rows.append(
+                    {
+                        "sweep_id": SWEEP,
+                        "crypto": crypto,
+                        "fold": fold,
+                        "factor": FACTOR,
+                        "variant": variant,
+                        "model": "xgboost",
+                        "config_id": "baseline" if variant == "none" else f"ls_{variant}",
+                        "status": "training_failed" if failed else "ok",
+                        "error": FAILURE_MESSAGE if failed else None,
+                        "f1_buy": np.nan if failed else base + lift + rng.normal(0.0, 0.005),
+                        "sortino": 1.0,
+                        "expectancy_net": 0.002,
+                        "max_drawdown": 0.05,
+                        "ece_hold": 0.03,
+                        "ece": 0.04,
+                        "brier": 0.2,
+                        "log_loss": 0.6,
+                        "n_trades": 60,
+                        "reliability_bins": None if failed else json.dumps(reliability_bins(y, p)),
+                    }
+                )
     frame = pd.DataFrame(rows)
     for column in RESULT_COLUMNS:
         if column not in frame:

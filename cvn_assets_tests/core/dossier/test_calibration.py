@@ -26,14 +26,16 @@ def test_pooled_bins_equal_the_bins_of_the_concatenated_predictions() -> None:
     assert pooled is not None
     assert pooled.cells == 3 and pooled.total == 357
     assert list(pooled.count) == together["count"]
-    for pooled_mean, direct in ((pooled.mean_predicted, together["mean_predicted"]),
-                                (pooled.fraction_positive, together["fraction_positive"])):
+    for pooled_mean, direct in (
+        (pooled.mean_predicted, together["mean_predicted"]),
+        (pooled.fraction_positive, together["fraction_positive"]),
+    ):
         assert [m is None for m in pooled_mean] == [d is None for d in direct]
         assert [m for m in pooled_mean if m is not None] == pytest.approx([d for d in direct if d is not None])
 
 
 def test_cells_without_bins_are_skipped_and_none_at_all_gives_none() -> None:
-    (y, p), = _cells((40,))
+    ((y, p),) = _cells((40,))
     document = json.dumps(reliability_bins(y, p))
     pooled = pool_reliability_bins([("a", None), ("b", document)])
     assert pooled is not None and pooled.cells == 1
@@ -45,10 +47,16 @@ def test_cells_without_bins_are_skipped_and_none_at_all_gives_none() -> None:
     [
         pytest.param("{not json", "BTC f3 is not valid reliability-bins JSON", id="not-json"),
         pytest.param(json.dumps({"edges": [0, 1], "count": [1]}), "BTC f3 is not valid", id="means-missing"),
-        pytest.param(json.dumps({"edges": [0, 0.5, 1], "count": [1], "mean_predicted": [0.2],
-                                 "fraction_positive": [0.0]}), "same bins", id="lengths-disagree"),
-        pytest.param(json.dumps({"edges": [0, 1], "count": [-1], "mean_predicted": [0.2],
-                                 "fraction_positive": [0.0]}), "non-negative", id="negative-count"),
+        pytest.param(
+            json.dumps({"edges": [0, 0.5, 1], "count": [1], "mean_predicted": [0.2], "fraction_positive": [0.0]}),
+            "same bins",
+            id="lengths-disagree",
+        ),
+        pytest.param(
+            json.dumps({"edges": [0, 1], "count": [-1], "mean_predicted": [0.2], "fraction_positive": [0.0]}),
+            "non-negative",
+            id="negative-count",
+        ),
     ],
 )
 def test_malformed_bins_name_the_cell(document: str, match: str) -> None:
@@ -57,7 +65,7 @@ def test_malformed_bins_name_the_cell(document: str, match: str) -> None:
 
 
 def test_cells_binned_differently_cannot_be_pooled() -> None:
-    (y, p), = _cells((40,))
+    ((y, p),) = _cells((40,))
     ten, five = json.dumps(reliability_bins(y, p, n_bins=10)), json.dumps(reliability_bins(y, p, n_bins=5))
     with pytest.raises(DataSourceError, match="ETH f2: bin edges .* differ"):
         pool_reliability_bins([("BTC f1", ten), ("ETH f2", five)])

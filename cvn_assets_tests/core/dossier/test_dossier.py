@@ -28,8 +28,9 @@ FIGURES = {"delta_f1_heatmap", "reliability", "delta_f1_ci"}
 
 @pytest.fixture(scope="module")
 def dossier() -> Dossier:
-    return build_dossier(toy_results(), toy_catalogue(), FACTOR, lineage={"code_version": "abc123",
-                                                                           "MLFLOW_TRACKING_TOKEN": "s3cr3t"})
+    return build_dossier(
+        toy_results(), toy_catalogue(), FACTOR, lineage={"code_version": "abc123", "MLFLOW_TRACKING_TOKEN": "s3cr3t"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +128,9 @@ def test_the_embedded_markdown_inlines_the_same_pngs(dossier: Dossier, files: Do
 
 
 def test_the_same_dossier_gives_byte_identical_files(dossier: Dossier, files: DossierFiles, tmp_path: Path) -> None:
-    again = write_dossier(build_dossier(toy_results(), toy_catalogue(), FACTOR, lineage=dict(dossier.lineage)),
-                          tmp_path)
+    again = write_dossier(
+        build_dossier(toy_results(), toy_catalogue(), FACTOR, lineage=dict(dossier.lineage)), tmp_path
+    )
     assert again.markdown.read_bytes() == files.markdown.read_bytes()
     assert again.html.read_bytes() == files.html.read_bytes()
     for name, path in files.figures.items():
@@ -136,8 +138,9 @@ def test_the_same_dossier_gives_byte_identical_files(dossier: Dossier, files: Do
 
 
 @pytest.mark.slow
-def test_figures_drawn_at_once_in_worker_processes_are_the_same_files(dossier: Dossier, files: DossierFiles,
-                                                                      tmp_path: Path) -> None:
+def test_figures_drawn_at_once_in_worker_processes_are_the_same_files(
+    dossier: Dossier, files: DossierFiles, tmp_path: Path
+) -> None:
     try:
         elsewhere = write_dossier(dossier, tmp_path, worker_pool(2).submit)
     finally:
@@ -171,13 +174,17 @@ def test_a_sanity_blocked_cell_is_listed_and_makes_the_verdict_inconclusive(tmp_
     dossier = build_dossier(results, toy_catalogue(), FACTOR)
     assert dict(zip(dossier.summary["variant"], dossier.summary["verdict"], strict=True))["mild"] == "INCONCLUSIVE"
     markdown = write_dossier(dossier, tmp_path).markdown.read_text()
-    assert ("| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost "
-            "(calibration not evaluable) |") in markdown
+    assert (
+        "| mild | BTC | f4 | blocking check failed: ece_hold exactly 0.0 on model xgboost (calibration not evaluable) |"
+    ) in markdown
 
 
 def test_a_joint_rule_that_did_not_run_explains_why_and_draws_nothing(tmp_path: Path) -> None:
-    cleanlab = toy_results().query("variant != 'aggressive'").replace(
-        {"factor": {FACTOR: "cleanlab"}, "variant": {"none": "off", "mild": "filter"}})
+    cleanlab = (
+        toy_results()
+        .query("variant != 'aggressive'")
+        .replace({"factor": {FACTOR: "cleanlab"}, "variant": {"none": "off", "mild": "filter"}})
+    )
     cleanlab.loc[cleanlab["variant"] == "filter", "f1_buy"] -= 0.06
     dossier = build_dossier(pd.concat([toy_results(), cleanlab]), toy_catalogue(), f"{FACTOR}_x_cleanlab")
     files = write_dossier(dossier, tmp_path)

@@ -44,8 +44,9 @@ def _export(frame: pd.DataFrame, tmp_path: Path, kind: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet", "sqlite_table"])
-def test_an_exported_table_gives_the_same_dossier_as_the_store(stored: tuple[str, pd.DataFrame], tmp_path: Path,
-                                                               kind: str) -> None:
+def test_an_exported_table_gives_the_same_dossier_as_the_store(
+    stored: tuple[str, pd.DataFrame], tmp_path: Path, kind: str
+) -> None:
     _, from_store = stored
     expected = _dossier_files(from_store, tmp_path / "from_store")
     source, table = _export(from_store, tmp_path, kind)
@@ -57,8 +58,9 @@ def test_an_exported_table_gives_the_same_dossier_as_the_store(stored: tuple[str
     assert produced == expected
 
 
-def test_the_store_database_itself_is_read_by_url_with_a_sweep_chosen(stored: tuple[str, pd.DataFrame],
-                                                                      tmp_path: Path) -> None:
+def test_the_store_database_itself_is_read_by_url_with_a_sweep_chosen(
+    stored: tuple[str, pd.DataFrame], tmp_path: Path
+) -> None:
     url, from_store = stored
     table = load_results_table(url)
     with pytest.raises(DataSourceError, match=r"holds 2 sweeps \['another_sweep', 'toy_sweep'\]"):

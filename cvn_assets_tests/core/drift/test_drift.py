@@ -38,7 +38,7 @@ def btc_features() -> pd.DataFrame:
 def rsi_halves(btc_features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """RSI of BTC: first half as the training window, second half as the recent window."""
     rsi = btc_features["rsi_14"].to_numpy()
-    return rsi[: rsi.size // 2], rsi[rsi.size // 2:]
+    return rsi[: rsi.size // 2], rsi[rsi.size // 2 :]
 
 
 def test_psi_of_a_sample_against_itself_is_zero() -> None:
@@ -62,8 +62,9 @@ def test_psi_of_two_samples_of_one_distribution_is_near_zero() -> None:
         pytest.param(1.0, "critical", id="one-sd-shift-is-critical"),
     ],
 )
-def test_psi_of_a_real_feature_grows_with_a_shift(rsi_halves: tuple[np.ndarray, np.ndarray], shift_sd: float,
-                                                  level: str) -> None:
+def test_psi_of_a_real_feature_grows_with_a_shift(
+    rsi_halves: tuple[np.ndarray, np.ndarray], shift_sd: float, level: str
+) -> None:
     reference, recent = rsi_halves
     thresholds = DriftThresholds()
     psi = population_stability_index(reference, recent + shift_sd * np.nanstd(reference), BINS, EPS)
@@ -111,8 +112,9 @@ def test_nans_are_dropped_from_both_sides() -> None:
 @pytest.mark.parametrize(
     ("reference", "recent", "side"),
     [
-        pytest.param(np.r_[np.arange(9.0), [np.nan] * 5], np.arange(100.0), "reference",
-                     id="reference-short-after-nan-drop"),
+        pytest.param(
+            np.r_[np.arange(9.0), [np.nan] * 5], np.arange(100.0), "reference", id="reference-short-after-nan-drop"
+        ),
         pytest.param(np.arange(100.0), np.arange(9.0), "recent", id="recent-shorter-than-bins"),
     ],
 )

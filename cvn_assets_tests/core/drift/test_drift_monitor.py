@@ -31,8 +31,9 @@ def bundle(history: pd.DataFrame) -> ScoringBundle:
     rows = rows[labels["label"].notna().to_numpy()[rows]]
     learner = make_learner("xgboost", {"num_boost_round": 20}, seed=3, n_threads=1)
     learner.fit(features.loc[rows, list(names)].to_numpy(float), labels["label"].to_numpy()[rows])
-    calibrator = IsotonicCalibrator().fit(learner.predict_proba(features.loc[rows, list(names)].to_numpy(float)),
-                                          labels["label"].to_numpy()[rows])
+    calibrator = IsotonicCalibrator().fit(
+        learner.predict_proba(features.loc[rows, list(names)].to_numpy(float)), labels["label"].to_numpy()[rows]
+    )
     return ScoringBundle("xgboost", learner, calibrator, CalibrationParams(), 0.5, names)
 
 
@@ -59,14 +60,21 @@ def test_a_volatility_shift_in_appended_candles_is_critical(history: pd.DataFram
 def test_concept_drift_compares_recent_f1_with_oos(history: pd.DataFrame, bundle: ScoringBundle) -> None:
     report = monitor_drift(history, history["timestamp"].iloc[TRAIN], bundle, _watched(bundle), oos_f1=1.0)
     assert report.concept is not None and report.concept.level == "critical"  # nothing realistic reaches f1 = 1
-    assert report.concept.value == pytest.approx(1.0 - float(report.concept.detail.split("recent ")[1].split()[0]),
-                                                 abs=1e-4)
+    assert report.concept.value == pytest.approx(
+        1.0 - float(report.concept.detail.split("recent ")[1].split()[0]), abs=1e-4
+    )
 
 
 def test_too_little_data_for_the_recent_window_is_an_error(history: pd.DataFrame, bundle: ScoringBundle) -> None:
     with pytest.raises(InsufficientDataError, match="recent_bars"):
-        monitor_drift(history.head(500), history["timestamp"].iloc[TRAIN], bundle, _watched(bundle), 0.3,
-                      DriftThresholds(recent_bars=720))
+        monitor_drift(
+            history.head(500),
+            history["timestamp"].iloc[TRAIN],
+            bundle,
+            _watched(bundle),
+            0.3,
+            DriftThresholds(recent_bars=720),
+        )
 
 
 def test_a_bundle_round_trips_and_scores_the_same(history: pd.DataFrame, bundle: ScoringBundle) -> None:

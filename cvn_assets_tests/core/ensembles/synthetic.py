@@ -33,8 +33,19 @@ def base_frame(
         timestamps = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(positions, unit="h")
         for model, strength in signal.items():
             p = np.clip(0.3 + strength * (y - 0.3) + 0.25 * rng.normal(size=y.size), 0.0, 1.0)
-            frames.append(pd.DataFrame({"model": model, "window": window, "position": positions,
-                                        "timestamp": timestamps, "y": y, "score": p, "p": p}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "model": model,
+                        "window": window,
+                        "position": positions,
+                        "timestamp": timestamps,
+                        "y": y,
+                        "score": p,
+                        "p": p,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 

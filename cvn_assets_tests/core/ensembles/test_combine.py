@@ -23,8 +23,17 @@ COLUMNS = ["model", "window", "position", "timestamp", "y", "score", "p"]
 
 
 def _run(name: str, frame: pd.DataFrame, calibration: CalibrationParams = CalibrationParams(), **kwargs):
-    return run_ensemble(name, frame, calibration, ThresholdParams(), seed=7, n_threads=1,
-                        label_horizon=HORIZON, embargo_bars=EMBARGO, **kwargs)
+    return run_ensemble(
+        name,
+        frame,
+        calibration,
+        ThresholdParams(),
+        seed=7,
+        n_threads=1,
+        label_horizon=HORIZON,
+        embargo_bars=EMBARGO,
+        **kwargs,
+    )
 
 
 def _window(frame: pd.DataFrame, window: str) -> pd.DataFrame:
@@ -147,8 +156,10 @@ def test_each_validation_block_is_scored_by_a_copy_fitted_without_it_on_calibrat
     frame = _spy_frame()
     outcome = _run(SPY, frame)
     val, test = _window(frame, "validation"), _window(frame, "test")
-    columns = {w: f.pivot(index="position", columns="model", values="p")[["a", "b"]].to_numpy()
-               for w, f in (("validation", val), ("test", test))}
+    columns = {
+        w: f.pivot(index="position", columns="model", values="p")[["a", "b"]].to_numpy()
+        for w, f in (("validation", val), ("test", test))
+    }
     scores = val.pivot(index="position", columns="model", values="score")[["a", "b"]].to_numpy()
     y = val.drop_duplicates("position")["y"].to_numpy()
     positions = np.sort(val["position"].unique())
@@ -158,12 +169,14 @@ def test_each_validation_block_is_scored_by_a_copy_fitted_without_it_on_calibrat
     np.testing.assert_array_equal(fits[0][0], columns["validation"])
     np.testing.assert_array_equal(predicts[0], columns["test"])
     scored = _window(outcome.predictions, "validation")["score"].to_numpy()
-    for (train_positions, held_positions), (matrix, labels), predicted in zip(splits, fits[1:], predicts[1:],
-                                                                              strict=True):
+    for (train_positions, held_positions), (matrix, labels), predicted in zip(
+        splits, fits[1:], predicts[1:], strict=True
+    ):
         fit, held = np.searchsorted(positions, train_positions), np.searchsorted(positions, held_positions)
         # The purge keeps every training label clear of the held-out labels' span.
-        assert all(t + HORIZON < held_positions[0] or t > held_positions[-1] + HORIZON + EMBARGO
-                   for t in train_positions)
+        assert all(
+            t + HORIZON < held_positions[0] or t > held_positions[-1] + HORIZON + EMBARGO for t in train_positions
+        )
         np.testing.assert_array_equal(labels, y[fit])
         assert matrix.shape == (fit.size, 2)
         # The held block is scored on calibrators fitted on the copy's own training rows only.
@@ -182,7 +195,8 @@ def _as_base_models_calibrate(frame: pd.DataFrame) -> pd.DataFrame:
         ordered = frame.loc[rows].sort_values("position")
         blocks = window_blocks(ordered["position"].to_numpy(), HORIZON, EMBARGO, CalibrationParams().cross_fit_blocks)
         frame.loc[ordered.index, "p"] = cross_fitted_calibration(
-            CalibrationParams(), ordered["score"].to_numpy(), ordered["y"].to_numpy(), blocks, model)
+            CalibrationParams(), ordered["score"].to_numpy(), ordered["y"].to_numpy(), blocks, model
+        )
     return frame
 
 
@@ -197,8 +211,10 @@ def test_a_blocks_validation_scores_do_not_move_when_its_own_labels_are_shuffled
     swapped = frame.copy()
     swapped.loc[swapped["position"] == buy, "y"] = 0
     swapped.loc[swapped["position"] == hold, "y"] = 1
-    scores = [_window(_run(name, _as_base_models_calibrate(f)).predictions, "validation").set_index("position")["score"]
-              for f in (frame, swapped)]
+    scores = [
+        _window(_run(name, _as_base_models_calibrate(f)).predictions, "validation").set_index("position")["score"]
+        for f in (frame, swapped)
+    ]
     np.testing.assert_array_equal(scores[0].loc[held], scores[1].loc[held])
     assert not np.array_equal(scores[0].to_numpy(), scores[1].to_numpy()), "other blocks did learn from the swap"
 
@@ -234,13 +250,21 @@ def _without(frame: pd.DataFrame, drop: pd.Series) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
-        pytest.param(lambda f: _without(f, f["model"] == "catboost"),
-                     "validation predictions of base model 'catboost', which are missing", id="base-model-failed"),
-        pytest.param(lambda f: _without(f, (f["model"] == "catboost") & (f["window"] == "test")),
-                     "test predictions of base model 'catboost'", id="base-model-lost-its-test-rows"),
-        pytest.param(lambda f: _without(f, (f["model"] == "lightgbm") & (f["position"] == VAL_START + 5)),
-                     f"'lightgbm' has no validation probability at 1 position.*first at position {VAL_START + 5}",
-                     id="base-model-skipped-a-row"),
+        pytest.param(
+            lambda f: _without(f, f["model"] == "catboost"),
+            "validation predictions of base model 'catboost', which are missing",
+            id="base-model-failed",
+        ),
+        pytest.param(
+            lambda f: _without(f, (f["model"] == "catboost") & (f["window"] == "test")),
+            "test predictions of base model 'catboost'",
+            id="base-model-lost-its-test-rows",
+        ),
+        pytest.param(
+            lambda f: _without(f, (f["model"] == "lightgbm") & (f["position"] == VAL_START + 5)),
+            f"'lightgbm' has no validation probability at 1 position.*first at position {VAL_START + 5}",
+            id="base-model-skipped-a-row",
+        ),
         pytest.param(lambda f: f.drop(columns=["p"]), r"lack column\(s\) \['p'\]", id="no-probability-column"),
     ],
 )

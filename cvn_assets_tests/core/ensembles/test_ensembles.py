@@ -75,14 +75,20 @@ def test_ensembles_that_learn_from_labels_need_both_classes(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "params", "match"),
     [
-        pytest.param("stack_logreg", {"C": 1.0}, r"unknown parameter\(s\) \['C'\]; allowed: c, clip_eps",
-                     id="sklearn-spelling-of-c"),
+        pytest.param(
+            "stack_logreg",
+            {"C": 1.0},
+            r"unknown parameter\(s\) \['C'\]; allowed: c, clip_eps",
+            id="sklearn-spelling-of-c",
+        ),
         pytest.param("stack_logreg", {"c": 0.0}, "c must be a positive number", id="no-regularisation-strength"),
-        pytest.param("stack_logreg", {"clip_eps": 0.5}, r"clip_eps must be a float in \(0, 0.5\)",
-                     id="clip-swallows-everything"),
+        pytest.param(
+            "stack_logreg", {"clip_eps": 0.5}, r"clip_eps must be a float in \(0, 0.5\)", id="clip-swallows-everything"
+        ),
         pytest.param("stack_xgb", {"max_depth": 0}, "max_depth must be a positive integer", id="zero-depth-trees"),
-        pytest.param("stack_xgb", {"num_boost_round": 2.5}, "num_boost_round must be a positive integer",
-                     id="fractional-rounds"),
+        pytest.param(
+            "stack_xgb", {"num_boost_round": 2.5}, "num_boost_round must be a positive integer", id="fractional-rounds"
+        ),
         pytest.param("blend_mean", {"weights": [1, 0, 0]}, "allowed: none", id="blends-take-no-parameters"),
     ],
 )
@@ -114,8 +120,9 @@ def test_blend_auc_weights_follow_each_models_edge_over_chance() -> None:
     assert blend.weights_[0] > blend.weights_[1] > 0.0
     assert blend.weights_[2] == 0.0, "a model worse than chance must get no weight"
     assert blend.weights_.sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(blend.weights_[:2] / blend.weights_[:2].sum(),
-                               (blend.auc_[:2] - 0.5) / (blend.auc_[:2] - 0.5).sum())
+    np.testing.assert_allclose(
+        blend.weights_[:2] / blend.weights_[:2].sum(), (blend.auc_[:2] - 0.5) / (blend.auc_[:2] - 0.5).sum()
+    )
     assert blend.note_ is None
 
 

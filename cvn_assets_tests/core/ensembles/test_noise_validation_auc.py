@@ -37,10 +37,22 @@ def _noise_cell_validation_aucs(seed: int, pipeline: PipelineParams) -> dict[str
     labels = pd.DataFrame({"timestamp": timestamps, "label": (rng.random(n) < 0.2).astype(float)})
     fold = FoldWindows("f1", TRAIN, VALIDATION, TEST)
     targets = training_targets(labels, fold, SmoothingParams())
-    outcomes = [fit_and_predict(model, features, labels, fold, targets, label_horizon=pipeline.labels.horizon,
-                                embargo_bars=pipeline.folds.embargo_bars, learner_params=SMALL[model],
-                                calibration=pipeline.calibration, threshold=pipeline.threshold, seed=seed)
-                for model in TREE_MODELS]
+    outcomes = [
+        fit_and_predict(
+            model,
+            features,
+            labels,
+            fold,
+            targets,
+            label_horizon=pipeline.labels.horizon,
+            embargo_bars=pipeline.folds.embargo_bars,
+            learner_params=SMALL[model],
+            calibration=pipeline.calibration,
+            threshold=pipeline.threshold,
+            seed=seed,
+        )
+        for model in TREE_MODELS
+    ]
     predictions = pd.concat([o.predictions for o in outcomes], ignore_index=True)
     outcomes += run_cell_ensembles(ensemble_names(), predictions, [], pipeline, seed, 1)
     aucs = {}

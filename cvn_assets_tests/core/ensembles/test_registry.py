@@ -54,8 +54,9 @@ def test_a_new_ensemble_is_listed_and_runs_without_other_changes(throwaway: str)
     assert throwaway in ensemble_names()
     assert ensemble_base_models(throwaway) == ("lightgbm", "xgboost")
     frame = base_frame()
-    outcome = run_ensemble(throwaway, frame, CalibrationParams(), ThresholdParams(), seed=0, n_threads=1,
-                           label_horizon=3, embargo_bars=2)
+    outcome = run_ensemble(
+        throwaway, frame, CalibrationParams(), ThresholdParams(), seed=0, n_threads=1, label_horizon=3, embargo_bars=2
+    )
     assert outcome.status == "ok"
     assert outcome.ensemble.n_columns_ == 2, "only the declared base models are passed, not catboost"
     val = frame[frame["window"] == "validation"].pivot(index="position", columns="model", values="p")

@@ -25,19 +25,29 @@ MODEL = "xgboost"
 # Section 2: crypto → variant → (mean f1_buy, mean sortino, mean trades, mean ECE).
 LABEL_SMOOTHING: dict[str, dict[str, tuple[float, float, float, float]]] = {
     "AAVEUSDC": {
-        "none": (0.4271, 0.075, 36, 0.0363), "mild": (0.3949, 0.033, 31, 0.0), "aggressive": (0.3644, 0.108, 32, 0.0),
+        "none": (0.4271, 0.075, 36, 0.0363),
+        "mild": (0.3949, 0.033, 31, 0.0),
+        "aggressive": (0.3644, 0.108, 32, 0.0),
     },
     "ARBUSDC": {
-        "none": (0.4436, 3.252, 70, 0.0385), "mild": (0.3918, 3.298, 59, 0.0), "aggressive": (0.3783, 2.472, 46, 0.0),
+        "none": (0.4436, 3.252, 70, 0.0385),
+        "mild": (0.3918, 3.298, 59, 0.0),
+        "aggressive": (0.3783, 2.472, 46, 0.0),
     },
     "LDOUSDC": {
-        "none": (0.3943, 2.070, 34, 0.0500), "mild": (0.3476, 1.996, 25, 0.0), "aggressive": (0.2994, 2.071, 29, 0.0),
+        "none": (0.3943, 2.070, 34, 0.0500),
+        "mild": (0.3476, 1.996, 25, 0.0),
+        "aggressive": (0.2994, 2.071, 29, 0.0),
     },
     "OPUSDC": {
-        "none": (0.3806, 1.993, 72, 0.0645), "mild": (0.2773, 2.004, 42, 0.0), "aggressive": (0.3111, 1.391, 35, 0.0),
+        "none": (0.3806, 1.993, 72, 0.0645),
+        "mild": (0.2773, 2.004, 42, 0.0),
+        "aggressive": (0.3111, 1.391, 35, 0.0),
     },
     "UNIUSDC": {
-        "none": (0.4120, 1.997, 64, 0.0396), "mild": (0.3414, 1.372, 29, 0.0), "aggressive": (0.3362, 1.479, 22, 0.0),
+        "none": (0.4120, 1.997, 64, 0.0396),
+        "mild": (0.3414, 1.372, 29, 0.0),
+        "aggressive": (0.3362, 1.479, 22, 0.0),
     },
 }
 
@@ -58,16 +68,25 @@ def _row(
 ) -> dict:
     offset = FOLD_OFFSETS[fold_index] if baseline else FOLD_OFFSETS[len(FOLDS) - 1 - fold_index]
     return {
-        "crypto": crypto, "fold": FOLDS[fold_index], "factor": factor, "variant": variant, "model": MODEL,
-        "status": "ok", "f1_buy": f1_mean + offset, "expectancy_net": math.nan, "max_drawdown": math.nan, **metrics,
+        "crypto": crypto,
+        "fold": FOLDS[fold_index],
+        "factor": factor,
+        "variant": variant,
+        "model": MODEL,
+        "status": "ok",
+        "f1_buy": f1_mean + offset,
+        "expectancy_net": math.nan,
+        "max_drawdown": math.nan,
+        **metrics,
     }
 
 
 def label_smoothing_table() -> pd.DataFrame:
     """Section 2's label-smoothing sweep: 25 cells per variant, soft-label ECE exactly 0.0."""
     rows = [
-        _row(crypto, k, "label_smoothing", variant, variant == "none", f1,
-             sortino=sortino, n_trades=trades, ece_hold=ece)
+        _row(
+            crypto, k, "label_smoothing", variant, variant == "none", f1, sortino=sortino, n_trades=trades, ece_hold=ece
+        )
         for crypto, variants in LABEL_SMOOTHING.items()
         for variant, (f1, sortino, trades, ece) in variants.items()
         for k in range(len(FOLDS))
@@ -78,8 +97,17 @@ def label_smoothing_table() -> pd.DataFrame:
 def cleanlab_table(with_failed_cell: bool) -> pd.DataFrame:
     """Section 6.2's cleanlab sweep, optionally with its one failed baseline cell."""
     rows = [
-        _row(crypto, k, "cleanlab", variant, variant == "off", f1,
-             sortino=math.nan, n_trades=CLEANLAB_TRADES[variant], ece_hold=math.nan)
+        _row(
+            crypto,
+            k,
+            "cleanlab",
+            variant,
+            variant == "off",
+            f1,
+            sortino=math.nan,
+            n_trades=CLEANLAB_TRADES[variant],
+            ece_hold=math.nan,
+        )
         for crypto, variants in CLEANLAB_F1.items()
         for variant, f1 in variants.items()
         for k in range(len(FOLDS))

@@ -42,12 +42,18 @@ def baseline_rows(model: str = MODEL, factor: str = FACTOR) -> list[dict]:
     for index, crypto in enumerate(CRYPTOS):
         for fold in FOLDS:
             failed = (crypto, fold) == FAILED_BASELINE_CELL
-            rows.append({
-                "crypto": crypto, "fold": fold, "factor": factor, "variant": BASELINE, "model": model,
-                "status": "training_failed" if failed else "ok",
-                "f1_buy": math.nan if failed else 0.40 + 0.01 * index,
-                **BASELINE_METRICS,
-            })
+            rows.append(
+                {
+                    "crypto": crypto,
+                    "fold": fold,
+                    "factor": factor,
+                    "variant": BASELINE,
+                    "model": model,
+                    "status": "training_failed" if failed else "ok",
+                    "f1_buy": math.nan if failed else 0.40 + 0.01 * index,
+                    **BASELINE_METRICS,
+                }
+            )
     return rows
 
 
@@ -66,12 +72,19 @@ def variant_rows(
         for fold in FOLDS:
             ok = ok_cells is None or (crypto, fold) in ok_cells
             delta = shift_of(crypto, fold) + CRYPTO_OFFSETS[crypto] + FOLD_OFFSETS[fold]
-            rows.append({
-                "crypto": crypto, "fold": fold, "factor": factor, "variant": variant, "model": model,
-                "status": "ok" if ok else "training_failed",
-                "f1_buy": 0.40 + 0.01 * index + delta if ok else math.nan,
-                **BASELINE_METRICS, **(overrides or {}),
-            })
+            rows.append(
+                {
+                    "crypto": crypto,
+                    "fold": fold,
+                    "factor": factor,
+                    "variant": variant,
+                    "model": model,
+                    "status": "ok" if ok else "training_failed",
+                    "f1_buy": 0.40 + 0.01 * index + delta if ok else math.nan,
+                    **BASELINE_METRICS,
+                    **(overrides or {}),
+                }
+            )
     return rows
 
 

@@ -13,16 +13,20 @@ def row(variant: str, fold: str, **metrics: float) -> dict:
 
 
 def test_ece_failures_bind_to_calibration_and_others_to_f1_buy() -> None:
-    rows = pd.DataFrame([
-        row("mild", "f1", ece=0.0, ece_hold=0.0),
-        row("mild", "f2", ece_hold=0.0, brier=0.0),
-        row("none", "f1"),
-    ])
-    assert blocking_failures_by_variant(rows) == {"mild": [
-        BlockingFailure("degenerate ece, ece_hold on BTC f1 xgboost", "calibration"),
-        BlockingFailure("degenerate ece_hold on BTC f2 xgboost", "calibration"),
-        BlockingFailure("degenerate brier on BTC f2 xgboost", None),
-    ]}
+    rows = pd.DataFrame(
+        [
+            row("mild", "f1", ece=0.0, ece_hold=0.0),
+            row("mild", "f2", ece_hold=0.0, brier=0.0),
+            row("none", "f1"),
+        ]
+    )
+    assert blocking_failures_by_variant(rows) == {
+        "mild": [
+            BlockingFailure("degenerate ece, ece_hold on BTC f1 xgboost", "calibration"),
+            BlockingFailure("degenerate ece_hold on BTC f2 xgboost", "calibration"),
+            BlockingFailure("degenerate brier on BTC f2 xgboost", None),
+        ]
+    }
 
 
 def test_a_failure_given_by_name_only_invalidates_f1_buy() -> None:

@@ -61,8 +61,9 @@ def test_lock_statistics_match_hand_values(standard: dict[str, VariantVerdict]) 
     assert lock.n_pairs == 24
     assert lock.mean_delta_f1 == pytest.approx(0.03)
     assert lock.cohens_d == pytest.approx(0.03 / LOCK_SD)
-    assert (lock.ci_low, lock.ci_high) == pytest.approx((0.03 - T_975_4DF * LOCK_CLUSTER_SE,
-                                                         0.03 + T_975_4DF * LOCK_CLUSTER_SE))
+    assert (lock.ci_low, lock.ci_high) == pytest.approx(
+        (0.03 - T_975_4DF * LOCK_CLUSTER_SE, 0.03 + T_975_4DF * LOCK_CLUSTER_SE)
+    )
     assert lock.p_value == pytest.approx(2 * stats.t.sf(0.03 / LOCK_CLUSTER_SE, 4))
     # Lock, abandon (its mirror) and blocked share the smallest p among m = 5 variants:
     # ranks 1–3 tie, so BH gives p · 5 / 3.
@@ -146,8 +147,13 @@ def _regress_d_and_e(crypto: str, _fold: int) -> float:
         pytest.param(0.03, {"max_drawdown": 0.12}, None, ["joint.max_drawdown"], id="drawdown grows 2 points"),
         pytest.param(0.03, {"ece_hold": 0.06}, None, ["calibration"], id="ECE_HOLD worse by 0.02"),
         pytest.param(0.03, {"n_trades": 40.0}, None, ["density"], id="40 BUY trades per fold"),
-        pytest.param(_regress_d_and_e, None, None, ["f1_buy_lift.ci_low", "per_asset", "significance"],
-                     id="3 of 5 cryptos improve: the per-crypto means also spread the CI over 0"),
+        pytest.param(
+            _regress_d_and_e,
+            None,
+            None,
+            ["f1_buy_lift.ci_low", "per_asset", "significance"],
+            id="3 of 5 cryptos improve: the per-crypto means also spread the CI over 0",
+        ),
         pytest.param(0.03, {"max_drawdown": 0.105}, None, [], id="drawdown grows half a point: allowed"),
         pytest.param(0.03, {"ece_hold": 0.045}, None, [], id="ECE_HOLD worse within tolerance"),
     ],
@@ -232,19 +238,27 @@ def test_extra_columns_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("mutate", "kwargs", "error", "match"),
     [
-        pytest.param(None, {"baseline": "nope"}, InsufficientDataError, r"\['nope'\] missing.*present",
-                     id="baseline absent"),
+        pytest.param(
+            None, {"baseline": "nope"}, InsufficientDataError, r"\['nope'\] missing.*present", id="baseline absent"
+        ),
         pytest.param(None, {"variants": ["lock", "ghost"]}, InsufficientDataError, "ghost", id="variant absent"),
         pytest.param(None, {"factor": "unknown"}, InsufficientDataError, "factors present", id="factor absent"),
         pytest.param(None, {"model": "catboost"}, InsufficientDataError, "models present", id="model absent"),
         pytest.param(None, {"universe_size": 4}, CatalogueError, "universe_size 4", id="universe smaller than table"),
-        pytest.param(lambda t: t.drop(columns=["ece_hold", "n_trades"]), {}, DataSourceError, "ece_hold, n_trades",
-                     id="columns missing"),
+        pytest.param(
+            lambda t: t.drop(columns=["ece_hold", "n_trades"]),
+            {},
+            DataSourceError,
+            "ece_hold, n_trades",
+            id="columns missing",
+        ),
         pytest.param(lambda t: pd.concat([t, t.head(1)]), {}, DataSourceError, "one row per cell", id="duplicate cell"),
-        pytest.param(lambda t: t.assign(sortino="high"), {}, DataSourceError, "sortino must be numeric",
-                     id="text metric"),
-        pytest.param(lambda t: t[t["variant"] == BASELINE], {}, InsufficientDataError, "only its baseline",
-                     id="nothing to gate"),
+        pytest.param(
+            lambda t: t.assign(sortino="high"), {}, DataSourceError, "sortino must be numeric", id="text metric"
+        ),
+        pytest.param(
+            lambda t: t[t["variant"] == BASELINE], {}, InsufficientDataError, "only its baseline", id="nothing to gate"
+        ),
     ],
 )
 def test_bad_input_raises_a_named_error(mutate, kwargs: dict, error: type[Exception], match: str) -> None:

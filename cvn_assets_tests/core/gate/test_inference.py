@@ -22,8 +22,12 @@ def deltas(by_crypto: dict[str, list[float]]) -> pd.Series:
 
 
 # Per-crypto means 0.01 … 0.05 (fold offsets ±0.01 around each, summing to 0).
-BALANCED = deltas({c: [m - 0.01, m - 0.005, m, m + 0.005, m + 0.01]
-                   for c, m in zip("ABCDE", [0.01, 0.02, 0.03, 0.04, 0.05], strict=True)})
+BALANCED = deltas(
+    {
+        c: [m - 0.01, m - 0.005, m, m + 0.005, m + 0.01]
+        for c, m in zip("ABCDE", [0.01, 0.02, 0.03, 0.04, 0.05], strict=True)
+    }
+)
 
 
 def test_cluster_t_is_the_textbook_t_interval_of_the_per_crypto_means() -> None:

@@ -15,12 +15,30 @@ from cvn_assets_tests.core.gate.document_table import (
 )
 
 CASES = [
-    pytest.param(label_smoothing_table(), "label_smoothing", "none", ["aggressive", "mild"], 25,
-                 id="label_smoothing none vs mild, aggressive"),
-    pytest.param(cleanlab_table(with_failed_cell=False), "cleanlab", "off", ["filter", "reweight"], 25,
-                 id="cleanlab off vs filter, reweight: 25 pairs"),
-    pytest.param(cleanlab_table(with_failed_cell=True), "cleanlab", "off", ["filter", "reweight"], 24,
-                 id="cleanlab with the run's failed UNIUSDC fold 3 baseline: 24 pairs"),
+    pytest.param(
+        label_smoothing_table(),
+        "label_smoothing",
+        "none",
+        ["aggressive", "mild"],
+        25,
+        id="label_smoothing none vs mild, aggressive",
+    ),
+    pytest.param(
+        cleanlab_table(with_failed_cell=False),
+        "cleanlab",
+        "off",
+        ["filter", "reweight"],
+        25,
+        id="cleanlab off vs filter, reweight: 25 pairs",
+    ),
+    pytest.param(
+        cleanlab_table(with_failed_cell=True),
+        "cleanlab",
+        "off",
+        ["filter", "reweight"],
+        24,
+        id="cleanlab with the run's failed UNIUSDC fold 3 baseline: 24 pairs",
+    ),
 ]
 
 

@@ -58,7 +58,11 @@ def test_dictionary_is_strict_json_with_observed_and_threshold_per_gate(single_p
     assert variant["ci"] == [None, None]
     gates = {gate["name"]: gate for gate in variant["gates"]}
     assert gates["calibration"] == {
-        "name": "calibration", "observed": None, "threshold": 0.01, "passed": None, "result": "not evaluable",
+        "name": "calibration",
+        "observed": None,
+        "threshold": 0.01,
+        "passed": None,
+        "result": "not evaluable",
         "detail": gates["calibration"]["detail"],
     }
     assert "calibration" in variant["not_evaluable"]

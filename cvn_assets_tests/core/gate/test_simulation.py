@@ -9,8 +9,9 @@ from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.gate.simulation import SimulationSettings, simulate
 from cvn_assets.core.gate.thresholds import DEFAULT_INFERENCE
 
-NULL_AT_HALF = SimulationSettings(n_sweeps=300, rhos=(0.5,), lifts=(0.0,), bootstrap_resamples=200,
-                                  methods=(DEFAULT_INFERENCE, "cell_bootstrap"))
+NULL_AT_HALF = SimulationSettings(
+    n_sweeps=300, rhos=(0.5,), lifts=(0.0,), bootstrap_resamples=200, methods=(DEFAULT_INFERENCE, "cell_bootstrap")
+)
 
 
 @pytest.fixture(scope="module")

@@ -165,4 +165,5 @@ def test_bootstrap_is_the_percentile_interval_of_resampled_means() -> None:
     reference = np.quantile(means, [0.025, 0.975])
     assert reference == pytest.approx([0.0, 0.16], abs=1e-9)
     assert bootstrap_mean_ci(deltas, n_resamples=20_000, confidence_level=0.95, seed=3) == pytest.approx(
-        tuple(reference), abs=0.011)
+        tuple(reference), abs=0.011
+    )

@@ -22,17 +22,33 @@ def _rows(lifts: dict[tuple[str, str], float]) -> pd.DataFrame:
         for j, fold in enumerate(FOLDS):
             base = 0.40 + 0.01 * i - 0.005 * j
             for factor, variant, config_id in (
-                ("label_smoothing", "none", "baseline"), ("cleanlab", "off", "baseline"),
+                ("label_smoothing", "none", "baseline"),
+                ("cleanlab", "off", "baseline"),
                 ("label_smoothing_x_cleanlab", "baseline", "baseline"),
-                ("label_smoothing", "mild", "ls_mild"), ("label_smoothing", "aggressive", "ls_aggressive"),
-                ("cleanlab", "filter", "cl_filter"), ("cleanlab", "reweight", "cl_reweight"),
+                ("label_smoothing", "mild", "ls_mild"),
+                ("label_smoothing", "aggressive", "ls_aggressive"),
+                ("cleanlab", "filter", "cl_filter"),
+                ("cleanlab", "reweight", "cl_reweight"),
             ):
                 lift = lifts.get((factor, variant), 0.0)
                 noise = 0.0 if config_id == "baseline" else rng.normal(0, 0.004)
-                rows.append({"crypto": crypto, "fold": fold, "factor": factor, "variant": variant,
-                             "config_id": config_id, "model": "xgboost", "status": "ok",
-                             "f1_buy": base + lift + noise, "sortino": 1.0, "expectancy_net": 0.002,
-                             "max_drawdown": 0.05, "ece_hold": 0.03, "n_trades": 60})
+                rows.append(
+                    {
+                        "crypto": crypto,
+                        "fold": fold,
+                        "factor": factor,
+                        "variant": variant,
+                        "config_id": config_id,
+                        "model": "xgboost",
+                        "status": "ok",
+                        "f1_buy": base + lift + noise,
+                        "sortino": 1.0,
+                        "expectancy_net": 0.002,
+                        "max_drawdown": 0.05,
+                        "ece_hold": 0.03,
+                        "n_trades": 60,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -42,10 +58,12 @@ def catalogue():
 
 
 def test_both_winners_pass_so_the_joint_of_the_best_variants_runs(catalogue) -> None:
-    rows = _rows({("label_smoothing", "mild"): 0.03, ("label_smoothing", "aggressive"): 0.02,
-                  ("cleanlab", "filter"): 0.025})
-    assert {v.variant: v.verdict for fv in evaluate_single_factor(catalogue, rows, "cleanlab")
-            for v in fv.variants}["filter"] == Verdict.LOCK
+    rows = _rows(
+        {("label_smoothing", "mild"): 0.03, ("label_smoothing", "aggressive"): 0.02, ("cleanlab", "filter"): 0.025}
+    )
+    assert {v.variant: v.verdict for fv in evaluate_single_factor(catalogue, rows, "cleanlab") for v in fv.variants}[
+        "filter"
+    ] == Verdict.LOCK
     decision = decide_joint(catalogue, catalogue.joint_rules[0], rows)
     assert decision.config_id == "ls_mild_x_cl_filter"
     assert decision.winners == {"label_smoothing": "mild", "cleanlab": "filter"}
@@ -66,8 +84,11 @@ def test_one_factor_fails_so_the_joint_is_not_materialized_and_the_verdict_says_
 
 def test_a_materialized_joint_is_gated_against_the_shared_baseline(catalogue) -> None:
     rows = _rows({("label_smoothing", "mild"): 0.03, ("cleanlab", "filter"): 0.025})
-    joint = rows[rows["config_id"] == "baseline"].query("factor == 'cleanlab'").assign(
-        factor="label_smoothing_x_cleanlab", variant="ls_mild_x_cl_filter", config_id="ls_mild_x_cl_filter")
+    joint = (
+        rows[rows["config_id"] == "baseline"]
+        .query("factor == 'cleanlab'")
+        .assign(factor="label_smoothing_x_cleanlab", variant="ls_mild_x_cl_filter", config_id="ls_mild_x_cl_filter")
+    )
     joint["f1_buy"] += 0.04 + np.random.default_rng(1).normal(0, 0.004, len(joint))
     verdicts, decision = evaluate_joint(catalogue, catalogue.joint_rules[0], pd.concat([rows, joint]))
     assert decision.config_id == "ls_mild_x_cl_filter"
@@ -80,8 +101,11 @@ def test_the_same_factor_on_the_same_rows_is_evaluated_once(catalogue, monkeypat
 
     evaluated: list[str] = []
     real = sweep_gate.evaluate_factor
-    monkeypatch.setattr(sweep_gate, "evaluate_factor", lambda rows, factor, *a, **k: evaluated.append(factor)
-                        or real(rows, factor, *a, **k))
+    monkeypatch.setattr(
+        sweep_gate,
+        "evaluate_factor",
+        lambda rows, factor, *a, **k: evaluated.append(factor) or real(rows, factor, *a, **k),
+    )
     sweep_gate.forget_recent_verdicts()
     rows = _rows({("cleanlab", "filter"): 0.025})
     first = evaluate_single_factor(catalogue, rows, "cleanlab")

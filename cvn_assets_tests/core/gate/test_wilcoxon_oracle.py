@@ -26,8 +26,10 @@ def enumerated_p(deltas: list[float]) -> float:
     ranks = mid_ranks([abs(d) for d in nonzero])
     centre = sum(ranks) / 2
     observed = abs(sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0) - centre)
-    extreme = sum(abs(sum(r for r, positive in zip(ranks, signs, strict=True) if positive) - centre) >= observed
-                  for signs in itertools.product((False, True), repeat=len(ranks)))
+    extreme = sum(
+        abs(sum(r for r, positive in zip(ranks, signs, strict=True) if positive) - centre) >= observed
+        for signs in itertools.product((False, True), repeat=len(ranks))
+    )
     return extreme / 2 ** len(ranks)
 
 
@@ -57,8 +59,10 @@ CASES = [
     pytest.param([0.1, 0.1, 0.1, 0.1, -0.1, 0.1], id="n6-all-tied"),
     pytest.param([-0.3, -0.1, -0.2, -0.4, -0.5, -0.6, -0.7, -0.8, -0.9], id="n9-all-negative"),
     pytest.param([0.02, -0.03], id="n2-smallest-informative"),
-    *[pytest.param(_rounded(seed, 12, 1, zeros), id=f"n12-rounded-ties-{zeros}zeros-seed{seed}")
-      for seed, zeros in [(1, 0), (2, 0), (3, 1), (4, 1)]],
+    *[
+        pytest.param(_rounded(seed, 12, 1, zeros), id=f"n12-rounded-ties-{zeros}zeros-seed{seed}")
+        for seed, zeros in [(1, 0), (2, 0), (3, 1), (4, 1)]
+    ],
     *[pytest.param(_rounded(seed, 10, 3, 0), id=f"n10-distinct-seed{seed}") for seed in (5, 6, 7)],
 ]
 
@@ -75,8 +79,11 @@ def test_cases_cover_ties_and_zeros() -> None:
     assert len(tied) >= 5 and len(zeros) >= 3
 
 
-@pytest.mark.xfail(strict=True, reason="with ties or zeros and 14 to 50 deltas scipy's method='auto' falls back "
-                                       "to the normal approximation, which is smaller than the exact p here")
+@pytest.mark.xfail(
+    strict=True,
+    reason="with ties or zeros and 14 to 50 deltas scipy's method='auto' falls back "
+    "to the normal approximation, which is smaller than the exact p here",
+)
 @pytest.mark.parametrize("zeros", [pytest.param(0, id="ties"), pytest.param(1, id="ties-and-a-zero")])
 def test_p_value_with_ties_beyond_thirteen_deltas_equals_the_enumerated_exact_p(zeros: int) -> None:
     deltas = _rounded(9, 14, 1, zeros)

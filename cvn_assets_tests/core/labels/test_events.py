@@ -107,8 +107,9 @@ def test_off_by_default_the_labels_are_byte_identical(eth: pd.DataFrame) -> None
     assert restrict_to_events(labels, eth, EventFilterParams()) is labels
     unfiltered = event_labels(eth, BarrierParams(), EventFilterParams())
     pd.testing.assert_frame_equal(unfiltered, labels, check_exact=True)
-    np.testing.assert_array_equal(pd.util.hash_pandas_object(unfiltered).to_numpy(),
-                                  pd.util.hash_pandas_object(labels).to_numpy())
+    np.testing.assert_array_equal(
+        pd.util.hash_pandas_object(unfiltered).to_numpy(), pd.util.hash_pandas_object(labels).to_numpy()
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,10 +118,16 @@ def test_off_by_default_the_labels_are_byte_identical(eth: pd.DataFrame) -> None
         pytest.param({"cusum": "yes"}, "cusum must be true or false, got str 'yes'", id="text-for-a-switch"),
         pytest.param({"cusum": True, "vol_window": 1}, "vol_window must be an integer >= 2", id="window-of-one"),
         pytest.param({"vol_window": 24.0}, "vol_window must be an integer, got float", id="fractional-window"),
-        pytest.param({"threshold_vol_multiple": 0}, "threshold_vol_multiple must be a positive number, got 0",
-                     id="zero-threshold"),
-        pytest.param({"threshold_vol_multiple": math.inf}, "threshold_vol_multiple must be a positive number",
-                     id="infinite-threshold"),
+        pytest.param(
+            {"threshold_vol_multiple": 0},
+            "threshold_vol_multiple must be a positive number, got 0",
+            id="zero-threshold",
+        ),
+        pytest.param(
+            {"threshold_vol_multiple": math.inf},
+            "threshold_vol_multiple must be a positive number",
+            id="infinite-threshold",
+        ),
         pytest.param({"window": 24}, "unknown key 'window' \\(did you mean 'vol_window'\\?\\)", id="misspelt-key"),
     ],
 )

@@ -129,14 +129,39 @@ ENTRY_HIGH, ENTRY_LOW = [100.0, 101.0], [100.0, 99.0]
     ("future_highs", "future_lows", "future_closes", "label", "outcome", "exit_offset", "trade_return"),
     [
         pytest.param([102, 103, 102], [99.5, 100, 100], [101, 102, 101], 1.0, "take", 2, 0.03, id="take-touched-first"),
-        pytest.param([100.5, 110, 100], [99, 100, 100], [100, 105, 100], 0.0, "stop", 1, -0.01,
-                     id="stop-touched-first"),
-        pytest.param([104, 102, 102], [98, 100, 100], [100, 100, 100], 0.0, "stop", 1, -0.01,
-                     id="both-in-same-bar-counts-as-stop"),
-        pytest.param([102, 102.9, 102], [99.5, 99.1, 100], [101, 102, 101], 0.0, "vertical", 3, 0.01,
-                     id="vertical-barrier-with-gain-is-hold"),
-        pytest.param([101, 101, 100.5], [99.5, 99.5, 99.2], [100, 100, 99.5], 0.0, "vertical", 3, -0.005,
-                     id="vertical-barrier-with-loss"),
+        pytest.param(
+            [100.5, 110, 100], [99, 100, 100], [100, 105, 100], 0.0, "stop", 1, -0.01, id="stop-touched-first"
+        ),
+        pytest.param(
+            [104, 102, 102],
+            [98, 100, 100],
+            [100, 100, 100],
+            0.0,
+            "stop",
+            1,
+            -0.01,
+            id="both-in-same-bar-counts-as-stop",
+        ),
+        pytest.param(
+            [102, 102.9, 102],
+            [99.5, 99.1, 100],
+            [101, 102, 101],
+            0.0,
+            "vertical",
+            3,
+            0.01,
+            id="vertical-barrier-with-gain-is-hold",
+        ),
+        pytest.param(
+            [101, 101, 100.5],
+            [99.5, 99.5, 99.2],
+            [100, 100, 99.5],
+            0.0,
+            "vertical",
+            3,
+            -0.005,
+            id="vertical-barrier-with-loss",
+        ),
     ],
 )
 def test_hand_built_barrier_cases(

@@ -13,8 +13,15 @@ from cvn_assets.core.learners import make_learner
 from cvn_assets.core.learners.catboost_learner import DEFAULT_CATBOOST_PARAMS
 
 SMALL = {"num_boost_round": 40}
-NATIVE = {"iterations": 40, "learning_rate": 0.05, "depth": 4, "random_seed": 1, "thread_count": 1,
-          "verbose": False, "allow_writing_files": False}
+NATIVE = {
+    "iterations": 40,
+    "learning_rate": 0.05,
+    "depth": 4,
+    "random_seed": 1,
+    "thread_count": 1,
+    "verbose": False,
+    "allow_writing_files": False,
+}
 
 
 def _data(seed: int = 0, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
@@ -113,8 +120,11 @@ def test_the_number_of_rounds_given_is_the_number_trained() -> None:
         pytest.param({"allow_writing_files": True}, "'allow_writing_files'", id="no-catboost-info-folder"),
         pytest.param({"train_dir": "somewhere"}, "'train_dir'", id="no-training-directory"),
         pytest.param({"verbose": 100}, "'verbose'", id="silence-is-fixed"),
-        pytest.param({"eta": 0.1, "learning_rate": 0.2}, "only one of the parameters learning_rate, eta",
-                     id="one-parameter-given-twice"),
+        pytest.param(
+            {"eta": 0.1, "learning_rate": 0.2},
+            "only one of the parameters learning_rate, eta",
+            id="one-parameter-given-twice",
+        ),
     ],
 )
 def test_parameters_the_learner_owns_fail_naming_the_parameter(params: dict[str, object], message: str) -> None:
@@ -171,7 +181,9 @@ def test_serialised_model_predicts_the_same_margins() -> None:
 
 def test_discovering_the_learners_does_not_import_catboost() -> None:
     """Every run imports the registry; only a run that trains CatBoost should pay its import."""
-    code = ("import sys; from cvn_assets.core.learners import learner_names; learner_names(); "
-            "print('catboost' in sys.modules)")
+    code = (
+        "import sys; from cvn_assets.core.learners import learner_names; learner_names(); "
+        "print('catboost' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

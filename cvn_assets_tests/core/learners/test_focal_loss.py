@@ -19,10 +19,17 @@ from cvn_assets.core.learners.focal_loss import (
     symbolic_focal_loss,
 )
 
-GAMMAS = [pytest.param(0.0, id="gamma0-cross-entropy"), pytest.param(0.5, id="gamma0.5-sqrt-focus"),
-          pytest.param(2.0, id="gamma2-paper-default"), pytest.param(5.0, id="gamma5-strong-focus")]
-ALPHAS = [pytest.param(0.25, id="alpha0.25-hold-heavy"), pytest.param(0.5, id="alpha0.5-unweighted"),
-          pytest.param(0.9, id="alpha0.9-buy-heavy")]
+GAMMAS = [
+    pytest.param(0.0, id="gamma0-cross-entropy"),
+    pytest.param(0.5, id="gamma0.5-sqrt-focus"),
+    pytest.param(2.0, id="gamma2-paper-default"),
+    pytest.param(5.0, id="gamma5-strong-focus"),
+]
+ALPHAS = [
+    pytest.param(0.25, id="alpha0.25-hold-heavy"),
+    pytest.param(0.5, id="alpha0.5-unweighted"),
+    pytest.param(0.9, id="alpha0.9-buy-heavy"),
+]
 # Soft and hard targets; margins kept inside the clip (|m| < logit(1 - P_CLIP) ≈ 16) so the exact
 # derivatives of the unclipped loss apply.
 TARGETS = np.array([0.0, 1.0, 0.3, 0.6, 0.85])
@@ -40,8 +47,10 @@ def test_derivatives_equal_sympy_differentiation_in_the_margin() -> None:
     loss = symbolic_focal_loss(1 / (1 + sympy.exp(-m)), y, gamma, alpha)
     direct = sympy.lambdify((m, y, gamma, alpha), (sympy.diff(loss, m), sympy.diff(loss, m, 2)), modules="mpmath")
     rng = np.random.default_rng(7)
-    points = [(rng.uniform(-6, 6), yv, rng.uniform(0, 10), rng.uniform(0, 1))
-              for yv in [0.0, 1.0, *rng.uniform(0, 1, size=18)]]
+    points = [
+        (rng.uniform(-6, 6), yv, rng.uniform(0, 10), rng.uniform(0, 1))
+        for yv in [0.0, 1.0, *rng.uniform(0, 1, size=18)]
+    ]
     for mv, yv, gv, av in points:
         grad, hess = focal_derivatives(np.array([mv]), np.array([yv]), FocalParams(gv, av))
         want_grad, want_hess = (float(v) for v in direct(mv, yv, gv, av))
@@ -179,11 +188,14 @@ def test_gamma_zero_newton_hessian_is_the_cross_entropy_hessian_at_any_floor() -
         np.testing.assert_allclose(hess, np.maximum(p * (1 - p), MIN_HESSIAN), rtol=1e-9)
 
 
-@pytest.mark.parametrize(("floor", "message"), [
-    pytest.param(-0.1, r"curvature_floor=-0.1 is outside \[0, 1\]", id="negative"),
-    pytest.param(1.5, r"curvature_floor=1.5 is outside \[0, 1\]", id="above-cross-entropy"),
-    pytest.param("high", r"curvature_floor='high' is not a number", id="not-a-number"),
-])
+@pytest.mark.parametrize(
+    ("floor", "message"),
+    [
+        pytest.param(-0.1, r"curvature_floor=-0.1 is outside \[0, 1\]", id="negative"),
+        pytest.param(1.5, r"curvature_floor=1.5 is outside \[0, 1\]", id="above-cross-entropy"),
+        pytest.param("high", r"curvature_floor='high' is not a number", id="not-a-number"),
+    ],
+)
 def test_curvature_floor_outside_its_range_is_rejected(floor: object, message: str) -> None:
     with pytest.raises(CatalogueError, match=message):
         focal_objective(FocalParams(2.0, 0.5), curvature_floor=floor)  # type: ignore[arg-type]
@@ -232,8 +244,9 @@ def test_guardrails_name_parameter_value_and_bound(gamma: float, alpha: float, m
         FocalParams(gamma, alpha)
 
 
-@pytest.mark.parametrize(("gamma", "alpha"), [pytest.param(0.0, 0.0, id="lower-bounds"),
-                                               pytest.param(10.0, 1.0, id="upper-bounds")])
+@pytest.mark.parametrize(
+    ("gamma", "alpha"), [pytest.param(0.0, 0.0, id="lower-bounds"), pytest.param(10.0, 1.0, id="upper-bounds")]
+)
 def test_guardrail_bounds_are_inclusive(gamma: float, alpha: float) -> None:
     assert FocalParams(gamma, alpha).gamma == gamma
 
@@ -249,8 +262,10 @@ def test_guardrail_bounds_are_inclusive(gamma: float, alpha: float) -> None:
         pytest.param([0.0, 1.0], [1.0, 0.0], [1.0, -2.0], "sample weight -2.0 at row 1", id="negative-weight"),
     ],
 )
-def test_bad_inputs_are_rejected_with_the_row(margins: list[float], targets: list[float],
-                                              weights: list[float] | None, message: str) -> None:
+def test_bad_inputs_are_rejected_with_the_row(
+    margins: list[float], targets: list[float], weights: list[float] | None, message: str
+) -> None:
     with pytest.raises(TrainingError, match=message):
-        focal_grad_hess(np.array(margins), np.array(targets), FocalParams(),
-                        None if weights is None else np.array(weights))
+        focal_grad_hess(
+            np.array(margins), np.array(targets), FocalParams(), None if weights is None else np.array(weights)
+        )

@@ -19,11 +19,19 @@ TOLERANCES = {"atol": 1e-12}
 # Margins well inside the probability clip, including both confidently wrong tails where the exact
 # hessian is negative; hard and soft targets.
 MARGINS = np.array([-8.0, -4.5, -2.0, -0.7, 0.0, 0.4, 1.5, 3.0, 6.5])
-TARGETS = [pytest.param(1.0, id="buy"), pytest.param(0.0, id="hold"), pytest.param(0.3, id="soft0.3"),
-           pytest.param(0.85, id="soft0.85")]
-FOCUS = [pytest.param(0.5, 0.5, id="gamma0.5-alpha0.5"), pytest.param(1.0, 0.9, id="gamma1-alpha0.9"),
-         pytest.param(2.0, 0.25, id="gamma2-alpha0.25-paper"), pytest.param(3.7, 0.6, id="gamma3.7-alpha0.6"),
-         pytest.param(10.0, 0.5, id="gamma10-guardrail")]
+TARGETS = [
+    pytest.param(1.0, id="buy"),
+    pytest.param(0.0, id="hold"),
+    pytest.param(0.3, id="soft0.3"),
+    pytest.param(0.85, id="soft0.85"),
+]
+FOCUS = [
+    pytest.param(0.5, 0.5, id="gamma0.5-alpha0.5"),
+    pytest.param(1.0, 0.9, id="gamma1-alpha0.9"),
+    pytest.param(2.0, 0.25, id="gamma2-alpha0.25-paper"),
+    pytest.param(3.7, 0.6, id="gamma3.7-alpha0.6"),
+    pytest.param(10.0, 0.5, id="gamma10-guardrail"),
+]
 
 
 def lin_focal_loss(z: np.ndarray, y: float, gamma: float, alpha: float) -> np.ndarray:
@@ -50,14 +58,17 @@ def _numeric_hess(z: np.ndarray, y: float, gamma: float, alpha: float) -> np.nda
 @pytest.mark.parametrize(("gamma", "alpha"), FOCUS)
 def test_loss_equals_the_hand_written_focal_loss(gamma: float, alpha: float, target: float) -> None:
     y = np.full(MARGINS.size, target)
-    np.testing.assert_allclose(focal_loss(MARGINS, y, FocalParams(gamma, alpha)),
-                               lin_focal_loss(MARGINS, target, gamma, alpha), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        focal_loss(MARGINS, y, FocalParams(gamma, alpha)),
+        lin_focal_loss(MARGINS, target, gamma, alpha),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize(("gamma", "alpha"), FOCUS)
-def test_gradient_and_exact_hessian_match_numerical_differentiation(gamma: float, alpha: float,
-                                                                     target: float) -> None:
+def test_gradient_and_exact_hessian_match_numerical_differentiation(gamma: float, alpha: float, target: float) -> None:
     grad, hess = focal_derivatives(MARGINS, np.full(MARGINS.size, target), FocalParams(gamma, alpha))
     np.testing.assert_allclose(grad, _numeric_grad(MARGINS, target, gamma, alpha), rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(hess, _numeric_hess(MARGINS, target, gamma, alpha), rtol=1e-6, atol=1e-9)
@@ -91,5 +102,4 @@ def test_gamma_zero_is_cross_entropy_weighted_by_the_true_class(alpha: float, ta
     p, weight = expit(MARGINS), 2 * alpha if target == 1.0 else 2 * (1 - alpha)
     grad, _ = focal_derivatives(MARGINS, np.full(MARGINS.size, target), FocalParams(0.0, alpha))
     np.testing.assert_allclose(grad, weight * (p - target), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(_numeric_grad(MARGINS, target, 0.0, alpha), weight * (p - target),
-                               rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(_numeric_grad(MARGINS, target, 0.0, alpha), weight * (p - target), rtol=1e-7, atol=1e-10)

@@ -37,8 +37,9 @@ def test_on_hard_labels_cross_entropy_is_the_binary_objective() -> None:
     """Using the probability objective everywhere changes nothing for hard targets."""
     x, y = _data()
     margins = {
-        objective: lgb.train({**NATIVE, "objective": objective}, lgb.Dataset(x, y), num_boost_round=40)
-        .predict(x, raw_score=True)
+        objective: lgb.train({**NATIVE, "objective": objective}, lgb.Dataset(x, y), num_boost_round=40).predict(
+            x, raw_score=True
+        )
         for objective in ("binary", "cross_entropy")
     }
     np.testing.assert_array_equal(margins["binary"], margins["cross_entropy"])
@@ -56,7 +57,11 @@ def test_seed_threads_and_objective_reach_lightgbm() -> None:
     learner = make_learner("lightgbm", {"num_boost_round": 3}, seed=7, n_threads=2).fit(*_data(n=500))
     used = learner.booster_.params
     assert (used["seed"], used["num_threads"], used["deterministic"], used["objective"]) == (
-        7, 2, True, "cross_entropy")
+        7,
+        2,
+        True,
+        "cross_entropy",
+    )
 
 
 def test_another_seed_gives_another_model() -> None:
@@ -99,8 +104,11 @@ def test_the_number_of_rounds_given_under_an_alias_is_the_number_trained() -> No
         pytest.param({"n_jobs": 8}, "'n_jobs' is set by the learner", id="threads-come-from-the-run"),
         pytest.param({"random_state": 3}, "'random_state' is set by the learner", id="seed-comes-from-the-run"),
         pytest.param({"verbose": 1}, "'verbose' is set by the learner", id="verbosity-is-fixed"),
-        pytest.param({"eta": 0.1, "learning_rate": 0.2}, r"\['eta', 'learning_rate'\] are aliases",
-                     id="one-parameter-given-twice"),
+        pytest.param(
+            {"eta": 0.1, "learning_rate": 0.2},
+            r"\['eta', 'learning_rate'\] are aliases",
+            id="one-parameter-given-twice",
+        ),
     ],
 )
 def test_bad_parameter_names_fail_naming_the_parameter(params: dict[str, object], message: str) -> None:
@@ -148,7 +156,9 @@ def test_fit_and_predict_write_no_files(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_discovering_the_learners_does_not_import_lightgbm() -> None:
     """Every run imports the registry; only a run that trains LightGBM should pay its import."""
-    code = ("import sys; from cvn_assets.core.learners import learner_names; learner_names(); "
-            "print('lightgbm' in sys.modules)")
+    code = (
+        "import sys; from cvn_assets.core.learners import learner_names; learner_names(); "
+        "print('lightgbm' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -28,16 +28,29 @@ def test_valid_parameters_pass(name: str, params: dict) -> None:
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("xgboost", {"max_dept": 3}, r"learner 'xgboost' with parameters \{'max_dept': 3\}: xgboost does not know "
-                                     r"parameter\(s\) \['max_dept'\]"),
+        (
+            "xgboost",
+            {"max_dept": 3},
+            r"learner 'xgboost' with parameters \{'max_dept': 3\}: xgboost does not know "
+            r"parameter\(s\) \['max_dept'\]",
+        ),
         ("xgboost", {"max_depth": -3}, r"learner 'xgboost' .*: value -3 for Parameter max_depth"),
-        ("xgboost", {"num_boost_round": 1.5},
-         r"learner 'xgboost' .*num_boost_round must be a positive integer, got float 1.5"),
+        (
+            "xgboost",
+            {"num_boost_round": 1.5},
+            r"learner 'xgboost' .*num_boost_round must be a positive integer, got float 1.5",
+        ),
         ("xgboost_focal", {"focal_gamma": 20.0}, r"learner 'xgboost_focal' .*gamma=20.0 is outside"),
-        ("xgboost_focal", {"objective": "reg:squarederror"},
-         r"learner 'xgboost_focal' .*xgboost_focal sets \['objective'\] itself"),
-        ("lightgbm", {"num_leavs": 7},
-         r"learner 'lightgbm' .*unknown parameter 'num_leavs'; did you mean 'num_leaves'"),
+        (
+            "xgboost_focal",
+            {"objective": "reg:squarederror"},
+            r"learner 'xgboost_focal' .*xgboost_focal sets \['objective'\] itself",
+        ),
+        (
+            "lightgbm",
+            {"num_leavs": 7},
+            r"learner 'lightgbm' .*unknown parameter 'num_leavs'; did you mean 'num_leaves'",
+        ),
         ("lightgbm", {"num_leaves": -1}, r"learner 'lightgbm' with parameters \{'num_leaves': -1\}: .*num_leaves"),
         ("catboost", {"depht": 3}, r"learner 'catboost' .*Unknown option \{depht\}"),
         ("catboost", {"depth": -1}, r"learner 'catboost' .*parameter \"depth\" with value: -1"),
@@ -73,24 +86,45 @@ def test_a_learner_without_a_check_hook_is_not_checked(unchecked_learner: str) -
 
 
 def _catalogue(**sections: object) -> Any:
-    return parse_catalogue({
-        "sweep": {"universe": ["BTC"], "models": ["xgboost"]},
-        "factors": {"cleanlab": {"alias": "cl", "baseline": "off", "variants": {
-            "off": {"mode": "off"},
-            "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 20}},
-        }}},
-        **sections,
-    })
+    return parse_catalogue(
+        {
+            "sweep": {"universe": ["BTC"], "models": ["xgboost"]},
+            "factors": {
+                "cleanlab": {
+                    "alias": "cl",
+                    "baseline": "off",
+                    "variants": {
+                        "off": {"mode": "off"},
+                        "filter": {"mode": "filter", "inner_model_params": {"num_boost_round": 20}},
+                    },
+                }
+            },
+            **sections,
+        }
+    )
 
 
 def test_a_catalogue_checks_its_learners_section_and_cleanlab_inner_model() -> None:
     check_catalogue_learners(_catalogue(learners={"xgboost": {"max_depth": 3}, "stack_xgb": {"max_depth": 2}}))
-    with pytest.raises(CatalogueError, match=r"^catalogue section `learners`, learner 'xgboost' with parameters "
-                                             r"\{'max_dept': 3\}"):
+    with pytest.raises(
+        CatalogueError,
+        match=r"^catalogue section `learners`, learner 'xgboost' with parameters "
+        r"\{'max_dept': 3\}",
+    ):
         check_catalogue_learners(_catalogue(learners={"xgboost": {"max_dept": 3}}))
-    document = {"sweep": {"universe": ["BTC"], "models": ["xgboost"]}, "factors": {"cleanlab": {
-        "alias": "cl", "baseline": "off", "variants": {
-            "off": {"mode": "off"}, "filter": {"mode": "filter", "inner_model_params": {"max_dept": 2}}}}}}
+    document = {
+        "sweep": {"universe": ["BTC"], "models": ["xgboost"]},
+        "factors": {
+            "cleanlab": {
+                "alias": "cl",
+                "baseline": "off",
+                "variants": {
+                    "off": {"mode": "off"},
+                    "filter": {"mode": "filter", "inner_model_params": {"max_dept": 2}},
+                },
+            }
+        },
+    }
     bad_inner = parse_catalogue(document)
     with pytest.raises(CatalogueError, match=r"^factor 'cleanlab', variant 'filter', inner model, learner 'xgboost'"):
         check_catalogue_learners(bad_inner)
@@ -120,7 +154,8 @@ def printing_learner() -> Iterator[str]:
 
 
 def test_what_else_the_library_prints_still_reaches_stderr(
-        printing_learner: str, capfd: pytest.CaptureFixture[str]) -> None:
+    printing_learner: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     check_learner_params(printing_learner, {"ok": 1}, WHERE)
     assert "native note from the library" in capfd.readouterr().err
     with pytest.raises(CatalogueError, match="bad is refused"):

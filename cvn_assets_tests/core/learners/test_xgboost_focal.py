@@ -35,9 +35,14 @@ def test_is_registered_with_baseline_focal_defaults() -> None:
     assert _focal().focal_params().is_cross_entropy
 
 
-@pytest.mark.parametrize(("gamma", "alpha"), [pytest.param(0.0, 0.5, id="cross-entropy"),
-                                               pytest.param(2.0, 0.25, id="paper-focal"),
-                                               pytest.param(5.0, 0.75, id="strong-focus-buy-heavy")])
+@pytest.mark.parametrize(
+    ("gamma", "alpha"),
+    [
+        pytest.param(0.0, 0.5, id="cross-entropy"),
+        pytest.param(2.0, 0.25, id="paper-focal"),
+        pytest.param(5.0, 0.75, id="strong-focus-buy-heavy"),
+    ],
+)
 def test_learns_a_synthetic_problem_and_predicts_probabilities(gamma: float, alpha: float) -> None:
     x, y = _data()
     learner = _focal(focal_gamma=gamma, focal_alpha=alpha).fit(x, y)
@@ -124,8 +129,11 @@ def test_xgboost_gamma_and_alpha_keep_their_xgboost_meaning() -> None:
     [
         pytest.param({"focal_gamma": 11.0}, r"gamma=11.0 is outside \[0, 10.0\]", id="gamma-guardrail"),
         pytest.param({"focal_alpha": -0.5}, r"alpha=-0.5 is outside \[0, 1\]", id="alpha-guardrail"),
-        pytest.param({"focal_curvature_floor": 1.5}, r"focal_curvature_floor=1.5 is outside \[0, 1\]",
-                     id="curvature-floor-above-cross-entropy"),
+        pytest.param(
+            {"focal_curvature_floor": 1.5},
+            r"focal_curvature_floor=1.5 is outside \[0, 1\]",
+            id="curvature-floor-above-cross-entropy",
+        ),
         pytest.param({"base_score": 0.5}, r"sets \['base_score'\] itself", id="base-score-is-a-margin-here"),
         pytest.param({"objective": "binary:logistic"}, r"sets \['objective'\] itself", id="objective-is-focal"),
     ],

@@ -13,13 +13,25 @@ from cvn_assets.core.schema import RESULT_COLUMNS
 
 
 def _metrics() -> pd.DataFrame:
-    return pd.DataFrame({"model": ["xgboost", "lightgbm", "stack_logreg"], "status": "ok",
-                         "f1_buy": [0.40, 0.42, 0.45], "n_trades": [60, 70, 65]})
+    return pd.DataFrame(
+        {
+            "model": ["xgboost", "lightgbm", "stack_logreg"],
+            "status": "ok",
+            "f1_buy": [0.40, 0.42, 0.45],
+            "n_trades": [60, 70, 65],
+        }
+    )
 
 
 def test_a_shared_cell_writes_one_row_per_factor_it_serves() -> None:
-    rows = result_rows(_metrics(), sweep_id="s", crypto="BTC", fold="f1", config_id="baseline",
-                       members=[("label_smoothing", "none"), ("cleanlab", "off")])
+    rows = result_rows(
+        _metrics(),
+        sweep_id="s",
+        crypto="BTC",
+        fold="f1",
+        config_id="baseline",
+        members=[("label_smoothing", "none"), ("cleanlab", "off")],
+    )
     assert list(rows.columns) == list(RESULT_COLUMNS)
     assert len(rows) == 2 * 3
     assert set(rows["config_id"]) == {"baseline"}
@@ -27,8 +39,15 @@ def test_a_shared_cell_writes_one_row_per_factor_it_serves() -> None:
 
 def test_model_choice_variants_keep_only_the_chosen_model_under_one_pairing_name() -> None:
     choices = {("ensemble", "xgb_only"): "xgboost", ("ensemble", "stack_logreg"): "stack_logreg"}
-    rows = result_rows(_metrics(), sweep_id="s", crypto="BTC", fold="f1", config_id="baseline",
-                       members=[("ensemble", "xgb_only"), ("ensemble", "stack_logreg")], model_choices=choices)
+    rows = result_rows(
+        _metrics(),
+        sweep_id="s",
+        crypto="BTC",
+        fold="f1",
+        config_id="baseline",
+        members=[("ensemble", "xgb_only"), ("ensemble", "stack_logreg")],
+        model_choices=choices,
+    )
     assert rows[["variant", "model"]].values.tolist() == [["xgb_only", "selected"], ["stack_logreg", "selected"]]
     assert rows["f1_buy"].tolist() == [0.40, 0.45]
     assert np.isnan(rows["auc"]).all()
@@ -43,9 +62,10 @@ def test_the_ensemble_factor_reuses_the_baseline_cells() -> None:
 
 
 def test_a_model_choice_the_sweep_does_not_train_is_refused() -> None:
-    document = {"sweep": {"universe": ["BTC"], "models": ["xgboost"]},
-                "factors": {"ensemble": {"baseline": "x", "variants": {"x": {"model": "xgboost"},
-                                                                       "l": {"model": "lightgbm"}}}}}
+    document = {
+        "sweep": {"universe": ["BTC"], "models": ["xgboost"]},
+        "factors": {"ensemble": {"baseline": "x", "variants": {"x": {"model": "xgboost"}, "l": {"model": "lightgbm"}}}},
+    }
     with pytest.raises(CatalogueError, match="variant 'l': model 'lightgbm' is not trained by this sweep"):
         parse_catalogue(document)
 
@@ -61,11 +81,28 @@ def _cell(n_test: int = 120) -> tuple[pd.DataFrame, pd.DataFrame, TradeSimulator
     frames = []
     for window, positions in (("validation", validation_positions), ("test", test_positions)):
         p = rng.uniform(0, 1, positions.size)
-        frames.append(pd.DataFrame({"model": "xgboost", "window": window, "position": positions,
-                                    "y": (rng.uniform(0, 1, positions.size) < p).astype(float), "p": p}))
-    models = pd.DataFrame({"model": ["xgboost", "lightgbm"], "status": ["ok", "training_failed"],
-                           "error": [None, "lightgbm: boom"], "threshold": [0.5, np.nan], "fit_seconds": [1.0, 0.5],
-                           "train_rows": [160, 160], "duration_seconds": [1.2, 0.6]})
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": "xgboost",
+                    "window": window,
+                    "position": positions,
+                    "y": (rng.uniform(0, 1, positions.size) < p).astype(float),
+                    "p": p,
+                }
+            )
+        )
+    models = pd.DataFrame(
+        {
+            "model": ["xgboost", "lightgbm"],
+            "status": ["ok", "training_failed"],
+            "error": [None, "lightgbm: boom"],
+            "threshold": [0.5, np.nan],
+            "fit_seconds": [1.0, 0.5],
+            "train_rows": [160, 160],
+            "duration_seconds": [1.2, 0.6],
+        }
+    )
     return pd.concat(frames, ignore_index=True), models, simulator
 
 
@@ -81,8 +118,14 @@ def test_cell_metrics_record_the_test_windows_reliability_bins_for_ok_models_onl
 
 def test_reliability_bins_survive_the_results_rows_as_a_text_column() -> None:
     predictions, models, simulator = _cell()
-    rows = result_rows(cell_metrics(predictions, models, simulator), sweep_id="s", crypto="BTC", fold="f1",
-                       config_id="baseline", members=[("label_smoothing", "none")])
+    rows = result_rows(
+        cell_metrics(predictions, models, simulator),
+        sweep_id="s",
+        crypto="BTC",
+        fold="f1",
+        config_id="baseline",
+        members=[("label_smoothing", "none")],
+    )
     ok = rows[rows["status"] == "ok"]
     assert json.loads(ok["reliability_bins"].iloc[0])["n_bins"] == 10
 

@@ -24,8 +24,9 @@ def _simulator() -> TradeSimulator:
     high = np.full(n, 100.0)
     high[3] = 101.0
     flat = np.full(n, 100.0)
-    return TradeSimulator(flat, high, flat, flat, np.ones(n), BarrierParams(stop_atr=1.0, take_atr=1.0, horizon=1),
-                          FREE)
+    return TradeSimulator(
+        flat, high, flat, flat, np.ones(n), BarrierParams(stop_atr=1.0, take_atr=1.0, horizon=1), FREE
+    )
 
 
 def test_keys_are_exactly_the_metric_columns_in_order() -> None:
@@ -53,13 +54,13 @@ def test_no_signal_on_test_keeps_classification_metrics_and_nan_trading() -> Non
 @pytest.mark.parametrize(
     ("y", "p", "positions", "error", "match"),
     [
-        pytest.param(Y, P[:-1], POSITIONS[:-1], InsufficientDataError, "row-aligned",
-                     id="probabilities_shorter_than_labels"),
+        pytest.param(
+            Y, P[:-1], POSITIONS[:-1], InsufficientDataError, "row-aligned", id="probabilities_shorter_than_labels"
+        ),
         pytest.param(Y, P, POSITIONS[:-1], InsufficientDataError, "row-aligned", id="positions_shorter_than_rows"),
         pytest.param(Y * 0.85, P, POSITIONS, ValueError, "hard 0/1", id="soft_test_labels"),
     ],
 )
-def test_fold_metrics_row_errors(y: np.ndarray, p: np.ndarray, positions: np.ndarray, error: type,
-                                 match: str) -> None:
+def test_fold_metrics_row_errors(y: np.ndarray, p: np.ndarray, positions: np.ndarray, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         fold_metrics_row(y, p, 0.5, positions, _simulator())

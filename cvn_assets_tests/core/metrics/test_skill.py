@@ -13,10 +13,18 @@ from cvn_assets.core.errors import CatalogueError
 from cvn_assets.core.metrics.skill import SkillThresholds, has_skill, skill_counts, skill_sanity
 
 
-def _row(lift: float, rate: float, status: str = "ok", model: str = "xgboost", variant: str = "none",
-         f1: float = 0.3) -> dict[str, object]:
-    return {"variant": variant, "model": model, "status": status, "f1_buy": f1, "always_buy_f1": f1 - lift,
-            "f1_lift_over_always_buy": lift, "buy_signal_rate": rate}
+def _row(
+    lift: float, rate: float, status: str = "ok", model: str = "xgboost", variant: str = "none", f1: float = 0.3
+) -> dict[str, object]:
+    return {
+        "variant": variant,
+        "model": model,
+        "status": status,
+        "f1_buy": f1,
+        "always_buy_f1": f1 - lift,
+        "f1_lift_over_always_buy": lift,
+        "buy_signal_rate": rate,
+    }
 
 
 @pytest.mark.parametrize(
@@ -31,8 +39,9 @@ def _row(lift: float, rate: float, status: str = "ok", model: str = "xgboost", v
         pytest.param(math.nan, math.nan, "ok", None, id="row-stored-before-the-metrics-existed"),
     ],
 )
-def test_has_skill_at_the_edges_of_the_default_rule(lift: float, rate: float, status: str,
-                                                   expected: bool | None) -> None:
+def test_has_skill_at_the_edges_of_the_default_rule(
+    lift: float, rate: float, status: str, expected: bool | None
+) -> None:
     assert has_skill(pd.DataFrame([_row(lift, rate, status)])).tolist() == [expected]
 
 
@@ -50,12 +59,17 @@ def test_a_table_without_the_columns_is_not_recorded_rather_than_an_error() -> N
 
 
 def test_skill_counts_per_variant_and_model_with_the_means_behind_them() -> None:
-    rows = pd.DataFrame([
-        _row(0.02, 0.30, variant="mild"), _row(-0.01, 0.80, variant="mild"),
-        _row(0.04, 0.20, variant="mild", model="lightgbm"),
-        {**_row(math.nan, math.nan, variant="mild"), "status": "training_failed", "f1_buy": math.nan},
-        _row(0.01, 0.10), _row(0.03, 0.20), _row(math.nan, math.nan),
-    ])
+    rows = pd.DataFrame(
+        [
+            _row(0.02, 0.30, variant="mild"),
+            _row(-0.01, 0.80, variant="mild"),
+            _row(0.04, 0.20, variant="mild", model="lightgbm"),
+            {**_row(math.nan, math.nan, variant="mild"), "status": "training_failed", "f1_buy": math.nan},
+            _row(0.01, 0.10),
+            _row(0.03, 0.20),
+            _row(math.nan, math.nan),
+        ]
+    )
     counts = skill_counts(rows).set_index(["variant", "model"])
     # mild/xgboost: one of its three cells has skill; the failed cell counts as a cell without it.
     assert counts.loc[("mild", "xgboost"), "skill"] == "skill: 1/3 cells"
@@ -71,17 +85,26 @@ def test_skill_counts_of_no_rows_is_an_empty_table() -> None:
 
 
 def test_the_cell_check_names_each_model_without_skill_with_its_values() -> None:
-    metrics = pd.DataFrame([_row(0.02, 0.30), _row(-0.004, 0.85, model="lightgbm", f1=0.27),
-                            {**_row(math.nan, math.nan, model="catboost"), "status": "training_failed"}])
+    metrics = pd.DataFrame(
+        [
+            _row(0.02, 0.30),
+            _row(-0.004, 0.85, model="lightgbm", f1=0.27),
+            {**_row(math.nan, math.nan, model="catboost"), "status": "training_failed"},
+        ]
+    )
     outcome = skill_sanity(metrics)
     assert not outcome.passed
     assert outcome.observed == 1
     assert outcome.threshold == "f1_lift_over_always_buy > 0 and buy_signal_rate ≤ 0.5"
     assert "lightgbm (lift -0.0040, BUY on 85.0% of bars)" in outcome.detail and "xgboost" not in outcome.detail
     assert set(outcome.breakdown) == {"xgboost", "lightgbm"}  # the failed model has no values to judge
-    assert outcome.breakdown["lightgbm"] == {"f1_buy": 0.27, "always_buy_f1": 0.274,
-                                             "f1_lift_over_always_buy": -0.004, "buy_signal_rate": 0.85,
-                                             "skill": False}
+    assert outcome.breakdown["lightgbm"] == {
+        "f1_buy": 0.27,
+        "always_buy_f1": 0.274,
+        "f1_lift_over_always_buy": -0.004,
+        "buy_signal_rate": 0.85,
+        "skill": False,
+    }
     assert outcome.breakdown["xgboost"]["skill"] is True
 
 
@@ -106,10 +129,16 @@ def test_the_skill_section_of_the_catalogue_overrides_the_defaults() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        pytest.param({"max_buy_signal_rate": 1.5}, r"max_buy_signal_rate must be a share of bars in \(0, 1\], got 1.5",
-                     id="rate-above-one"),
-        pytest.param({"max_buy_signal_rate": 0}, r"max_buy_signal_rate must be a share of bars in \(0, 1\], got 0",
-                     id="rate-zero-admits-no-model"),
+        pytest.param(
+            {"max_buy_signal_rate": 1.5},
+            r"max_buy_signal_rate must be a share of bars in \(0, 1\], got 1.5",
+            id="rate-above-one",
+        ),
+        pytest.param(
+            {"max_buy_signal_rate": 0},
+            r"max_buy_signal_rate must be a share of bars in \(0, 1\], got 0",
+            id="rate-zero-admits-no-model",
+        ),
         pytest.param({"min_f1_lift": 2.0}, r"min_f1_lift must be a number in \[-1, 1\]", id="lift-beyond-an-f1"),
         pytest.param({"min_f1_lift": "0.01"}, "min_f1_lift must be a number, got str", id="text"),
         pytest.param({"margin": 0.01}, "unknown key 'margin'", id="unknown-key"),

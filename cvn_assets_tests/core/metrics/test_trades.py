@@ -17,23 +17,25 @@ BARRIERS = BarrierParams(stop_atr=1.0, take_atr=2.0, horizon=3)
 COSTS = CostModel(taker_fee=0.001, spread=0.0, slippage=0.0, funding_per_8h=0.0008)
 
 # bar: open, high, low, close
-HAND_BARS = np.array([
-    [100.0, 100.5, 99.5, 100.0],   # 0  signal: trade A
-    [100.0, 101.0, 99.5, 100.5],   # 1  A enters at 100 (stop 99, take 102); signal inside A: not a trade
-    [98.5, 99.5, 98.0, 99.9],      # 2  A: opens at 98.5, through its stop: exits at the open; signal: trade B
-    [100.0, 101.0, 99.2, 100.8],   # 3  B enters at 100 (stop 99, take 102); signal inside B: not a trade
-    [102.5, 103.0, 102.0, 102.8],  # 4  B: opens at 102.5, through its take-profit: exits at the open
-    [102.8, 103.0, 100.0, 100.0],  # 5  signal: trade C
-    [100.0, 102.5, 98.5, 100.0],   # 6  C enters at 100 and touches both levels in this bar: the stop, 99
-    [100.0, 100.5, 99.5, 100.0],   # 7  signal: trade D
-    [100.0, 101.0, 99.5, 100.5],   # 8  D enters at 100 (stop 99, take 102)
-    [100.5, 101.5, 99.6, 101.0],   # 9  D
-    [101.0, 101.8, 100.2, 101.0],  # 10 D exits at the close of its 3rd bar, 101; signal at that close: trade E
-    [100.0, 101.0, 99.5, 100.5],   # 11 E enters at 100 (stop 99, take 102; from the close, 101: stop 100, hit here)
-    [100.5, 102.2, 100.0, 102.0],  # 12 E touches its take-profit, 102
-    [102.0, 102.5, 101.5, 102.0],  # 13 signal with 1 bar after it (< horizon 3): not a trade
-    [102.0, 102.5, 101.5, 102.0],  # 14
-])
+HAND_BARS = np.array(
+    [
+        [100.0, 100.5, 99.5, 100.0],  # 0  signal: trade A
+        [100.0, 101.0, 99.5, 100.5],  # 1  A enters at 100 (stop 99, take 102); signal inside A: not a trade
+        [98.5, 99.5, 98.0, 99.9],  # 2  A: opens at 98.5, through its stop: exits at the open; signal: trade B
+        [100.0, 101.0, 99.2, 100.8],  # 3  B enters at 100 (stop 99, take 102); signal inside B: not a trade
+        [102.5, 103.0, 102.0, 102.8],  # 4  B: opens at 102.5, through its take-profit: exits at the open
+        [102.8, 103.0, 100.0, 100.0],  # 5  signal: trade C
+        [100.0, 102.5, 98.5, 100.0],  # 6  C enters at 100 and touches both levels in this bar: the stop, 99
+        [100.0, 100.5, 99.5, 100.0],  # 7  signal: trade D
+        [100.0, 101.0, 99.5, 100.5],  # 8  D enters at 100 (stop 99, take 102)
+        [100.5, 101.5, 99.6, 101.0],  # 9  D
+        [101.0, 101.8, 100.2, 101.0],  # 10 D exits at the close of its 3rd bar, 101; signal at that close: trade E
+        [100.0, 101.0, 99.5, 100.5],  # 11 E enters at 100 (stop 99, take 102; from the close, 101: stop 100, hit here)
+        [100.5, 102.2, 100.0, 102.0],  # 12 E touches its take-profit, 102
+        [102.0, 102.5, 101.5, 102.0],  # 13 signal with 1 bar after it (< horizon 3): not a trade
+        [102.0, 102.5, 101.5, 102.0],  # 14
+    ]
+)
 HAND_SIGNALS = np.array([0, 1, 2, 3, 5, 7, 10, 13])
 
 
@@ -50,20 +52,28 @@ def test_hand_path_trades() -> None:
     assert trades.exit_price.tolist() == [98.5, 102.5, 99.0, 101.0, 102.0]
     # gap exits hold the bars before the gap (1), touches the whole touching bar, the vertical exit 3
     assert trades.bars_held.tolist() == [1, 1, 1, 3, 2]
-    np.testing.assert_allclose(trades.gross, [
-        -0.015,  # 98.5 / 100 - 1
-        0.025,   # 102.5 / 100 - 1
-        -0.010,  # 99 / 100 - 1
-        0.010,   # 101 / 100 - 1
-        0.020,   # 102 / 100 - 1
-    ], rtol=1e-12)
-    np.testing.assert_allclose(trades.net, [
-        -0.0161,  # -0.015 - (0.001 + 0.0001 * 1)
-        0.0239,   # 0.025 - 0.0011
-        -0.0111,  # -0.010 - 0.0011
-        0.0087,   # 0.010 - (0.001 + 0.0001 * 3)
-        0.0188,   # 0.020 - (0.001 + 0.0001 * 2)
-    ], rtol=1e-12)
+    np.testing.assert_allclose(
+        trades.gross,
+        [
+            -0.015,  # 98.5 / 100 - 1
+            0.025,  # 102.5 / 100 - 1
+            -0.010,  # 99 / 100 - 1
+            0.010,  # 101 / 100 - 1
+            0.020,  # 102 / 100 - 1
+        ],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        trades.net,
+        [
+            -0.0161,  # -0.015 - (0.001 + 0.0001 * 1)
+            0.0239,  # 0.025 - 0.0011
+            -0.0111,  # -0.010 - 0.0011
+            0.0087,  # 0.010 - (0.001 + 0.0001 * 3)
+            0.0188,  # 0.020 - (0.001 + 0.0001 * 2)
+        ],
+        rtol=1e-12,
+    )
 
 
 def test_hand_path_metrics() -> None:
@@ -130,8 +140,9 @@ def _random_path(rng: np.random.Generator, n: int) -> np.ndarray:
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, scale, n)))
     open_ = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0.0, scale / 2, n))
     wick = np.abs(rng.normal(0.0, scale, (2, n)))
-    return np.column_stack([open_, np.maximum(open_, close) * np.exp(wick[0]),
-                            np.minimum(open_, close) * np.exp(-wick[1]), close])
+    return np.column_stack(
+        [open_, np.maximum(open_, close) * np.exp(wick[0]), np.minimum(open_, close) * np.exp(-wick[1]), close]
+    )
 
 
 def _reference(bars: np.ndarray, atr: np.ndarray, signals: np.ndarray, params: BarrierParams) -> list[tuple]:
@@ -165,14 +176,22 @@ def test_random_paths_match_the_bar_by_bar_rules(seed: int) -> None:
     n = int(rng.integers(20, 300))
     bars = _random_path(rng, n)
     atr = np.abs(rng.normal(0.0, 2.0, n))
-    params = BarrierParams(stop_atr=float(rng.uniform(0.2, 2)), take_atr=float(rng.uniform(0.2, 3)),
-                           horizon=int(rng.integers(1, 8)))
+    params = BarrierParams(
+        stop_atr=float(rng.uniform(0.2, 2)), take_atr=float(rng.uniform(0.2, 3)), horizon=int(rng.integers(1, 8))
+    )
     signals = np.flatnonzero(rng.uniform(size=n) < rng.uniform(0.05, 0.9))
     trades = TradeSimulator(*bars.T, atr, params, COSTS).trades(signals)
     expected = _reference(bars, atr, signals, params)
     assert len(trades) == len(expected)
-    got = list(zip(trades.signal_bar.tolist(), trades.exit_bar.tolist(), trades.exit_price.tolist(),
-                   trades.bars_held.tolist(), strict=True))
+    got = list(
+        zip(
+            trades.signal_bar.tolist(),
+            trades.exit_bar.tolist(),
+            trades.exit_price.tolist(),
+            trades.bars_held.tolist(),
+            strict=True,
+        )
+    )
     assert got == expected
     assert len(trades) <= signals.size
     inside = [s for s in signals for t in expected if t[0] < s < t[1]]

@@ -16,9 +16,16 @@ def _trades(net: list[float], gross: list[float] | None = None) -> Trades:
     """Trades with the given returns (the bars and prices do not enter the statistics)."""
     n = len(net)
     bars = np.arange(n)
-    return Trades(signal_bar=bars, entry_bar=bars + 1, exit_bar=bars + 1, entry_price=np.ones(n),
-                  exit_price=np.ones(n), bars_held=np.ones(n, dtype=int),
-                  gross=np.array(net if gross is None else gross, dtype=float), net=np.array(net, dtype=float))
+    return Trades(
+        signal_bar=bars,
+        entry_bar=bars + 1,
+        exit_bar=bars + 1,
+        entry_price=np.ones(n),
+        exit_price=np.ones(n),
+        bars_held=np.ones(n, dtype=int),
+        gross=np.array(net if gross is None else gross, dtype=float),
+        net=np.array(net, dtype=float),
+    )
 
 
 @pytest.mark.parametrize(

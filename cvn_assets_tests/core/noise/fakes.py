@@ -25,13 +25,20 @@ def frames(labels: np.ndarray, signal: np.ndarray | None = None, seed: int = 0) 
     rng = np.random.default_rng(seed)
     timestamps = pd.date_range("2024-01-01", periods=hard.size, freq="h", tz="UTC")
     probability = np.where(hard == 1.0, 0.9, 0.1) if signal is None else np.asarray(signal, dtype=float)
-    features = pd.DataFrame({"timestamp": timestamps, "pos": np.arange(hard.size, dtype=float),
-                             "signal": probability, "noise": rng.normal(size=hard.size)})
+    features = pd.DataFrame(
+        {
+            "timestamp": timestamps,
+            "pos": np.arange(hard.size, dtype=float),
+            "signal": probability,
+            "noise": rng.normal(size=hard.size),
+        }
+    )
     return features, pd.DataFrame({"timestamp": timestamps, "label": hard})
 
 
-def noisy_window(n_rows: int, buy_rate: float, flip_rate: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                                                       np.ndarray]:
+def noisy_window(
+    n_rows: int, buy_rate: float, flip_rate: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Learnable synthetic data: BUY when a latent score (mostly ``signal``) is in its top ``buy_rate``,
     then a ``flip_rate`` share of labels flipped. Returns (features, labels, flipped mask)."""
     rng = np.random.default_rng(seed)

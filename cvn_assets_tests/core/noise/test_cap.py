@@ -34,16 +34,21 @@ def test_numpy_float_setting_gives_the_same_cap() -> None:
 @pytest.mark.parametrize(("pct", "rows", "cap"), HAND_CAPS[:4])
 def test_mask_flags_exactly_the_cap_when_every_row_is_suspect(pct: float, rows: int, cap: int) -> None:
     hard = np.r_[np.ones(rows, dtype=int), np.zeros(rows, dtype=int)]
-    flagged = _cap_per_class(hard, np.ones(hard.size, dtype=bool), np.linspace(0, 1, hard.size),
-                             np.arange(hard.size), pct)
+    flagged = _cap_per_class(
+        hard, np.ones(hard.size, dtype=bool), np.linspace(0, 1, hard.size), np.arange(hard.size), pct
+    )
     assert flagged[hard == 1].sum() == cap and flagged[hard == 0].sum() == cap
 
 
 @pytest.mark.parametrize(("pct", "rows", "cap"), HAND_CAPS[:4])
 def test_sanity_check_accepts_the_cap_and_refuses_one_row_more(pct: float, rows: int, cap: int) -> None:
     def mask(buy_flagged: int) -> pd.DataFrame:
-        return pd.DataFrame({"hard_label": [1] * rows + [0] * rows,
-                             "flagged": [True] * buy_flagged + [False] * (2 * rows - buy_flagged)})
+        return pd.DataFrame(
+            {
+                "hard_label": [1] * rows + [0] * rows,
+                "flagged": [True] * buy_flagged + [False] * (2 * rows - buy_flagged),
+            }
+        )
 
     at_cap = cleanlab_cap_sanity(mask(cap), pct)
     assert at_cap.passed, at_cap.detail

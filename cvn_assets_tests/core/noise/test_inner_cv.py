@@ -20,16 +20,18 @@ def graded_window(seed: int = 3) -> tuple:
     return frames(labels, signal=np.where(labels == 1.0, p_given, 1.0 - p_given), seed=seed)
 
 
-@pytest.mark.parametrize("n_splits", [pytest.param(2, id="spec-default-2"), pytest.param(3, id="3-slices"),
-                                      pytest.param(5, id="5-slices")])
+@pytest.mark.parametrize(
+    "n_splits", [pytest.param(2, id="spec-default-2"), pytest.param(3, id="3-slices"), pytest.param(5, id="5-slices")]
+)
 def test_every_row_gets_one_prob_from_a_model_that_never_saw_its_neighbourhood(
     monkeypatch: pytest.MonkeyPatch, n_splits: int
 ) -> None:
     recorder = install_recording_learner(monkeypatch)
     features, labels = graded_window()
     params = CleanlabParams(mode="filter", inner_splits=n_splits, inner_model_params={"num_boost_round": 7})
-    mask = compute_cleanlab_mask(features, labels, TRAIN, params, label_horizon=HORIZON, embargo_bars=EMBARGO,
-                                 seed=11, n_threads=2)
+    mask = compute_cleanlab_mask(
+        features, labels, TRAIN, params, label_horizon=HORIZON, embargo_bars=EMBARGO, seed=11, n_threads=2
+    )
 
     held_out = np.concatenate([scored for _, scored in recorder.fits])
     assert np.array_equal(np.sort(held_out), TRAIN), "each training row is scored exactly once"
@@ -50,10 +52,12 @@ def test_rows_keep_the_order_given(monkeypatch: pytest.MonkeyPatch) -> None:
     install_recording_learner(monkeypatch)
     features, labels = graded_window()
     shuffled = np.random.default_rng(0).permutation(TRAIN)
-    mask = compute_cleanlab_mask(features, labels, shuffled, CleanlabParams(mode="reweight"),
-                                 label_horizon=HORIZON, embargo_bars=EMBARGO)
-    in_order = compute_cleanlab_mask(features, labels, TRAIN, CleanlabParams(mode="reweight"),
-                                     label_horizon=HORIZON, embargo_bars=EMBARGO)
+    mask = compute_cleanlab_mask(
+        features, labels, shuffled, CleanlabParams(mode="reweight"), label_horizon=HORIZON, embargo_bars=EMBARGO
+    )
+    in_order = compute_cleanlab_mask(
+        features, labels, TRAIN, CleanlabParams(mode="reweight"), label_horizon=HORIZON, embargo_bars=EMBARGO
+    )
     assert mask.frame["position"].tolist() == shuffled.tolist()
     assert np.allclose(mask.frame["pred_prob_buy"], features["signal"].to_numpy()[shuffled])
     realigned = mask.frame.set_index("position").loc[TRAIN].reset_index()
@@ -75,8 +79,9 @@ def test_budget_expiry_leaves_later_slices_neutral_and_never_flagged(
     clock = FakeClock()
     recorder = install_recording_learner(monkeypatch)
     recorder.on_fit = lambda: setattr(clock, "now", clock.now + 61.0)
-    mask = compute_cleanlab_mask(features, labels, TRAIN, params, label_horizon=HORIZON, embargo_bars=EMBARGO,
-                                 clock=clock)
+    mask = compute_cleanlab_mask(
+        features, labels, TRAIN, params, label_horizon=HORIZON, embargo_bars=EMBARGO, clock=clock
+    )
 
     assert len(recorder.fits) == 1, "slices after the budget ran out are not processed"
     frame = mask.frame

@@ -24,8 +24,9 @@ SMALL_MODEL = {"num_boost_round": 40, "max_depth": 3}
 
 def run(features: pd.DataFrame, labels: pd.DataFrame, positions: np.ndarray, **overrides: object) -> CleanlabMask:
     params = CleanlabParams(**{"mode": "filter", **overrides})  # type: ignore[arg-type]
-    return compute_cleanlab_mask(features, labels, positions, params, label_horizon=HORIZON, embargo_bars=EMBARGO,
-                                 seed=5)
+    return compute_cleanlab_mask(
+        features, labels, positions, params, label_horizon=HORIZON, embargo_bars=EMBARGO, seed=5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +83,9 @@ def test_weights_follow_the_mode(flipped: tuple, mode: str, floor: float, flagge
     assert (mask.frame["weight"].to_numpy()[~flagged] == 1.0).all()
 
 
-@pytest.mark.parametrize("max_drop_pct", [pytest.param(0.0, id="zero-cap-flags-nothing"),
-                                          pytest.param(2.5, id="half-cap")])
+@pytest.mark.parametrize(
+    "max_drop_pct", [pytest.param(0.0, id="zero-cap-flags-nothing"), pytest.param(2.5, id="half-cap")]
+)
 def test_cap_follows_max_drop_pct(flipped: tuple, max_drop_pct: float) -> None:
     features, labels, _ = flipped
     mask = run(features, labels, np.arange(N_ROWS), max_drop_pct=max_drop_pct, inner_model_params=SMALL_MODEL)
@@ -126,8 +128,13 @@ def test_off_mode_does_no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (frame["weight"] == 1.0).all() and not frame[["covered", "suspect", "flagged"]].any().any()
     assert frame["pred_prob_buy"].isna().all() and frame["label_quality"].isna().all()
     assert {k: mask.stats[k] for k in STAT_NAMES if k != "duration_seconds"} == {
-        "suspect_count": 0, "flagged_count": 0, "drop_pct": 0.0, "buy_drop_pct": 0.0, "hold_drop_pct": 0.0,
-        "coverage_pct": 0.0, "n_rows": 100,
+        "suspect_count": 0,
+        "flagged_count": 0,
+        "drop_pct": 0.0,
+        "buy_drop_pct": 0.0,
+        "hold_drop_pct": 0.0,
+        "coverage_pct": 0.0,
+        "n_rows": 100,
     }
 
 
@@ -143,8 +150,9 @@ def test_covered_rows_of_one_class_raise(monkeypatch: pytest.MonkeyPatch) -> Non
     features, labels = one_class_first_half()
     params = CleanlabParams(mode="filter")
     with pytest.raises(InsufficientDataError, match=re.escape("HOLD=100, BUY=0 among 100 covered of 200")):
-        compute_cleanlab_mask(features, labels, np.arange(200), params, label_horizon=HORIZON, embargo_bars=EMBARGO,
-                              clock=clock)
+        compute_cleanlab_mask(
+            features, labels, np.arange(200), params, label_horizon=HORIZON, embargo_bars=EMBARGO, clock=clock
+        )
 
 
 def test_inner_training_slice_of_one_class_raises(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,8 +171,9 @@ def test_a_single_covered_buy_row_is_too_few(monkeypatch: pytest.MonkeyPatch) ->
     features, label_frame = frames(labels)
     params = CleanlabParams(mode="filter")
     with pytest.raises(InsufficientDataError, match=r"more than 1 covered row\(s\) of each class, got HOLD=34, BUY=1"):
-        compute_cleanlab_mask(features, label_frame, np.arange(50, 120), params, label_horizon=HORIZON,
-                              embargo_bars=EMBARGO, clock=clock)
+        compute_cleanlab_mask(
+            features, label_frame, np.arange(50, 120), params, label_horizon=HORIZON, embargo_bars=EMBARGO, clock=clock
+        )
 
 
 def test_inner_model_failure_names_the_slice_and_model(monkeypatch: pytest.MonkeyPatch) -> None:

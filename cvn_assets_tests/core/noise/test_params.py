@@ -17,8 +17,9 @@ def test_defaults_follow_the_spec() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        pytest.param({"mode": "drop"}, "mode 'drop' is not one of ['off', 'filter', 'reweight']",
-                     id="mode-closed-enum"),
+        pytest.param(
+            {"mode": "drop"}, "mode 'drop' is not one of ['off', 'filter', 'reweight']", id="mode-closed-enum"
+        ),
         pytest.param({"mode": "Filter"}, "mode 'Filter' is not one of", id="mode-case-sensitive"),
         pytest.param({"max_drop_pct": 7.0}, "max_drop_pct=7.0 is outside [0, 5]", id="cap-above-5pct-decimates"),
         pytest.param({"max_drop_pct": -1.0}, "max_drop_pct=-1.0 is outside [0, 5]", id="negative-cap"),
@@ -31,8 +32,9 @@ def test_defaults_follow_the_spec() -> None:
         pytest.param({"inner_splits": 1}, "inner_splits=1 must be an integer >= 2", id="one-split-is-no-cv"),
         pytest.param({"inner_splits": 2.0}, "inner_splits=2.0 must be an integer >= 2", id="float-splits"),
         pytest.param({"inner_model": "svm"}, "inner_model 'svm' is not one of [", id="unregistered-inner-model"),
-        pytest.param({"inner_model_params": (("eta", 0.1), ("eta", 0.2))}, "distinct string names",
-                     id="duplicate-inner-param"),
+        pytest.param(
+            {"inner_model_params": (("eta", 0.1), ("eta", 0.2))}, "distinct string names", id="duplicate-inner-param"
+        ),
         pytest.param({"inner_model_params": 5}, "must be (name, value) pairs or a mapping", id="params-not-pairs"),
     ],
 )

@@ -18,8 +18,15 @@ def btc_first_fold() -> tuple[CleanlabMask, np.ndarray]:
     labels = triple_barrier_labels(ohlcv)
     barrier, fold_params = BarrierParams(), FoldParams()
     fold = walk_forward_folds(labels["timestamp"], labeled_mask(labels), barrier.horizon, fold_params)[0]
-    mask = compute_cleanlab_mask(build_features(ohlcv), labels, fold.train, CleanlabParams(mode="filter"),
-                                 label_horizon=barrier.horizon, embargo_bars=fold_params.embargo_bars, seed=0)
+    mask = compute_cleanlab_mask(
+        build_features(ohlcv),
+        labels,
+        fold.train,
+        CleanlabParams(mode="filter"),
+        label_horizon=barrier.horizon,
+        embargo_bars=fold_params.embargo_bars,
+        seed=0,
+    )
     return mask, fold.train
 
 

@@ -22,13 +22,17 @@ def one_in_five_buy(monkeypatch: pytest.MonkeyPatch, mode: str) -> tuple[pd.Data
     install_recording_learner(monkeypatch)
     labels = np.tile([1.0, 0.0, 0.0, 0.0, 0.0], 44)
     index = np.arange(labels.size)
-    signal = np.where(labels == 1.0, np.where(index % 20 == 0, 0.05 + index / 1e4, 0.9),
-                      np.where(index % 6 == 1, 0.95 - index / 1e4, 0.1))
+    signal = np.where(
+        labels == 1.0,
+        np.where(index % 20 == 0, 0.05 + index / 1e4, 0.9),
+        np.where(index % 6 == 1, 0.95 - index / 1e4, 0.1),
+    )
     features, label_frame = frames(labels, signal=signal)
     fold = FoldWindows("f1", TRAIN, np.arange(205, 212), np.arange(212, 220))
     targets = training_targets(label_frame, fold, SmoothingParams())
-    mask = compute_cleanlab_mask(features, label_frame, fold.train, CleanlabParams(mode=mode),
-                                 label_horizon=HORIZON, embargo_bars=EMBARGO)
+    mask = compute_cleanlab_mask(
+        features, label_frame, fold.train, CleanlabParams(mode=mode), label_horizon=HORIZON, embargo_bars=EMBARGO
+    )
     return targets, mask
 
 
@@ -64,12 +68,27 @@ def test_off_keeps_every_row_at_weight_one(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(
     ("mutate", "mode", "error", "message"),
     [
-        pytest.param(lambda t: t.iloc[:-1], "filter", ValueError, "targets have 199 rows but the cleanlab mask has 200",
-                     id="row-count-mismatch"),
-        pytest.param(lambda t: t.assign(position=t["position"].where(t.index != 7, 999)), "filter", ValueError,
-                     "targets row 7 is position 999 but the cleanlab mask row 7 is position 7", id="first-mismatch"),
-        pytest.param(lambda t: t, "reweight", ValueError, "mode 'reweight' does not match the mask, computed in mode "
-                     "'filter'", id="mask-from-another-mode"),
+        pytest.param(
+            lambda t: t.iloc[:-1],
+            "filter",
+            ValueError,
+            "targets have 199 rows but the cleanlab mask has 200",
+            id="row-count-mismatch",
+        ),
+        pytest.param(
+            lambda t: t.assign(position=t["position"].where(t.index != 7, 999)),
+            "filter",
+            ValueError,
+            "targets row 7 is position 999 but the cleanlab mask row 7 is position 7",
+            id="first-mismatch",
+        ),
+        pytest.param(
+            lambda t: t,
+            "reweight",
+            ValueError,
+            "mode 'reweight' does not match the mask, computed in mode 'filter'",
+            id="mask-from-another-mode",
+        ),
         pytest.param(lambda t: t, "drop", CatalogueError, "mode 'drop' is not one of", id="unknown-mode"),
     ],
 )

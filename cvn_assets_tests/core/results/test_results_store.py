@@ -15,8 +15,19 @@ def _rows(sweep: str, f1: float, cryptos: tuple[str, ...] = ("BTC", "ETH")) -> p
     rows = []
     for crypto in cryptos:
         row = {c: np.nan for c in RESULT_COLUMNS}
-        row.update(sweep_id=sweep, crypto=crypto, fold="f1", factor="label_smoothing", variant="mild",
-                   model="xgboost", config_id="ls_mild", status="ok", error=None, n_trades=12, f1_buy=f1)
+        row.update(
+            sweep_id=sweep,
+            crypto=crypto,
+            fold="f1",
+            factor="label_smoothing",
+            variant="mild",
+            model="xgboost",
+            config_id="ls_mild",
+            status="ok",
+            error=None,
+            n_trades=12,
+            f1_buy=f1,
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,8 +89,9 @@ def test_missing_values_read_back_as_nan_and_times_as_utc(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        pytest.param({"variant": "v" * 129}, "key column variant must be text of 1 to 128",
-                     id="key-longer-than-postgres-keeps"),
+        pytest.param(
+            {"variant": "v" * 129}, "key column variant must be text of 1 to 128", id="key-longer-than-postgres-keeps"
+        ),
         pytest.param({"fold": ""}, "key column fold must be text of 1 to 128", id="empty-key"),
         pytest.param({"crypto": None}, "key column crypto must be text", id="missing-key"),
     ],
@@ -131,8 +143,11 @@ def test_an_unreachable_database_is_named_without_its_password() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(DataSourceError, match=rf"cannot open the table at postgresql\+psycopg2://cvn:\*\*\*@127.0.0.1:"
-                                              rf"{port}/results") as error:
+    with pytest.raises(
+        DataSourceError,
+        match=rf"cannot open the table at postgresql\+psycopg2://cvn:\*\*\*@127.0.0.1:"
+        rf"{port}/results",
+    ) as error:
         ResultsStore(f"postgresql://cvn:hunter2@127.0.0.1:{port}/results")
     assert "hunter2" not in str(error.value)
 

@@ -97,16 +97,18 @@ def test_temperature_recovers_a_known_temperature() -> None:
         pytest.param(4.0, 2.0, id="upward_shift"),
     ],
 )
-def test_temperature_and_bias_match_an_unpenalised_logistic_regression_on_the_margin(true_t: float,
-                                                                                    bias: float) -> None:
+def test_temperature_and_bias_match_an_unpenalised_logistic_regression_on_the_margin(
+    true_t: float, bias: float
+) -> None:
     """Within the T bounds, sigmoid(m / T + b) is a logistic regression on [m]: slope 1/T, intercept b."""
     margins, labels = _margins_and_labels(true_t, 5000, seed=3, bias=bias)
     calibrator = TemperatureCalibrator().fit(margins, labels)
     reference = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(margins[:, None], labels)
     assert 1.0 / calibrator.temperature_ == pytest.approx(reference.coef_[0, 0], rel=1e-3)
     assert calibrator.bias_ == pytest.approx(reference.intercept_[0], abs=2e-3)
-    np.testing.assert_allclose(calibrator.transform(margins), reference.predict_proba(margins[:, None])[:, 1],
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        calibrator.transform(margins), reference.predict_proba(margins[:, None])[:, 1], atol=1e-3
+    )
 
 
 def _two_parameter_nll(theta: np.ndarray, margins: np.ndarray, labels: np.ndarray) -> float:
@@ -118,8 +120,13 @@ def test_temperature_at_its_bound_still_fits_the_best_bias() -> None:
     """T pinned at its upper bound: (T, b) match a joint bounded L-BFGS-B fit of the same NLL."""
     margins, labels = _margins_and_labels(50.0, 5000, seed=8, bias=-1.5)
     calibrator = TemperatureCalibrator(0.1, 10.0).fit(margins, labels)
-    reference = minimize(_two_parameter_nll, x0=np.array([1.0, 0.0]), args=(margins, labels), method="L-BFGS-B",
-                         bounds=[(0.1, 10.0), (None, None)])
+    reference = minimize(
+        _two_parameter_nll,
+        x0=np.array([1.0, 0.0]),
+        args=(margins, labels),
+        method="L-BFGS-B",
+        bounds=[(0.1, 10.0), (None, None)],
+    )
     assert calibrator.temperature_ == pytest.approx(10.0, abs=1e-3) and reference.x[0] == pytest.approx(10.0)
     assert calibrator.bias_ == pytest.approx(reference.x[1], abs=1e-3)
 
@@ -214,10 +221,12 @@ def test_cross_fitted_calibration_predicts_each_block_from_the_other_blocks_only
 
 def test_cross_fitted_calibration_names_the_block_and_the_setting_when_a_block_cannot_be_fitted() -> None:
     y = np.array([0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0])  # the BUY rows sit next to block 1: its fit sees none
-    with pytest.raises(InsufficientDataError,
-                       match=r"model 'x' isotonic calibration, cross-fitted without block 1 of 3 \(positions 100..103\)"
-                             r": cross-fitting needs both classes among its fitting rows, got 6 rows with 0 BUY; "
-                             r"lower calibration.cross_fit_blocks"):
+    with pytest.raises(
+        InsufficientDataError,
+        match=r"model 'x' isotonic calibration, cross-fitted without block 1 of 3 \(positions 100..103\)"
+        r": cross-fitting needs both classes among its fitting rows, got 6 rows with 0 BUY; "
+        r"lower calibration.cross_fit_blocks",
+    ):
         cross_fitted_calibration(CalibrationParams(), np.linspace(0.1, 0.9, 12), y, _hand_blocks(4), "model 'x'")
 
 

@@ -13,26 +13,35 @@ from cvn_assets.core.training.cross_fit import CrossFitBlocks, cross_fitted, shi
     ("positions", "horizon", "embargo", "n_blocks", "expected"),
     [
         pytest.param(
-            np.arange(10, 30), 2, 1, 4,
+            np.arange(10, 30),
+            2,
+            1,
+            4,
             # Held-out blocks 10-14, 15-19, 20-24, 25-29. Before a block, rows whose label reaches its
             # first bar (t + 2 >= first) are purged; after it, rows up to last + 2 are purged and the
             # next one embargoed.
-            [(np.arange(8, 20), np.arange(0, 5)),
-             (np.r_[0:3, 13:20], np.arange(5, 10)),
-             (np.r_[0:8, 18:20], np.arange(10, 15)),
-             (np.arange(0, 13), np.arange(15, 20))],
+            [
+                (np.arange(8, 20), np.arange(0, 5)),
+                (np.r_[0:3, 13:20], np.arange(5, 10)),
+                (np.r_[0:8, 18:20], np.arange(10, 15)),
+                (np.arange(0, 13), np.arange(15, 20)),
+            ],
             id="contiguous_window",
         ),
         pytest.param(
-            np.arange(0, 40, 2), 2, 0, 2,
+            np.arange(0, 40, 2),
+            2,
+            0,
+            2,
             # Every other bar: the split returns row indices into the window, not bar positions.
             [(np.arange(11, 20), np.arange(0, 10)), (np.arange(0, 9), np.arange(10, 20))],
             id="window_with_gaps",
         ),
     ],
 )
-def test_blocks_are_contiguous_purged_and_embargoed(positions: np.ndarray, horizon: int, embargo: int,
-                                                    n_blocks: int, expected: list) -> None:
+def test_blocks_are_contiguous_purged_and_embargoed(
+    positions: np.ndarray, horizon: int, embargo: int, n_blocks: int, expected: list
+) -> None:
     blocks = window_blocks(positions, horizon, embargo, n_blocks)
     assert len(blocks) == n_blocks
     for (fit, held), (expected_fit, expected_held) in zip(blocks, expected, strict=True):
@@ -52,9 +61,11 @@ def test_every_row_is_predicted_by_the_piece_fitted_without_its_block_at_the_win
 
     out = cross_fitted(blocks, labels, piece, "half")
     # Blocks 1..3 are fitted on rows 11+, 0-8 plus 21+, and 0-18 (one row purged after each block).
-    assert calls == [(list(range(11, 30)), list(range(0, 10))),
-                     ([*range(0, 9), *range(21, 30)], list(range(10, 20))),
-                     (list(range(0, 19)), list(range(20, 30)))]
+    assert calls == [
+        (list(range(11, 30)), list(range(0, 10))),
+        ([*range(0, 9), *range(21, 30)], list(range(10, 20))),
+        (list(range(0, 19)), list(range(20, 30))),
+    ]
     # P = 0.5 from a piece fitted at BUY rate f, restated at 0.2: odds 1 · (0.2/0.8) / (f/(1-f)).
     for rows, fitted_rate in ((slice(0, 10), 3 / 19), (slice(10, 20), 5 / 18), (slice(20, 30), 4 / 19)):
         odds = 0.25 / (fitted_rate / (1 - fitted_rate))
@@ -70,8 +81,9 @@ def test_every_row_is_predicted_by_the_piece_fitted_without_its_block_at_the_win
         pytest.param(1.0, 0.4, 0.1, 1.0, id="one_stays_one"),
     ],
 )
-def test_shift_prior_restates_odds_by_the_ratio_of_prior_odds(p: float, fitted: float, window: float,
-                                                              expected: float) -> None:
+def test_shift_prior_restates_odds_by_the_ratio_of_prior_odds(
+    p: float, fitted: float, window: float, expected: float
+) -> None:
     assert shift_prior(np.array([p]), fitted, window)[0] == pytest.approx(expected)
 
 
@@ -92,8 +104,11 @@ def test_blocks_within_one_blocks_fitting_rows_are_the_other_blocks_cut_to_those
     inner = blocks.within(blocks.splits[0][0])  # rows 8..19, i.e. positions 18..29
     np.testing.assert_array_equal(inner.positions, np.arange(18, 30))
     # Block 1 has no row left; blocks 2-4 keep what lies in 8..19, re-indexed from row 8.
-    expected = [(np.arange(5, 12), np.array([0, 1])), (np.array([10, 11]), np.arange(2, 7)),
-                (np.arange(0, 5), np.arange(7, 12))]
+    expected = [
+        (np.arange(5, 12), np.array([0, 1])),
+        (np.array([10, 11]), np.arange(2, 7)),
+        (np.arange(0, 5), np.arange(7, 12)),
+    ]
     assert len(inner) == len(expected)
     for (fit, held), (expected_fit, expected_held) in zip(inner, expected, strict=True):
         np.testing.assert_array_equal(fit, expected_fit)

@@ -33,28 +33,54 @@ def test_focal_variants_temperature_calibrated_on_btc_match_the_test_base_rate()
     assert pipeline.calibration.method == "temperature"
     ohlcv = load_ohlcv("BTC", OhlcvSourceSpec(), OhlcvRules())
     features, labels = build_features(ohlcv, pipeline.features), triple_barrier_labels(ohlcv, pipeline.labels)
-    folds = walk_forward_folds(labels["timestamp"], labels["label"].notna().to_numpy(), pipeline.labels.horizon,
-                               pipeline.folds)
+    folds = walk_forward_folds(
+        labels["timestamp"], labels["label"].notna().to_numpy(), pipeline.labels.horizon, pipeline.folds
+    )
     rows = []
     for fold in folds:
         for config_id in catalogue.config_ids(include_joint=False):
             config = catalogue.config(config_id)
-            mask = compute_cleanlab_mask(features, labels, fold.train, config.params_for("cleanlab"),
-                                         label_horizon=pipeline.labels.horizon,
-                                         embargo_bars=pipeline.folds.embargo_bars, seed=catalogue.seed)
-            targets, weights = apply_cleanlab(training_targets(labels, fold, config.params_for("label_smoothing")),
-                                              mask, mask.mode)
+            mask = compute_cleanlab_mask(
+                features,
+                labels,
+                fold.train,
+                config.params_for("cleanlab"),
+                label_horizon=pipeline.labels.horizon,
+                embargo_bars=pipeline.folds.embargo_bars,
+                seed=catalogue.seed,
+            )
+            targets, weights = apply_cleanlab(
+                training_targets(labels, fold, config.params_for("label_smoothing")), mask, mask.mode
+            )
             learner_name, learner_params = config.learner_for("xgboost", pipeline.learners.get("xgboost"))
-            outcome = fit_and_predict("xgboost", features, labels, fold, targets, label_horizon=pipeline.labels.horizon,
-                                      embargo_bars=pipeline.folds.embargo_bars, learner_params=learner_params,
-                                      learner_name=learner_name, class_balancing=pipeline.training.class_balancing,
-                                      sample_weight=weights, calibration=pipeline.calibration,
-                                      threshold=pipeline.threshold, seed=catalogue.seed)
+            outcome = fit_and_predict(
+                "xgboost",
+                features,
+                labels,
+                fold,
+                targets,
+                label_horizon=pipeline.labels.horizon,
+                embargo_bars=pipeline.folds.embargo_bars,
+                learner_params=learner_params,
+                learner_name=learner_name,
+                class_balancing=pipeline.training.class_balancing,
+                sample_weight=weights,
+                calibration=pipeline.calibration,
+                threshold=pipeline.threshold,
+                seed=catalogue.seed,
+            )
             assert outcome.status == "ok", outcome.error
             test = outcome.predictions[outcome.predictions["window"] == "test"]
-            rows.append({"variant": config_id, "ece": expected_calibration_error(test["y"], test["p"]),
-                         "mean_p": test["p"].mean(), "base_rate": test["y"].mean()})
+            rows.append(
+                {
+                    "variant": config_id,
+                    "ece": expected_calibration_error(test["y"], test["p"]),
+                    "mean_p": test["p"].mean(),
+                    "base_rate": test["y"].mean(),
+                }
+            )
     per_variant = pd.DataFrame(rows).groupby("variant").mean()
     assert (per_variant["ece"] <= MAX_MEAN_ECE).all(), per_variant.round(4).to_string()
-    assert ((per_variant["mean_p"] - per_variant["base_rate"]).abs() <= MAX_MEAN_P_GAP).all(), \
-        per_variant.round(4).to_string()
+    assert ((per_variant["mean_p"] - per_variant["base_rate"]).abs() <= MAX_MEAN_P_GAP).all(), per_variant.round(
+        4
+    ).to_string()

@@ -74,8 +74,9 @@ def test_no_label_horizon_or_embargo_reaches_the_next_window(btc_folds: list[Fol
         assert fold.validation.min() - fold.train.max() == HORIZON + embargo + 1
 
 
-def test_test_windows_tile_the_tail_and_training_expands(btc_labels: pd.DataFrame,
-                                                          btc_folds: list[FoldWindows]) -> None:
+def test_test_windows_tile_the_tail_and_training_expands(
+    btc_labels: pd.DataFrame, btc_folds: list[FoldWindows]
+) -> None:
     tests = np.concatenate([fold.test for fold in btc_folds])
     labeled_positions = np.flatnonzero(labeled_mask(btc_labels))
     np.testing.assert_array_equal(tests, labeled_positions[labeled_positions >= btc_folds[0].test[0]])
@@ -139,15 +140,19 @@ def test_frame_round_trips_exactly_through_parquet(tmp_path: Path, mask_kind: st
         pytest.param(lambda f: f.assign(position_ranges="20:20,30:40"), "empty run", id="empty-run"),
     ],
 )
-def test_malformed_fold_frames_are_rejected(btc_labels: pd.DataFrame, btc_folds: list[FoldWindows],
-                                            tamper: Callable[[pd.DataFrame], pd.DataFrame], message: str) -> None:
+def test_malformed_fold_frames_are_rejected(
+    btc_labels: pd.DataFrame, btc_folds: list[FoldWindows], tamper: Callable[[pd.DataFrame], pd.DataFrame], message: str
+) -> None:
     with pytest.raises(DataSourceError, match=message):
         folds_from_frame(tamper(folds_to_frame(btc_folds, btc_labels["timestamp"])))
 
 
 def test_too_few_rows_names_how_many_are_needed() -> None:
-    with pytest.raises(InsufficientDataError, match=r"need at least 2224 labeled rows .* got 1000 labeled of 1000 "
-                       r"rows; use a longer series, or lower folds.n_folds or folds.min_window_rows in the catalogue$"):
+    with pytest.raises(
+        InsufficientDataError,
+        match=r"need at least 2224 labeled rows .* got 1000 labeled of 1000 "
+        r"rows; use a longer series, or lower folds.n_folds or folds.min_window_rows in the catalogue$",
+    ):
         walk_forward_folds(hourly(1_000), np.ones(1_000, bool), HORIZON)
 
 
@@ -192,8 +197,9 @@ def test_zero_embargo_still_purges_the_horizon() -> None:
         pytest.param(4, 10, 0, id="no-embargo-long-horizon"),
     ],
 )
-def test_inner_splits_never_overlap_the_held_out_label_span(btc_folds: list[FoldWindows], n_splits: int,
-                                                            horizon: int, embargo: int) -> None:
+def test_inner_splits_never_overlap_the_held_out_label_span(
+    btc_folds: list[FoldWindows], n_splits: int, horizon: int, embargo: int
+) -> None:
     positions = btc_folds[1].train
     splits = purged_inner_splits(positions, horizon, embargo, n_splits)
     np.testing.assert_array_equal(np.concatenate([held for _, held in splits]), positions)

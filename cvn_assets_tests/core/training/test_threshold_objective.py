@@ -46,13 +46,24 @@ def test_a_base_model_takes_the_threshold_of_the_best_validation_trades() -> Non
     ohlcv = random_walk_ohlcv(3000, seed=3)
     barriers = BarrierParams()
     labels = triple_barrier_labels(ohlcv, barriers)
-    fold = walk_forward_folds(labels["timestamp"], labels["label"].notna().to_numpy(), barriers.horizon,
-                              FoldParams(n_folds=1))[0]
+    fold = walk_forward_folds(
+        labels["timestamp"], labels["label"].notna().to_numpy(), barriers.horizon, FoldParams(n_folds=1)
+    )[0]
     targets = training_targets(labels, fold, SmoothingParams())
     simulator = TradeSimulator.from_ohlcv(ohlcv, barriers)
-    outcome = fit_and_predict("xgboost", build_features(ohlcv), labels, fold, targets,
-                              learner_params={"num_boost_round": 20}, calibration=TEMPERATURE, threshold=OBJECTIVE,
-                              label_horizon=barriers.horizon, embargo_bars=24, simulator=simulator)
+    outcome = fit_and_predict(
+        "xgboost",
+        build_features(ohlcv),
+        labels,
+        fold,
+        targets,
+        learner_params={"num_boost_round": 20},
+        calibration=TEMPERATURE,
+        threshold=OBJECTIVE,
+        label_horizon=barriers.horizon,
+        embargo_bars=24,
+        simulator=simulator,
+    )
     assert outcome.status == "ok"
     assert outcome.threshold == pytest.approx(_best_by_brute_force(*_validation(outcome.predictions), simulator))
 
@@ -65,13 +76,30 @@ def _flat_with_noise(n: int) -> TradeSimulator:
 
 def test_an_ensemble_takes_the_threshold_of_the_best_validation_trades() -> None:
     simulator = _flat_with_noise(VAL_START + 1000)
-    outcome = run_ensemble("blend_mean", base_frame(), TEMPERATURE, OBJECTIVE, seed=7, n_threads=1,
-                           label_horizon=4, embargo_bars=3, simulator=simulator)
+    outcome = run_ensemble(
+        "blend_mean",
+        base_frame(),
+        TEMPERATURE,
+        OBJECTIVE,
+        seed=7,
+        n_threads=1,
+        label_horizon=4,
+        embargo_bars=3,
+        simulator=simulator,
+    )
     assert outcome.status == "ok"
     assert outcome.threshold == pytest.approx(_best_by_brute_force(*_validation(outcome.predictions), simulator))
 
 
 def test_an_ensemble_without_prices_cannot_use_the_objective() -> None:
     with pytest.raises(InsufficientDataError, match="threshold objective expectancy_net needs"):
-        run_ensemble("blend_mean", base_frame(), CalibrationParams(), OBJECTIVE, seed=7, n_threads=1,
-                     label_horizon=4, embargo_bars=3)
+        run_ensemble(
+            "blend_mean",
+            base_frame(),
+            CalibrationParams(),
+            OBJECTIVE,
+            seed=7,
+            n_threads=1,
+            label_horizon=4,
+            embargo_bars=3,
+        )

@@ -137,8 +137,7 @@ def test_expectancy_net_objective_counts_trades_one_position_at_a_time() -> None
     flat = np.full(6, 100.0)
     simulator = TradeSimulator(flat, flat, flat, flat, np.ones(6), BarrierParams(horizon=2))
     params = ThresholdParams(objective="expectancy_net", min_trades=1)
-    choice = sweep_threshold(np.full(4, 0.6), np.array([1, 0, 1, 0]), params,
-                             trades=simulator.candidates(np.arange(4)))
+    choice = sweep_threshold(np.full(4, 0.6), np.array([1, 0, 1, 0]), params, trades=simulator.candidates(np.arange(4)))
     assert (choice.n_signals, choice.n_trades) == (4, 2)
 
 

@@ -36,9 +36,19 @@ def _cell(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, FoldWindows, np.ndarra
 def _fit(seed: int, calibration: CalibrationParams) -> tuple[ModelOutcome, pd.DataFrame, np.ndarray]:
     features, labels, fold, truth = _cell(seed)
     targets = training_targets(labels, fold, SmoothingParams())
-    outcome = fit_and_predict("xgboost", features, labels, fold, targets, label_horizon=HORIZON,
-                              embargo_bars=EMBARGO, learner_params=SMALL_XGBOOST, class_balancing=True,
-                              calibration=calibration, seed=seed)
+    outcome = fit_and_predict(
+        "xgboost",
+        features,
+        labels,
+        fold,
+        targets,
+        label_horizon=HORIZON,
+        embargo_bars=EMBARGO,
+        learner_params=SMALL_XGBOOST,
+        class_balancing=True,
+        calibration=calibration,
+        seed=seed,
+    )
     assert outcome.status == "ok", outcome.error
     return outcome, labels, truth
 
@@ -82,5 +92,13 @@ def test_more_cross_fit_blocks_than_the_validation_window_holds_fails_before_tra
     fold = FoldWindows("f1", TRAIN, VALIDATION[:3], TEST)
     targets = training_targets(labels, fold, SmoothingParams())
     with pytest.raises(InsufficientDataError, match="lower calibration.cross_fit_blocks"):
-        fit_and_predict("xgboost", features, labels, fold, targets, label_horizon=HORIZON, embargo_bars=EMBARGO,
-                        calibration=CalibrationParams(cross_fit_blocks=5))
+        fit_and_predict(
+            "xgboost",
+            features,
+            labels,
+            fold,
+            targets,
+            label_horizon=HORIZON,
+            embargo_bars=EMBARGO,
+            calibration=CalibrationParams(cross_fit_blocks=5),
+        )
