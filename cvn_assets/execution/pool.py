@@ -54,15 +54,31 @@ def native_thread_limits(threads: int) -> dict[str, str]:
 
 def computes_in_processes(mode: str, cells: int) -> bool:
     """Whether a run of `cells` cells computes them in worker processes under `mode` (auto, on, off):
-    under auto, from MIN_CELLS_FOR_PROCESSES cells, or from two when this process's pool is running."""
+    under auto, from MIN_CELLS_FOR_PROCESSES cells, or from two inside `pool_for_every_run`."""
     if mode not in PROCESS_MODES:
         raise ValueError(f"the cell process mode must be one of {', '.join(PROCESS_MODES)}, got {mode!r}")
     if multiprocessing.current_process().daemon:
         return False  # a daemonic process may not start processes of its own
-    # A pool this process already started (a sweep starts one for all its runs) costs nothing more to use.
-    return mode == "on" or (
-        mode == "auto" and (cells >= MIN_CELLS_FOR_PROCESSES or (cells > 1 and running_pool() is not None))
-    )
+    small_runs_too = cells > 1 and _EVERY_RUN.active
+    return mode == "on" or (mode == "auto" and (cells >= MIN_CELLS_FOR_PROCESSES or small_runs_too))
+
+
+class _EveryRun(threading.local):
+    active = False
+
+
+_EVERY_RUN = _EveryRun()
+
+
+@contextmanager
+def pool_for_every_run() -> Iterator[None]:
+    """Runs executed inside, in this thread, compute in the worker processes from two cells: a sweep that
+    started the pool once for all its runs pays nothing more for its small runs."""
+    previous, _EVERY_RUN.active = _EVERY_RUN.active, True
+    try:
+        yield
+    finally:
+        _EVERY_RUN.active = previous
 
 
 @contextmanager

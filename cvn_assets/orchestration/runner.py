@@ -15,14 +15,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 
 import dagster as dg
 
 from cvn_assets.defs.alerts.sensors import scan_new_events
 from cvn_assets.defs.cells.step import start_cell_workers
 from cvn_assets.defs.jobs import CELL_JOB
-from cvn_assets.execution import computes_in_processes
+from cvn_assets.execution import computes_in_processes, pool_for_every_run
 from cvn_assets.orchestration.cell_runs import retry_reason
 from cvn_assets.orchestration.claims import RunClaims
 from cvn_assets.orchestration.liveness import process_tags
@@ -65,10 +65,12 @@ def run_sweep(
     sweep = planner.resource
     # Runs of many cells compute them in worker processes, and so do the small runs of a large sweep:
     # started now, once for all its runs, the workers import the learners while the crypto data runs.
-    if computes_in_processes(sweep.cell_processes, planner.cells_to_compute()):
+    in_pool = computes_in_processes(sweep.cell_processes, planner.cells_to_compute())
+    if in_pool:
         start_cell_workers(sweep)
     report = SweepReport()
-    step = _InProcess(defs, instance, planner, report, log).run()
+    with pool_for_every_run() if in_pool else nullcontext():
+        step = _InProcess(defs, instance, planner, report, log).run()
     return close_report(defs, instance, report, step, started, log, scan_new_events)
 
 

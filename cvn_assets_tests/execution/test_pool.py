@@ -17,6 +17,7 @@ from cvn_assets.execution import (
     close_pools,
     computes_in_processes,
     native_thread_limits,
+    pool_for_every_run,
     run_tasks,
     running_pool,
     task_pool,
@@ -171,12 +172,10 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path:
     assert runs.read_text() == "script ran\n"
 
 
-def test_a_small_run_uses_the_pool_this_process_already_started(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cvn_assets.execution.pool as pool_module
-
-    monkeypatch.setattr(pool_module, "running_pool", lambda: None)
+def test_a_small_run_computes_in_processes_only_inside_a_sweep_that_started_the_pool() -> None:
     assert not computes_in_processes("auto", 5)
-    monkeypatch.setattr(pool_module, "running_pool", lambda: object())
-    assert computes_in_processes("auto", 5)
-    assert not computes_in_processes("auto", 1)  # one cell gains nothing from a worker
-    assert not computes_in_processes("off", 5)
+    with pool_for_every_run():
+        assert computes_in_processes("auto", 5)
+        assert not computes_in_processes("auto", 1)  # one cell gains nothing from a worker
+        assert not computes_in_processes("off", 5)
+    assert not computes_in_processes("auto", 5)

@@ -107,7 +107,9 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(
             args=(
                 str(home),
                 postgres_settings(
-                    tmp_path / f"worker{index}",
+                    # One storage for both, as one deployment has: a sweep may compute the cells of data
+                    # the other one's run materialized.
+                    tmp_path / "storage_root",
                     small_data_dir,
                     fresh_postgres_url,
                     catalogue,
@@ -120,7 +122,7 @@ def test_two_concurrent_sweeps_into_one_postgres_table_lose_no_row(
                 outcome,
             ),
         )
-        for index in range(2)
+        for _ in range(2)
     ]
     for worker in workers:
         worker.start()

@@ -29,8 +29,8 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(
     defs = build_defs(settings)
     report = run_sweep(defs, instance, log=lambda _: None)
     assert report.ok, report.failures
-    # Runs of 5 cells (the default run size) compute them on threads: no worker process is started.
-    assert started_workers == []
+    # The sweep's 50 cells start the worker processes once; its runs of 5 cells (the default run size) all use them.
+    assert started_workers == [settings.cell_workers]
     joint = report.verdicts["label_smoothing_x_cleanlab"]
     joint_runs = 0 if joint["variant"].tolist() == ["-"] else 2
     # 2 crypto runs, one run per crypto × configuration (its 5 folds: 2 × 5 runs), 3 gates (2 factors + the
@@ -74,7 +74,7 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(
 
     unchanged = run_sweep(defs, instance, log=lambda _: None)
     assert (unchanged.runs, unchanged.skipped) == (0, 2 + 2 * 5 * 5 + 3)
-    assert started_workers == []  # nothing to compute: no worker started
+    assert started_workers == [settings.cell_workers]  # nothing to compute: no worker started again
     for name, table in report.verdicts.items():
         assert unchanged.verdicts[name].equals(table)
 
@@ -103,7 +103,7 @@ def test_whole_small_grid_then_idempotent_rerun_and_a_second_sweep(
         "gate_job[label_smoothing_x_cleanlab]",
     ]
     assert changed.skipped == 2 + 2 * 5 * 4 + 1
-    assert started_workers == []
+    assert started_workers == [settings.cell_workers] * 2  # its 10 cells warrant the workers again
 
     # A partial run of a changed variant gates the cells as they are, and says which it reads are behind;
     # the whole sweep then recomputes the others and the verdicts that read them, not only the cells.
