@@ -59,7 +59,7 @@ def make_settings(
     catalogue: dict | None = None,
     sweep_id: str | None = None,
     mlflow: bool = False,
-    cells_per_run: int = Settings.cells_per_run,
+    cells_per_run: int = 5,
 ) -> Settings:
     """Settings of a small sweep under `root`; MLflow tracking only when a test is about it."""
     catalogue_path = root / "catalogue.yaml"

@@ -29,8 +29,8 @@ class Settings:
     CVN_CELL_WORKERS: cells a run computes at once (default 1); keep it x CVN_THREADS <= cores.
     CVN_CELL_PROCESSES: auto (default: a run of 10 cells or more computes them in worker processes,
     a smaller one in its own process, one cell at a time), on or off.
-    CVN_CELLS_PER_RUN: cells one run computes at most (default 5: one crypto × one configuration's
-    folds); a run lost to a crash or a kill loses no more than that.
+    CVN_CELLS_PER_RUN: cells one run computes at most (default 10: two configurations' folds of one
+    crypto, under a tenth of the default sweep); a run lost to a crash or a kill loses no more than that.
     CVN_SWEEP_SENSOR_SECONDS: how often the sweep sensor submits a submitted sweep's next runs (default 30).
     CVN_SWEEP_POLL_SECONDS: how often a sweep waiting for runs in progress looks again (default 5).
     CVN_SWEEP_CRON / CVN_DRIFT_CRON: schedules of the whole sweep (default weekly, Sunday 03:00 UTC)
@@ -50,7 +50,7 @@ class Settings:
     n_threads: int = 2
     cell_workers: int = 1
     cell_processes: str = "auto"
-    cells_per_run: int = 5
+    cells_per_run: int = 10
     sweep_sensor_seconds: int = 30
     sweep_poll_seconds: float = 5.0
     alerts_url: str | None = None
