@@ -40,7 +40,8 @@ from cvn_assets.core.metrics.evaluation import cell_metrics, result_rows
 from cvn_assets.core.noise import apply_cleanlab, compute_cleanlab_mask
 from cvn_assets.core.schema import RESULT_KEY_COLUMNS
 from cvn_assets.core.training.fit import FIT_LIBRARIES, fit_and_predict, training_targets
-from cvn_assets.core.training.folds import FoldWindows, fold_ids, folds_from_frame, folds_to_frame, walk_forward_folds
+from cvn_assets.core.training.fold_frames import folds_from_frame, folds_to_frame
+from cvn_assets.core.training.folds import FoldWindows, fold_ids, walk_forward_folds
 from cvn_assets.execution import computes_in_processes, native_thread_limits, run_tasks, task_pool
 from cvn_assets_bench.measure import StageClock
 

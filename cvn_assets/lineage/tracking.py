@@ -15,10 +15,7 @@ finished parent; its end time is then the time of the last child. A step that lo
 from __future__ import annotations
 
 import os
-import sqlite3
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager, suppress
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +24,12 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from cvn_assets.core.secrets import scrub, scrub_text, secret_values
+from cvn_assets.lineage.mlflow_calls import (
+    import_mlflow,
+    log_child,
+    tracking_errors,
+    use_write_ahead_log,
+)
 from cvn_assets.lineage.tracking_params import TrackingError, artifact_paths, flatten_params, metric_values
 
 if TYPE_CHECKING:
@@ -35,7 +38,6 @@ if TYPE_CHECKING:
 DEFAULT_EXPERIMENT = "cvn-assets"
 # Same tag as dagster-mlflow's resource: the one MLflow run of a Dagster run.
 DAGSTER_RUN_ID_TAG = "dagster_run_id"
-PARENT_RUN_TAG = "mlflow.parentRunId"
 JOB_TAG = "dagster/job"
 ASSET_TAG = "dagster/asset"
 PARTITION_TAG = "dagster/partition"
@@ -149,11 +151,11 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         }
         if partition is not None:
             tags[PARTITION_TAG] = partition
-        with _tracking_errors(subject, secrets):
+        with tracking_errors(subject, secrets):
             client = self._client(uri)
             experiment_id = self._experiment_id(client, uri, instance_root)
             parent_id = self._parent_run_id(client, uri, experiment_id, context.run.run_id, context.run.job_name)
-            run_id = _log_child(
+            run_id = log_child(
                 client, experiment_id, parent_id, subject, scrub(tags, secrets), safe_params, numbers, paths
             )
             if finish_parent:
@@ -185,7 +187,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         ]
         if not parents:
             return  # nothing tracked (or tracking off): mlflow stays unimported
-        with _tracking_errors(f"run {context.run.run_id}", secret_values(os.environ)):
+        with tracking_errors(f"run {context.run.run_id}", secret_values(os.environ)):
             for uri, parent in parents:
                 self._client(uri).set_terminated(parent, "FINISHED")
 
@@ -201,7 +203,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         # runs many Dagster runs in one process.
         if uri not in _CLIENTS:
             if uri.startswith("sqlite:///"):
-                _use_write_ahead_log(Path(uri.removeprefix("sqlite:///")))
+                use_write_ahead_log(Path(uri.removeprefix("sqlite:///")))
             from mlflow import MlflowClient
 
             _CLIENTS[uri] = MlflowClient(tracking_uri=uri)
@@ -209,7 +211,7 @@ class MlflowTrackingResource(dg.ConfigurableResource):
 
     def _experiment_id(self, client: MlflowClient, uri: str, instance_root: str | None) -> str:
         if uri not in self._experiment_ids:
-            mlflow_error = _import_mlflow()
+            mlflow_error = import_mlflow()
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
                 location = self.artifact_location or default_artifact_location(uri, instance_root)
@@ -246,14 +248,6 @@ class MlflowTrackingResource(dg.ConfigurableResource):
         return self._parent_run_ids[cache_key]
 
 
-def _use_write_ahead_log(database: Path) -> None:
-    # As Dagster does for its own SQLite storage: a commit costs one fsync instead of several, and
-    # readers (the MLflow UI) no longer block the runs writing. The mode is stored in the file.
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(database)) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
-
-
 def _oldest_parent(client: MlflowClient, experiment_id: str, dagster_run_id: str) -> str | None:
     runs = client.search_runs(
         [experiment_id],
@@ -262,63 +256,3 @@ def _oldest_parent(client: MlflowClient, experiment_id: str, dagster_run_id: str
         order_by=["attributes.start_time ASC"],
     )
     return runs[0].info.run_id if runs else None
-
-
-def _log_child(
-    client: MlflowClient,
-    experiment_id: str,
-    parent_id: str,
-    name: str,
-    tags: Mapping[str, str],
-    params: Mapping[str, str],
-    metrics: Mapping[str, float],
-    artifacts: Sequence[Path],
-) -> str:
-    from mlflow.entities import Metric, Param
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    run = client.create_run(experiment_id, run_name=name, tags={**tags, PARENT_RUN_TAG: parent_id})
-    run_id: str = run.info.run_id
-    try:
-        timestamp = int(time.time() * 1000)
-        # One batch: a call per param or metric costs a SQLite transaction each.
-        client.log_batch(
-            run_id,
-            metrics=[Metric(key, value, timestamp, 0) for key, value in metrics.items()],
-            params=[Param(key, value) for key, value in params.items()],
-        )
-        if artifacts:
-            # The run's artifact URI is already known: `client.log_artifact` would read the run back first.
-            repository = get_artifact_repository(run.info.artifact_uri)
-            for path in artifacts:
-                if path.is_dir():
-                    repository.log_artifacts(str(path), artifact_path=path.name)
-                else:
-                    repository.log_artifact(str(path))
-    except BaseException:
-        with suppress(Exception):  # the original error matters more than the status of the failed run
-            client.set_terminated(run_id, "FAILED")
-        raise
-    client.set_terminated(run_id, "FINISHED")
-    return run_id
-
-
-def _import_mlflow() -> type[Exception]:
-    """Imports mlflow (only when tracking: it costs about a second) and returns its error type."""
-    # Usage reporting to mlflow's servers stays off unless configured: a deployment is offline by default.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    from mlflow.exceptions import MlflowException
-
-    return MlflowException
-
-
-@contextmanager
-def _tracking_errors(subject: str, secrets: set[str]) -> Iterator[None]:
-    """Turns a tracking store failure into a TrackingError naming the materialization, secrets masked."""
-    mlflow_error = _import_mlflow()
-    try:
-        yield
-    except (mlflow_error, OSError, sqlite3.Error) as error:
-        message = scrub_text(f"{type(error).__name__}: {error}", secrets)
-        # `from None`: the original message may hold the store URL's password.
-        raise TrackingError(f"MLflow tracking of {subject} failed: {message}") from None

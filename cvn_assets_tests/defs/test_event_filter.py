@@ -11,7 +11,7 @@ import pandas as pd
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.labels.barriers import triple_barrier_labels
 from cvn_assets.core.labels.events import EventFilterParams, cusum_events
-from cvn_assets.core.training.folds import folds_from_frame
+from cvn_assets.core.training.fold_frames import folds_from_frame
 from cvn_assets.defs.build import build_defs
 from cvn_assets_tests.conftest import SMALL_ROWS, make_settings, small_catalogue_document
 

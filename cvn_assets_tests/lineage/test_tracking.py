@@ -18,9 +18,9 @@ import pytest
 
 from cvn_assets.core.secrets import install_log_scrubber, scrub, uninstall_log_scrubber
 from cvn_assets.lineage import tracking as tracking_module
+from cvn_assets.lineage.mlflow_calls import PARENT_RUN_TAG
 from cvn_assets.lineage.tracking import (
     DAGSTER_RUN_ID_TAG,
-    PARENT_RUN_TAG,
     MlflowTrackingResource,
     TrackingError,
     default_artifact_location,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Collection
-from typing import SupportsFloat
 
 import numpy as np
-import pandas as pd
 
+import cvn_assets.core.dossier.formatting as fmt
 from cvn_assets.core.dossier.build import Dossier
 from cvn_assets.core.dossier.document import Block, Bullets, Heading, Image, Paragraph, Table
 from cvn_assets.core.dossier.figure_names import CONFIDENCE_INTERVALS, HEATMAP, RELIABILITY
@@ -17,7 +16,6 @@ from cvn_assets.core.gate.checks import NOT_EVALUABLE
 from cvn_assets.core.gate.error_rates import method_statement
 
 # A catalogue snapshot is long; the report shows its start, the verdict's metadata keeps all of it.
-MAX_LINEAGE_VALUE_CHARS = 400
 NOTHING_GATED = "No variant was gated, so there is nothing to show here."
 SKILL_MISSING_NOTE = (
     "The results table records no `buy_signal_rate` or `f1_lift_over_always_buy` (it was written "
@@ -71,7 +69,7 @@ def _verdicts(dossier: Dossier) -> list[Block]:
     if summary.empty:
         return [*blocks, Paragraph(NOTHING_GATED)]
     if "mean_delta_f1_buy" not in summary.columns:  # a joint rule whose candidate did not run
-        blocks.append(Table(tuple(map(str, summary.columns)), _rows(summary.astype(str))))
+        blocks.append(Table(tuple(map(str, summary.columns)), fmt.table_rows(summary.astype(str))))
     else:
         skill = {
             (str(r.variant), str(r.model)): f"{r.cells_with_skill}/{r.cells}"
@@ -100,12 +98,12 @@ def _verdicts(dossier: Dossier) -> list[Block]:
                 str(r.verdict),
                 skill.get((str(r.variant), str(r.model)), "n/a"),
                 str(r.n_pairs),
-                _num(r.mean_delta_f1_buy, "+.4f"),
-                _interval(r.ci_low, r.ci_high),
-                _num(r.cohens_d, "+.2f"),
-                _num(r.p_adjusted, ".3g"),
+                fmt.number_text(r.mean_delta_f1_buy, "+.4f"),
+                fmt.interval_text(r.ci_low, r.ci_high),
+                fmt.number_text(r.cohens_d, "+.2f"),
+                fmt.number_text(r.p_adjusted, ".3g"),
                 str(r.cryptos_improving),
-                _num(r.mde, ".4f"),
+                fmt.number_text(r.mde, ".4f"),
                 str(r.failed_gates) or "-",
                 str(r.not_evaluable) or "-",
             )
@@ -138,10 +136,10 @@ def _skill(dossier: Dossier) -> list[Block]:
             str(r.variant),
             str(r.model),
             str(r.skill),
-            _num(r.mean_f1_buy, ".4f"),
-            _num(r.mean_always_buy_f1, ".4f"),
-            _num(r.mean_f1_lift_over_always_buy, "+.4f"),
-            _num(r.mean_buy_signal_rate, ".1%"),
+            fmt.number_text(r.mean_f1_buy, ".4f"),
+            fmt.number_text(r.mean_always_buy_f1, ".4f"),
+            fmt.number_text(r.mean_f1_lift_over_always_buy, "+.4f"),
+            fmt.number_text(r.mean_buy_signal_rate, ".1%"),
         )
         for r in dossier.skill.itertuples(index=False)
     )
@@ -157,9 +155,9 @@ def _gate_tables(dossier: Dossier) -> list[Block]:
         rows = tuple(
             (
                 check.name,
-                _num(check.observed, ".4g"),
-                _num(check.threshold, ".4g"),
-                _outcome(check.passed),
+                fmt.number_text(check.observed, ".4g"),
+                fmt.number_text(check.threshold, ".4g"),
+                fmt.outcome_text(check.passed),
                 check.detail,
             )
             for check in verdict.checks
@@ -174,7 +172,7 @@ def _gate_tables(dossier: Dossier) -> list[Block]:
 
 def _thresholds(dossier: Dossier) -> list[Block]:
     rows = tuple(
-        (field.name, _setting(getattr(dossier.thresholds, field.name)))
+        (field.name, fmt.setting_text(getattr(dossier.thresholds, field.name)))
         for field in dataclasses.fields(dossier.thresholds)
     )
     return [
@@ -222,10 +220,10 @@ def _per_crypto(dossier: Dossier) -> list[Block]:
                     detail.verdict.variant,
                     crypto,
                     str(deltas.size),
-                    _mean(cells["baseline_f1_buy"]),
-                    _mean(cells["variant_f1_buy"]),
-                    _num(mean, "+.4f"),
-                    _num(variance, ".5f"),
+                    fmt.mean_text(cells["baseline_f1_buy"]),
+                    fmt.mean_text(cells["variant_f1_buy"]),
+                    fmt.number_text(mean, "+.4f"),
+                    fmt.number_text(variance, ".5f"),
                     "-" if math.isnan(mean) else ("yes" if mean > 0.0 else "no"),
                 )
             )
@@ -254,7 +252,7 @@ def _excluded(dossier: Dossier) -> list[Block]:
             "Cells left out of the pairs (a side failed or has no finite f1_buy) and cells "
             "failing a blocking sanity check."
         ),
-        Table(tuple(dossier.excluded.columns), _rows(dossier.excluded)),
+        Table(tuple(dossier.excluded.columns), fmt.table_rows(dossier.excluded)),
     ]
 
 
@@ -281,8 +279,8 @@ def _minimum_detectable_effect(dossier: Dossier) -> list[Block]:
             (
                 verdict.variant,
                 str(verdict.n_pairs),
-                _num(sd, ".4f"),
-                _num(verdict.mde, ".4f"),
+                fmt.number_text(sd, ".4f"),
+                fmt.number_text(verdict.mde, ".4f"),
                 f"{thresholds.min_mean_delta_f1:+.4f}",
                 detectable,
             )
@@ -295,38 +293,4 @@ def _lineage(dossier: Dossier) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Lineage")]
     if not dossier.lineage:
         return [*blocks, Paragraph("No lineage recorded for this verdict.")]
-    return [*blocks, Table(("item", "value"), tuple((k, _clip(v)) for k, v in dossier.lineage.items()))]
-
-
-def _clip(text: str) -> str:
-    if len(text) <= MAX_LINEAGE_VALUE_CHARS:
-        return text
-    return f"{text[:MAX_LINEAGE_VALUE_CHARS]}… ({len(text)} characters in all)"
-
-
-def _rows(frame: pd.DataFrame) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple("" if v is None else str(v) for v in row) for row in frame.itertuples(index=False))
-
-
-def _mean(series: pd.Series) -> str:
-    values = series.to_numpy(dtype=float)
-    return _num(float(values.mean()) if values.size else math.nan, ".4f")
-
-
-def _setting(value: object) -> str:
-    return format(value, "g") if isinstance(value, int | float) else str(value)
-
-
-def _outcome(passed: bool | None) -> str:
-    return {True: "pass", False: "FAIL", None: NOT_EVALUABLE}[passed]
-
-
-def _interval(low: float, high: float) -> str:
-    return f"[{_num(low, '+.4f')}, {_num(high, '+.4f')}]"
-
-
-def _num(value: SupportsFloat | None, spec: str) -> str:
-    if value is None:
-        return "n/a"
-    number = float(value)
-    return "n/a" if math.isnan(number) else format(number, spec)
+    return [*blocks, Table(("item", "value"), tuple((k, fmt.clip(v)) for k, v in dossier.lineage.items()))]

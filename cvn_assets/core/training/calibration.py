@@ -97,7 +97,8 @@ def _check_fitted(calibrator: object, attribute: str) -> None:
 
 
 class IsotonicCalibrator:
-    """Monotone step map from validation probabilities to observed BUY frequencies (clipped outside)."""
+    """Monotone map from validation probabilities to observed BUY frequencies: isotonic steps joined by
+    linear interpolation between fitted points (scikit-learn's IsotonicRegression), clipped outside them."""
 
     name = "isotonic"
     expects: CalibratorInput = "probability"

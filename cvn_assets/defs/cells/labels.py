@@ -6,7 +6,8 @@ import pandas as pd
 from cvn_assets.core.checks.sanity import cleanlab_cap_sanity, training_targets_sanity
 from cvn_assets.core.noise import compute_cleanlab_mask
 from cvn_assets.core.training.fit import training_targets
-from cvn_assets.core.training.folds import FoldWindows, folds_from_frame
+from cvn_assets.core.training.fold_frames import folds_from_frame
+from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets.defs.cells.cell_asset import cell_asset
 from cvn_assets.defs.cells.checks import CLEANLAB_CHECK, TARGETS_CHECK
 from cvn_assets.defs.cells.types import Cell, CellTools, CryptoInputs, Part

@@ -10,7 +10,8 @@ import dagster as dg
 import pandas as pd
 
 from cvn_assets.core.checks.sanity import CheckOutcome
-from cvn_assets.core.training.folds import FoldWindows, folds_from_frame
+from cvn_assets.core.training.fold_frames import folds_from_frame
+from cvn_assets.core.training.folds import FoldWindows
 from cvn_assets.defs.partitions import split_cell_key
 from cvn_assets.defs.resources import ArtifactStoreResource, SweepResource
 

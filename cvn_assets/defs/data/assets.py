@@ -24,7 +24,8 @@ from cvn_assets.core.data.origin import origin_of
 from cvn_assets.core.data.validation import validate_ohlcv
 from cvn_assets.core.errors import InsufficientDataError, OhlcvValidationError
 from cvn_assets.core.labels.events import event_labels
-from cvn_assets.core.training.folds import folds_to_frame, walk_forward_folds
+from cvn_assets.core.training.fold_frames import folds_to_frame
+from cvn_assets.core.training.folds import walk_forward_folds
 from cvn_assets.defs.cells.checks import check_evaluation
 from cvn_assets.defs.metadata import OWNERS, float_metadata
 from cvn_assets.defs.partitions import SweepPartitions

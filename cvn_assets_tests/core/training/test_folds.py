@@ -13,13 +13,12 @@ import pytest
 from cvn_assets.core.data.loading import load_ohlcv
 from cvn_assets.core.errors import CatalogueError, DataSourceError, InsufficientDataError
 from cvn_assets.core.labels.barriers import BarrierParams, labeled_mask, triple_barrier_labels
+from cvn_assets.core.training.fold_frames import folds_from_frame, folds_to_frame
 from cvn_assets.core.training.folds import (
     WINDOW_NAMES,
     FoldParams,
     FoldWindows,
     fold_ids,
-    folds_from_frame,
-    folds_to_frame,
     purged_inner_splits,
     walk_forward_folds,
 )
