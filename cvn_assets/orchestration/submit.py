@@ -126,7 +126,11 @@ def finished_runs(instance: dg.DagsterInstance, cursor: SweepCursor) -> list[dg.
         run_ids += [record.run_id for record in page.records]
         if page.records:
             cursor.events[kind.value] = page.cursor
-    return list(instance.get_runs(dg.RunsFilter(run_ids=run_ids))) if run_ids else []
+    if not run_ids:
+        return []
+    # In the order they finished (the instance lists runs newest first).
+    by_id = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
+    return [by_id[run_id] for run_id in dict.fromkeys(run_ids) if run_id in by_id]
 
 
 def sweep_requests(
@@ -136,12 +140,20 @@ def sweep_requests(
     finished = finished_runs(instance, cursor)
     if not finished:
         return []
-    opened = {run.run_id for run in finished if run.job_name == SWEEP_JOB and run.status == dg.DagsterRunStatus.SUCCESS}
-    named = {run.tags[SWEEP_TAG] for run in finished if SWEEP_TAG in run.tags} - set(cursor.open) - opened
+    # In the order their runs finished: of two sweeps opened at once, the older is served first.
+    opened = list(
+        dict.fromkeys(
+            run.run_id for run in finished if run.job_name == SWEEP_JOB and run.status == dg.DagsterRunStatus.SUCCESS
+        )
+    )
+    known = {*cursor.open, *opened}
+    named = [
+        s for s in dict.fromkeys(run.tags[SWEEP_TAG] for run in finished if SWEEP_TAG in run.tags) if s not in known
+    ]
     markers = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=[*cursor.open, *opened, *named]))}
     requests, still_open = [], []
     requested: set[tuple[str, str]] = set()  # (job, partition) of this tick's requests, not yet runs
-    for sweep_id in dict.fromkeys([*cursor.open, *sorted(opened), *sorted(named)]):
+    for sweep_id in dict.fromkeys([*cursor.open, *opened, *named]):
         marker = markers.get(sweep_id)
         if marker is None or marker.job_name != SWEEP_JOB or marker.status != dg.DagsterRunStatus.SUCCESS:
             continue  # a sweep run in process (`cvn-assets run`) is not the sensor's
