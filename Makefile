@@ -37,7 +37,7 @@ test: install browser
 	$(BIN)/python -m pytest
 
 ## Lint, format check, types, import cycles and the Definitions' own validation.
-lint: install
+lint: home
 	$(BIN)/ruff check cvn_assets cvn_assets_tests cvn_assets_bench scripts
 	$(BIN)/ruff format --check cvn_assets cvn_assets_tests cvn_assets_bench scripts
 	$(BIN)/mypy
