@@ -104,7 +104,7 @@ def test_temperature_and_bias_match_an_unpenalised_logistic_regression_on_the_ma
     margins, labels = _margins_and_labels(true_t, 5000, seed=3, bias=bias)
     calibrator = TemperatureCalibrator().fit(margins, labels)
     reference = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(margins[:, None], labels)
-    assert 1.0 / calibrator.temperature_ == pytest.approx(reference.coef_[0, 0], rel=1e-3)
+    assert calibrator.temperature_ == pytest.approx(1.0 / reference.coef_[0, 0], rel=1e-3)
     assert calibrator.bias_ == pytest.approx(reference.intercept_[0], abs=2e-3)
     np.testing.assert_allclose(
         calibrator.transform(margins), reference.predict_proba(margins[:, None])[:, 1], atol=1e-3
