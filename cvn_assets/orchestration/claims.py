@@ -6,7 +6,7 @@ Dagster's run queue orders the runs it launches; runs executed in process need a
 Before executing a run, the sweep inserts one row per partition into a table of the results database
 (the insert is atomic: of two sweeps, one gets the rows, the other a conflict and plans again); the
 rows go when the run ends. Rows left by a killed process are recognized by its process id and host
-(`run_liveness`) and cleared by the next claimant.
+(`liveness`) and cleared by the next claimant.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `cvn-assets run --submit --wait`: the runs are the daemon's (the sweep sensor submits them, the run
 queue starts them); this process only reads the instance. It says each run of the sweep as it ends,
-plans the sweep again (`sweep_steps`) to know whether anything is left to run or to wait for, and when
+plans the sweep again (`steps`) to know whether anything is left to run or to wait for, and when
 nothing is, gives the same report as `run_sweep`: verdicts, gates waiting, failures, failed fits.
 """
 

@@ -1,10 +1,10 @@
 """Materializes a sweep (or a slice of it) on a Dagster instance, in process, and reports the verdicts.
 
 The fast path of `make run` and `cvn-assets run`: no daemon, each run executed in this process, one
-after another, as the sweep planner (`sweep_steps`) plans them step after step — per-crypto data, the
+after another, as the sweep planner (`steps`) plans them step after step — per-crypto data, the
 cells in runs of at most `cells_per_run` neighbouring cells, the gates, the joint rules. `submit` is the
 other launcher of the same plan, through the run queue. Every run is recorded on the instance, tagged
-with its sweep and with this process (`run_liveness`): the UI shows exactly what ran, and after a kill
+with its sweep and with this process (`liveness`): the UI shows exactly what ran, and after a kill
 the next sweep marks the killed run failed and computes its cells again. A partition last materialized
 with the same input fingerprint is skipped; one being computed by a run in flight (another sweep's) is
 left to that run and waited for. A failed run of cells leaves what it finished (`cell_runs`).

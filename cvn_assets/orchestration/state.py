@@ -1,4 +1,4 @@
-"""What a sweep is (its selection) and what one step of its planning found (see `sweep_steps`)."""
+"""What a sweep is (its selection) and what one step of its planning found (see `steps`)."""
 
 from __future__ import annotations
 

@@ -4,11 +4,11 @@ A sweep is a selection (cryptos × folds × configurations, gates or not, forced
 tags its runs. Each `SweepPlanner.step` looks at the instance — what is materialized under which
 fingerprint, which runs are in flight (this sweep's or another's), what this sweep's runs did — and
 says which runs to start now, which runs in flight the sweep waits for, and what it found: partitions
-skipped, failures, verdicts, gates waiting. The in-process launcher (`sweep_runner`) executes each
+skipped, failures, verdicts, gates waiting. The in-process launcher (`runner`) executes each
 step's runs until a step has none; the sweep sensor (`submit`) submits them to the run queue each time
 a run finishes. Order: each crypto's data; the cells of the cryptos whose data is there (`cell_runs`);
 the gate of each factor whose cells are all settled; each joint rule once both its factors' gates
-are, its candidate's cells, then its gate (`sweep_gates`). A partition covered by a run in flight is
+are, its candidate's cells, then its gate (`gates`). A partition covered by a run in flight is
 left to that run: two sweeps never compute the same cell at once.
 """
 

@@ -3,7 +3,7 @@
 A submitted sweep is a run of `sweep_job` (from the schedule, the UI, or `cvn-assets run --submit`),
 whose config is the sweep's selection and whose id is the sweep's id. The sweep sensor watches runs
 finish (a cursor over Dagster's run status changes): when the sweep job's run ends it opens the sweep,
-and each time a run ends it plans every open sweep again (`sweep_steps`, the planner the in-process
+and each time a run ends it plans every open sweep again (`steps`, the planner the in-process
 launcher uses) and requests the runs of its next step. Dagster creates each as a queued run: the run
 coordinator's limits, the run launcher (a process or a Kubernetes pod per run) and run monitoring
 apply to every one. Run keys make a request the sensor repeats a no-op. A sweep closes when it has

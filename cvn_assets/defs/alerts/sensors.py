@@ -76,7 +76,7 @@ def scan_cleanlab_masks(
     pooled: list[CellAlert] | None = None,
 ) -> tuple[str | None, int, int]:
     """Alert on every cleanlab mask materialized after `cursor`, one alert per variant and kind of
-    `sweep` (see `alert_groups`): (new cursor, scanned, sent)."""
+    `sweep` (see `core.alerts.groups`): (new cursor, scanned, sent)."""
 
     def alerts_of(record: dg.EventLogRecord) -> list[CellAlert]:
         metadata = _metadata(record)

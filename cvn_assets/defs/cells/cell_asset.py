@@ -3,8 +3,8 @@
 The function's name is the asset's name and its docstring the asset's description, as with
 `@dg.asset`. It takes the cell, the crypto's per-crypto values and the `CellTools`; its keyword-only
 parameters name the cell assets it reads, each given that asset's value for the same cell (a
-per-model asset's values as a mapping by model). The cell step (`cell.py`) computes every such asset
-of a range of cells in one Dagster step; `cell_computations` lists them.
+per-model asset's values as a mapping by model). The cell step (`step.py`) computes every such asset
+of a range of cells in one Dagster step; `computations` lists them.
 """
 
 from __future__ import annotations
