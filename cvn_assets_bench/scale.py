@@ -3,6 +3,9 @@
 Each size runs on a fresh temporary instance, in this process, as `cvn-assets run` does (in-process
 launcher, the configured workers and threads). The cryptos are seeded random walks of the same length,
 so every cell does the same work and a growing time per cell can only come from the orchestration.
+Besides the whole sweep's time per cell, which falls as its fixed costs spread over more cells, the
+table gives the cell phase's (the cell runs and the planning between them), where a cost that grew
+with the sweep would show.
 
     python -m cvn_assets_bench.scale --cryptos 5 10 20 --bars 6000
 """
@@ -23,6 +26,7 @@ import pandas as pd
 import yaml
 
 from cvn_assets.defs.build import build_defs
+from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.settings import Settings
 from cvn_assets.orchestration.runner import run_sweep
 
@@ -99,6 +103,7 @@ def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
         started = time.perf_counter()
         report = run_sweep(build_defs(settings), instance, log=lambda _: None)
         wall = time.perf_counter() - started
+        cell_phase = cell_phase_seconds(instance)
     if report.failures:
         raise SystemExit(f"the sweep over {n_cryptos} cryptos failed: {report.failures}")
     cells = n_cryptos * 5 * 5
@@ -107,8 +112,19 @@ def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
         "cells": cells,
         "wall_seconds": round(wall, 1),
         "seconds_per_cell": round(wall / cells, 3),
+        "cell_phase_seconds": round(cell_phase, 1),
+        "cell_phase_seconds_per_cell": round(cell_phase / cells, 3),
         "runs": report.runs,
     }
+
+
+def cell_phase_seconds(instance: dg.DagsterInstance) -> float:
+    """From the creation of the first cell run to the end of the last: the cells' runs and the planning
+    between them, without what a sweep pays once whatever its size (imports, starting the workers, the
+    gates, each crypto's data)."""
+    records = instance.get_run_records(dg.RunsFilter(job_name=CELL_JOB))
+    ends = [r.end_time for r in records if r.end_time is not None]
+    return max(ends) - min(r.create_timestamp.timestamp() for r in records) if ends else 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,9 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"cvn-scale-{n_cryptos}-") as tmp:
             rows.append(run_size(n_cryptos, args.bars, Path(tmp)))
         print(json.dumps(rows[-1]), flush=True)
-    first = rows[0]["seconds_per_cell"]
+    first, first_phase = rows[0]["seconds_per_cell"], rows[0]["cell_phase_seconds_per_cell"]
     for row in rows:
         row["per_cell_vs_smallest"] = round(float(row["seconds_per_cell"]) / float(first), 3)
+        phase = float(row["cell_phase_seconds_per_cell"])
+        row["cell_phase_per_cell_vs_smallest"] = round(phase / float(first_phase), 3)
     print(pd.DataFrame(rows).to_string(index=False))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))

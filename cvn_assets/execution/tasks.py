@@ -75,6 +75,7 @@ def run_tasks(
         start_ready()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished = []
             for future in sorted(done, key=lambda f: (order[running[f][0]], running[f][1])):
                 key, cell = running.pop(future)
                 value = _value(future, key, cells[cell])
@@ -83,8 +84,11 @@ def run_tasks(
                 values[(key, cell)] = value
                 if stops is not None and stops(value):
                     last = min(last, order[key])
-                yield Finished(key, cells[cell], value)
+                finished.append(Finished(key, cells[cell], value))
+            # The tasks these values make ready start before the caller handles the values: a caller
+            # that records a finished asset for a while (Dagster's events) does not keep the workers waiting.
             start_ready()
+            yield from finished
     finally:
         for future in running:
             future.cancel()

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, cached_property
 
 import dagster as dg
 
 from cvn_assets.core.catalogue.kinds import fingerprint
 from cvn_assets.core.catalogue.loading import Catalogue, model_choices
+from cvn_assets.lineage.materializations import latest_records
 from cvn_assets.orchestration.range_retry import failed_check_partitions
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
@@ -27,6 +28,8 @@ FINGERPRINTS_TAG = "cvn/input_fingerprints"
 # PostgreSQL indexes run tags by key and value, and an index row holds at most 2704 bytes: a run over
 # the whole default grid (125 cells) needs 5 KB of fingerprints, so they are split in tags this long.
 TAG_VALUE_LIMIT = 2000
+# Partitions -> the latest materialization record of each that has one.
+LatestRecords = Callable[[Sequence[str]], dict[str, dg.EventLogRecord]]
 # Distributions whose version can change a number in the results.
 RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
     ("cvn-assets",),
@@ -176,12 +179,13 @@ def recorded_fingerprints(
     asset_key: dg.AssetKey,
     partitions: Sequence[str],
     finished_in_failed_runs: bool = False,
+    latest: LatestRecords | None = None,
 ) -> dict[str, str]:
     """Fingerprint of the successful run that last materialized each partition (absent when none).
 
     With `finished_in_failed_runs`, also of a failed run whose blocking checks all passed for that
     partition: a range run that fails for one cell's check has finished the others (see `range_retry`)."""
-    recorded = recorded_runs(instance, asset_key, partitions, finished_in_failed_runs)
+    recorded = recorded_runs(instance, asset_key, partitions, finished_in_failed_runs, latest)
     return {partition: value for partition, (value, _) in recorded.items()}
 
 
@@ -190,11 +194,14 @@ def recorded_runs(
     asset_key: dg.AssetKey,
     partitions: Sequence[str],
     finished_in_failed_runs: bool = False,
+    latest: LatestRecords | None = None,
 ) -> dict[str, tuple[str, str]]:
-    """As `recorded_fingerprints`, with the id of the run that recorded each: (fingerprint, run id)."""
-    from cvn_assets.lineage.materializations import latest_records
+    """As `recorded_fingerprints`, with the id of the run that recorded each: (fingerprint, run id).
 
-    run_by_partition = {p: r.run_id for p, r in latest_records(instance, asset_key, partitions).items()}
+    `latest` finds the partitions' latest materializations (default: read now; a sweep passes its
+    `LatestMaterializations` of the asset, which reads only what is new since its last call)."""
+    records = latest(partitions) if latest is not None else latest_records(instance, asset_key, partitions)
+    run_by_partition = {p: r.run_id for p, r in records.items()}
     if not run_by_partition:
         return {}
     runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=list(set(run_by_partition.values()))))}

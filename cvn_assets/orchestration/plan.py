@@ -21,6 +21,7 @@ from cvn_assets.core.errors import CvnError
 from cvn_assets.defs.jobs import CRYPTO_DATA_ASSETS
 from cvn_assets.defs.partitions import cell_key
 from cvn_assets.lineage.fingerprints import SweepFingerprints, recorded_fingerprints, recorded_runs
+from cvn_assets.lineage.materializations import LatestMaterializations
 from cvn_assets.orchestration.resources import resource
 
 CELL_TERMINAL = dg.AssetKey("fold_metrics")
@@ -36,7 +37,8 @@ class GatePlan(NamedTuple):
 
 class SweepPlan:
     """Fingerprints of every run the sweep may launch (computed once), and which partitions are done
-    (asked of the instance each time: other runs finish meanwhile)."""
+    (asked of the instance each time: other runs finish meanwhile; each time reads only the
+    materializations recorded since the last, `LatestMaterializations`)."""
 
     def __init__(
         self,
@@ -54,6 +56,13 @@ class SweepPlan:
         self._crypto_keys = [dg.AssetKey(name) for name in CRYPTO_DATA_ASSETS]
         self.crypto = cache(self._crypto)
         self.cell = cache(self._cell)
+        self._latest: dict[dg.AssetKey, LatestMaterializations] = {}
+
+    def latest(self, key: dg.AssetKey) -> LatestMaterializations:
+        """The latest materializations of the asset `key`'s partitions, kept current for this sweep."""
+        if key not in self._latest:
+            self._latest[key] = LatestMaterializations(self.instance, key)
+        return self._latest[key]
 
     def _crypto(self, crypto: str) -> str | None:
         try:
@@ -76,7 +85,9 @@ class SweepPlan:
         configs = [c.config_id for c in self.catalogue.configs() if any(m[0] in factors for m in c.members)]
         cells = [(crypto, fold, config) for crypto in self.catalogue.universe for fold in folds for config in configs]
         keys = [str(cell_key(*cell)) for cell in cells]
-        recorded = recorded_fingerprints(self.instance, CELL_TERMINAL, keys, finished_in_failed_runs=True)
+        recorded = recorded_fingerprints(
+            self.instance, CELL_TERMINAL, keys, finished_in_failed_runs=True, latest=self.latest(CELL_TERMINAL)
+        )
         behind = [
             key
             for key, cell in zip(keys, cells, strict=True)
@@ -117,7 +128,11 @@ class SweepPlan:
         """Partitions whose recorded fingerprint equals the expected one (None never matches), with their run;
         under `force`, only those that one of `own_runs` made."""
         recorded = recorded_runs(
-            self.instance, key, [p for p, fp in expected.items() if fp is not None], finished_in_failed_runs
+            self.instance,
+            key,
+            [p for p, fp in expected.items() if fp is not None],
+            finished_in_failed_runs,
+            self.latest(key),
         )
         return {
             p: run for p, (fp, run) in recorded.items() if fp == expected[p] and (not self.force or run in own_runs)

@@ -166,3 +166,17 @@ def test_a_stopping_value_lets_earlier_keys_finish_and_starts_no_later_key() -> 
         finished: list[Finished[str, int]] = list(run)
     assert {(f.key, f.cell) for f in finished} == {("a", c) for c in CELLS} | {("b", c) for c in CELLS}
     assert not [s for s in started if s[0] == "c"]
+
+
+def test_the_tasks_a_value_makes_ready_start_before_the_caller_gets_it() -> None:
+    """A caller that spends a while on each value (recording it) does not keep the workers waiting."""
+    submitted: list[tuple[str, int]] = []
+
+    def make_task(key: str, cell: int, inputs: dict[str, Any]) -> partial[str]:
+        submitted.append((key, cell))
+        return partial(str, key)
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        for finished in run_tasks(["model", "metrics"], [1], make_task, executor, deps={"metrics": ["model"]}):
+            if finished.key == "model":
+                assert submitted == [("model", 1), ("metrics", 1)]
