@@ -1,8 +1,9 @@
 """Cost per cell as the sweep grows: the same grid over 5, 10 and 20 generated cryptos, through Dagster.
 
 Each size runs on a fresh temporary instance, in this process, as `cvn-assets run` does (in-process
-launcher, the configured workers and threads). The cryptos are seeded random walks of the same length,
-so every cell does the same work and a growing time per cell can only come from the orchestration.
+launcher, the configured workers and threads). Every crypto holds the same seeded random walk under its
+own name, so every crypto's cells do the same work (each crypto is still computed and stored on its
+own) and a growing time per cell can only come from the orchestration.
 Besides the whole sweep's time per cell, which falls as its fixed costs spread over more cells, the
 table gives the cell phase's (the cell runs and the planning between them), where a cost that grew
 with the sweep would show.
@@ -31,6 +32,8 @@ from cvn_assets.defs.settings import Settings
 from cvn_assets.orchestration.runner import run_sweep
 
 MODEL = "xgboost"
+# One walk for every crypto: with different walks, the fits' own cost would differ from crypto to crypto.
+CANDLES_SEED = 0
 
 
 def random_walk_candles(bars: int, seed: int) -> pd.DataFrame:
@@ -79,8 +82,9 @@ def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
     cryptos = [f"C{i:02d}" for i in range(n_cryptos)]
     data = root / "data"
     data.mkdir(parents=True)
-    for index, crypto in enumerate(cryptos):
-        random_walk_candles(bars, seed=index).to_csv(data / f"{crypto}.csv", index=False)
+    candles = random_walk_candles(bars, seed=CANDLES_SEED)
+    for crypto in cryptos:
+        candles.to_csv(data / f"{crypto}.csv", index=False)
     catalogue = root / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(scale_catalogue(cryptos), sort_keys=False))
     storage = root / "storage"
