@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import scipy.stats
 import yaml
 
 from cvn_assets.core.data.loading import load_ohlcv
@@ -97,7 +98,7 @@ def measure(sweeps: int, root: Path) -> list[dict[str, Any]]:
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sweep 1 against the last, and the median of the first few against the last few."""
+    """Sweep 1 against the last, the median of the first few against the last few, and the trend."""
     out: dict[str, Any] = {}
     for key in ("sweep_seconds", "plan_seconds", "alert_scan_seconds"):
         values = [record[key] for record in records]
@@ -109,8 +110,19 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
             f"median_first_{COMPARED_SWEEPS}": first,
             f"median_last_{COMPARED_SWEEPS}": last,
             "median_last_over_first": round(last / first, 3),
+            "trend_percent_per_sweep": trend_percent(values[1:]),
         }
     return out
+
+
+def trend_percent(values: list[float]) -> float | None:
+    """The least-squares slope of `values` over their order, in percent of their mean a sweep (sweep 1
+    is left out by the caller: it also creates the stores). Single sweeps on a shared VM vary by
+    more than a slow growth would add over 20, so the trend is what says whether history costs."""
+    if len(values) < 2:
+        return None
+    fit = scipy.stats.linregress(range(len(values)), values)
+    return round(100 * float(fit.slope) / statistics.fmean(values), 3)
 
 
 def main(argv: list[str] | None = None) -> int:
