@@ -43,20 +43,7 @@ def _settings(root: Path) -> Settings:
         load_ohlcv(crypto).head(QUICK_ROWS).to_csv(data / f"{crypto}.csv", index=False)
     catalogue = root / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(QUICK_CATALOGUE, sort_keys=False))
-    storage = root / "storage"
-    return Settings(
-        catalogue_path=str(catalogue),
-        universe=None,
-        sweep_id=None,
-        storage_dir=str(storage),
-        results_url=f"sqlite:///{storage / 'results.db'}",
-        data_dir=str(data),
-        data_pattern="{crypto}.csv",
-        data_sql_url=None,
-        data_sql_table=None,
-        n_threads=1,
-        mlflow_enabled=False,
-    )
+    return Settings.on_files(catalogue, data, root / "storage", n_threads=1, mlflow_enabled=False)
 
 
 def measure(sweeps: int, root: Path) -> list[dict[str, Any]]:

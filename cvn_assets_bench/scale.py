@@ -26,12 +26,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from cvn_assets.core.catalogue.loading import DEFAULT_CATALOGUE_PATH
+from cvn_assets.core.catalogue.yaml_io import read_catalogue_document
 from cvn_assets.defs.build import build_defs
 from cvn_assets.defs.jobs import CELL_JOB
 from cvn_assets.defs.settings import Settings
 from cvn_assets.orchestration.runner import run_sweep
 
 MODEL = "xgboost"
+SCALE_FACTORS = ("label_smoothing", "cleanlab")
 # One walk for every crypto: with different walks, the fits' own cost would differ from crypto to crypto.
 CANDLES_SEED = 0
 
@@ -55,25 +58,12 @@ def random_walk_candles(bars: int, seed: int) -> pd.DataFrame:
 
 
 def scale_catalogue(cryptos: Sequence[str]) -> dict[str, object]:
-    """The default sweep's two factors (5 training configurations) with one learner and no ensemble."""
+    """The default sweep's two factors (5 training configurations, as the packaged catalogue defines
+    them) with one learner and no ensemble."""
+    factors = read_catalogue_document(DEFAULT_CATALOGUE_PATH)["factors"]
     return {
         "sweep": {"name": "scale", "universe": list(cryptos), "seed": 7, "models": [MODEL], "primary_model": MODEL},
-        "factors": {
-            "label_smoothing": {
-                "alias": "ls",
-                "baseline": "none",
-                "variants": {
-                    "none": {"eps_buy": 0.0, "eps_hold": 0.0},
-                    "mild": {"eps_buy": 0.15, "eps_hold": 0.075},
-                    "aggressive": {"eps_buy": 0.30, "eps_hold": 0.15},
-                },
-            },
-            "cleanlab": {
-                "alias": "cl",
-                "baseline": "off",
-                "variants": {"off": {"mode": "off"}, "filter": {"mode": "filter"}, "reweight": {"mode": "reweight"}},
-            },
-        },
+        "factors": {name: factors[name] for name in SCALE_FACTORS},
     }
 
 
@@ -87,17 +77,10 @@ def run_size(n_cryptos: int, bars: int, root: Path) -> dict[str, float | int]:
         candles.to_csv(data / f"{crypto}.csv", index=False)
     catalogue = root / "catalogue.yaml"
     catalogue.write_text(yaml.safe_dump(scale_catalogue(cryptos), sort_keys=False))
-    storage = root / "storage"
-    settings = Settings(
-        catalogue_path=str(catalogue),
-        universe=None,
-        sweep_id=None,
-        storage_dir=str(storage),
-        results_url=f"sqlite:///{storage / 'results.db'}",
-        data_dir=str(data),
-        data_pattern="{crypto}.csv",
-        data_sql_url=None,
-        data_sql_table=None,
+    settings = Settings.on_files(
+        catalogue,
+        data,
+        root / "storage",
         n_threads=int(os.environ.get("CVN_THREADS", "1")),
         cell_workers=int(os.environ.get("CVN_CELL_WORKERS", str(os.cpu_count() or 1))),
     )

@@ -64,19 +64,8 @@ def make_settings(
     """Settings of a small sweep under `root`; MLflow tracking only when a test is about it."""
     catalogue_path = root / "catalogue.yaml"
     catalogue_path.write_text(yaml.safe_dump(catalogue or small_catalogue_document(), sort_keys=False))
-    storage = root / "storage"
-    return Settings(
-        catalogue_path=str(catalogue_path),
-        universe=None,
-        sweep_id=sweep_id,
-        storage_dir=str(storage),
-        results_url=f"sqlite:///{storage / 'results.db'}",
-        data_dir=str(data_dir),
-        data_pattern="{crypto}.csv",
-        data_sql_url=None,
-        data_sql_table=None,
-        mlflow_enabled=mlflow,
-        cells_per_run=cells_per_run,
+    return Settings.on_files(
+        catalogue_path, data_dir, root / "storage", sweep_id, mlflow_enabled=mlflow, cells_per_run=cells_per_run
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cvn_assets.core.errors import SettingsError
 from cvn_assets.execution import PROCESS_MODES
@@ -61,6 +62,26 @@ class Settings:
     executor: str = "in_process"
     mlflow_enabled: bool = True
     mlflow_uri: str | None = None
+
+    @classmethod
+    def on_files(
+        cls, catalogue_path: Path, data_dir: Path, storage_dir: Path, sweep_id: str | None = None, **fields: Any
+    ) -> Settings:
+        """A sweep of the catalogue at `catalogue_path` over the `<crypto>.csv` files of `data_dir`, storing
+        its values and results under `storage_dir` (the benchmarks' and the tests' sweeps; a deployment
+        reads its settings from the environment). `fields` sets any other setting."""
+        return cls(
+            catalogue_path=str(catalogue_path),
+            universe=None,
+            sweep_id=sweep_id,
+            storage_dir=str(storage_dir),
+            results_url=f"sqlite:///{storage_dir / 'results.db'}",
+            data_dir=str(data_dir),
+            data_pattern="{crypto}.csv",
+            data_sql_url=None,
+            data_sql_table=None,
+            **fields,
+        )
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, cached_property
 
 import dagster as dg
 
 from cvn_assets.core.catalogue.kinds import fingerprint
 from cvn_assets.core.catalogue.loading import Catalogue, model_choices
-from cvn_assets.lineage.materializations import latest_records
+from cvn_assets.lineage.materializations import LatestRecords, latest_records
 from cvn_assets.orchestration.range_retry import failed_check_partitions
 
 FINGERPRINT_TAG = "cvn/input_fingerprint"
@@ -28,8 +28,6 @@ FINGERPRINTS_TAG = "cvn/input_fingerprints"
 # PostgreSQL indexes run tags by key and value, and an index row holds at most 2704 bytes: a run over
 # the whole default grid (125 cells) needs 5 KB of fingerprints, so they are split in tags this long.
 TAG_VALUE_LIMIT = 2000
-# Partitions -> the latest materialization record of each that has one.
-LatestRecords = Callable[[Sequence[str]], dict[str, dg.EventLogRecord]]
 # Distributions whose version can change a number in the results.
 RESULT_LIBRARIES: tuple[tuple[str, ...], ...] = (
     ("cvn-assets",),

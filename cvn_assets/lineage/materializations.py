@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 
 PAGE = 1000
+# Partitions -> the latest materialization record of each that has one.
+LatestRecords = Callable[[Sequence[str]], dict[str, dg.EventLogRecord]]
 
 
 def latest_records(
@@ -66,9 +68,9 @@ class LatestMaterializations:
             page = self.instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=self.key, after_storage_id=self._cursor), limit=PAGE, ascending=True
             )
-            for record in page.records:
+            for record in page.records:  # in storage order: the last is the newest
                 self._keep(record)
-                self._cursor = max(self._cursor or 0, record.storage_id)
+                self._cursor = record.storage_id
             if len(page.records) < PAGE:
                 return
 

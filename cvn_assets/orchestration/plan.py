@@ -10,7 +10,7 @@ started) from what it computed.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import NamedTuple
 
 import dagster as dg
@@ -56,13 +56,8 @@ class SweepPlan:
         self._crypto_keys = [dg.AssetKey(name) for name in CRYPTO_DATA_ASSETS]
         self.crypto = cache(self._crypto)
         self.cell = cache(self._cell)
-        self._latest: dict[dg.AssetKey, LatestMaterializations] = {}
-
-    def latest(self, key: dg.AssetKey) -> LatestMaterializations:
-        """The latest materializations of the asset `key`'s partitions, kept current for this sweep."""
-        if key not in self._latest:
-            self._latest[key] = LatestMaterializations(self.instance, key)
-        return self._latest[key]
+        # Per asset, its partitions' latest materializations, kept current for this sweep.
+        self.latest = cache(partial(LatestMaterializations, instance))
 
     def _crypto(self, crypto: str) -> str | None:
         try:
